@@ -1,0 +1,37 @@
+# rlscaling: how GRPO scales on mathematical reasoning, and how to split compute between pre-training and RL.
+# Thin entry point: the rules live in workflow/rules/, the logic in the importable package src/rlscaling/.
+import os
+import sys
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+configfile: "config.yaml"
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+from rlscaling import config as rc  # noqa: E402
+
+rc.validate_config(config)
+
+# Exported here, before any job's Python starts: set inside Python after import, each hub lookup still retries.
+if config.get("offline", True):
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+report: "workflow/report/workflow.rst"
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/models.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/analysis.smk"
+
+
+rule all:
+    input:
+        rc.final_targets(config),
+    default_target: True

@@ -1,0 +1,126 @@
+"""The embedded study's pre-training corpus: what the tiny base models see, and why.
+
+Goal: base models that are *partly* competent at the RL/eval task (``chain_sum`` with 3–4 terms of
+1–2 digits, solved with worked partial sums ending ``#### n``), so that GRPO has something to
+teach, and that show the base-model behaviours the study measures. Choices:
+
+* **Related, easier problems, not the eval task itself.** The default mixture is ``chain_sum``
+  with 2 terms (a single worked addition/subtraction), 3 terms of 1–2 digits, and 4 terms of
+  1 digit only. Every worked step the eval needs (``a ± b = c`` with up to 3-digit partial sums)
+  appears, but 4-term chains with 2-digit numbers — half the eval set — never do: base models must
+  generalise to longer chains, and RL has room to improve them.
+* **Disjoint from the evaluated items.** Problems come from ``rlscaling.data.load_records(spec,
+  split="train", ...)``; the procedural generator assigns every question text to one split by a
+  hash, so no pre-training question is ever a ``test`` (eval) question. RL prompts are drawn from the
+  same ``train`` split (other seeds, mostly longer chains), so a few may also occur in pre-training,
+  as in real web-scale corpora.
+* **Noisy solutions.** In a fraction ``noise`` of the solutions, one digit of one worked result is
+  replaced by a different digit (the rest of the solution is left as is), as in scraped web math;
+  base models learn the format robustly but imperfect arithmetic.
+* **Multi-problem documents.** Each document is 2–6 ``Question: …\\nAnswer: …\\n#### n`` blocks
+  joined by blank lines (the few-shot prompt layout), ended by ``<|endoftext|>`` at packing. After
+  answering, a base model therefore tends to write a *new* ``Question:`` rather than stop — the
+  instruction collapse of real base models, which ``strict`` scoring penalises and
+  ``custom_flexible`` (cut at the first ``####``) forgives. Nothing in the scorers is engineered
+  for it; it is simply what the text distribution teaches.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+
+@dataclass(frozen=True)
+class CorpusSource:
+    """A procedural source of the corpus: ``pool`` unique problems, drawn with replacement by ``weight``."""
+
+    spec: str      # a ``rlscaling.data`` source spec, e.g. "procedural:chain_sum?terms=2&digits=1"
+    weight: float  # relative share of the corpus's problem blocks
+    pool: int      # unique problems drawn from the ``train`` split (small difficulty ranges have few)
+
+
+DEFAULT_MIXTURE: tuple[CorpusSource, ...] = (
+    CorpusSource("procedural:chain_sum?terms=2&digits=1", 0.25, 150),
+    CorpusSource("procedural:chain_sum?terms=2&digits=1-2", 0.25, 4000),
+    CorpusSource("procedural:chain_sum?terms=3&digits=1", 0.5, 1400),
+)
+BLOCKS_PER_DOCUMENT = (2, 6)
+NOISE_FRACTION = 0.1
+CORPUS_SPLIT = "train"
+_RESULT = re.compile(r"= (-?\d+)")
+
+
+def format_block(question: str, solution: str) -> str:
+    """One ``Question: …\\nAnswer: …`` block; ``solution`` already ends with ``\\n#### n``."""
+    return f"Question: {question}\nAnswer: {solution}"
+
+
+def corrupt_one_digit(solution: str, rng: random.Random) -> str:
+    """Replace one digit of one worked result (the ``n`` of some ``= n``) by a different digit.
+
+    The final ``#### n`` line is left untouched. A solution without worked results is returned unchanged.
+    """
+    body_end = solution.rfind("\n####")
+    matches = list(_RESULT.finditer(solution, 0, body_end if body_end >= 0 else len(solution)))
+    if not matches:
+        return solution
+    m = rng.choice(matches)
+    start, end = m.span(1)
+    digit_positions = [i for i in range(start, end) if solution[i].isdigit()]
+    pos = rng.choice(digit_positions)
+    # A leading digit of a multi-digit number is never replaced by 0.
+    choices = [d for d in "0123456789" if d != solution[pos] and not (d == "0" and pos == digit_positions[0] and len(digit_positions) > 1)]
+    return solution[:pos] + rng.choice(choices) + solution[pos + 1 :]
+
+
+def load_pools(mixture: Sequence[CorpusSource], seed: int) -> list[list[str]]:
+    """Per source, its ``pool`` unique problems as formatted blocks (``train`` split, deterministic for ``seed``)."""
+    from rlscaling.data import load_records  # imported late: data pulls in optional hub dependencies
+
+    pools = []
+    for i, source in enumerate(mixture):
+        records = load_records(source.spec, split=CORPUS_SPLIT, n=source.pool, seed=seed * 1000 + i)
+        if not records:
+            raise ValueError(f"corpus source {source.spec!r} gave no problems")
+        pools.append([format_block(r["question"], r["solution"]) for r in records])
+    return pools
+
+
+def build_pretrain_corpus(
+    n_documents: int,
+    seed: int,
+    mixture: Sequence[CorpusSource] = DEFAULT_MIXTURE,
+    blocks_per_document: tuple[int, int] = BLOCKS_PER_DOCUMENT,
+    noise: float = NOISE_FRACTION,
+) -> list[str]:
+    """``n_documents`` pre-training documents (see module docstring), deterministic for ``seed``.
+
+    Each document has ``blocks_per_document`` (inclusive range) problems; each problem picks a source
+    with probability proportional to its weight, then a problem of that source's pool uniformly (so
+    problems repeat, as facts do in real corpora); a fraction ``noise`` in [0, 1] of the blocks get
+    one corrupted digit in a worked step.
+    """
+    if n_documents < 1:
+        raise ValueError(f"data.pretrain_corpus.n_documents must be >= 1, got {n_documents}")
+    lo, hi = blocks_per_document
+    if not 1 <= lo <= hi:
+        raise ValueError(f"blocks_per_document must be 1 <= lo <= hi, got {blocks_per_document}")
+    if not 0.0 <= noise <= 1.0:
+        raise ValueError(f"noise must be a fraction in [0, 1], got {noise}")
+    weights = [source.weight for source in mixture]
+    if not mixture or any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise ValueError(f"corpus mixture needs non-negative weights with a positive sum, got {list(mixture)}")
+    pools = load_pools(mixture, seed)
+    rng = random.Random(seed)
+    documents = []
+    for _ in range(n_documents):
+        blocks = []
+        for source in rng.choices(range(len(pools)), weights=weights, k=rng.randint(lo, hi)):
+            block = rng.choice(pools[source])
+            blocks.append(corrupt_one_digit(block, rng) if rng.random() < noise else block)
+        documents.append("\n\n".join(blocks))
+    return documents

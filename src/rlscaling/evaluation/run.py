@@ -1,0 +1,193 @@
+"""One evaluation job: prompts -> one generation pass -> per-item records scored by every scorer -> summary.
+
+Greedy jobs generate one response per item; pass@k jobs generate ``n`` samples per item at a temperature and
+report the unbiased pass@k for each configured ``k``. Records keep the response and, per scorer, the extracted
+answer and the score, so every table and figure can be recomputed without running a model again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from .. import rewards
+from ..config import benchmark_kind
+from ..io import read_jsonl, write_json, write_jsonl
+from ..metrics import bootstrap_mean_ci, pass_at_k
+
+log = logging.getLogger(__name__)
+
+GSM8K_MODES = ("strict", "flexible", "custom_flexible")
+
+
+def checkpoint_path(model_dir: str | Path, step: int) -> Path:
+    """The HF model directory of a checkpoint: the base model for step 0, ``<grpo dir>/step_<k>`` otherwise."""
+    model_dir = Path(model_dir)
+    if step == 0:
+        return model_dir
+    ckpt = model_dir / f"step_{step}"
+    if not ckpt.is_dir():
+        saved = sorted(p.name for p in model_dir.glob("step_*"))
+        raise FileNotFoundError(f"{ckpt} does not exist; the GRPO run saved {saved} (check grpo.save_steps)")
+    return ckpt
+
+
+def score_response(kind: str, response: str, item: dict, scorers: list[str]) -> tuple[dict, dict]:
+    """(extracted answer per scorer, score per scorer) for one response."""
+    extracted: dict[str, str | None] = {}
+    scores: dict[str, float] = {}
+    for s in scorers:
+        if kind == "gsm8k":
+            extracted[s] = rewards.extract_gsm8k(response, s)
+            scores[s] = rewards.score_gsm8k(response, item["answer"], s)
+        elif kind == "math":
+            extracted[s] = rewards.extract_boxed(response)
+            scores[s] = rewards.score_math(response, item["answer"])
+        elif kind == "mmlu":
+            extracted[s] = rewards.extract_mmlu_letter(response)
+            scores[s] = rewards.score_mmlu(response, item["answer"])
+        else:  # pragma: no cover - guarded by config validation
+            raise ValueError(f"unknown benchmark kind {kind!r}")
+    return extracted, scores
+
+
+def build_eval_prompts(kind: str, items: list[dict], pool: list[dict] | None, shots: int, seed: int,
+                       instruction: bool) -> list[str]:
+    from .. import prompts
+
+    if kind == "gsm8k":
+        return prompts.build_prompts(items, pool or [], shots, seed, benchmark="gsm8k", instruction=instruction)
+    if kind == "math":
+        return [prompts.math_prompt(it, pool or [], shots, seed) for it in items]
+    return [prompts.mmlu_prompt(it, pool, shots, seed) for it in items]
+
+
+def generate(cfg: dict, model_path: Path, prompts_: list[str], max_new_tokens: int, num_samples: int,
+             temperature: float, seed: int, threads: int) -> list[list[dict]]:
+    """Dispatch to the configured generation backend (same return shape for every backend)."""
+    ev = cfg["evaluate"]
+    if ev["backend"] == "vllm":
+        from .vllm_backend import generate as vllm_generate
+
+        v = ev.get("vllm") or {}
+        return vllm_generate(str(model_path), prompts_, max_new_tokens=max_new_tokens, num_samples=num_samples,
+                             temperature=temperature, seed=seed,
+                             tensor_parallel_size=int(v.get("tensor_parallel_size", 1)),
+                             gpu_memory_utilization=float(v.get("gpu_memory_utilization", 0.9)),
+                             max_model_len=v.get("max_model_len"))
+    from .transformers_backend import generate as hf_generate
+
+    return hf_generate(str(model_path), prompts_, max_new_tokens=max_new_tokens,
+                       batch_size=int(ev.get("batch_size", 32)), num_samples=num_samples,
+                       temperature=temperature, seed=seed, threads=threads)
+
+
+def evaluate_job(cfg: dict, model_dir, step: int, bench: str, shots: int, items_path, pool_path, records_path,
+                 summary_path, passk: bool = False, threads: int = 1) -> dict:
+    """Run one checkpoint x benchmark x shots evaluation; writes records (JSONL) and a summary (JSON)."""
+    t0 = time.time()
+    spec = cfg["benchmarks"][bench]
+    kind = benchmark_kind(bench, spec)
+    items = read_jsonl(items_path)
+    pool = read_jsonl(pool_path) if pool_path else None
+    seed = int(cfg.get("seed", 0))
+    prompts_ = build_eval_prompts(kind, items, pool, shots, seed, bool(spec.get("instruction", False)))
+    model_path = checkpoint_path(model_dir, step)
+
+    clip = None
+    limit = spec.get("max_prompt_tokens")
+    if limit:
+        from transformers import AutoTokenizer
+
+        from ..prompts import clip_report
+
+        clip = clip_report(prompts_, AutoTokenizer.from_pretrained(str(model_path)), int(limit))
+        if clip["n_over"]:
+            log.warning("%d of %d prompts exceed max_prompt_tokens=%d (clip rate %.1f%%); they are evaluated in full",
+                        clip["n_over"], clip["n"], limit, 100 * clip["clip_rate"])
+
+    if passk:
+        pk = cfg["evaluate"]["pass_at_k"]
+        num_samples, temperature = int(pk["n"]), float(pk["temperature"])
+    else:
+        num_samples, temperature = 1, 0.0
+    outs = generate(cfg, model_path, prompts_, int(spec.get("max_new_tokens", 256)), num_samples, temperature,
+                    seed, threads)
+    if len(outs) != len(items):
+        raise RuntimeError(f"backend returned {len(outs)} results for {len(items)} prompts")
+
+    scorers = list(spec["scorers"])
+    records = []
+    for item, samples in zip(items, outs):
+        for j, out in enumerate(samples):
+            extracted, scores = score_response(kind, out["text"], item, scorers)
+            records.append({
+                "id": item["id"], "sample": j, "prompt_tokens": out.get("prompt_tokens"),
+                "response": out["text"], "response_tokens": out.get("response_tokens"),
+                "answer": item["answer"], "subject": item.get("subject"), "level": item.get("level"),
+                "extracted": extracted, "score": scores,
+            })
+    write_jsonl(records_path, records)
+
+    summary = {
+        "model_dir": str(model_path), "step": step, "benchmark": bench, "kind": kind, "shots": shots,
+        "n_items": len(items), "num_samples": num_samples, "temperature": temperature, "passk": passk,
+        "scorers": scorers, "clip": clip, "wall_s": round(time.time() - t0, 3),
+        "mean_response_tokens": _mean([r["response_tokens"] for r in records if r["response_tokens"] is not None]),
+        "accuracy": {},
+    }
+    if passk:
+        ks = [int(k) for k in cfg["evaluate"]["pass_at_k"]["k"]]
+        for s in scorers:
+            per_item = _passk_per_item(records, s, num_samples, ks)
+            summary["accuracy"][s] = {f"pass@{k}": _mean(v) for k, v in per_item.items()}
+    else:
+        for s in scorers:
+            mean, lo, hi = bootstrap_mean_ci([r["score"][s] for r in records], seed=seed)
+            summary["accuracy"][s] = {"accuracy": mean, "ci_low": lo, "ci_high": hi}
+    write_json(summary_path, summary)
+    return summary
+
+
+def _passk_per_item(records: list[dict], scorer: str, n: int, ks: list[int]) -> dict[int, list[float]]:
+    by_item: dict[str, int] = {}
+    for r in records:
+        by_item[r["id"]] = by_item.get(r["id"], 0) + int(r["score"][scorer] > 0)
+    return {k: [pass_at_k(n, c, k) for c in by_item.values()] for k in ks}
+
+
+def passk_item_scores(records: list[dict], scorer: str, ks: list[int]) -> dict[int, dict[str, float]]:
+    """Per-item unbiased pass@k from sampled records: ``{k: {item_id: value}}`` (used by aggregation)."""
+    n_by_item: dict[str, int] = {}
+    c_by_item: dict[str, int] = {}
+    for r in records:
+        n_by_item[r["id"]] = n_by_item.get(r["id"], 0) + 1
+        c_by_item[r["id"]] = c_by_item.get(r["id"], 0) + int(r["score"][scorer] > 0)
+    return {k: {i: pass_at_k(n_by_item[i], c_by_item[i], k) for i in n_by_item if k <= n_by_item[i]} for k in ks}
+
+
+def val_loss_job(cfg: dict, model_dir, step: int, texts_path, out_path, threads: int = 1) -> dict:
+    """Validation loss (mean token NLL, nats) of a checkpoint on held-out texts, with per-document sums."""
+    from .perplexity import document_losses
+
+    vl = cfg.get("val_loss") or {}
+    rows = [r for r in read_jsonl(texts_path) if r.get("split", "validation") == "validation"]
+    if vl.get("n_documents"):
+        rows = rows[: int(vl["n_documents"])]
+    if not rows:
+        raise ValueError(f"{texts_path}: no validation texts (rows with split=validation)")
+    t0 = time.time()
+    per_doc = document_losses(str(checkpoint_path(model_dir, step)), [r["text"] for r in rows],
+                              seq_len=int(vl.get("seq_len", 256)), stride=int(vl.get("stride", 128)))
+    nll = sum(d["nll_sum"] for d in per_doc)
+    ntok = sum(d["n_tokens"] for d in per_doc)
+    out = {"step": step, "loss": nll / max(ntok, 1), "n_tokens": ntok, "n_documents": len(rows),
+           "documents": [{"id": r["id"], **d} for r, d in zip(rows, per_doc)], "wall_s": round(time.time() - t0, 3)}
+    write_json(out_path, out)
+    return {k: v for k, v in out.items() if k != "documents"}
+
+
+def _mean(xs) -> float | None:
+    xs = list(xs)
+    return float(sum(xs) / len(xs)) if xs else None

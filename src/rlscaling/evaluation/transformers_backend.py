@@ -1,0 +1,201 @@
+"""Batched generation and strided loss with plain ``transformers`` (CPU or one GPU).
+
+Generation is batched with LEFT padding and the KV cache; prompts are sorted by length so that a
+batch wastes little padding, and outputs are returned in the caller's order. Generation stops only
+at the tokenizer's EOS token or ``max_new_tokens``: a base model that goes on writing a new
+``Question:`` after its answer is left to do so (the scorers decide what counts). Sampling is pure
+temperature sampling over the whole vocabulary (no top-k / top-p), as in the RL rollouts.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+from transformers import AutoTokenizer
+
+from rlscaling.models import load_causal_lm
+
+
+@dataclass(frozen=True)
+class GenerationStats:
+    """Throughput of one ``generate`` call: tokens are summed over all returned samples."""
+
+    prompt_tokens: int
+    response_tokens: int
+    wall_s: float
+
+    @property
+    def response_tokens_per_s(self) -> float:
+        return self.response_tokens / self.wall_s if self.wall_s > 0 else float("nan")
+
+
+def _check_lengths(lengths: Sequence[int], max_new_tokens: int, max_positions: int | None) -> None:
+    for i, n in enumerate(lengths):
+        if n == 0:
+            raise ValueError(f"prompt {i} is empty after tokenization")
+        if max_positions is not None and n + max_new_tokens > max_positions:
+            raise ValueError(
+                f"prompt {i} has {n} tokens; with max_new_tokens={max_new_tokens} it needs {n + max_new_tokens} "
+                f"positions but the model has max_position_embeddings={max_positions} "
+                f"(use fewer shots, a shorter max_new_tokens, or a longer-context model)"
+            )
+
+
+def _response_length(ids: torch.Tensor, eos_id: int, pad_id: int) -> int:
+    """Generated tokens up to and including the first EOS (the padding after it is not counted)."""
+    hits = (ids == eos_id).nonzero()
+    if len(hits):
+        return int(hits[0, 0]) + 1
+    if pad_id != eos_id:
+        return int((ids != pad_id).sum())
+    return len(ids)
+
+
+def generate_with_stats(
+    model_dir: str | os.PathLike,
+    prompts: Sequence[str],
+    max_new_tokens: int,
+    batch_size: int = 64,
+    num_samples: int = 1,
+    temperature: float = 0.0,
+    seed: int = 0,
+    threads: int = 1,
+    device: str | None = None,
+) -> tuple[list[list[dict]], GenerationStats]:
+    """Like :func:`generate`, also returning token counts and wall time (for tokens/s)."""
+    if num_samples < 1 or batch_size < 1 or max_new_tokens < 1:
+        raise ValueError(f"num_samples, batch_size and max_new_tokens must be >= 1 (got {num_samples}, {batch_size}, {max_new_tokens})")
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    t0 = time.perf_counter()
+    torch.set_num_threads(int(threads))
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = load_causal_lm(model_dir, device=device)
+
+    encoded = tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
+    lengths = [len(ids) for ids in encoded]
+    _check_lengths(lengths, max_new_tokens, getattr(model.config, "max_position_embeddings", None))
+
+    sampling = temperature > 0
+    n_return = num_samples if sampling else 1           # greedy samples are identical: decode once, copy
+    prompts_per_batch = max(1, batch_size // n_return)  # batch_size bounds the sequences decoded together
+    order = sorted(range(len(prompts)), key=lambda i: lengths[i])
+    results: list[list[dict]] = [[] for _ in prompts]
+    gen_kwargs = dict(
+        max_new_tokens=max_new_tokens,
+        do_sample=sampling,
+        num_return_sequences=n_return,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    if sampling:
+        gen_kwargs.update(temperature=temperature, top_k=0, top_p=1.0)
+    torch.manual_seed(seed)
+    n_response = 0
+    bar = tqdm(total=len(prompts), desc=f"generate {os.path.basename(str(model_dir).rstrip('/'))}", unit="prompt")
+    for start in range(0, len(order), prompts_per_batch):
+        idx = order[start : start + prompts_per_batch]
+        batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt").to(device)
+        with torch.no_grad():
+            out = model.generate(**batch, **gen_kwargs)
+        new = out[:, batch["input_ids"].shape[1] :].cpu()
+        for row, ids in enumerate(new):
+            i = idx[row // n_return]
+            n = _response_length(ids, tokenizer.eos_token_id, tokenizer.pad_token_id)
+            text = tokenizer.decode(ids[:n], skip_special_tokens=True)
+            results[i].append({"text": text, "prompt_tokens": lengths[i], "response_tokens": n})
+            n_response += n
+        bar.update(len(idx))
+        bar.set_postfix(tok_s=f"{n_response / (time.perf_counter() - t0):.0f}", refresh=False)
+    bar.close()
+    if not sampling:
+        results = [[dict(r[0]) for _ in range(num_samples)] for r in results]
+        n_response *= num_samples
+    stats = GenerationStats(sum(lengths) * num_samples, n_response, time.perf_counter() - t0)
+    return results, stats
+
+
+def generate(
+    model_dir: str | os.PathLike,
+    prompts: Sequence[str],
+    max_new_tokens: int,
+    batch_size: int = 64,
+    num_samples: int = 1,
+    temperature: float = 0.0,
+    seed: int = 0,
+    threads: int = 1,
+) -> list[list[dict]]:
+    """Generate ``num_samples`` continuations per prompt with the model saved in ``model_dir``.
+
+    Returns, in the order of ``prompts``, a list of ``num_samples`` dicts
+    ``{"text": str, "prompt_tokens": int, "response_tokens": int}``; ``text`` is the continuation
+    only (special tokens dropped) and ``response_tokens`` counts generated tokens including a final
+    EOS. ``temperature == 0`` is greedy decoding (all samples identical); otherwise seeded
+    temperature sampling. ``batch_size`` is the number of sequences decoded together. A prompt that
+    cannot fit ``max_new_tokens`` more tokens in the model's positions raises ``ValueError`` naming it.
+    """
+    results, _ = generate_with_stats(
+        model_dir, prompts, max_new_tokens, batch_size, num_samples, temperature, seed, threads
+    )
+    return results
+
+
+@torch.no_grad()
+def sequence_loss(
+    model_dir: str | os.PathLike,
+    texts: Sequence[str],
+    seq_len: int,
+    stride: int,
+    threads: int = 1,
+) -> dict:
+    """Strided mean next-token NLL (nats/token) of ``texts`` under the model in ``model_dir``.
+
+    The texts are tokenized and concatenated with EOS between documents (as in pre-training). Windows
+    of ``seq_len`` tokens start every ``stride`` tokens; each token is scored once, in the first window
+    where it is among the last ``stride`` positions, so it sees up to ``seq_len - stride`` tokens of
+    context (the "sliding window" perplexity of the HF guide). Returns ``{"loss", "n_tokens"}``;
+    perplexity is ``exp(loss)``.
+    """
+    if not 0 < stride <= seq_len:
+        raise ValueError(f"need 0 < stride <= seq_len, got stride={stride}, seq_len={seq_len}")
+    torch.set_num_threads(int(threads))
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    model = load_causal_lm(model_dir)
+    max_positions = getattr(model.config, "max_position_embeddings", None)
+    if max_positions is not None and seq_len > max_positions:
+        raise ValueError(f"seq_len={seq_len} exceeds the model's max_position_embeddings={max_positions}")
+    flat: list[int] = []
+    for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]:
+        flat.extend(ids + [tokenizer.eos_token_id])
+    flat = flat[:-1]
+    if len(flat) < 2:
+        raise ValueError("sequence_loss needs at least 2 tokens of text")
+    ids = torch.tensor(flat)
+    # (window start, number of scored targets at its end)
+    windows, scored_until = [], 1  # token 0 has no context and is never a target
+    for start in range(0, len(flat) - 1, stride):
+        end = min(start + seq_len, len(flat))
+        if end <= scored_until:
+            continue
+        windows.append((start, end, end - scored_until))
+        scored_until = end
+        if end == len(flat):
+            break
+    total_nll, n_tokens = 0.0, 0
+    for w in tqdm(windows, desc="sequence_loss", unit="window", mininterval=2.0):
+        start, end, n_target = w
+        logits = model(input_ids=ids[start:end].unsqueeze(0)).logits[0, :-1].float()
+        targets = ids[start + 1 : end]
+        nll = torch.nn.functional.cross_entropy(logits[-n_target:], targets[-n_target:], reduction="sum")
+        total_nll += nll.item()
+        n_tokens += n_target
+    return {"loss": total_nll / n_tokens, "n_tokens": n_tokens}

@@ -1,0 +1,53 @@
+"""Accuracy statistics over evaluation items: bootstrap CIs and the unbiased pass@k estimator.
+
+Accuracies are fractions in [0, 1]. Confidence intervals are percentile bootstrap intervals over items
+(resampling items with replacement), the uncertainty that matters when comparing checkpoints on a fixed test set.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def bootstrap_mean_ci(values, n_boot: int = 1000, ci: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """Mean of ``values`` and its percentile bootstrap CI ``(mean, low, high)``; NaNs for an empty input."""
+    x = np.asarray(values, dtype=float)
+    if x.size == 0:
+        return (math.nan, math.nan, math.nan)
+    mean = float(x.mean())
+    if x.size == 1 or n_boot <= 0:
+        return (mean, mean, mean)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, x.size, size=(n_boot, x.size))
+    means = x[idx].mean(axis=1)
+    alpha = (1.0 - ci) / 2.0
+    lo, hi = np.quantile(means, [alpha, 1.0 - alpha])
+    return (mean, float(lo), float(hi))
+
+
+def bootstrap_ratio_ci(num, den, n_boot: int = 1000, ci: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """``sum(num)/sum(den)`` (e.g. total NLL / total tokens) with a bootstrap CI over the paired items."""
+    a, b = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    if a.size == 0 or b.sum() <= 0:
+        return (math.nan, math.nan, math.nan)
+    est = float(a.sum() / b.sum())
+    if a.size == 1 or n_boot <= 0:
+        return (est, est, est)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, a.size, size=(n_boot, a.size))
+    ratios = a[idx].sum(axis=1) / np.maximum(b[idx].sum(axis=1), 1e-12)
+    alpha = (1.0 - ci) / 2.0
+    lo, hi = np.quantile(ratios, [alpha, 1.0 - alpha])
+    return (est, float(lo), float(hi))
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k for one item with ``c`` correct of ``n`` samples (Chen et al. 2021): 1 - C(n-c,k)/C(n,k)."""
+    if not (0 <= c <= n) or k < 1 or k > n:
+        raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}")
+    if n - c < k:
+        return 1.0
+    # product form avoids huge binomials
+    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))

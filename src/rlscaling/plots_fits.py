@@ -1,0 +1,273 @@
+"""Figures of the scaling-law fits (matplotlib/seaborn, Agg backend, PNG + SVG written atomically).
+
+Every ``plot_*`` function takes plain data (the ``fits.json`` dict, DataFrames) and an ``out_stem``
+(path without suffix) and returns the written ``[<stem>.png, <stem>.svg]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from rlscaling.allocate import JointLaw, allocation_table, default_budgets, iso_flop_curves  # noqa: E402
+from rlscaling.fit import percentile_ci, power_law, rl_sigmoid, select_rows, FitConfig  # noqa: E402
+from rlscaling.io import atomic_path  # noqa: E402
+
+DPI = 150
+
+
+def save_figure(fig: plt.Figure, out_stem: Path) -> list[Path]:
+    """Write ``<stem>.png`` and ``<stem>.svg`` atomically, close the figure, return both paths."""
+    out_stem = Path(out_stem)
+    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fmt in ("png", "svg"):
+        path = out_stem.with_name(out_stem.name + f".{fmt}")
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=DPI, bbox_inches="tight")
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def _style() -> None:
+    sns.set_theme(style="whitegrid", context="notebook")
+
+
+def _band(draws, x: np.ndarray, fn, ci: float = 0.95):
+    """Pointwise percentile band of ``fn(x, *params)`` over finite bootstrap parameter rows."""
+    if draws is None:
+        return None
+    d = np.asarray(draws, dtype=float)
+    d = d[np.all(np.isfinite(d), axis=1)] if d.size else d
+    if len(d) < 10:
+        return None
+    return percentile_ci(np.stack([fn(x, *row) for row in d]), ci)
+
+
+# --------------------------------------------------------------------------------------------------
+# gain vs model size
+# --------------------------------------------------------------------------------------------------
+
+
+def gain_series_from_fits(fits: Mapping, seed_table: bool = False) -> list[dict]:
+    """Series for ``plot_gain_vs_size`` from fits.json: the study's laws (one per pretrain budget), or
+    with ``seed_table=True`` the seed's published table."""
+    series = []
+    if seed_table:
+        seed = fits.get("seed_table")
+        if seed and seed.get("a") is not None:
+            series.append({"label": f"seed table {seed['benchmark']} (Qwen3, {seed['size_column']})",
+                           "n_b": [p["n_params_b"] for p in seed["points"]],
+                           "gain_pp": [p["gain_pp"] for p in seed["points"]],
+                           "a": seed["a"], "b": seed["b"], "draws": seed.get("bootstrap_params")})
+        return series
+    for entry in fits.get("gain_power_law", []):
+        pts = entry.get("points") or []
+        series.append({
+            "label": f"this study, pretrain {entry['pretrain_tokens']:.3g} tokens",
+            "n_b": [p["n_params"] / 1e9 for p in pts], "gain_pp": [p["gain_pp"] for p in pts],
+            "a": entry.get("a"), "b": entry.get("b"), "draws": entry.get("bootstrap_params"),
+            "reason": entry.get("reason")})
+    return series
+
+
+def plot_gain_vs_size(series: Sequence[Mapping], out_stem: Path, *, title: str = "RL gain vs model size",
+                      reference: tuple[float, float, str] | None = None) -> list[Path]:
+    """Gain (percentage points) vs N (billions), log-log, fitted ``a N^b`` with 95% CI band per series.
+
+    ``reference = (a, b, label)`` draws a published law (dashed) for comparison.
+    """
+    _style()
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    colors = sns.color_palette("colorblind", max(1, len(series)))
+    all_n = [n for s in series for n in s["n_b"]]
+    if not all_n:
+        reasons = "\n".join(sorted({str(s.get("reason")) for s in series if s.get("reason")}))
+        ax.text(0.5, 0.5, f"no gain law fitted\n{reasons}", transform=ax.transAxes, ha="center",
+                va="center", fontsize=8, wrap=True)
+    else:
+        for s, color in zip(series, colors):
+            n, g = np.asarray(s["n_b"], float), np.asarray(s["gain_pp"], float)
+            x = np.logspace(np.log10(n.min()) - 0.15, np.log10(n.max()) + 0.15, 200)
+            pos = g > 0
+            ax.scatter(n[pos], g[pos], color=color, zorder=3, s=30)
+            ax.scatter(n[~pos], np.full((~pos).sum(), np.nan), color=color)
+            if s.get("a") is not None:
+                ax.plot(x, power_law(x, s["a"], s["b"]), color=color,
+                        label=f"{s['label']}: {s['a']:.3g}·N^{s['b']:.3f}")
+                band = _band(s.get("draws"), x, power_law)
+                if band is not None:
+                    ax.fill_between(x, *band, color=color, alpha=0.18, lw=0)
+            else:
+                ax.plot([], [], color=color, marker="o", ls="none",
+                        label=f"{s['label']}: not fitted ({s.get('reason') or 'no fit'})"[:90])
+        if reference is not None:
+            a, b, label = reference
+            x = np.logspace(np.log10(min(all_n)) - 0.15, np.log10(max(all_n)) + 0.15, 200)
+            ax.plot(x, power_law(x, a, b), color="0.3", ls="--", label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("model size N (billion parameters)")
+    ax.set_ylabel("gain from RL (percentage points)")
+    ax.set_title(title)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="best", framealpha=0.9)
+    return save_figure(fig, out_stem)
+
+
+# --------------------------------------------------------------------------------------------------
+# RL curves with fitted sigmoids
+# --------------------------------------------------------------------------------------------------
+
+
+def plot_rl_curves(rows: pd.DataFrame, fits: Mapping, out_stem: Path) -> list[Path]:
+    """Accuracy vs C_rl (FLOPs, log) per model, one panel per pretrain budget; fitted sigmoids where fitted.
+
+    Base models (C_rl = 0) are drawn at the left edge, on a tick labelled "base".
+    """
+    _style()
+    budgets = sorted(rows["pretrain_tokens"].unique())
+    models = list(rows.sort_values("n_params")["model"].unique())
+    colors = dict(zip(models, sns.color_palette("viridis", len(models))))
+    sig = {(e["model"], e["pretrain_tokens"]): e for e in fits.get("rl_sigmoid", [])}
+    pos = rows.loc[rows["c_rl"] > 0, "c_rl"]
+    lo, hi = (pos.min(), pos.max()) if len(pos) else (1.0, 10.0)
+    x_base = lo / 10 ** 1.2
+    decades = np.arange(np.ceil(np.log10(x_base) + 0.6), np.floor(np.log10(hi * 3)) + 1)
+    fig, axes = plt.subplots(1, len(budgets), figsize=(5.2 * len(budgets), 4.2), sharey=True, squeeze=False)
+    notes = []
+    for ax, budget in zip(axes[0], budgets):
+        for model in models:
+            g = rows[(rows["model"] == model) & (rows["pretrain_tokens"] == budget)].sort_values("c_rl")
+            if g.empty:
+                continue
+            x = np.where(g["c_rl"] > 0, g["c_rl"], x_base)
+            yerr = None
+            if {"ci_low", "ci_high"} <= set(g.columns):
+                yerr = np.clip([g["accuracy"] - g["ci_low"], g["ci_high"] - g["accuracy"]], 0, None)
+            ax.errorbar(x, g["accuracy"], yerr=yerr, fmt="o", color=colors[model], ms=4, capsize=2,
+                        label=f"{model} ({g['n_params'].iloc[0]:.3g} params)")
+            entry = sig.get((model, float(budget)))
+            if entry and entry.get("status") == "ok":
+                xc = np.logspace(np.log10(x_base) + 0.3, np.log10(hi) + 0.3, 200)
+                ax.plot(xc, rl_sigmoid(xc, entry["R0"], entry["A"], entry["C_mid"], entry["B"]),
+                        color=colors[model])
+            else:  # no fitted curve: join the measurements so each model's trajectory stays readable
+                ax.plot(x, g["accuracy"], color=colors[model], lw=0.9, ls=":")
+                if entry:
+                    notes.append(entry.get("reason", ""))
+        ax.set_xscale("log")
+        ax.set_xticks([x_base, *10.0**decades], ["base", *[f"$10^{{{int(d)}}}$" for d in decades]])
+        ax.minorticks_off()
+        ax.axvline(x_base * 10 ** 0.4, color="0.6", lw=0.8, ls=":")
+        ax.set_xlim(x_base / 2, hi * 10 ** 0.4)
+        ax.set_xlabel("RL compute C_rl (FLOPs)")
+        ax.set_title(f"pretrain {budget:.3g} tokens")
+    axes[0, 0].set_ylabel("accuracy (fraction)")
+    axes[0, -1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    if notes:
+        fig.text(0.01, -0.02, f"sigmoid not fitted for some curves: {sorted(set(notes))[0]}", fontsize=8)
+    fig.suptitle("RL curves: ScaleRL sigmoid R(C) = R0 + (A - R0) / (1 + (C_mid/C)^B)", fontsize=11)
+    fig.tight_layout()
+    return save_figure(fig, out_stem)
+
+
+# --------------------------------------------------------------------------------------------------
+# iso-FLOP curves and the optimal split
+# --------------------------------------------------------------------------------------------------
+
+
+def plot_iso_flop(law: JointLaw, out_stem: Path, budgets: Sequence[float] | None = None) -> list[Path]:
+    """Left: predicted accuracy vs pre-training fraction at fixed budgets (optimum marked).
+    Right: optimal fraction vs budget (FLOPs, log) with its 95% CI; hollow = extrapolated."""
+    _style()
+    budgets = default_budgets(law, n=6) if budgets is None else np.asarray(budgets, float)
+    table = allocation_table(law, budgets)
+    curves = iso_flop_curves(law, budgets)
+    cmap = sns.color_palette("rocket_r", len(budgets) + 1)[1:]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.3))
+    for color, (_, row) in zip(cmap, table.iterrows()):
+        c = curves[curves["budget_flops"] == row["budget_flops"]]
+        ax1.plot(c["f_pretrain"], c["accuracy"], color=color, ls="--" if row["extrapolated"] else "-",
+                 label=f"C = {row['budget_flops']:.2g} FLOPs")
+        ax1.plot(row["f_pretrain"], row["accuracy"], "o", color=color, mec="k", zorder=3)
+    ax1.set_xlabel("pre-training fraction f = C_pretrain / C")
+    ax1.set_ylabel("predicted accuracy (fraction)")
+    ax1.set_title(f"iso-FLOP curves ({law.form} law); dot = optimum, dashed = extrapolated", fontsize=10)
+    ax1.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
+    b = table["budget_flops"].to_numpy()
+    ax2.fill_between(b, table["f_ci_low"], table["f_ci_high"], color="C0", alpha=0.2, lw=0, label="95% CI")
+    ax2.plot(b, table["f_pretrain"], color="C0")
+    inside = ~table["extrapolated"].to_numpy(bool)
+    ax2.plot(b[inside], table["f_pretrain"][inside], "o", color="C0", label="inside fitted range")
+    ax2.plot(b[~inside], table["f_pretrain"][~inside], "o", mfc="white", color="C0", label="extrapolated")
+    ax2.axvspan(*law.c_total_range, color="0.85", alpha=0.5, lw=0, label="fitted total compute")
+    ax2.set_xscale("log")
+    ax2.set_ylim(0, 1)
+    ax2.set_xlabel("total compute budget C (FLOPs)")
+    ax2.set_ylabel("optimal pre-training fraction f*")
+    ax2.set_title("compute-optimal split", fontsize=10)
+    ax2.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return save_figure(fig, out_stem)
+
+
+# --------------------------------------------------------------------------------------------------
+# extrapolation to the largest model
+# --------------------------------------------------------------------------------------------------
+
+
+def plot_extrapolation(extrapolation: Mapping, out_stem: Path) -> list[Path]:
+    """Observed vs predicted accuracy of the held-out largest model (fit without it), 95% CI bars."""
+    _style()
+    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    pts = pd.DataFrame(extrapolation.get("points", []))
+    if pts.empty:
+        ax.text(0.5, 0.5, f"no extrapolation check:\n{extrapolation.get('reason', '')}",
+                transform=ax.transAxes, ha="center", wrap=True)
+    else:
+        for (tokens, g), color in zip(pts.groupby("pretrain_tokens"), sns.color_palette("colorblind")):
+            yerr = np.clip([g["predicted"] - g["pred_ci_low"], g["pred_ci_high"] - g["predicted"]], 0, None)
+            ax.errorbar(g["observed"], g["predicted"], yerr=None if np.isnan(yerr).all() else yerr, fmt="o",
+                        color=color, capsize=3, label=f"pretrain {tokens:.3g} tokens")
+        lims = [min(pts["observed"].min(), pts["pred_ci_low"].min(skipna=True)) - 0.03,
+                max(pts["observed"].max(), pts["pred_ci_high"].max(skipna=True)) + 0.03]
+        ax.plot(lims, lims, color="0.4", ls="--", lw=1, label="perfect prediction")
+        ax.set_xlim(lims)
+        ax.set_ylim(lims)
+        ax.legend(fontsize=8, loc="upper left")
+        ax.set_title(f"held-out {extrapolation['held_out_model']}: MAE {extrapolation['mae']:.3f}, "
+                     f"{100 * extrapolation['coverage']:.0f}% inside CI", fontsize=10)
+    ax.set_xlabel("observed accuracy (fraction)")
+    ax.set_ylabel("predicted accuracy, fit without it (fraction)")
+    return save_figure(fig, out_stem)
+
+
+def plot_all_fits(fits: Mapping, summary: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """Every fit figure for one fits.json into ``out_dir``; skips figures whose fit failed."""
+    out_dir = Path(out_dir)
+    sel = fits["selection"]
+    paths = plot_gain_vs_size(gain_series_from_fits(fits), out_dir / "fit_gain_vs_size",
+                              title=f"RL gain vs model size ({sel['benchmark']}, {sel['scorer']}, "
+                                    f"{sel['shots']}-shot); band = 95% CI")
+    if fits.get("seed_table"):
+        paths += plot_gain_vs_size(gain_series_from_fits(fits, seed_table=True), out_dir / "fit_gain_vs_size_seed",
+                                   title="Seed table: GSM8K gain vs size; band = 95% CI",
+                                   reference=(10.7, 0.194, "seed write-up: 10.7·N^0.194 (as stated)"))
+    cfg = FitConfig(benchmark=sel["benchmark"], scorer=sel["scorer"], shots=sel["shots"], subset=sel["subset"])
+    paths += plot_rl_curves(select_rows(summary, cfg), fits, out_dir / "fit_rl_curves")
+    if fits.get("joint_law", {}).get("chosen"):
+        law = JointLaw.from_fits(fits)
+        paths += plot_iso_flop(law, out_dir / "fit_iso_flop")
+    paths += plot_extrapolation(fits.get("extrapolation", {}), out_dir / "fit_extrapolation")
+    return paths

@@ -1,0 +1,205 @@
+"""Pre-train a tiny Qwen3-architecture causal LM on the embedded corpus (CPU, deterministic per seed).
+
+The corpus is tokenized document by document (each followed by ``<|endoftext|>``), concatenated and
+cut into ``seq_len``-token blocks, GPT-style. A slice of documents (``val_fraction``) is held out
+before packing for the validation loss. Training visits blocks in a seeded random order, reshuffling
+each epoch when the token budget exceeds the corpus. The saved directory loads exactly like a hub
+base model: ``AutoModelForCausalLM`` / ``AutoTokenizer.from_pretrained(out_dir)``; ``pretrain.json``
+in the same directory records ``N``, ``D`` and ``C = 6·N·D``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+from transformers import AutoTokenizer, Qwen3ForCausalLM, get_cosine_schedule_with_warmup
+
+from rlscaling.compute import pretrain_flops
+from rlscaling.io import atomic_dir, write_json
+from rlscaling.models import non_embedding_params, tiny_qwen3_config, total_params
+
+VAL_BLOCKS_MAX = 64          # validation loss is averaged over at most this many held-out blocks
+FINAL_LOSS_WINDOW = 10       # final_train_loss = mean training loss of the last this-many steps
+
+
+def _encode(tokenizer, docs: Sequence[str]) -> list[list[int]]:
+    return tokenizer(list(docs), add_special_tokens=False)["input_ids"]
+
+
+def pack_blocks(token_ids: Sequence[Sequence[int]], eos_id: int, seq_len: int) -> torch.Tensor:
+    """Concatenate documents (each followed by ``eos_id``) and cut into ``[n_blocks, seq_len]``; the tail is dropped."""
+    flat: list[int] = []
+    for ids in token_ids:
+        flat.extend(ids)
+        flat.append(eos_id)
+    n_blocks = len(flat) // seq_len
+    if n_blocks == 0:
+        raise ValueError(f"corpus has {len(flat)} tokens, fewer than one block of seq_len={seq_len}")
+    return torch.tensor(flat[: n_blocks * seq_len], dtype=torch.long).view(n_blocks, seq_len)
+
+
+def split_documents(corpus: Sequence[str], val_fraction: float) -> tuple[list[str], list[str]]:
+    """(train, val): the last ``ceil(val_fraction · len)`` documents are held out (at least 1 when val_fraction > 0)."""
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    n_val = math.ceil(val_fraction * len(corpus)) if val_fraction > 0 else 0
+    return list(corpus[: len(corpus) - n_val]), list(corpus[len(corpus) - n_val :])
+
+
+def block_order(n_blocks: int, n_sequences: int, generator: torch.Generator) -> torch.Tensor:
+    """Indices of the ``n_sequences`` blocks to train on: a fresh permutation per epoch over ``n_blocks``."""
+    epochs = math.ceil(n_sequences / n_blocks)
+    order = torch.cat([torch.randperm(n_blocks, generator=generator) for _ in range(epochs)])
+    return order[:n_sequences]
+
+
+@torch.no_grad()
+def mean_block_loss(model: torch.nn.Module, blocks: torch.Tensor, batch_size: int) -> float:
+    """Mean next-token NLL (nats/token) over ``blocks`` (every block has the same length, so a mean of means is exact)."""
+    model.eval()
+    losses = []
+    for start in range(0, len(blocks), batch_size):
+        batch = blocks[start : start + batch_size]
+        losses.append(model(input_ids=batch, labels=batch).loss.item() * len(batch))
+    return sum(losses) / len(blocks)
+
+
+def pretrain(
+    corpus: Sequence[str],
+    tokenizer_dir: str | os.PathLike,
+    arch: Mapping,
+    tokens: float,
+    out_dir: str | os.PathLike,
+    seq_len: int,
+    batch_size: int,
+    lr: float,
+    warmup_fraction: float,
+    seed: int,
+    threads: int = 1,
+    weight_decay: float = 0.1,
+    val_fraction: float = 0.02,
+    val_corpus: Sequence[str] | None = None,
+    max_position_embeddings: int | None = None,
+) -> dict:
+    """Pre-train a tiny ``Qwen3ForCausalLM`` on ``corpus`` for ``tokens`` training tokens; save it to ``out_dir``.
+
+    ``tokens`` (the budget ``D``) is rounded to whole ``seq_len`` blocks: the model sees
+    ``round(tokens / seq_len) · seq_len`` tokens (recorded as ``tokens_trained``, which ``C`` uses) in
+    steps of ``batch_size`` blocks (the last step may be smaller). AdamW (β = 0.9/0.95, gradient norm
+    clipped at 1), cosine schedule to 0 after ``warmup_fraction`` of the steps linear warm-up.
+    The validation loss is measured on ``val_corpus`` if given, else on the last ``val_fraction`` of
+    ``corpus`` (held out from training). ``max_position_embeddings`` defaults to ``seq_len``. Returns the ``pretrain.json`` dict
+    (losses in nats/token, FLOPs as floats, wall time in seconds).
+    """
+    if tokens < seq_len:
+        raise ValueError(f"pretrain budget of {tokens} tokens is less than one seq_len={seq_len} block")
+    if not 0.0 <= warmup_fraction < 1.0:
+        raise ValueError(f"pretrain.warmup_fraction must be in [0, 1), got {warmup_fraction}")
+    t0 = time.perf_counter()
+    torch.set_num_threads(int(threads))
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    if val_corpus is None:
+        train_docs, val_docs = split_documents(corpus, val_fraction)
+    else:
+        train_docs, val_docs = list(corpus), list(val_corpus)
+    train_blocks = pack_blocks(_encode(tokenizer, train_docs), tokenizer.eos_token_id, seq_len)
+    val_blocks = None
+    if val_docs:
+        val_blocks = pack_blocks(_encode(tokenizer, val_docs), tokenizer.eos_token_id, seq_len)[:VAL_BLOCKS_MAX]
+
+    config = tiny_qwen3_config(arch, tokenizer, max_position_embeddings or seq_len)
+    model = Qwen3ForCausalLM(config)
+    n_sequences = max(1, round(tokens / seq_len))
+    order = block_order(len(train_blocks), n_sequences, generator)
+    n_steps = math.ceil(n_sequences / batch_size)
+
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=lr,
+        betas=(0.9, 0.95),
+    )
+    scheduler = get_cosine_schedule_with_warmup(optimizer, round(warmup_fraction * n_steps), n_steps)
+
+    model.train()
+    step_losses: list[float] = []
+    bar = tqdm(range(n_steps), desc=f"pretrain N={non_embedding_params(model):,}", unit="step", mininterval=2.0)
+    for step in bar:
+        batch = train_blocks[order[step * batch_size : (step + 1) * batch_size]]
+        loss = model(input_ids=batch, labels=batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step_losses.append(loss.item())
+        bar.set_postfix(loss=f"{step_losses[-1]:.3f}", refresh=False)
+
+    val_loss = mean_block_loss(model, val_blocks, batch_size) if val_blocks is not None else None
+    tokens_trained = n_sequences * seq_len
+    n_params = non_embedding_params(model)
+    summary = {
+        "n_params_non_embedding": n_params,
+        "n_params_total": total_params(model),
+        "tokens_budget": float(tokens),
+        "tokens_trained": tokens_trained,
+        "c_pretrain_flops": pretrain_flops(n_params, tokens_trained),
+        "steps": n_steps,
+        "epochs": n_sequences / len(train_blocks),
+        "final_train_loss": sum(step_losses[-FINAL_LOSS_WINDOW:]) / len(step_losses[-FINAL_LOSS_WINDOW:]),
+        "first_train_loss": step_losses[0],
+        "val_loss": val_loss,
+        "val_tokens": int(val_blocks.numel()) if val_blocks is not None else 0,
+        "seq_len": seq_len,
+        "batch_size": batch_size,
+        "lr": lr,
+        "warmup_fraction": warmup_fraction,
+        "arch": dict(arch),
+        "seed": seed,
+        "threads": int(threads),
+    }
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    with atomic_dir(out_dir) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        summary["wall_s"] = time.perf_counter() - t0
+        write_json(Path(tmp) / "pretrain.json", summary)
+    return summary
+
+
+HUB_FILE_PATTERNS = ("*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken")
+
+
+def fetch_hub_model(hf_id: str, out_dir: str | os.PathLike, n_params: float, tokens: float) -> dict:
+    """Copy the pre-trained hub model ``hf_id`` into ``out_dir`` (production studies: no training here).
+
+    The weights, config and tokenizer files are fetched with ``huggingface_hub.snapshot_download``
+    (from the local cache when ``HF_HUB_OFFLINE=1``) so that later rules load ``out_dir`` exactly as
+    the tiny models. ``n_params`` (non-embedding) and ``tokens`` (the documented pre-training tokens,
+    e.g. 36e12 for Qwen3) come from the config; ``pretrain.json`` records ``C = 6·N·D`` in FLOPs.
+    """
+    from huggingface_hub import snapshot_download
+
+    t0 = time.perf_counter()
+    summary = {
+        "hf_id": hf_id,
+        "n_params_non_embedding": float(n_params),
+        "tokens_trained": float(tokens),
+        "c_pretrain_flops": pretrain_flops(n_params, tokens),
+    }
+    with atomic_dir(out_dir) as tmp:
+        snapshot_download(repo_id=hf_id, local_dir=tmp, allow_patterns=list(HUB_FILE_PATTERNS))
+        summary["wall_s"] = time.perf_counter() - t0
+        write_json(Path(tmp) / "pretrain.json", summary)
+    return summary

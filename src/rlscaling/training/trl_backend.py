@@ -1,0 +1,421 @@
+"""GRPO through TRL's ``GRPOTrainer`` (the CPU path of the ``grpo`` rule; also runs on one GPU).
+
+Every algorithmic knob of ``GRPOConfig`` is set explicitly from :class:`GRPOSettings` (TRL 1.16's own defaults differ
+from the seed study: ``loss_type="dapo"``, ``beta=0``, ``bf16=True``, gradient checkpointing on). Knobs the config
+does not expose are fixed to verl's defaults so the CPU and GPU backends agree: PPO clip epsilon 0.2, rewards
+standardised per group, AdamW with weight decay 0.01, constant learning rate, gradient-norm clip 1.0.
+
+KL: TRL 1.16 (``GRPOTrainer._compute_loss``) adds ``beta * KL`` per completion token with the k3 estimator
+``exp(ref - logp) - (ref - logp) - 1`` (unclamped), i.e. verl's ``low_var_kl``. TRL's default additionally multiplies
+it by the importance ratio (``use_bias_correction_kl=True``), which changes the gradient even on-policy; we turn that
+off to match verl and the seed study.
+
+Outputs in ``out_dir`` (built in a temporary sibling and moved into place only when the run completes):
+``step_{k}/`` (``save_pretrained`` model + tokenizer, no optimizer state), ``tokens.csv`` (see
+:class:`rlscaling.training.common.StepRecord`) and ``run.json`` (effective settings, resolved ``GRPOConfig``
+fields, library versions, which forward passes a step performs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rlscaling.io import atomic_dir, read_json, write_json
+from rlscaling.training.common import GRPOSettings, StepRecord, TokensLog, check_data_budget
+
+TRL_KL_ESTIMATOR = "k3"
+TRL_KL_FORMULA = "exp(ref_logp - logp) - (ref_logp - logp) - 1 per completion token (k3, unclamped)"
+CLIP_EPSILON = 0.2
+SCALE_REWARDS = "group"
+WEIGHT_DECAY = 0.01
+MAX_GRAD_NORM = 1.0
+PROMPT_TOKENS_COLUMN = "n_prompt_tokens"
+RUN_FORMAT = 1
+
+# GRPOConfig fields recorded in run.json (after TRL's __post_init__ resolved them).
+_RECORDED_FIELDS = (
+    "num_generations", "per_device_train_batch_size", "gradient_accumulation_steps", "generation_batch_size",
+    "steps_per_generation", "num_iterations", "max_steps", "learning_rate", "lr_scheduler_type", "warmup_steps",
+    "optim", "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "max_grad_norm", "beta", "loss_type",
+    "epsilon", "epsilon_high", "delta", "scale_rewards", "importance_sampling_level", "use_bias_correction_kl",
+    "mask_truncated_completions", "top_entropy_quantile", "entropy_coef", "temperature", "top_p", "top_k", "min_p",
+    "repetition_penalty", "max_completion_length", "use_vllm", "use_transformers_continuous_batching", "bf16",
+    "fp16", "activation_checkpointing", "use_cache", "use_cpu", "seed", "data_seed", "shuffle_dataset", "disable_dropout",
+    "report_to", "logging_steps", "save_strategy", "eval_strategy",
+)
+
+RewardFn = Callable[..., list[float]]
+
+
+def build_grpo_config(settings: GRPOSettings, output_dir: str | os.PathLike, use_cpu: bool):
+    """The ``GRPOConfig`` for ``settings``: one optimizer step = one generation batch of
+    ``prompts_per_step x rollouts_per_prompt`` sequences, one update pass (no old-policy forward), no vLLM,
+    no external logging, fp32 unless ``precision: bf16`` on a GPU."""
+    from trl import GRPOConfig
+
+    if settings.kl_estimator != TRL_KL_ESTIMATOR:
+        raise ValueError(
+            f"grpo.kl_estimator={settings.kl_estimator!r}: TRL {_version('trl')} implements only "
+            f"{TRL_KL_ESTIMATOR!r} ({TRL_KL_FORMULA}); use the verl backend for other estimators"
+        )
+    if settings.precision == "bf16" and use_cpu:
+        raise ValueError("grpo.precision='bf16': mixed precision is not used on CPU; set grpo.precision to fp32")
+    return GRPOConfig(
+        output_dir=str(output_dir),
+        # batch geometry: one generation batch per optimizer step, used once
+        per_device_train_batch_size=settings.sequences_per_step,
+        gradient_accumulation_steps=1,
+        steps_per_generation=1,
+        num_generations=settings.rollouts_per_prompt,
+        num_iterations=1,
+        max_steps=settings.steps,
+        num_train_epochs=settings.epochs,
+        shuffle_dataset=True,
+        # optimiser (verl defaults for what the config does not set)
+        learning_rate=settings.lr,
+        lr_scheduler_type="constant",
+        warmup_steps=0,
+        optim="adamw_torch",
+        weight_decay=WEIGHT_DECAY,
+        adam_beta1=0.9,
+        adam_beta2=0.999,
+        adam_epsilon=1e-8,
+        max_grad_norm=MAX_GRAD_NORM,
+        # GRPO objective
+        beta=settings.kl_coef,
+        use_bias_correction_kl=False,
+        loss_type=settings.loss_type,
+        epsilon=CLIP_EPSILON,
+        epsilon_high=CLIP_EPSILON,
+        delta=None,
+        scale_rewards=SCALE_REWARDS,
+        importance_sampling_level="token",
+        mask_truncated_completions=False,
+        top_entropy_quantile=1.0,
+        entropy_coef=0.0,
+        sync_ref_model=False,
+        disable_dropout=True,
+        # sampling
+        temperature=settings.temperature,
+        top_p=1.0,
+        top_k=0,
+        min_p=None,
+        repetition_penalty=1.0,
+        max_completion_length=settings.max_response_tokens,
+        generation_kwargs={"use_cache": True},
+        use_vllm=False,
+        use_transformers_continuous_batching=False,
+        # numerics and reproducibility
+        bf16=settings.precision == "bf16",
+        fp16=False,
+        activation_checkpointing=settings.gradient_checkpointing,  # TRL defaults it to on
+        use_cache=True,  # the Trainer copies this onto model.config, which the saved checkpoints carry
+        use_cpu=use_cpu,
+        seed=settings.seed,
+        data_seed=settings.seed,
+        dataloader_num_workers=0,
+        # bookkeeping: log every step (read by our callbacks), save and evaluate nothing through the Trainer
+        logging_strategy="steps",
+        logging_steps=1,
+        save_strategy="no",
+        eval_strategy="no",
+        report_to=[],
+        disable_tqdm=True,
+        log_completions=False,
+        remove_unused_columns=False,
+    )
+
+
+def old_policy_forward(cfg) -> bool:
+    """Whether TRL recomputes behaviour-policy log-probs in an extra forward (``_generate_and_score_completions``):
+    when ``gradient_accumulation_steps`` is not a multiple of ``steps_per_generation x num_iterations``, or with
+    vLLM importance-sampling correction. Otherwise TRL uses the detached current log-probs."""
+    generate_every = cfg.steps_per_generation * cfg.num_iterations
+    vllm_is = cfg.use_vllm and cfg.vllm_importance_sampling_correction
+    return cfg.gradient_accumulation_steps % generate_every != 0 or bool(vllm_is)
+
+
+def forward_passes(cfg) -> dict[str, Any]:
+    """Passes per step besides rollout and update, in ``rlscaling.compute.GRPOPasses`` form."""
+    return {
+        "ref_forward": cfg.beta != 0.0,
+        "old_policy_forward": old_policy_forward(cfg),
+        "update_epochs": cfg.num_iterations,
+    }
+
+
+def recorded_config(cfg) -> dict[str, Any]:
+    """The resolved ``GRPOConfig`` fields that determine the algorithm and its cost (JSON-ready)."""
+    out = {}
+    for name in _RECORDED_FIELDS:
+        value = getattr(cfg, name)
+        out[name] = value.value if hasattr(value, "value") else value  # enums -> str
+    return out
+
+
+def library_versions() -> dict[str, str]:
+    return {name: _version(name) for name in ("trl", "transformers", "torch", "accelerate", "datasets")}
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import version
+
+    return version(package)
+
+
+def tokenize_rows(rows: Sequence[Mapping], tokenizer, max_prompt_tokens: int) -> tuple[list[dict], int]:
+    """Validate ``rows`` ({"prompt": str, "answer": str}) and attach each prompt's token count.
+
+    The count uses the same call TRL makes (``tokenizer(text=prompts)``), so it is exactly what TRL feeds the model.
+    Prompts longer than ``max_prompt_tokens`` are dropped (TRL 1.16 has no prompt truncation); returns the kept
+    rows and how many were dropped.
+    """
+    for i, row in enumerate(rows):
+        if not isinstance(row, Mapping) or not isinstance(row.get("prompt"), str) or not isinstance(
+            row.get("answer"), str
+        ):
+            raise ValueError(f"train_rows[{i}]: expected {{'prompt': str, 'answer': str}}, got {row!r:.200}")
+    lengths = [len(ids) for ids in tokenizer(text=[r["prompt"] for r in rows])["input_ids"]]
+    kept = [
+        {"prompt": r["prompt"], "answer": r["answer"], PROMPT_TOKENS_COLUMN: n}
+        for r, n in zip(rows, lengths, strict=True)
+        if n <= max_prompt_tokens
+    ]
+    return kept, len(rows) - len(kept)
+
+
+@dataclass
+class RolloutBatch:
+    """Token counts and rewards of one generation batch (all rollouts of its prompts)."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    rewards: list[float]
+
+
+class RolloutMeter:
+    """Reward function for TRL that delegates to ``reward_fn`` and records each generation batch's exact
+    token counts: prompt tokens from the dataset column (one count per rollout row TRL passes) and completion tokens
+    from TRL's ``completion_ids`` (generated tokens up to and including the first EOS; nothing after it)."""
+
+    __name__ = "reward"
+
+    def __init__(self, reward_fn: RewardFn):
+        self.reward_fn = reward_fn
+        self.pending: list[RolloutBatch] = []
+
+    def __call__(self, prompts: list, completions: list, completion_ids: list[list[int]], **kwargs) -> list[float]:
+        rewards = [float(r) for r in self.reward_fn(prompts, completions, completion_ids=completion_ids, **kwargs)]
+        if len(rewards) != len(completions) or not all(math.isfinite(r) for r in rewards):
+            raise ValueError(f"reward function returned {len(rewards)} rewards (need {len(completions)}, all finite)")
+        self.pending.append(
+            RolloutBatch(
+                prompt_tokens=int(sum(kwargs[PROMPT_TOKENS_COLUMN])),
+                completion_tokens=sum(len(ids) for ids in completion_ids),
+                rewards=rewards,
+            )
+        )
+        return rewards
+
+    def pop(self) -> list[RolloutBatch]:
+        batches, self.pending = self.pending, []
+        return batches
+
+
+def _callbacks(meter: RolloutMeter, log: TokensLog, run_dir: Path, save_steps: Sequence[int], tokenizer,
+               total_steps: int):
+    """The two TrainerCallbacks: per-step tokens log + progress bar, and checkpoint saving."""
+    from tqdm.auto import tqdm
+    from transformers import TrainerCallback
+
+    class StepLogCallback(TrainerCallback):
+        """Turns each step's rollout batches and TRL's logged ``kl`` into a :class:`StepRecord`."""
+
+        def __init__(self):
+            self.t0 = None
+            self.wall = {}
+            self.tokens_seen = 0
+            self.bar = None
+
+        def on_train_begin(self, args, state, control, **kw):
+            self.bar = tqdm(total=total_steps, desc="grpo", unit="step", dynamic_ncols=True)
+
+        def on_step_begin(self, args, state, control, **kw):
+            self.t0 = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kw):
+            self.wall[state.global_step] = time.perf_counter() - self.t0
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            if "reward" not in (logs or {}):
+                return  # the end-of-training summary
+            batches = meter.pop()
+            if not batches:
+                raise RuntimeError(f"step {state.global_step}: no rollouts were scored")
+            rewards = np.array([r for b in batches for r in b.rewards], dtype=float)
+            record = StepRecord(
+                step=state.global_step,
+                prompt_tokens=sum(b.prompt_tokens for b in batches),
+                completion_tokens=sum(b.completion_tokens for b in batches),
+                n_sequences=len(rewards),
+                reward_mean=float(rewards.mean()),
+                reward_std=float(rewards.std()),
+                kl=logs.get("kl"),
+                wall_s=self.wall.pop(state.global_step),
+            )
+            seen = int(logs["num_tokens"])  # TRL's cumulative prompt + completion tokens: must agree with ours
+            if seen - self.tokens_seen != record.prompt_tokens + record.completion_tokens:
+                raise RuntimeError(
+                    f"step {record.step}: TRL counted {seen - self.tokens_seen} tokens, the meter "
+                    f"{record.prompt_tokens + record.completion_tokens}"
+                )
+            self.tokens_seen = seen
+            log.append(record)
+            self.bar.update(1)
+            kl = "-" if record.kl is None else f"{record.kl:.2e}"
+            self.bar.set_postfix(reward=f"{record.reward_mean:.3f}", kl=kl)
+
+        def on_train_end(self, args, state, control, **kw):
+            self.bar.close()
+
+    class CheckpointCallback(TrainerCallback):
+        """Saves model + tokenizer (no optimizer state) to ``step_{k}/`` at the configured steps, atomically."""
+
+        def on_step_end(self, args, state, control, model=None, **kw):
+            if state.global_step in save_steps:
+                with atomic_dir(run_dir / f"step_{state.global_step}") as tmp:
+                    model.save_pretrained(tmp)
+                    tokenizer.save_pretrained(tmp)
+
+    return [StepLogCallback(), CheckpointCallback()]
+
+
+def run_fingerprint(model_dir: str | os.PathLike, rows: Sequence[Mapping], settings: GRPOSettings) -> str:
+    """SHA-256 over the settings, the base model path and the training rows: equal fingerprints, equal runs."""
+    payload = json.dumps(
+        {"format": RUN_FORMAT, "settings": settings.to_dict(), "model_dir": str(Path(model_dir).resolve()),
+         "rows": [[r.get("prompt"), r.get("answer")] for r in rows]},
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def completed_run(out_dir: str | os.PathLike, fingerprint: str) -> dict | None:
+    """The ``run.json`` of a finished run with this fingerprint in ``out_dir``, else None."""
+    path = Path(out_dir) / "run.json"
+    if not path.is_file():
+        return None
+    try:
+        run = read_json(path)
+    except (OSError, ValueError):
+        return None
+    return run if run.get("complete") and run.get("fingerprint") == fingerprint else None
+
+
+def _remove_stale_tmp_dirs(out_dir: Path) -> None:
+    """Delete leftovers of killed runs: ``atomic_dir`` temporaries named ``.<out_dir name>.tmp-*``."""
+    if out_dir.parent.is_dir():
+        for stale in out_dir.parent.glob(f".{out_dir.name}.tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def run_grpo(
+    model_dir: str | os.PathLike,
+    train_rows: list[dict],
+    settings: GRPOSettings,
+    out_dir: str | os.PathLike,
+    threads: int = 1,
+    *,
+    reward_fn: RewardFn | None = None,
+) -> dict:
+    """Train ``model_dir`` with GRPO on ``train_rows`` ({"prompt", "answer"}) and write ``out_dir``; returns run.json.
+
+    Rewards come from ``rlscaling.rewards.make_reward_fn(settings.reward_mode)`` unless ``reward_fn`` is given
+    (tests). A completed run with the same fingerprint in ``out_dir`` is returned as is; an incomplete one is redone
+    from scratch. ``threads`` sets torch's intra-op threads.
+    """
+    from transformers import AutoTokenizer, PrinterCallback
+    from trl import GRPOTrainer
+
+    out_dir = Path(out_dir)
+    fingerprint = run_fingerprint(model_dir, train_rows, settings)
+    done = completed_run(out_dir, fingerprint)
+    if done is not None:
+        return done
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads: expected a positive integer, got {threads!r}")
+    if settings.backend != "trl":
+        raise ValueError(f"grpo.backend={settings.backend!r}: run_grpo is the 'trl' backend")
+    if reward_fn is None:
+        from rlscaling.rewards import make_reward_fn
+
+        reward_fn = make_reward_fn(settings.reward_mode)
+    torch.set_num_threads(threads)
+    start = time.perf_counter()
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
+    rows, n_dropped = tokenize_rows(train_rows, tokenizer, settings.max_prompt_tokens)
+    steps_per_epoch = check_data_budget(settings, len(rows))
+    use_cpu = not torch.cuda.is_available()
+
+    _remove_stale_tmp_dirs(out_dir)
+    with atomic_dir(out_dir) as run_dir:
+        from datasets import Dataset
+
+        cfg = build_grpo_config(settings, run_dir / "_trainer", use_cpu=use_cpu)
+        meter = RolloutMeter(reward_fn)
+        with TokensLog(run_dir / "tokens.csv") as log:
+            trainer = GRPOTrainer(
+                model=str(model_dir),
+                reward_funcs=meter,
+                args=cfg,
+                train_dataset=Dataset.from_list(rows),
+                processing_class=tokenizer,
+                callbacks=_callbacks(meter, log, run_dir, settings.save_steps, tokenizer, settings.steps),
+            )
+            trainer.remove_callback(PrinterCallback)  # it prints every step's ~30 metrics; our bar shows 2
+            with warnings.catch_warnings():  # transformers 5.x renaming notices raised inside TRL, once per step
+                warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning)
+                trainer.train()
+            if len(log.records) != settings.steps:
+                raise RuntimeError(f"trained {len(log.records)} steps, expected grpo.steps={settings.steps}")
+        shutil.rmtree(run_dir / "_trainer", ignore_errors=True)
+        missing = [k for k in settings.save_steps if not (run_dir / f"step_{k}").is_dir()]
+        if missing:
+            raise RuntimeError(f"checkpoints for steps {missing} were not written")
+        run = {
+            "complete": True,
+            "backend": "trl",
+            "fingerprint": fingerprint,
+            "settings": settings.to_dict(),
+            "model_dir": str(model_dir),
+            "n_train_rows": len(train_rows),
+            "n_dropped_overlong_prompts": n_dropped,
+            "steps_per_epoch": steps_per_epoch,
+            "saved_steps": list(settings.save_steps),
+            **forward_passes(cfg),
+            "kl_estimator": TRL_KL_ESTIMATOR,
+            "kl_formula": TRL_KL_FORMULA,
+            "grpo_config": recorded_config(cfg),
+            "versions": library_versions(),
+            "device": "cpu" if use_cpu else "cuda",
+            "threads": threads,
+            "total_prompt_tokens": sum(r.prompt_tokens for r in log.records),
+            "total_completion_tokens": sum(r.completion_tokens for r in log.records),
+            "wall_s": time.perf_counter() - start,
+        }
+        write_json(run_dir / "run.json", run)
+    return run

@@ -1,0 +1,48 @@
+"""Bootstrap CIs and the unbiased pass@k estimator."""
+
+import math
+from itertools import combinations
+
+import numpy as np
+import pytest
+
+from rlscaling.metrics import bootstrap_mean_ci, bootstrap_ratio_ci, pass_at_k
+
+
+@pytest.mark.parametrize("n,c,k", [(5, 0, 1), (5, 1, 1), (5, 2, 3), (6, 3, 2), (4, 4, 4), (8, 1, 8)])
+def test_pass_at_k_matches_enumeration(n, c, k):
+    # exact: probability that a uniformly drawn k-subset of n samples holds >= 1 correct one
+    samples = [1] * c + [0] * (n - c)
+    subsets = list(combinations(range(n), k))
+    expected = sum(any(samples[i] for i in s) for s in subsets) / len(subsets)
+    assert pass_at_k(n, c, k) == pytest.approx(expected, abs=1e-12)
+
+
+def test_pass_at_k_rejects_bad_counts():
+    with pytest.raises(ValueError):
+        pass_at_k(4, 5, 1)
+    with pytest.raises(ValueError):
+        pass_at_k(4, 1, 5)
+
+
+def test_bootstrap_ci_contains_mean_and_shrinks_with_n():
+    rng = np.random.default_rng(0)
+    small = rng.binomial(1, 0.4, size=50)
+    large = rng.binomial(1, 0.4, size=5000)
+    m, lo, hi = bootstrap_mean_ci(small, seed=1)
+    assert lo <= m <= hi and m == small.mean()
+    M, LO, HI = bootstrap_mean_ci(large, seed=1)
+    assert (HI - LO) < (hi - lo)
+    # the normal-approximation width is a sanity check for the percentile interval
+    assert (HI - LO) == pytest.approx(2 * 1.96 * math.sqrt(0.4 * 0.6 / 5000), rel=0.15)
+
+
+def test_bootstrap_edge_cases():
+    assert all(math.isnan(x) for x in bootstrap_mean_ci([]))
+    assert bootstrap_mean_ci([1.0]) == (1.0, 1.0, 1.0)
+    assert bootstrap_mean_ci([1, 1, 1, 1]) == (1.0, 1.0, 1.0)
+
+
+def test_ratio_ci_is_token_weighted():
+    est, lo, hi = bootstrap_ratio_ci([10.0, 30.0], [10, 10], seed=0)
+    assert est == 2.0 and lo <= est <= hi

@@ -1,0 +1,483 @@
+"""Tests of rlscaling.rewards: GSM8K modes, canonical numbers, MATH boxes/math-verify guard, MMLU, entry points."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rlscaling import rewards
+from rlscaling.rewards import (
+    MODES,
+    SCORERS,
+    canonical_number,
+    compute_score,
+    extract_boxed,
+    extract_gsm8k,
+    extract_mmlu_letter,
+    make_reward_fn,
+    normalise_math_answer,
+    score_gsm8k,
+    score_math,
+    score_mmlu,
+)
+
+COLLAPSE = "Answer: 3+4=7\n#### 7\n\nQuestion: Tom has 5 apples...\nAnswer: 5*2=10\n#### 10"
+
+# --------------------------------------------------------------------------------------------- GSM8K table
+
+# response -> extracted answer in (strict, flexible, custom_flexible)
+GSM8K_CASES = [
+    (COLLAPSE, ("10", "10", "7")),
+    ("", (None, None, None)),
+    ("no digits at all", (None, None, None)),
+    ("The answer is 12.", (None, "12", "12")),  # sentence-final period is not a decimal point
+    ("#### ", (None, None, None)),  # marker with nothing after it
+    ("####", (None, None, None)),
+    ("####-5", ("-5", "-5", "-5")),
+    ("#### $ 42", ("42", "42", "42")),  # "$" then spaces after the marker is accepted
+    ("#### $1,234.50", ("1234.5", "1234.5", "1234.5")),
+    ("#### -0", ("0", "0", "0")),
+    ("#### 12.0", ("12", "12", "12")),
+    ("#### 12.", ("12", "12", "12")),
+    ("#### 3.", ("3", "3", "3")),
+    ("#### .5", ("0.5", "0.5", "0.5")),
+    ("#### +3", ("3", "3", "3")),
+    ("####42", ("42", "42", "42")),
+    ("#### 42 apples, 7 left", ("42", "7", "42")),
+    ("#### 1,234,567", ("1234567", "1234567", "1234567")),
+    ("#### 1,23", ("1", "23", "1")),  # not thousands groups: "1" then "23"
+    ("#### x 5", (None, "5", None)),  # first marker without a number, nothing before it
+    ("so 7 #### nope, later 9", (None, "9", "7")),  # numberless first marker: last number before it
+    ("a #### 5 b #### c", ("5", "5", "5")),  # strict: the last marker *with* a number
+    ("#### 5\n#### 6", ("6", "6", "5")),
+    ("####\n5", (None, "5", None)),  # the number must be on the marker's line
+    ("10-3", (None, "3", "3")),  # binary minus is not a sign
+    ("x = -3", (None, "-3", "-3")),
+    ("costs $1,234.50.", (None, "1234.5", "1234.5")),
+    ("3 , . 4 . ,", (None, "4", "4")),  # bare '.' and ',' are not numbers
+    ("pay 007 now", (None, "7", "7")),
+    ("٣ and ３ are not ASCII digits", (None, None, None)),
+    ("1.2.3", (None, "0.3", "0.3")),  # tokenised forwards: "1.2" then ".3"
+    ("a\x00b\x1b[31m#### 8\x07", ("8", "8", "8")),  # control characters
+]
+
+
+@pytest.mark.parametrize("mode_index,mode", list(enumerate(MODES)))
+@pytest.mark.parametrize("response,expected", GSM8K_CASES)
+def test_gsm8k_extraction_table(response, expected, mode_index, mode):
+    assert extract_gsm8k(response, mode) == expected[mode_index]
+
+
+@pytest.mark.parametrize("mode,score", [("strict", 0.0), ("flexible", 0.0), ("custom_flexible", 1.0)])
+def test_collapse_example_scores(mode, score):
+    assert score_gsm8k(COLLAPSE, "7", mode) == score
+
+
+def test_window_matches_verl_last_300_characters():
+    response = "#### 7" + " filler" * 60  # marker 420 characters from the end
+    assert extract_gsm8k(response, "strict") == "7"
+    assert extract_gsm8k(response, "strict", window=300) is None
+    assert extract_gsm8k(response, "custom_flexible", window=300) is None
+    assert extract_gsm8k("x" * 500 + "#### 7", "strict", window=300) == "7"
+    # a number cut by the window is read as its visible tail, as verl does
+    assert extract_gsm8k("12345", "flexible", window=2) == "45"
+
+
+@pytest.mark.parametrize("window", [0, -1, 2.5, "300", True])
+def test_bad_window_is_an_error(window):
+    with pytest.raises(ValueError, match="window"):
+        extract_gsm8k("#### 1", "strict", window=window)
+
+
+@pytest.mark.parametrize("mode", ["loose", "", None, "STRICT"])
+def test_unknown_mode_names_it_and_the_valid_ones(mode):
+    with pytest.raises(ValueError) as err:
+        score_gsm8k("#### 1", "1", mode)
+    assert repr(mode) in str(err.value) and "custom_flexible" in str(err.value)
+
+
+@pytest.mark.parametrize("truth", ["seven", "", "1/2", None])
+def test_non_numeric_ground_truth_is_an_error(truth):
+    with pytest.raises(ValueError, match="ground truth"):
+        score_gsm8k("#### 7", truth, "strict")
+
+
+@pytest.mark.parametrize("truth", ["1234", "1,234", "$1,234", "1234.00", "+1234", " 1234 ", "1234.", 1234])
+def test_ground_truth_formatting_does_not_matter(truth):
+    assert score_gsm8k("so #### 1,234.0", truth, "strict") == 1.0
+
+
+def test_numeric_comparison():
+    assert score_gsm8k("#### 12.00", "12", "strict") == 1.0
+    assert score_gsm8k("#### 12.01", "12", "strict") == 0.0
+    assert score_gsm8k("#### -3", "3", "strict") == 0.0
+
+
+# --------------------------------------------------------------------------------------------- canonical numbers
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("$1,234.50", "1234.5"), ("-0", "0"), ("-0.00", "0"), ("12.0", "12"), ("1.50", "1.5"), ("+3", "3"),
+        ("3.", "3"), (".5", "0.5"), ("-.5", "-0.5"), ("007", "7"), ("-$5", "-5"), ("$-5", "-5"), ("$ 42", "42"),
+        (".", None), (",", None), ("", None), ("1e5", None), ("3/4", None), ("1,23", None), ("12 apples", None),
+        ("٣", None), ("--5", None), ("1.2.3", None),
+    ],
+)
+def test_canonical_number(text, expected):
+    assert canonical_number(text) == expected
+
+
+_number_texts = st.builds(
+    lambda sign, dollar, whole, frac, period: f"{sign}{dollar}{whole}{frac}{period}",
+    st.sampled_from(["", "-", "+"]),
+    st.sampled_from(["", "$"]),
+    st.one_of(st.integers(0, 10**12).map(str), st.integers(0, 10**12).map("{:,}".format)),
+    st.one_of(st.just(""), st.from_regex(r"\.[0-9]{1,6}", fullmatch=True)),
+    st.sampled_from(["", "."]),
+)
+
+
+@settings(deadline=None)  # timing is tested separately; the CPU is shared
+@given(_number_texts)
+def test_canonical_number_is_idempotent_and_numeric(text):
+    canonical = canonical_number(text)
+    assert canonical is not None
+    assert canonical_number(canonical) == canonical
+    from decimal import Decimal
+
+    assert Decimal(canonical) == Decimal(text.rstrip(".").replace(",", "").replace("$", "") or "0")
+
+
+@settings(deadline=None)  # timing is tested separately; the CPU is shared
+@given(st.text())
+def test_canonical_number_is_total(text):
+    canonical = canonical_number(text)
+    assert canonical is None or canonical_number(canonical) == canonical
+
+
+# --------------------------------------------------------------------------------------------- properties
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(), st.sampled_from(MODES), st.sampled_from([None, 5, 300]))
+def test_gsm8k_is_total_on_arbitrary_text(response, mode, window):
+    answer = extract_gsm8k(response, mode, window)
+    assert answer is None or canonical_number(answer) == answer
+    assert score_gsm8k(response, "7", mode, window) in (0.0, 1.0)
+
+
+_DENSE = st.text(alphabet="0123456789.,$-+ #ax)\n", max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_DENSE, st.sampled_from(MODES))
+def test_gsm8k_is_total_on_number_dense_text(response, mode):
+    answer = extract_gsm8k(response, mode)
+    assert answer is None or canonical_number(answer) == answer
+
+
+def _reference_last_number(text: str) -> str | None:
+    """The specification of 'last number': the last match of a plain forward scan."""
+    matches = list(rewards._NUMBER.finditer(text))
+    return canonical_number(matches[-1].group()) if matches else None
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(_DENSE, st.text(alphabet="0123456789.,$- a", min_size=50, max_size=400)))
+def test_backward_scan_equals_forward_scan(text):
+    assert extract_gsm8k(text, "flexible") == _reference_last_number(text)
+
+
+def _reference_strict(text: str) -> str | None:
+    """The specification of strict: the number after the last marker position that has one."""
+    for at in range(len(text) - 4, -1, -1):
+        if text.startswith("####", at):
+            m = rewards._AFTER_MARKER.match(text, at + 4)
+            if m:
+                return canonical_number(m.group().lstrip(" \t$"))
+    return None
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["####", "#", " ", "$", "-", "5", "1,234", ".", "x", "\t", "\n", "12."]), max_size=40))
+def test_strict_backward_scan_equals_reference(pieces):
+    text = "".join(pieces)
+    assert extract_gsm8k(text, "strict") == _reference_strict(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x " + "1,234" * 40, "1.5," * 30 + "7", "a -$" + "1,234,567" * 20, "9" * 70 + ".5", "1." * 100 + "12.", "," * 80 + "3"],
+)
+def test_backward_scan_on_runs_longer_than_its_first_window(text):
+    assert extract_gsm8k(text, "flexible") == _reference_last_number(text)
+
+
+_noise = st.text(alphabet=st.characters(blacklist_categories=("Nd", "Cs")), max_size=200).filter(
+    lambda s: "####" not in s and not any(c in "0123456789" for c in s)
+)
+_answers = st.one_of(st.integers(-10**9, 10**9).map(str), st.decimals(-10**6, 10**6, places=2).map(str))
+
+
+@settings(deadline=None)  # timing is tested separately; the CPU is shared
+@given(_noise, _answers, st.sampled_from(MODES))
+def test_noise_then_marker_scores_one_in_every_mode(noise, answer, mode):
+    assert score_gsm8k(f"{noise} #### {answer}", answer, mode) == 1.0
+
+
+@settings(deadline=None)  # timing is tested separately; the CPU is shared
+@given(st.text().filter(lambda s: "####" not in s))
+def test_custom_flexible_equals_flexible_without_marker(response):
+    assert extract_gsm8k(response, "custom_flexible") == extract_gsm8k(response, "flexible")
+
+
+@settings(deadline=None)  # timing is tested separately; the CPU is shared
+@given(_DENSE, _DENSE)
+def test_custom_flexible_is_flexible_on_the_cut_response(before, after):
+    response = f"{before}####{after}"
+    first = response.find("####")
+    m = rewards._AFTER_MARKER.match(response, first + 4)
+    cut = response[: m.end()] if m else response[:first]
+    assert extract_gsm8k(response, "custom_flexible") == extract_gsm8k(cut, "flexible")
+
+
+# --------------------------------------------------------------------------------------------- linear time
+
+ADVERSARIAL = [
+    "1," * 500_000,
+    "1" * 1_000_000,
+    "#### " * 200_000,
+    "####" * 250_000,
+    "-$" * 500_000 + "5",
+    "." * 1_000_000,
+    "1." * 500_000,
+    " " * 1_000_000 + "x",
+    "\\boxed{" * 140_000,
+    "{" * 1_000_000,
+    "\\boxed{" + "{" * 1_000_000,
+    "answer" + " " * 1_000_000 + "x",
+    "answer is" * 110_000,
+    "\\text{" * 160_000 + "}",
+]
+
+
+@pytest.mark.parametrize("index", range(len(ADVERSARIAL)))
+def test_one_megabyte_adversarial_inputs_are_fast(index):
+    text = ADVERSARIAL[index]
+    start = time.perf_counter()
+    for mode in MODES:
+        extract_gsm8k(text, mode)
+    extract_boxed(text)
+    extract_mmlu_letter(text)
+    normalise_math_answer(text)
+    assert time.perf_counter() - start < 0.5 * (2 if sys.gettrace() else 1)
+
+
+# --------------------------------------------------------------------------------------------- MATH
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        (r"so \boxed{\frac{1}{2}} and then \boxed{x^{2}}.", "x^{2}"),
+        (r"\boxed{\frac{a}{\sqrt{b}}}", r"\frac{a}{\sqrt{b}}"),
+        (r"\fbox{7}", "7"),
+        (r"\boxed 5$ done", "5"),
+        (r"\boxed {12}", "12"),
+        (r"\boxed {1", None),
+        (r"\boxed{5} then a broken \boxed{6", "5"),  # the last box never closes: the earlier one counts
+        (r"\boxed{\boxed{3}}", "3"),
+        (r"\boxed{}", ""),
+        (r"\boxedx{3}", None),
+        ("no box", None),
+        ("", None),
+        ("}}}{{{", None),
+    ],
+)
+def test_extract_boxed(text, expected):
+    assert extract_boxed(text) == expected
+
+
+@pytest.mark.parametrize(
+    "left,right",
+    [
+        (r"\dfrac{1}{2}", r"\frac{1}{2}"),
+        (r"\left( 1, 2 \right)", "(1,2)"),
+        (r"90^\circ", "90"),
+        (r"5\text{ cm}", "5"),
+        (r"\text{(C)}", "(C)"),
+        (r"3\!000.", "3000"),
+    ],
+)
+def test_normalise_math_answer(left, right):
+    assert normalise_math_answer(left) == normalise_math_answer(right)
+
+
+@pytest.mark.parametrize(
+    "response,truth,expected",
+    [
+        (r"thus \boxed{\dfrac{1}{2}}.", r"\frac12", 1.0),  # normalised strings
+        (r"thus \boxed{0.5}", r"\frac{1}{2}", 1.0),  # math-verify
+        (r"thus \boxed{2}", r"\sqrt{4}", 1.0),
+        (r"thus \boxed{\frac{1}{3}}", r"\frac{1}{2}", 0.0),
+        (r"the area is \boxed{12\text{ m}^2}", r"12\text{ m}^2", 1.0),
+        ("no box, so #### 12", "12", 1.0),  # fallback: the last #### n
+        ("no box, it is 12 apples", "12", 1.0),  # fallback: the last number
+        (r"final: \boxed{7}", r"The solution gives $\boxed{7}$.", 1.0),  # a solution as ground truth
+        ("", "3", 0.0),
+        (r"\boxed{" * 50, "3", 0.0),
+    ],
+)
+def test_score_math(response, truth, expected):
+    assert score_math(response, truth) == expected
+
+
+def test_pathological_math_input_returns_within_the_guard():
+    score_math(r"\boxed{0.5}", r"\frac{1}{2}")  # worker already started: time only the guarded call
+    start = time.perf_counter()
+    assert score_math(r"\boxed{(x+1)^{100000}}", "1", timeout_s=1.0) == 0.0
+    assert time.perf_counter() - start < 1.5
+
+
+def test_math_guard_works_off_the_main_thread():
+    results = []
+    worker = threading.Thread(
+        target=lambda: results.extend(
+            [score_math(r"\boxed{(x+1)^{100000}}", "1", timeout_s=1.0), score_math(r"\boxed{0.5}", r"\frac12")]
+        )
+    )
+    start = time.perf_counter()
+    worker.start()
+    worker.join(timeout=30)
+    assert results == [0.0, 1.0]
+    assert time.perf_counter() - start < 15  # includes a worker (re)start
+
+
+def test_guard_kills_a_worker_that_does_not_answer():
+    hung = rewards._GuardedWorker([sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(60)"])
+    start = time.perf_counter()
+    assert hung.request({"x": 1}, timeout_s=0.5) is None
+    assert time.perf_counter() - start < 3
+    assert hung._proc is None  # killed; the next request starts a fresh one
+    hung.stop()
+
+
+@pytest.mark.parametrize("truth", ["", "   ", None])
+def test_math_ground_truth_must_be_given(truth):
+    with pytest.raises(ValueError, match="ground truth"):
+        score_math(r"\boxed{1}", truth)
+
+
+# --------------------------------------------------------------------------------------------- MMLU
+
+
+@pytest.mark.parametrize(
+    "response,expected",
+    [
+        ("C", "C"),
+        (" (B) because ...", "B"),
+        ("D. Paris", "D"),
+        ("A)", "A"),
+        ("B\nQuestion: next one ... Answer: C", "B"),  # leading letter beats a later answer phrase
+        ("Answer: C\nQuestion: ... Answer: A", "C"),  # first answer phrase
+        ("I think the answer is (D).", "D"),
+        ("the correct answer is: b", None),  # lowercase letters are not answers
+        ("A man said the answer is D.", "D"),  # "A " is an article, not a leading answer
+        ("Maybe (B) or (C)", "B"),
+        ("The answer is a dog", None),
+        ("Answer: Cats", None),
+        ("", None),
+        ("E", None),
+    ],
+)
+def test_extract_mmlu_letter(response, expected):
+    assert extract_mmlu_letter(response) == expected
+
+
+def test_score_mmlu_accepts_letter_forms_and_indices():
+    assert score_mmlu("Answer: C", "C") == score_mmlu("Answer: C", "(c)") == score_mmlu("Answer: C", 2) == 1.0
+    assert score_mmlu("Answer: C", "B") == 0.0
+    with pytest.raises(ValueError, match="A-D"):
+        score_mmlu("C", "E")
+
+
+# --------------------------------------------------------------------------------------------- entry points
+
+
+@pytest.mark.parametrize(
+    "source,response,truth,extra,expected",
+    [
+        ("openai/gsm8k", COLLAPSE, "7", None, 1.0),  # default custom_flexible
+        ("gsm8k", COLLAPSE, "7", {"reward_mode": "strict"}, 0.0),
+        ("procedural:chain_sum?terms=3", COLLAPSE, "10", {"reward_mode": "strict"}, 1.0),
+        ("gsm8k_platinum", "#### 7" + " x" * 200, "7", {"reward_mode": "strict", "reward_window": 300}, 0.0),
+        ("DigitalLearningGmbH/MATH-lighteval", r"\boxed{\dfrac12}", r"\frac{1}{2}", {}, 1.0),
+        ("math500", r"\boxed{3}", "4", None, 0.0),
+        ("cais/mmlu", "B", "B", {"split": "test"}, 1.0),
+    ],
+)
+def test_compute_score_dispatch(source, response, truth, extra, expected):
+    assert compute_score(source, response, truth, extra, reward_manager="naive", step=3) == expected
+
+
+def test_compute_score_errors_name_the_culprit():
+    with pytest.raises(ValueError, match="'squad'"):
+        compute_score("squad", "x", "y")
+    with pytest.raises(ValueError, match="'lenient'"):
+        compute_score("gsm8k", "#### 1", "1", {"reward_mode": "lenient"})
+
+
+def test_make_reward_fn_scores_strings_and_chat_completions():
+    fn = make_reward_fn("custom_flexible")
+    assert fn.__name__ == "custom_flexible_reward"
+    chat = [[{"role": "assistant", "content": COLLAPSE}], [{"role": "assistant", "content": "#### 3"}]]
+    rewards_ = fn(prompts=["p", "q"], completions=chat, answer=["7", "4"], trainer_state=None)
+    assert rewards_ == [1.0, 0.0]
+    assert fn(["p", "q"], [COLLAPSE, "#### 4"], answer=["7", "4"]) == [1.0, 1.0]
+    assert make_reward_fn("strict")(["p"], [COLLAPSE], answer=["7"]) == [0.0]
+
+
+def test_make_reward_fn_uses_the_named_column_and_checks_it():
+    fn = make_reward_fn("mmlu_letter", answer_key="target")
+    assert fn.__name__ == "mmlu_letter_reward"
+    assert fn(["p"], ["B"], target=["B"]) == [1.0]
+    with pytest.raises(ValueError, match="'target'"):
+        fn(["p"], ["B"], answer=["B"])
+    with pytest.raises(ValueError, match="1 completions but 2"):
+        fn(["p"], ["B"], target=["B", "C"])
+    with pytest.raises(ValueError, match="'loose'"):
+        make_reward_fn("loose")
+
+
+def test_every_scorer_has_a_reward_fn():
+    assert set(SCORERS) >= set(MODES)
+    for scorer in SCORERS:
+        assert make_reward_fn(scorer).__name__ == f"{scorer}_reward"
+
+
+
+_latexish = st.lists(st.sampled_from(["\\boxed", "\\fbox", "{", "}", " ", "1", "2", "/", "\\frac", "x", "^", "$", "#### 3"]), max_size=30)
+
+
+@settings(max_examples=40, deadline=None)
+@given(_latexish.map("".join))
+def test_math_and_mmlu_scorers_are_total(response):
+    assert score_math(response, r"\frac{1}{2}", timeout_s=2.0) in (0.0, 1.0)
+    assert score_mmlu(response, "A") in (0.0, 1.0)
+    content = extract_boxed(response)
+    assert content is None or content.count("{") == content.count("}")
+
+
+@settings(deadline=None)
+@given(st.text())
+def test_boxed_mmlu_and_normalisation_are_total_on_arbitrary_text(text):
+    extract_boxed(text)
+    normalise_math_answer(text)
+    assert extract_mmlu_letter(text) in (None, "A", "B", "C", "D")

@@ -1,0 +1,84 @@
+# Aggregation, scaling-law fits, figures and report tables: CPU-only, seconds.
+
+
+def aggregate_inputs(wildcards):
+    ev = [rc.path(config, "eval_summary", **vars(j)) for j in rc.eval_jobs(config)]
+    pk = [rc.path(config, "passk_summary", **vars(j)) for j in rc.passk_jobs(config)]
+    vl = [rc.path(config, "val_loss", model=m, budget=b, step=s) for m, b, s in rc.val_loss_jobs(config)]
+    return {
+        "evals": ev,
+        "passk": pk,
+        "val_loss": vl,
+        "grpo": [rc.path(config, "grpo", model=m, budget=b) for m, b in rc.cells(config)],
+        "base": [rc.path(config, "base_model", model=m, budget=b) for m, b in rc.cells(config)],
+    }
+
+
+rule aggregate:
+    input:
+        unpack(aggregate_inputs),
+    output:
+        summary=report(f"{R}/summary.csv", caption="../report/summary.rst", category="Tables"),
+        records=f"{R}/records.parquet",
+    log:
+        f"{LOGS}/aggregate.log",
+    benchmark:
+        f"{BENCH}/aggregate.tsv"
+    threads: 1
+    script:
+        "../scripts/aggregate.py"
+
+
+rule fit:
+    input:
+        summary=f"{R}/summary.csv",
+        records=f"{R}/records.parquet",
+    output:
+        fits=report(f"{R}/fits/fits.json", caption="../report/fits.rst", category="Fits"),
+    log:
+        f"{LOGS}/fit.log",
+    benchmark:
+        f"{BENCH}/fit.tsv"
+    params:
+        # the seed write-up's own table, fitted alongside for comparison (tests/fixtures/seed_table.csv)
+        seed_table=os.path.join(workflow.basedir, "tests", "fixtures", "seed_table.csv"),
+    threads: 1
+    script:
+        "../scripts/fit.py"
+
+
+rule plots:
+    input:
+        summary=f"{R}/summary.csv",
+        records=f"{R}/records.parquet",
+        fits=f"{R}/fits/fits.json",
+    output:
+        report(
+            directory(f"{R}/figures"),
+            patterns=["{name}.png"],
+            caption="../report/figures.rst",
+            category="Figures",
+        ),
+    log:
+        f"{LOGS}/plots.log",
+    benchmark:
+        f"{BENCH}/plots.tsv"
+    threads: 1
+    script:
+        "../scripts/plots.py"
+
+
+rule report_tables:
+    input:
+        summary=f"{R}/summary.csv",
+        records=f"{R}/records.parquet",
+        fits=f"{R}/fits/fits.json",
+    output:
+        report(f"{R}/summary.md", caption="../report/summary_table.rst", category="Tables"),
+    log:
+        f"{LOGS}/report_tables.log",
+    benchmark:
+        f"{BENCH}/report_tables.tsv"
+    threads: 1
+    script:
+        "../scripts/report_tables.py"
