@@ -42,7 +42,7 @@ cleanup() {
   fi
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  [ -f "$STATE/munged.pid" ] && kill "$(cat "$STATE/munged.pid")" 2>/dev/null || true
+  [ -f "$STATE/munge/munged.pid" ] && kill "$(cat "$STATE/munge/munged.pid")" 2>/dev/null || true
   if [ -n "${CONF_WRITTEN:-}" ]; then
     if [ -f "$STATE/slurm.conf.orig" ]; then cp -p "$STATE/slurm.conf.orig" /etc/slurm/slurm.conf
     else rm -f /etc/slurm/slurm.conf; fi
@@ -56,7 +56,8 @@ HOST=$(hostname -s)
 [ -f /etc/munge/munge.key ] || die "/etc/munge/munge.key missing (the munge package creates it)"
 mkdir -p /run/munge /var/log/munge /var/lib/munge
 chown munge:munge /run/munge /var/log/munge /var/lib/munge
-runuser -u munge -- /usr/sbin/munged --pid-file="$STATE/munged.pid" --force || die "munged did not start"
+mkdir -p "$STATE/munge" && chown munge:munge "$STATE/munge"    # munged writes its pid file as user munge
+runuser -u munge -- /usr/sbin/munged --pid-file="$STATE/munge/munged.pid" --force || die "munged did not start"
 munge -n | unmunge >/dev/null || die "munge round trip failed"
 
 NODE_LINE=$(slurmd -C | head -1)                 # "NodeName=<host> CPUs=... RealMemory=..."

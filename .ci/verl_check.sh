@@ -125,7 +125,11 @@ with initialize_config_module(config_module="verl.trainer.config", version_base=
 # Our reward through verl's own loader (reads reward.custom_reward_function.{path,name} from the config).
 from verl.trainer.ppo.reward import get_custom_reward_fn  # noqa: E402
 
-first = next(iter(cfg["models"]))
+passed = [m for m in cfg["models"] if m not in failed]
+if not passed:
+    print("[verl_check] FAIL reward: no model size composed, nothing to load the reward from")
+    sys.exit(1)
+first = passed[0]
 with initialize_config_module(config_module="verl.trainer.config", version_base=None):
     composed = compose(config_name="ppo_trainer", overrides=vb.build_overrides(cfg, first, paths))
 fn = get_custom_reward_fn(composed)
@@ -142,7 +146,6 @@ else:
 
 with open(os.path.join(tmp, "overrides.txt"), "w") as fh:
     fh.write("\n".join(vb.build_overrides(cfg, first, paths)))
-print(f"[verl_check] overrides of {first} written to {tmp}/overrides.txt")
 sys.exit(1 if failed else 0)
 PY
 # verl's real CLI entry point parses the same strings (no shell quoting involved: one override per line).

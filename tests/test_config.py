@@ -61,13 +61,13 @@ def test_cross_key_errors(base):
 
 def test_checkpoints_and_jobs_follow_config(base):
     cfg = copy.deepcopy(base)
-    cfg["grpo"]["save_steps"] = [5, 2, 5]
+    cfg["grpo"]["save_steps"] = [4, 2, 4]
     cfg["grpo"]["steps"] = 5
-    assert rc.checkpoint_steps(cfg, next(iter(cfg["models"]))) == [2, 5]
+    assert rc.checkpoint_steps(cfg, next(iter(cfg["models"]))) == [2, 4, 5]  # the last step is always saved
     del cfg["grpo"]["save_steps"]
     cfg["grpo"]["save_every"] = 2
     assert rc.checkpoint_steps(cfg, next(iter(cfg["models"]))) == [2, 4, 5]
     g = cfg["benchmarks"]["gsm8k"]
     n_cells = sum(len(rc.budgets(cfg, m)) for m in cfg["models"])
-    per_cell = 2 * len(g["shots"]) + 2 * len(g["shots_intermediate"])  # base+final full, steps 2 and 4 intermediate
+    per_cell = 2 * len(g["shots"]) + 2 * len(g["shots_intermediate"])  # base+final: all shots; 2 and 4: intermediate
     assert len(rc.eval_jobs(cfg)) == n_cells * per_cell

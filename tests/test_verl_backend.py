@@ -250,11 +250,26 @@ def test_launch_resume_merge_and_tokens(tmp_path, fake_python, monkeypatch):
     trains = [json.loads(line) for line in calls.read_text().splitlines() if "verl.trainer.main_ppo" in line]
     assert len(trains) == 2  # resumed once; steps 1-2 come from the first attempt's saved metrics
     assert json.loads((out / "run.json").read_text())["overrides"] == trains[-1][2:]
-    # A finished run is not retrained; only missing merges are redone.
+    assert not list((out / "verl" / "checkpoints").glob("global_step_*"))  # FSDP state deleted once merged
+    # A finished run is neither retrained nor re-merged.
+    n_calls = len(calls.read_text().splitlines())
+    assert vb.launch_grpo(micro_cfg(), "m", "/base", rows, str(out), python=str(python)) == run
+    assert len(calls.read_text().splitlines()) == n_calls
+
+
+def test_interrupted_merge_is_redone_without_retraining(tmp_path, fake_python, monkeypatch):
+    python, calls = fake_python
+    rows = [{"prompt": f"Q{i}?", "answer": str(i), "id": str(i)} for i in range(8)]
+    cfg = micro_cfg()
+    cfg["grpo"]["verl"]["keep_fsdp_checkpoints"] = True
+    out = tmp_path / "grpo"
+    monkeypatch.setenv("RLSCALING_VERL_PYTHON", str(python))  # the interpreter can come from the environment
+    vb.launch_grpo(cfg, "m", "/base", rows, str(out))
     (out / "step_2" / "config.json").unlink()
-    vb.launch_grpo(micro_cfg(), "m", "/base", rows, str(out), python=str(python))
+    vb.launch_grpo(cfg, "m", "/base", rows, str(out))
     log = [json.loads(line) for line in calls.read_text().splitlines()]
-    assert sum("verl.trainer.main_ppo" in c for c in log) == 2 and log[-1][1] == "verl.model_merger"
+    assert sum("verl.trainer.main_ppo" in c for c in log) == 1 and log[-1][1] == "verl.model_merger"
+    assert (out / "step_2" / "config.json").is_file()
 
 
 # ------------------------------------------------------------------ GRPO GPU-hour estimate (rlscaling.gpu_hours)
@@ -289,3 +304,12 @@ def test_gpu_hours_reject_bad_assumptions(qwen3):
     cfg["gpu_hours"]["mfu_update"] = 35
     with pytest.raises(ValueError, match="gpu_hours.mfu_update: a fraction"):
         estimate_gpu_hours(cfg)
+
+
+@pytest.mark.parametrize("key,value", [("ppo_micro_batch_size_per_gpu", 1.5), ("param_offload", "yes"),
+                                       ("tensor_model_parallel_size", 0), ("gpu_memory_utilization", True)])
+def test_verl_knob_types_are_checked(qwen3, key, value):
+    cfg = json.loads(json.dumps(qwen3))
+    cfg["models"]["qwen3-4b"]["grpo"]["verl"] = {key: value}
+    with pytest.raises(ValueError, match=rf"models.qwen3-4b.grpo.verl.{key}: expected"):
+        vb.build_overrides(cfg, "qwen3-4b", PATHS)

@@ -33,29 +33,17 @@ def snakemake(workdir: Path, *args: str, config: Path = MICRO, check: bool = Tru
     return proc
 
 
-def dry_run_jobs(workdir: Path, *args: str) -> dict[str, int]:
+def dry_run_jobs(workdir: Path, *args: str, config: Path = MICRO) -> dict[str, int]:
     """Job counts per rule from ``snakemake -n`` (its 'Job stats' table)."""
     out = subprocess.run(
         [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--configfile",
-         str(MICRO), "-n", *args], capture_output=True, text=True, check=True)
+         str(config), "-n", *args], capture_output=True, text=True, check=True)
     text = out.stdout + out.stderr
     counts = {}
     for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", text, flags=re.M):
         if m.group(1) != "total":
             counts[m.group(1)] = int(m.group(2))
     return counts
-
-
-def expected_jobs(cfg: dict) -> dict[str, int]:
-    cells = rc.cells(cfg)
-    from rlscaling.prepare import dataset_spec  # noqa: F401  (names only)
-
-    n_datasets = 1 + sum(1 + (max(b["shots"] + b.get("shots_intermediate", [])) > 0) for b in cfg["benchmarks"].values())
-    n_datasets += 1  # pretrain_corpus
-    return {"prepare_data": n_datasets, "train_tokenizer": 1, "pretrain": len(cells), "grpo": len(cells),
-            "evaluate": len(rc.eval_jobs(cfg)), "evaluate_passk": len(rc.passk_jobs(cfg)),
-            "val_loss": len(rc.val_loss_jobs(cfg)), "aggregate": 1, "fit": 1, "plots": 1, "report_tables": 1,
-            "all": 1}
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +62,7 @@ def study(tmp_path_factory):
 
 
 def test_dry_run_lists_every_job(tmp_path, micro_cfg):
-    assert dry_run_jobs(tmp_path) == expected_jobs(micro_cfg)
+    assert dry_run_jobs(tmp_path) == rc.expected_job_counts(micro_cfg)
 
 
 def test_outputs_have_the_right_content(study, micro_cfg):

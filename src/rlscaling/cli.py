@@ -215,5 +215,27 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+# --------------------------------------------------------------------------------------------------
+# rlscaling gpu-hours
+# --------------------------------------------------------------------------------------------------
+
+
+def _gpu_hours_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default="configs/qwen3.yaml", help="workflow config YAML (default: the Qwen3 study)")
+
+
+@register("gpu-hours", help="estimate the GRPO GPU-hours per model size from a config", arguments=_gpu_hours_arguments)
+def cmd_gpu_hours(args: argparse.Namespace) -> int:
+    from rlscaling.config import load_config
+    from rlscaling.gpu_hours import assumptions, estimate_gpu_hours
+
+    cfg = load_config(_existing_file(args.config, "config"))
+    table = estimate_gpu_hours(cfg)
+    a = assumptions(cfg)
+    print(f"GRPO GPU-hours from {args.config} (assumptions: {a})")
+    print(table.to_string(index=False))
+    return 0
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

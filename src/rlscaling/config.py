@@ -111,11 +111,12 @@ def grpo_settings(cfg: dict, model: str) -> dict:
 def checkpoint_steps(cfg: dict, model: str) -> list[int]:
     """RL checkpoints evaluated for a model (sorted, excluding 0 = base).
 
-    ``save_steps`` lists them; otherwise ``save_every`` with ``steps`` gives every k-th step plus the last.
+    ``save_steps`` lists them (the last step, ``steps``, is always saved and evaluated too); otherwise ``save_every``
+    with ``steps`` gives every k-th step plus the last.
     """
     g = grpo_settings(cfg, model)
     if g.get("save_steps"):
-        steps = sorted(set(int(s) for s in g["save_steps"]))
+        steps = sorted(set(int(s) for s in g["save_steps"]) | ({int(g["steps"])} if g.get("steps") else set()))
     elif g.get("save_every") and g.get("steps"):
         k, total = int(g["save_every"]), int(g["steps"])
         steps = sorted(set(list(range(k, total + 1, k)) + [total]))
@@ -162,10 +163,35 @@ def passk_jobs(cfg: dict) -> list[EvalJob]:
 
 
 def val_loss_jobs(cfg: dict) -> list[tuple[str, str, int]]:
-    """Validation-loss jobs (model, budget, step): base and final checkpoint of every cell."""
+    """Validation-loss jobs (model, budget, step): every base model (the pre-training scaling axis)."""
     if not cfg.get("val_loss"):
         return []
-    return [(m, b, s) for m, b in cells(cfg) for s in (0, checkpoint_steps(cfg, m)[-1])]
+    return [(m, b, 0) for m, b in cells(cfg)]
+
+
+def dataset_names(cfg: dict) -> list[str]:
+    """Every prepared dataset the config needs (``results/data/<name>.jsonl``); see ``rlscaling.prepare``."""
+    names = ["rl_train"]
+    for bench, spec in cfg["benchmarks"].items():
+        names.append(f"eval_{bench}")
+        if max(spec["shots"] + spec.get("shots_intermediate", [])) > 0:
+            names.append(f"fewshot_{bench}")
+    if cfg["pretrain"]["backend"] == "transformers":
+        names.append("pretrain_corpus")
+    if cfg.get("val_loss") and cfg["val_loss"].get("source", "corpus") != "corpus":
+        names.append("val_text")
+    return names
+
+
+def expected_job_counts(cfg: dict) -> dict[str, int]:
+    """Jobs per rule that a from-scratch run of this config executes (what ``snakemake -n`` must list)."""
+    n_cells = len(cells(cfg))
+    counts = {"prepare_data": len(dataset_names(cfg)), "pretrain": n_cells, "grpo": n_cells,
+              "evaluate": len(eval_jobs(cfg)), "evaluate_passk": len(passk_jobs(cfg)),
+              "val_loss": len(val_loss_jobs(cfg)), "aggregate": 1, "fit": 1, "plots": 1, "report_tables": 1, "all": 1}
+    if cfg["pretrain"]["backend"] == "transformers":
+        counts["train_tokenizer"] = 1
+    return {k: v for k, v in counts.items() if v}
 
 
 def results_dir(cfg: dict) -> str:

@@ -1,14 +1,17 @@
 """The embedded study's pre-training corpus: what the tiny base models see, and why.
 
 Goal: base models that are *partly* competent at the RL/eval task (``chain_sum`` with 3–4 terms of
-1–2 digits, solved with worked partial sums ending ``#### n``), so that GRPO has something to
+one digit, solved with worked partial sums ending ``#### n``), so that GRPO has something to
 teach, and that show the base-model behaviours the study measures. Choices:
 
-* **Related, easier problems, not the eval task itself.** The default mixture is ``chain_sum``
-  with 2 terms (a single worked addition/subtraction), 3 terms of 1–2 digits, and 4 terms of
-  1 digit only. Every worked step the eval needs (``a ± b = c`` with up to 3-digit partial sums)
-  appears, but 4-term chains with 2-digit numbers — half the eval set — never do: base models must
-  generalise to longer chains, and RL has room to improve them.
+* **Related, easier problems, not the eval task itself.** The default mixture (``DEFAULT_MIXTURE``)
+  is worked single-digit facts (``chain_sum`` with 2 terms), 3-term chains of single digits, and a
+  few 2-term problems with 2-digit numbers. Every kind of worked step the eval needs appears, but
+  4-term chains — half the eval set — never do: base models must generalise to longer chains
+  (tiny ones mostly fail to), and RL has room to teach them.
+* **Problems repeat.** Each source is a fixed pool of unique problems sampled with replacement
+  (the single-digit question spaces are small: 160 two-term questions in the ``train`` split), as
+  arithmetic facts recur in real text.
 * **Disjoint from the evaluated items.** Problems come from ``rlscaling.data.load_records(spec,
   split="train", ...)``; the procedural generator assigns every question text to one split by a
   hash, so no pre-training question is ever a ``test`` (eval) question. RL prompts are drawn from the
@@ -44,9 +47,9 @@ class CorpusSource:
 
 
 DEFAULT_MIXTURE: tuple[CorpusSource, ...] = (
-    CorpusSource("procedural:chain_sum?terms=2&digits=1", 0.25, 150),
-    CorpusSource("procedural:chain_sum?terms=2&digits=1-2", 0.25, 4000),
-    CorpusSource("procedural:chain_sum?terms=3&digits=1", 0.5, 1400),
+    CorpusSource("procedural:chain_sum?terms=2&digits=1", 0.3, 150),     # single-digit facts, worked
+    CorpusSource("procedural:chain_sum?terms=3&digits=1", 0.6, 1500),    # 3-term chains
+    CorpusSource("procedural:chain_sum?terms=2&digits=1-2", 0.1, 2000),  # bigger numbers, one step
 )
 BLOCKS_PER_DOCUMENT = (2, 6)
 NOISE_FRACTION = 0.1

@@ -22,7 +22,8 @@ rule evaluate:
         passk=False,
     threads: threads_for("evaluate")
     resources:
-        gpus=model_resource("evaluate", "gpus", 0),
+        gpu=model_resource("evaluate", "gpus", 0),
+        cpus_per_task=model_resource("evaluate", "cpus", 1),
         mem_mb=model_resource("evaluate", "mem_mb", 4000),
         runtime=model_resource("evaluate", "runtime", 30),
     script:
@@ -59,7 +60,8 @@ rule val_loss:
         f"{BENCH}/val_loss/{{model}}/{{budget}}/step_{{step}}.tsv"
     threads: threads_for("evaluate")
     resources:
-        gpus=model_resource("val_loss", "gpus", 0),
+        gpu=model_resource("val_loss", "gpus", 0),
+        cpus_per_task=model_resource("val_loss", "cpus", 1),
         mem_mb=model_resource("val_loss", "mem_mb", 4000),
         runtime=model_resource("val_loss", "runtime", 30),
     script:

@@ -33,7 +33,8 @@ rule grpo:
         f"{BENCH}/grpo/{{model}}/{{budget}}.tsv"
     threads: threads_for("grpo")
     resources:
-        gpus=model_resource("grpo", "gpus", 0),
+        gpu=model_resource("grpo", "gpus", 0),
+        cpus_per_task=model_resource("grpo", "cpus", 1),
         mem_mb=model_resource("grpo", "mem_mb", 4000),
         runtime=model_resource("grpo", "runtime", 60),
     script:

@@ -53,8 +53,8 @@ _RECORDED_FIELDS = (
     "epsilon", "epsilon_high", "delta", "scale_rewards", "importance_sampling_level", "use_bias_correction_kl",
     "mask_truncated_completions", "top_entropy_quantile", "entropy_coef", "temperature", "top_p", "top_k", "min_p",
     "repetition_penalty", "max_completion_length", "use_vllm", "use_transformers_continuous_batching", "bf16",
-    "fp16", "activation_checkpointing", "use_cache", "use_cpu", "seed", "data_seed", "shuffle_dataset", "disable_dropout",
-    "report_to", "logging_steps", "save_strategy", "eval_strategy",
+    "fp16", "activation_checkpointing", "use_cache", "use_cpu", "seed", "data_seed", "shuffle_dataset",
+    "disable_dropout", "report_to", "logging_steps", "save_strategy", "eval_strategy",
 )
 
 RewardFn = Callable[..., list[float]]

@@ -56,11 +56,12 @@ VERL_DEFAULTS: dict[str, Any] = {
     "gpu_memory_utilization": 0.6,           # fraction of GPU memory the rollout engine may take
     "ppo_mini_batch_size": 128,              # prompts per policy update (x rollouts_per_prompt sequences)
     "ppo_micro_batch_size_per_gpu": 16,      # sequences per forward/backward on one GPU
-    "log_prob_micro_batch_size_per_gpu": 32, # sequences per log-prob forward (old policy, reference)
+    "log_prob_micro_batch_size_per_gpu": 32,  # sequences per log-prob forward (old policy, reference)
     "param_offload": False,                  # FSDP parameter offload to CPU (actor and reference)
     "optimizer_offload": False,              # FSDP optimizer-state offload to CPU
     "use_remove_padding": True,              # packed sequences (needs flash-attn)
     "nnodes": 1,
+    "keep_fsdp_checkpoints": False,          # keep verl's FSDP checkpoints (optimizer state) after merging to HF
     "extra_overrides": [],                   # raw Hydra overrides appended last (escape hatch; logged in run.json)
 }
 
@@ -73,7 +74,7 @@ class VerlError(RuntimeError):
 
 
 def data_source_name(source: str) -> str:
-    """verl ``data_source`` for a data spec: ``hf:gsm8k`` -> ``gsm8k``, ``procedural:chain_sum?..`` -> ``procedural``."""
+    """verl ``data_source`` of a data spec: ``hf:gsm8k`` -> ``gsm8k``, ``procedural:<task>?..`` -> ``procedural``."""
     if not isinstance(source, str) or ":" not in source:
         raise ValueError(f"data source {source!r}: expected 'hf:<name>', 'procedural:<task>' or 'jsonl:<path>'")
     kind, rest = source.split(":", 1)
@@ -134,8 +135,23 @@ def verl_knobs(cfg: Mapping, model: str) -> dict[str, Any]:
         unknown = sorted(set(section) - set(VERL_DEFAULTS))
         if unknown:
             raise ValueError(f"{where}: unknown keys {unknown}; known: {sorted(VERL_DEFAULTS)}")
+        for key, value in section.items():
+            _check_knob(where, key, value)
         merged.update(section)
     return merged
+
+
+def _check_knob(where: str, key: str, value: Any) -> None:
+    """A verl knob must have its default's type (an int where a float is expected is fine)."""
+    want = type(VERL_DEFAULTS[key])
+    ok = isinstance(value, want) and (want is bool or not isinstance(value, bool))
+    if want is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if want is int and ok and value < 1:
+        ok = False
+    if not ok:
+        raise ValueError(f"{where}.{key}: expected {'a positive ' if want is int else 'a '}{want.__name__}, "
+                         f"got {value!r}")
 
 
 def n_gpus(cfg: Mapping, model: str) -> int:
@@ -350,7 +366,8 @@ def _first(metrics: Mapping[str, float], keys: Sequence[str], step: int) -> floa
     raise VerlError(f"verl metrics of step {step} lack all of {list(keys)}; got {sorted(metrics)[:12]}...")
 
 
-def step_record(step: int, metrics: Mapping[str, float], n_sequences: int, scores: Sequence[float] | None) -> StepRecord:
+def step_record(step: int, metrics: Mapping[str, float], n_sequences: int,
+                scores: Sequence[float] | None) -> StepRecord:
     """One ``tokens.csv`` row from verl's metrics for a step.
 
     - ``prompt_tokens`` = ``prompt_length/mean`` x ``n_sequences`` and ``completion_tokens`` =
@@ -429,12 +446,17 @@ def launch_grpo(cfg: Mapping, model: str, model_dir: str, train_rows: Sequence[M
 
     verl's own state (FSDP checkpoints, metrics, rollout dumps, logs) lives under ``<out_dir>/verl/``; a restarted
     job resumes from the last FSDP checkpoint there (``trainer.resume_mode=auto``) and re-merges only missing
-    ``step_<k>/`` directories. ``python`` is the interpreter of the verl environment (default: this one).
+    ``step_<k>/`` directories. Once every step is merged, the FSDP checkpoints (about 16 bytes per parameter each,
+    optimizer state included) are deleted unless ``grpo.verl.keep_fsdp_checkpoints``. ``python`` is the verl
+    environment's interpreter (default: ``$RLSCALING_VERL_PYTHON``, else this one).
     """
     out = Path(out_dir)
     work = out / "verl"
     work.mkdir(parents=True, exist_ok=True)
+    python = python or os.environ.get("RLSCALING_VERL_PYTHON") or sys.executable
     settings = GRPOSettings.from_config(grpo_settings(dict(cfg), model), int(cfg.get("seed", 0)))
+    if _finished(out, settings):
+        return json.loads((out / "run.json").read_text(encoding="utf-8"))
     check_data_budget(settings, len(train_rows))
     source = data_source_name(cfg["data"]["rl_train"]["source"])
     paths = {
@@ -454,8 +476,8 @@ def launch_grpo(cfg: Mapping, model: str, model_dir: str, train_rows: Sequence[M
     last_needed = settings.save_steps[-1]
     t0 = time.time()
     if last_needed not in checkpoint_steps_on_disk(paths["ckpt_dir"]):
-        cmd = [python or sys.executable, "-m", "verl.trainer.main_ppo", *overrides]
-        if metrics_path.exists():  # a resumed run appends; keep the earlier steps' lines
+        cmd = [python, "-m", "verl.trainer.main_ppo", *overrides]
+        if metrics_path.exists():  # verl's file logger truncates it: keep the earlier attempt's steps
             shutil.copyfile(metrics_path, work / f"metrics.{time.time_ns()}.jsonl")
         with open(log_path, "a", encoding="utf-8") as log:
             log.write("$ " + " ".join(cmd) + "\n")
@@ -474,8 +496,17 @@ def launch_grpo(cfg: Mapping, model: str, model_dir: str, train_rows: Sequence[M
     write_tokens_log(metrics, settings.steps, settings.sequences_per_step, paths["rollout_dir"], out / "tokens.csv")
     run = {"backend": "verl", "model": model, "settings": settings.to_dict(), "verl": verl_knobs(cfg, model),
            "overrides": overrides, "wall_s": time.time() - t0}
-    write_json(out / "run.json", run)
+    write_json(out / "run.json", run)  # before deleting FSDP state: from here on the run counts as finished
+    if not run["verl"]["keep_fsdp_checkpoints"]:
+        for k in checkpoint_steps_on_disk(paths["ckpt_dir"]):
+            shutil.rmtree(Path(paths["ckpt_dir"]) / f"global_step_{k}")
     return run
+
+
+def _finished(out: Path, settings: GRPOSettings) -> bool:
+    """A previous call completed: ``run.json``, ``tokens.csv`` and every merged ``step_<k>/`` exist."""
+    return (out / "run.json").is_file() and (out / "tokens.csv").is_file() and all(
+        (out / f"step_{k}" / "config.json").is_file() for k in settings.save_steps)
 
 
 def _all_metrics(work: Path) -> dict[int, dict[str, float]]:
