@@ -9,7 +9,7 @@ spec = cfg["models"][wc.model]
 tokens = rc.budgets(cfg, wc.model)[wc.budget]
 pcfg = cfg["pretrain"]
 if pcfg["backend"] == "hub":
-    from rlscaling.pretrain import fetch_hub_model
+    from rlscaling.hub import fetch_hub_model
 
     info = fetch_hub_model(spec["hf_id"], snakemake.output[0], n_params=spec["n_params"], tokens=tokens)  # noqa: F821
 else:
