@@ -185,22 +185,3 @@ def test_pretrain_rounds_budget_to_whole_blocks_and_rejects_tiny_budget(tok_dir,
     assert s["tokens_trained"] == 3 * 32 and s["steps"] == 1 and s["tokens_budget"] == pytest.approx(3.4 * 32)
     with pytest.raises(ValueError, match="less than one seq_len"):
         _run(tok_dir, tmp_path / "x", tokens=10)
-
-
-def test_fetch_hub_model_copies_snapshot_and_records_6nd(tmp_path, monkeypatch):
-    import huggingface_hub
-
-    calls = []
-
-    def fake_snapshot_download(repo_id, local_dir, allow_patterns):
-        calls.append((repo_id, allow_patterns))
-        (local_dir / "config.json").write_text("{}")
-
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
-    from rlscaling.pretrain import fetch_hub_model
-
-    info = fetch_hub_model("Qwen/Qwen3-0.6B-Base", tmp_path / "base", n_params=0.44e9, tokens=36e12)
-    assert calls[0][0] == "Qwen/Qwen3-0.6B-Base" and "*.safetensors" in calls[0][1]
-    assert (tmp_path / "base" / "config.json").exists()
-    assert info["c_pretrain_flops"] == pytest.approx(6 * 0.44e9 * 36e12)
-    assert json.loads((tmp_path / "base" / "pretrain.json").read_text()) == info

@@ -114,6 +114,17 @@ def test_outputs_have_the_right_content(study, micro_cfg):
     assert list((r / "logs").rglob("*.log")) and list((r / "benchmarks").rglob("*.tsv"))
 
 
+def test_html_report_has_every_figure_and_caption(study):
+    html = study / "results" / "report.html"
+    snakemake(study, "--report", str(html))
+    text = html.read_text(errors="replace")
+    assert len(text) > 100_000
+    for png in (study / "results" / "figures").glob("*.png"):
+        assert png.name in text
+    assert "instruction collapse" in text  # a figure caption
+    assert "compute-optimal" in text or "pre-training fraction" in text
+
+
 def test_one_cell_rerun_rebuilds_only_that_job_and_dependents(study, micro_cfg):
     job = rc.eval_jobs(micro_cfg)[-1]
     target = study / rc.path(micro_cfg, "eval_summary", **vars(job))

@@ -5,10 +5,11 @@ one digit, solved with worked partial sums ending ``#### n``), so that GRPO has 
 teach, and that show the base-model behaviours the study measures. Choices:
 
 * **Related, easier problems, not the eval task itself.** The default mixture (``DEFAULT_MIXTURE``)
-  is worked single-digit facts (``chain_sum`` with 2 terms), 3-term chains of single digits, and a
-  few 2-term problems with 2-digit numbers. Every kind of worked step the eval needs appears, but
-  4-term chains — half the eval set — never do: base models must generalise to longer chains
-  (tiny ones mostly fail to), and RL has room to teach them.
+  is worked single-digit facts (``chain_sum`` with 2 terms, 30% of the problems), 3-term chains of
+  single digits (60%) and a few 2-term problems with 2-digit numbers (10%). Every kind of worked
+  step the eval needs appears, but 4-term chains — half the eval set — never do: base models must
+  generalise to longer chains (tiny ones mostly fail to), and RL has room to teach them. (Adding
+  10% of 4-term chains was tried: it delayed the copy-the-operands transition past the short budget.)
 * **Problems repeat.** Each source is a fixed pool of unique problems sampled with replacement
   (the single-digit question spaces are small: 160 two-term questions in the ``train`` split), as
   arithmetic facts recur in real text.
@@ -75,8 +76,8 @@ def corrupt_one_digit(solution: str, rng: random.Random) -> str:
     start, end = m.span(1)
     digit_positions = [i for i in range(start, end) if solution[i].isdigit()]
     pos = rng.choice(digit_positions)
-    # A leading digit of a multi-digit number is never replaced by 0.
-    choices = [d for d in "0123456789" if d != solution[pos] and not (d == "0" and pos == digit_positions[0] and len(digit_positions) > 1)]
+    leading = pos == digit_positions[0] and len(digit_positions) > 1  # never turn "17" into "07"
+    choices = [d for d in "0123456789" if d != solution[pos] and not (leading and d == "0")]
     return solution[:pos] + rng.choice(choices) + solution[pos + 1 :]
 
 

@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 
 import torch
-from transformers import AutoModelForCausalLM, PretrainedConfig, PreTrainedModel, Qwen3Config, Qwen3ForCausalLM
+from transformers import AutoModelForCausalLM, PretrainedConfig, PreTrainedModel, Qwen3Config
 
 ARCH_KEYS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "intermediate_size")
 OPTIONAL_ARCH_KEYS = ("head_dim", "rope_theta", "rms_norm_eps")
@@ -31,11 +31,14 @@ def tiny_qwen3_config(arch: Mapping, tokenizer, max_position_embeddings: int) ->
     unknown = [k for k in arch if k not in ARCH_KEYS + OPTIONAL_ARCH_KEYS]
     if missing or unknown:
         raise ValueError(f"models.<size>.arch: missing keys {missing}, unknown keys {unknown}")
-    hidden, heads, kv_heads = int(arch["hidden_size"]), int(arch["num_attention_heads"]), int(arch["num_key_value_heads"])
+    hidden, heads = int(arch["hidden_size"]), int(arch["num_attention_heads"])
+    kv_heads = int(arch["num_key_value_heads"])
     if "head_dim" not in arch and hidden % heads:
         raise ValueError(f"models.<size>.arch: hidden_size={hidden} is not divisible by num_attention_heads={heads}")
     if heads % kv_heads:
-        raise ValueError(f"models.<size>.arch: num_attention_heads={heads} not divisible by num_key_value_heads={kv_heads}")
+        raise ValueError(
+            f"models.<size>.arch: num_attention_heads={heads} not divisible by num_key_value_heads={kv_heads}"
+        )
     return Qwen3Config(
         vocab_size=len(tokenizer),
         hidden_size=hidden,
@@ -87,7 +90,6 @@ def load_causal_lm(path: str | os.PathLike, dtype: torch.dtype = torch.float32, 
 
 __all__ = [
     "ARCH_KEYS",
-    "Qwen3ForCausalLM",
     "load_causal_lm",
     "non_embedding_params",
     "tiny_qwen3_config",

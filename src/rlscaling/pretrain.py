@@ -61,7 +61,7 @@ def block_order(n_blocks: int, n_sequences: int, generator: torch.Generator) -> 
 
 @torch.no_grad()
 def mean_block_loss(model: torch.nn.Module, blocks: torch.Tensor, batch_size: int) -> float:
-    """Mean next-token NLL (nats/token) over ``blocks`` (every block has the same length, so a mean of means is exact)."""
+    """Mean next-token NLL (nats/token) over ``blocks`` (equal-length blocks: a mean of batch means is exact)."""
     model.eval()
     losses = []
     for start in range(0, len(blocks), batch_size):
@@ -94,8 +94,9 @@ def pretrain(
     steps of ``batch_size`` blocks (the last step may be smaller). AdamW (β = 0.9/0.95, gradient norm
     clipped at 1), cosine schedule to 0 after ``warmup_fraction`` of the steps linear warm-up.
     The validation loss is measured on ``val_corpus`` if given, else on the last ``val_fraction`` of
-    ``corpus`` (held out from training). ``max_position_embeddings`` defaults to ``seq_len``. Returns the ``pretrain.json`` dict
-    (losses in nats/token, FLOPs as floats, wall time in seconds).
+    ``corpus`` (held out from training). ``max_position_embeddings`` defaults to ``seq_len``.
+    Weight decay applies to matrices only. Returns the ``pretrain.json`` dict (losses in nats/token,
+    FLOPs as floats, wall time in seconds).
     """
     if tokens < seq_len:
         raise ValueError(f"pretrain budget of {tokens} tokens is less than one seq_len={seq_len} block")
@@ -179,27 +180,3 @@ def pretrain(
 
 
 HUB_FILE_PATTERNS = ("*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken")
-
-
-def fetch_hub_model(hf_id: str, out_dir: str | os.PathLike, n_params: float, tokens: float) -> dict:
-    """Copy the pre-trained hub model ``hf_id`` into ``out_dir`` (production studies: no training here).
-
-    The weights, config and tokenizer files are fetched with ``huggingface_hub.snapshot_download``
-    (from the local cache when ``HF_HUB_OFFLINE=1``) so that later rules load ``out_dir`` exactly as
-    the tiny models. ``n_params`` (non-embedding) and ``tokens`` (the documented pre-training tokens,
-    e.g. 36e12 for Qwen3) come from the config; ``pretrain.json`` records ``C = 6·N·D`` in FLOPs.
-    """
-    from huggingface_hub import snapshot_download
-
-    t0 = time.perf_counter()
-    summary = {
-        "hf_id": hf_id,
-        "n_params_non_embedding": float(n_params),
-        "tokens_trained": float(tokens),
-        "c_pretrain_flops": pretrain_flops(n_params, tokens),
-    }
-    with atomic_dir(out_dir) as tmp:
-        snapshot_download(repo_id=hf_id, local_dir=tmp, allow_patterns=list(HUB_FILE_PATTERNS))
-        summary["wall_s"] = time.perf_counter() - t0
-        write_json(Path(tmp) / "pretrain.json", summary)
-    return summary

@@ -69,7 +69,9 @@ def generate_with_stats(
 ) -> tuple[list[list[dict]], GenerationStats]:
     """Like :func:`generate`, also returning token counts and wall time (for tokens/s)."""
     if num_samples < 1 or batch_size < 1 or max_new_tokens < 1:
-        raise ValueError(f"num_samples, batch_size and max_new_tokens must be >= 1 (got {num_samples}, {batch_size}, {max_new_tokens})")
+        raise ValueError(
+            f"num_samples, batch_size and max_new_tokens must be >= 1, got {num_samples}, {batch_size}, {max_new_tokens}"
+        )
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     t0 = time.perf_counter()
