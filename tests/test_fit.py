@@ -296,3 +296,18 @@ def test_huber_objective_gradient_is_exact_and_matches_the_grid_scorer(form):
     loss = lambda t: F._lse_loss_grad(t, spec, L1, X2, logy, w, 0.05)  # noqa: E731
     assert check_grad(lambda t: loss(t)[0], lambda t: loss(t)[1], theta) < 1e-6
     assert F._lse_loss_batch(theta[None], spec, L1, X2, logy, 0.05)[0] == pytest.approx(loss(theta)[0])
+
+
+def test_sigmoid_least_squares_survives_a_singular_hessian():
+    """Regression (embedded study, fit rule): at the B upper bound the sigmoid saturates to a step, the LM
+    Hessian becomes exactly singular, and np.linalg.solve raised. Inputs recorded from the failing run."""
+    import numpy as np
+
+    from rlscaling.fit import _batched_lm
+
+    q0 = np.array([[0.39, 0.93589744, 0.38946087, 3.91202301]])
+    lc = np.array([0.0, -0.96980285, -0.27228098, 0.4171865, 0.82489732])
+    pos = np.array([False, True, True, True, True])
+    y = np.array([[0.415, 0.415, 0.425, 0.43, 0.43]])
+    q = _batched_lm(q0, lc, pos, y)
+    assert np.all(np.isfinite(q))

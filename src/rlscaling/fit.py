@@ -479,7 +479,10 @@ def _batched_lm(Q0: np.ndarray, lc, pos, Y: np.ndarray, iters: int = 60) -> np.n
         JtJ = np.einsum("dni,dnj->dij", J, J)
         g = np.einsum("dni,dn->di", J, r)
         H = JtJ + lam[:, None, None] * (np.eye(4) * (np.diagonal(JtJ, axis1=1, axis2=2)[:, None, :] + 1e-9))
-        step = np.linalg.solve(H, -g[..., None])[..., 0]
+        try:
+            step = np.linalg.solve(H, -g[..., None])[..., 0]
+        except np.linalg.LinAlgError:  # a flat parameter direction (e.g. A = 0 or a flat curve): least-norm step
+            step = -(np.linalg.pinv(H) @ g[..., None])[..., 0]
         Qn = np.clip(Q + step, _SIGMOID_LO, _SIGMOID_HI)
         rn, Jn = _sigmoid_resid_jac(Qn, lc, pos, Y)
         ssen = np.sum(rn**2, axis=1)
