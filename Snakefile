@@ -7,7 +7,11 @@ from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
-configfile: os.path.join(workflow.basedir, "config.yaml")
+# The embedded study is the default; a --configfile replaces it rather than being merged into it (merging would add
+# the embedded study's tiny models to, e.g., the Qwen3 study).
+if not workflow.overwrite_configfiles:
+
+    configfile: os.path.join(workflow.basedir, "config.yaml")
 
 validate(config, "workflow/schemas/config.schema.yaml")
 

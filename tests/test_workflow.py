@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 def snakemake(workdir: Path, *args: str, config: Path = MICRO, check: bool = True, **kw):
     cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
-           "--configfile", str(config), "--cores", "2", "--quiet", "rules", *args]
+           "--configfile", str(config), "--cores", "2", *args, "--quiet", "rules"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, **kw)
     if check and proc.returncode != 0:
@@ -80,7 +80,7 @@ def test_outputs_have_the_right_content(study, micro_cfg):
     assert len(summary) == n_greedy + n_passk + len(rc.val_loss_jobs(micro_cfg))
     assert (summary.loc[summary.benchmark == "gsm8k", "n_items"] == g["n"]).all()
     # compute axes: c_pretrain = 6 N D, c_rl = 0 at the base and strictly growing with the RL step
-    assert (summary["c_pretrain"] == pytest.approx(6 * summary["n_params"] * summary["pretrain_tokens"]))
+    assert list(summary["c_pretrain"]) == pytest.approx(list(6 * summary["n_params"] * summary["pretrain_tokens"]))
     for (_, _), cell in summary.groupby(["model", "pretrain_tokens"]):
         by_step = cell.groupby("rl_step")["c_rl"].first().sort_index()
         assert by_step.iloc[0] == 0.0 and by_step.is_monotonic_increasing and by_step.iloc[-1] > 0
@@ -133,11 +133,13 @@ def test_one_cell_rerun_rebuilds_only_that_job_and_dependents(study, micro_cfg):
     before = untouched.stat().st_mtime_ns
     target.unlink()
     records.unlink()
-    pending = dry_run_jobs(study)
-    assert pending == {"evaluate": 1, "aggregate": 1, "fit": 1, "plots": 1, "report_tables": 1, "all": 1}
-    # targeting the one result file reruns exactly one job
-    snakemake(study, str(target.relative_to(study)))
+    # Snakemake does not regenerate a missing intermediate file on its own while everything downstream is up to
+    # date: the cell is rerun by naming its path, and its dependents then follow from the newer input.
+    rel = str(target.relative_to(study))
+    assert dry_run_jobs(study, rel) == {"evaluate": 1}
+    snakemake(study, rel)
     assert target.exists() and untouched.stat().st_mtime_ns == before
+    assert dry_run_jobs(study) == {"aggregate": 1, "fit": 1, "plots": 1, "report_tables": 1, "all": 1}
     snakemake(study)
     assert dry_run_jobs(study) == {}
 
@@ -148,12 +150,16 @@ def test_interrupted_run_resumes_and_is_reproducible(study, tmp_path, micro_cfg)
            str(MICRO), "--cores", "2", "--quiet", "rules"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     first_model = tmp_path / "results" / "models"
+    grpo_logs = tmp_path / "results" / "logs" / "grpo"
     deadline = time.time() + 300
-    while time.time() < deadline and not any(first_model.glob("*/*/base/config.json")):
+    # a GRPO job has started, so Snakemake has registered at least one pre-training job as complete
+    while time.time() < deadline and not any(grpo_logs.glob("*/*.log")):
         time.sleep(0.5)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    finished = {p: p.stat().st_mtime_ns for p in first_model.glob("*/*/base/config.json")}
+    started = {p.parent.name + "/" + p.stem for p in grpo_logs.glob("*/*.log")}
+    finished = {p: p.stat().st_mtime_ns for p in first_model.glob("*/*/base/config.json")
+                if f"{p.parents[2].name}/{p.parents[1].name}" in started}
     assert finished, "the run was killed before any model finished; the test could not check resumption"
     # no half-written outputs: every dataset file present is complete JSONL
     for f in (tmp_path / "results" / "data").glob("*.jsonl"):
