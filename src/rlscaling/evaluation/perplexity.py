@@ -1,8 +1,8 @@
 """Strided validation loss (mean token negative log-likelihood, nats/token) with ``transformers``.
 
-Each document is scored in windows of ``seq_len`` tokens advanced by ``stride``; every token is predicted once,
-with up to ``seq_len - stride`` tokens of left context from the previous window (the standard strided-perplexity
-recipe). Per-document sums are returned so that aggregation can bootstrap over documents.
+Each document is scored in windows of ``seq_len`` tokens that advance by ``stride`` scored tokens; every token
+after the first is predicted exactly once, with ``seq_len - stride`` (at least 1) tokens of left context carried over
+from the previous window (the standard strided-perplexity recipe). Per-document sums are returned so that aggregation can bootstrap over documents.
 """
 
 from __future__ import annotations
@@ -31,24 +31,18 @@ def document_losses(model_dir: str, texts: list[str], seq_len: int = 256, stride
         if tok.bos_token_id is not None and (len(ids) == 0 or ids[0] != tok.bos_token_id):
             ids = torch.cat([torch.tensor([tok.bos_token_id]), ids])
         n = ids.numel()
-        nll, counted, prev_end = 0.0, 0, 0
-        for begin in range(0, max(n - 1, 1), stride):
+        nll, counted = 0.0, 0
+        scored_to = 1  # token 0 has no context and is never a target
+        context = max(seq_len - stride, 1)  # each window re-reads this many already-scored tokens
+        while scored_to < n:
+            begin = max(0, scored_to - context)
             end = min(begin + seq_len, n)
             window = ids[begin:end].unsqueeze(0).to(device)
-            target_from = max(prev_end, begin + 1)  # first position whose token is not yet scored
-            if end - target_from <= 0 or window.shape[1] < 2:
-                prev_end = end
-                if end == n:
-                    break
-                continue
             logits = model(window).logits[0, :-1].float()
-            targets = window[0, 1:]
-            logp = torch.log_softmax(logits, dim=-1).gather(1, targets.unsqueeze(1)).squeeze(1)
-            keep = logp[target_from - begin - 1:]
+            logp = torch.log_softmax(logits, dim=-1).gather(1, window[0, 1:].unsqueeze(1)).squeeze(1)
+            keep = logp[scored_to - begin - 1:]  # targets at positions scored_to .. end-1
             nll -= float(keep.sum())
             counted += keep.numel()
-            prev_end = end
-            if end == n:
-                break
+            scored_to = end
         out.append({"nll_sum": nll, "n_tokens": counted})
     return out

@@ -1,0 +1,42 @@
+"""Per-document strided validation loss: windows cover every token once and match a direct forward pass."""
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from rlscaling.evaluation.perplexity import document_losses
+from tiny_models import make_tiny_model_dir
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return str(make_tiny_model_dir(tmp_path_factory.mktemp("ppl")))
+
+
+def _direct(model_dir, text):
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    ids = tok(text, return_tensors="pt").input_ids[0]
+    if tok.bos_token_id is not None and ids[0] != tok.bos_token_id:
+        ids = torch.cat([torch.tensor([tok.bos_token_id]), ids])
+    with torch.no_grad():
+        logits = model(ids[None]).logits[0, :-1]
+    return float(torch.nn.functional.cross_entropy(logits, ids[1:], reduction="sum")), ids.numel() - 1
+
+
+def test_one_window_equals_direct_forward(model_dir):
+    text = "Question: What is 3 + 4?\nAnswer: 3 + 4 = 7.\n#### 7"
+    [d] = document_losses(model_dir, [text], seq_len=128, stride=64)
+    nll, n = _direct(model_dir, text)
+    assert d["n_tokens"] == n
+    assert d["nll_sum"] == pytest.approx(nll, rel=1e-5)
+
+
+def test_strided_windows_score_every_token_once(model_dir):
+    text = "12 + 7 = 19. 19 - 5 = 14.\n#### 14 " * 3
+    _, n = _direct(model_dir, text)
+    for seq_len, stride in [(16, 8), (16, 16), (9, 4)]:
+        [d] = document_losses(model_dir, [text], seq_len=seq_len, stride=stride)
+        assert d["n_tokens"] == n
+    with pytest.raises(ValueError, match="stride"):
+        document_losses(model_dir, [text], seq_len=8, stride=9)
