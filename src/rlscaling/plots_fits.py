@@ -159,9 +159,12 @@ def plot_rl_curves(rows: pd.DataFrame, fits: Mapping, out_stem: Path) -> list[Pa
                         label=f"{model} ({g['n_params'].iloc[0]:.3g} params)")
             entry = sig.get((model, float(budget)))
             if entry and entry.get("status") == "ok":
-                xc = np.logspace(np.log10(x_base) + 0.3, np.log10(hi) + 0.3, 200)
-                ax.plot(xc, rl_sigmoid(xc, entry["R0"], entry["A"], entry["C_mid"], entry["B"]),
-                        color=colors[model])
+                # solid over the measured C_rl range, dashed beyond it (an extrapolation of the fit)
+                params = (entry["R0"], entry["A"], entry["C_mid"], entry["B"])
+                xc = np.logspace(np.log10(x_base) + 0.3, np.log10(hi), 200)
+                ax.plot(xc, rl_sigmoid(xc, *params), color=colors[model])
+                xe = np.logspace(np.log10(hi), np.log10(hi) + 0.3, 30)
+                ax.plot(xe, rl_sigmoid(xe, *params), color=colors[model], ls="--", lw=0.9)
             else:  # no fitted curve: join the measurements so each model's trajectory stays readable
                 ax.plot(x, g["accuracy"], color=colors[model], lw=0.9, ls=":")
                 if entry:
