@@ -15,13 +15,15 @@ from tqdm.auto import tqdm
 def document_losses(model_dir: str, texts: list[str], seq_len: int = 256, stride: int = 128,
                     device: str | None = None, dtype: torch.dtype = torch.float32) -> list[dict]:
     """``[{"nll_sum": nats, "n_tokens": int}, ...]`` per text; a text of < 2 tokens contributes 0 tokens."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
+
+    from ..models import load_causal_lm
 
     if not 0 < stride <= seq_len:
         raise ValueError(f"val_loss.stride must be in (0, seq_len={seq_len}], got {stride}")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).to(device).eval()
+    model = load_causal_lm(model_dir, dtype=dtype, device=device)
     max_pos = getattr(model.config, "max_position_embeddings", seq_len) or seq_len
     seq_len = min(seq_len, max_pos)
     stride = min(stride, seq_len)
