@@ -1,5 +1,6 @@
-"""GPU checks (marker ``gpu``): bf16 generation on CUDA with the transformers backend, and the vLLM backend on a tiny
-model. Skipped, with the reason printed (``-ra``), where no CUDA device is visible or vllm is not installed."""
+"""GPU checks (marker ``gpu``): bf16 generation on CUDA with the transformers backend, GRPO through TRL in bf16 with
+gradient checkpointing and the study's own reward, and the vLLM backend on a tiny model. Skipped, with the reason
+printed (``-ra``), where no CUDA device is visible or vllm is not installed."""
 
 from __future__ import annotations
 
@@ -54,6 +55,34 @@ def test_transformers_backend_on_cuda_same_contract(tiny):
     assert [len(o) for o in outs] == [2, 2, 2] and outs == again
     for o in outs:
         assert set(o[0]) == {"text", "prompt_tokens", "response_tokens"} and 1 <= o[0]["response_tokens"] <= 6
+
+
+def test_trl_grpo_bf16_with_gradient_checkpointing_on_cuda(tiny, tmp_path):
+    """The ``grpo`` rule's TRL path as the GPU study runs it: bf16 autocast, gradient checkpointing, the k3 KL and
+    rewards from ``rlscaling.rewards`` (custom_flexible); checkpoints reload and differ from the base model."""
+    from transformers import AutoModelForCausalLM
+
+    from rlscaling.training.common import GRPOSettings, read_tokens_log
+    from rlscaling.training.trl_backend import run_grpo
+
+    section = {
+        "reward_mode": "custom_flexible", "rollouts_per_prompt": 4, "prompts_per_step": 4, "steps": 3,
+        "save_steps": [2], "lr": 1e-3, "kl_coef": 0.001, "kl_estimator": "k3", "loss_type": "grpo",
+        "temperature": 1.0, "max_prompt_tokens": 40, "max_response_tokens": 12, "epochs": 1,
+        "precision": "bf16", "gradient_checkpointing": True,
+    }
+    rows = [{"prompt": f"Question: {i % 7} + {i % 5}?\nAnswer:", "answer": str(i % 7 + i % 5)} for i in range(24)]
+    run = run_grpo(tiny, rows, GRPOSettings.from_config(section, seed=7), tmp_path / "out")
+    assert run["device"] == "cuda"
+    assert run["grpo_config"]["bf16"] is True and run["grpo_config"]["activation_checkpointing"] is True
+    assert run["grpo_config"]["beta"] == 0.001 and run["grpo_config"]["loss_type"] == "grpo"
+    logged = read_tokens_log(tmp_path / "out" / "tokens.csv")
+    assert [r["step"] for r in logged] == [1, 2, 3]
+    assert all(r["n_sequences"] == 16 and r["completion_tokens"] >= 16 and r["kl"] is not None for r in logged)
+    base = AutoModelForCausalLM.from_pretrained(tiny)
+    trained = AutoModelForCausalLM.from_pretrained(tmp_path / "out" / "step_3")
+    assert all(torch.isfinite(p).all() for p in trained.parameters())
+    assert max((a - b).abs().max().item() for a, b in zip(trained.parameters(), base.parameters())) > 0
 
 
 def test_vllm_backend_matches_contract(tiny):
