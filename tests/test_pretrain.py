@@ -9,7 +9,14 @@ import re
 import pytest
 import torch
 
-from rlscaling.corpus import CorpusSource, build_pretrain_corpus, corrupt_one_digit, format_block
+from rlscaling.corpus import (
+    CorpusSource,
+    build_pretrain_corpus,
+    corpus_options,
+    corrupt_one_digit,
+    drop_worked_steps,
+    format_block,
+)
 from rlscaling.models import non_embedding_params, tiny_qwen3_config, total_params
 from rlscaling.pretrain import block_order, pack_blocks, pretrain, split_documents
 from rlscaling.tokenizer import train_tokenizer
@@ -99,6 +106,47 @@ def test_corpus_noise_fraction_controls_wrong_worked_steps():
     assert all(_wrong_steps(b) == 1 for d in noisy for b in d.split("\n\n"))
     with pytest.raises(ValueError, match="noise must be a fraction"):
         build_pretrain_corpus(2, seed=1, mixture=mixture, noise=1.5)
+
+
+def test_drop_worked_steps_keeps_question_and_final_line():
+    block = format_block("What is 1 + 2 + 3?", "1 + 2 = 3. 3 + 3 = 6.\n#### 6")
+    assert drop_worked_steps(block) == "Question: What is 1 + 2 + 3?\nAnswer: #### 6"
+    assert drop_worked_steps("Question: x\nAnswer: #### 6") == "Question: x\nAnswer: #### 6"
+    assert drop_worked_steps("no answer here") == "no answer here"
+
+
+def _blocks(docs):
+    return [b for d in docs for b in d.split("\n\n")]
+
+
+def test_answer_only_share_per_source_and_corpus_wide():
+    two = CorpusSource("procedural:chain_sum?terms=2&digits=1", 1.0, 40)
+    three = CorpusSource("procedural:chain_sum?terms=3&digits=1", 1.0, 40, answer_only=1.0)
+    blocks = _blocks(build_pretrain_corpus(60, seed=3, mixture=(two, three), noise=0.0))
+    worked = [b for b in blocks if " = " in b]
+    assert worked and all(b.count(" = ") == 1 for b in worked)   # every 2-term block keeps its step
+    direct = [b for b in blocks if " = " not in b]
+    assert direct and all(b.count("+") + b.count(" - ") == 2 and "\nAnswer: #### " in b for b in direct)
+    half = _blocks(build_pretrain_corpus(300, seed=3, mixture=(two,), noise=0.0, answer_only=0.5))
+    share = sum(" = " not in b for b in half) / len(half)
+    assert 0.4 < share < 0.6
+    assert build_pretrain_corpus(20, seed=3, mixture=(two,)) == build_pretrain_corpus(20, seed=3, mixture=(two,),
+                                                                                     answer_only=0.0)
+    with pytest.raises(ValueError, match="answer_only must be a fraction"):
+        build_pretrain_corpus(2, seed=1, mixture=(CorpusSource(two.spec, 1.0, 5, answer_only=2.0),))
+
+
+def test_corpus_options_read_the_config_section():
+    opts = corpus_options({"n_documents": 12, "seed": 5, "noise": 0.2, "answer_only": 0.1,
+                           "blocks_per_document": [1, 3],
+                           "mixture": [{"source": "procedural:chain_sum?terms=2&digits=1", "weight": 2, "pool": 9},
+                                       {"source": "procedural:chain_sum?terms=3&digits=1", "weight": 1, "pool": 7,
+                                        "answer_only": 0.6}]})
+    assert opts["n_documents"] == 12 and opts["seed"] == 5 and opts["noise"] == 0.2 and opts["answer_only"] == 0.1
+    assert opts["blocks_per_document"] == (1, 3)
+    assert opts["mixture"][0] == CorpusSource("procedural:chain_sum?terms=2&digits=1", 2.0, 9)
+    assert opts["mixture"][1].answer_only == 0.6
+    assert "mixture" not in corpus_options({"n_documents": 3})
 
 
 def test_format_block_is_the_fewshot_layout():

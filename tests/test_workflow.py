@@ -73,10 +73,11 @@ def test_outputs_have_the_right_content(study, micro_cfg):
     acc = summary[summary.scorer != "loss"]
     assert acc["accuracy"].between(0, 1).all()
     assert (acc["ci_low"] <= acc["accuracy"] + 1e-12).all() and (acc["accuracy"] <= acc["ci_high"] + 1e-12).all()
-    # one row per greedy eval job x scorer, per pass@k job x k, per val-loss job
+    # one row per greedy eval job x scorer, per pass@k job x (k + the maj@n row), per val-loss job
     g = micro_cfg["benchmarks"]["gsm8k"]
     n_greedy = len(rc.eval_jobs(micro_cfg)) * len(g["scorers"])
-    n_passk = len(rc.passk_jobs(micro_cfg)) * len(micro_cfg["evaluate"]["pass_at_k"]["k"])
+    n_passk = len(rc.passk_jobs(micro_cfg)) * (len(micro_cfg["evaluate"]["pass_at_k"]["k"]) + 1)
+    assert (summary.scorer == f"maj@{micro_cfg['evaluate']['pass_at_k']['n']}").sum() == len(rc.passk_jobs(micro_cfg))
     assert len(summary) == n_greedy + n_passk + len(rc.val_loss_jobs(micro_cfg))
     assert (summary.loc[summary.benchmark == "gsm8k", "n_items"] == g["n"]).all()
     # compute axes: c_pretrain = 6 N D, c_rl = 0 at the base and strictly growing with the RL step
@@ -86,7 +87,7 @@ def test_outputs_have_the_right_content(study, micro_cfg):
         assert by_step.iloc[0] == 0.0 and by_step.is_monotonic_increasing and by_step.iloc[-1] > 0
     # the per-item records reproduce every greedy accuracy
     recs = pd.read_parquet(r / "records.parquet")
-    greedy = summary[summary.scorer.isin(g["scorers"])]
+    greedy = summary[summary.scorer.isin(g["scorers"]) | summary.scorer.str.startswith("maj@")]
     re_acc = recs.groupby(["model", "pretrain_tokens", "rl_step", "benchmark", "subset", "shots", "scorer"])["score"].mean()
     for row in greedy.itertuples():
         key = (row.model, row.pretrain_tokens, row.rl_step, row.benchmark, row.subset, row.shots, row.scorer)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import config as rc
 from .compute import GRPOPasses, cumulative_rl_flops, pretrain_flops
-from .evaluation.run import passk_item_scores
+from .evaluation.run import majority_item_scores, passk_item_scores
 from .io import atomic_path, read_json, read_jsonl, write_csv
 from .metrics import bootstrap_mean_ci, bootstrap_ratio_ci
 
@@ -115,6 +115,14 @@ def aggregate_study(cfg: dict, eval_summaries, val_loss_files, grpo_dirs, base_d
                              "ci_low": lo, "ci_high": hi})
                 recs += [{**key, "subset": "all", "scorer": f"pass@{k}", "item_id": i, "score": v}
                          for i, v in per_item.items()]
+            n_samples = summ.get("num_samples") or int(pk["n"])
+            majority = majority_item_scores(records, scorer)
+            mean, lo, hi = bootstrap_mean_ci(list(majority.values()), n_boot, ci, seed)
+            rows.append({**base, "benchmark": meta["bench"], "subset": "all", "shots": meta["shots"],
+                         "scorer": f"maj@{n_samples}", "n_items": len(majority), "accuracy": mean,
+                         "ci_low": lo, "ci_high": hi})
+            recs += [{**key, "subset": "all", "scorer": f"maj@{n_samples}", "item_id": i, "score": v}
+                     for i, v in majority.items()]
             continue
         greedy = [r for r in records if r.get("sample", 0) == 0]
         subsets = {"all": greedy}

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -45,6 +45,7 @@ class CorpusSource:
     spec: str      # a ``rlscaling.data`` source spec, e.g. "procedural:chain_sum?terms=2&digits=1"
     weight: float  # relative share of the corpus's problem blocks
     pool: int      # unique problems drawn from the ``train`` split (small difficulty ranges have few)
+    answer_only: float | None = None  # this source's share of answer-only solutions (None: the corpus-wide one)
 
 
 DEFAULT_MIXTURE: tuple[CorpusSource, ...] = (
@@ -81,6 +82,15 @@ def corrupt_one_digit(solution: str, rng: random.Random) -> str:
     return solution[:pos] + rng.choice(choices) + solution[pos + 1 :]
 
 
+def drop_worked_steps(block: str) -> str:
+    """The block with its worked steps removed: ``Question: …\\nAnswer: #### n`` (an answer-only solution)."""
+    head, sep, _ = block.partition("\nAnswer:")
+    final = block.rfind("\n####")
+    if not sep or final < 0:
+        return block
+    return f"{head}\nAnswer: {block[final + 1:]}"
+
+
 def load_pools(mixture: Sequence[CorpusSource], seed: int) -> list[list[str]]:
     """Per source, its ``pool`` unique problems as formatted blocks (``train`` split, deterministic for ``seed``)."""
     from rlscaling.data import load_records  # imported late: data pulls in optional hub dependencies
@@ -100,6 +110,7 @@ def build_pretrain_corpus(
     mixture: Sequence[CorpusSource] = DEFAULT_MIXTURE,
     blocks_per_document: tuple[int, int] = BLOCKS_PER_DOCUMENT,
     noise: float = NOISE_FRACTION,
+    answer_only: float = 0.0,
 ) -> list[str]:
     """``n_documents`` pre-training documents (see module docstring), deterministic for ``seed``.
 
@@ -115,6 +126,9 @@ def build_pretrain_corpus(
         raise ValueError(f"blocks_per_document must be 1 <= lo <= hi, got {blocks_per_document}")
     if not 0.0 <= noise <= 1.0:
         raise ValueError(f"noise must be a fraction in [0, 1], got {noise}")
+    for share in (answer_only, *(s.answer_only for s in mixture if s.answer_only is not None)):
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"answer_only must be a fraction in [0, 1], got {share}")
     weights = [source.weight for source in mixture]
     if not mixture or any(w < 0 for w in weights) or sum(weights) <= 0:
         raise ValueError(f"corpus mixture needs non-negative weights with a positive sum, got {list(mixture)}")
@@ -125,6 +139,29 @@ def build_pretrain_corpus(
         blocks = []
         for source in rng.choices(range(len(pools)), weights=weights, k=rng.randint(lo, hi)):
             block = rng.choice(pools[source])
-            blocks.append(corrupt_one_digit(block, rng) if rng.random() < noise else block)
+            share = answer_only if mixture[source].answer_only is None else mixture[source].answer_only
+            if share > 0 and rng.random() < share:
+                block = drop_worked_steps(block)
+            elif rng.random() < noise:
+                block = corrupt_one_digit(block, rng)
+            blocks.append(block)
         documents.append("\n\n".join(blocks))
     return documents
+
+
+def corpus_options(section: Mapping) -> dict:
+    """Keyword arguments of :func:`build_pretrain_corpus` from the config's ``data.pretrain_corpus`` section
+    (``n_documents``, ``seed``, ``noise``, ``answer_only``, ``blocks_per_document``, ``mixture``); keys it omits
+    take the module defaults."""
+    opts = {"n_documents": int(section.get("n_documents", 10000)), "seed": int(section.get("seed", 0)),
+            "noise": float(section.get("noise", NOISE_FRACTION)),
+            "answer_only": float(section.get("answer_only", 0.0))}
+    if "blocks_per_document" in section:
+        lo, hi = section["blocks_per_document"]
+        opts["blocks_per_document"] = (int(lo), int(hi))
+    if "mixture" in section:
+        opts["mixture"] = tuple(
+            CorpusSource(str(m["source"]), float(m["weight"]), int(m["pool"]),
+                         None if m.get("answer_only") is None else float(m["answer_only"]))
+            for m in section["mixture"])
+    return opts

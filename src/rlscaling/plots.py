@@ -64,6 +64,7 @@ STAGE_STYLE = {
 }
 BUDGET_MARKERS = ("o", "s", "^", "D", "v", "P")
 PASS_AT_K = re.compile(r"^pass@(\d+)$")
+MAJ_AT_N = re.compile(r"^maj@(\d+)$")    # majority vote over n samples (aggregate rows)
 FIGURE_DPI = 200
 _RC = {
     "svg.hashsalt": "rlscaling",  # deterministic SVG ids: reruns give byte-identical figures

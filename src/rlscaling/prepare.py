@@ -40,10 +40,10 @@ def dataset_spec(cfg: dict, name: str) -> dict:
 def prepare_dataset(cfg: dict, name: str) -> list[dict]:
     """Build the records of a named dataset (see module docstring)."""
     if name == "pretrain_corpus":
-        from .corpus import build_pretrain_corpus
+        from .corpus import build_pretrain_corpus, corpus_options
 
         pc = cfg["data"].get("pretrain_corpus") or {}
-        docs = build_pretrain_corpus(n_documents=int(pc.get("n_documents", 10000)), seed=int(pc.get("seed", 0)))
+        docs = build_pretrain_corpus(**corpus_options(pc))
         frac = float(pc.get("validation_fraction", 0.02))
         n_val = max(1, int(round(len(docs) * frac)))
         return [

@@ -22,6 +22,7 @@ from rlscaling.plots import (
     BENCHMARK_TITLES,
     DEFAULT_SCORER,
     GSM8K_SCORERS,
+    MAJ_AT_N,
     PASS_AT_K,
     format_params,
     format_tokens,
@@ -328,19 +329,29 @@ def _section_pass_at_k(summary, labels) -> list[str]:
     df["k"] = df["scorer"].str.extract(PASS_AT_K, expand=False).astype(int)
     df = df.merge(models[["model", "pretrain_tokens", "final_step"]], on=["model", "pretrain_tokens"])
     df = df[(df["rl_step"] == 0) | (df["rl_step"] == df["final_step"])]
+    maj = summary[summary["scorer"].str.match(MAJ_AT_N) & (summary["subset"] == "all")]
     out = ["## pass@k before and after RL", ""]
+    if not maj.empty:
+        out += ["maj@n: majority vote over the same n samples (ties to the answer sampled first). Where it exceeds "
+                "greedy accuracy, sharpening the policy (what RL does first) can lift greedy accuracy; where it "
+                "does not, RL must teach something new.", ""]
     for (benchmark, shots), part in df.groupby(["benchmark", "shots"]):
         ks = sorted(part["k"].unique())
+        mine_maj = maj[(maj["benchmark"] == benchmark) & (maj["shots"] == shots)]
+        maj_names = sorted(mine_maj["scorer"].unique())
         rows = []
         for key, label in labels.items():
             mine = part[(part["model"] == key[0]) & (part["pretrain_tokens"] == key[1])]
             for step in sorted(mine["rl_step"].unique()):
                 cur = mine[mine["rl_step"] == step].set_index("k")["accuracy"]
                 stage = "baseline" if step == 0 else "after RL"
-                rows.append([label, f"{stage} (step {step})"] + [fmt_pct(cur.get(k, math.nan)) for k in ks])
+                vote = mine_maj[(mine_maj["model"] == key[0]) & (mine_maj["pretrain_tokens"] == key[1])
+                                & (mine_maj["rl_step"] == step)].set_index("scorer")["accuracy"]
+                rows.append([label, f"{stage} (step {step})"] + [fmt_pct(cur.get(k, math.nan)) for k in ks]
+                            + [fmt_pct(vote.get(m, math.nan)) for m in maj_names])
         title = BENCHMARK_TITLES.get(benchmark, benchmark)
         out += [f"### {title} ({shots}-shot)", "",
-                md_table(["Model", "Checkpoint"] + [f"pass@{k}" for k in ks], rows), ""]
+                md_table(["Model", "Checkpoint"] + [f"pass@{k}" for k in ks] + maj_names, rows), ""]
     return out
 
 

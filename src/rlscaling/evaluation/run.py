@@ -167,6 +167,27 @@ def passk_item_scores(records: list[dict], scorer: str, ks: list[int]) -> dict[i
     return {k: {i: pass_at_k(n_by_item[i], c_by_item[i], k) for i in n_by_item if k <= n_by_item[i]} for k in ks}
 
 
+def majority_item_scores(records: list[dict], scorer: str) -> dict[str, float]:
+    """Per-item majority-vote accuracy (maj@n) from sampled records: ``{item_id: 0.0 or 1.0}``.
+
+    The vote is over each sample's extracted answer under ``scorer`` (no answer counts as a vote for "none",
+    which is never correct); ties go to the answer sampled first. The item scores 1 when a sample carrying the
+    winning answer scored > 0, so answer equivalence is the scorer's own (e.g. math-verify for MATH).
+    """
+    votes: dict[str, dict] = {}
+    for r in records:
+        answer = (r.get("extracted") or {}).get(scorer)
+        item = votes.setdefault(r["id"], {"count": {}, "first": {}, "correct": {}})
+        item["count"][answer] = item["count"].get(answer, 0) + 1
+        item["first"].setdefault(answer, len(item["first"]))
+        item["correct"][answer] = item["correct"].get(answer, False) or (answer is not None and r["score"][scorer] > 0)
+    out = {}
+    for item_id, v in votes.items():
+        winner = max(v["count"], key=lambda a: (v["count"][a], -v["first"][a]))
+        out[item_id] = float(v["correct"][winner])
+    return out
+
+
 def val_loss_job(cfg: dict, model_dir, step: int, texts_path, out_path, threads: int = 1) -> dict:
     """Validation loss (mean token NLL, nats) of a checkpoint on held-out texts, with per-document sums."""
     from .perplexity import document_losses
