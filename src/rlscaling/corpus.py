@@ -4,12 +4,16 @@ Goal: base models that are *partly* competent at the RL/eval task (``chain_sum``
 one digit, solved with worked partial sums ending ``#### n``), so that GRPO has something to
 teach, and that show the base-model behaviours the study measures. Choices:
 
+Every knob is a key of the config's ``data.pretrain_corpus`` section (:func:`corpus_options`).
+
 * **Related, easier problems, not the eval task itself.** The default mixture (``DEFAULT_MIXTURE``)
   is worked single-digit facts (``chain_sum`` with 2 terms, 30% of the problems), 3-term chains of
   single digits (60%) and a few 2-term problems with 2-digit numbers (10%). Every kind of worked
   step the eval needs appears, but 4-term chains — half the eval set — never do: base models must
   generalise to longer chains (tiny ones mostly fail to), and RL has room to teach them. (Adding
-  10% of 4-term chains was tried: it delayed the copy-the-operands transition past the short budget.)
+  10% of 4-term chains was tried: it delayed the copy-the-operands transition past the short budget. With 5% or
+  15%, tiny-m at 1.5M tokens solved 91% of 3-term chains but only 4-11% of 4-term ones: it writes three steps
+  but copies the wrong operands, so a share of 4-term chains does not make them learnable at this size.)
 * **Problems repeat.** Each source is a fixed pool of unique problems sampled with replacement
   (the single-digit question spaces are small: 160 two-term questions in the ``train`` split), as
   arithmetic facts recur in real text.
@@ -21,8 +25,13 @@ teach, and that show the base-model behaviours the study measures. Choices:
 * **Noisy solutions.** In a fraction ``noise`` of the solutions, one digit of one worked result is
   replaced by a different digit (the rest of the solution is left as is), as in scraped web math;
   base models learn the format robustly but imperfect arithmetic.
+* **Answer-only solutions (off by default).** A share ``answer_only`` of the blocks (corpus-wide, or per source
+  through ``CorpusSource.answer_only``) keep only their ``#### n`` line, as many web answers do; base models then
+  learn both styles. Measured (tiny-m, 1.5M tokens, 50-70% of the 3-term chains answer-only): greedy answers turned
+  direct (41% right on 3-term chains, against 72% for worked ones), but sampled direct answers beat sampled worked
+  ones (28% vs 16% at T = 0.8), so GRPO moved the models further toward direct answers, not toward worked steps.
 * **Multi-problem documents.** Each document is 2–6 ``Question: …\\nAnswer: …\\n#### n`` blocks
-  joined by blank lines (the few-shot prompt layout), ended by ``<|endoftext|>`` at packing. After
+  joined by blank lines (the few-shot prompt layout, ``blocks_per_document``), ended by ``<|endoftext|>`` at packing. After
   answering, a base model therefore tends to write a *new* ``Question:`` rather than stop — the
   instruction collapse of real base models, which ``strict`` scoring penalises and
   ``custom_flexible`` (cut at the first ``####``) forgives. Nothing in the scorers is engineered
