@@ -27,9 +27,10 @@ Every knob is a key of the config's ``data.pretrain_corpus`` section (:func:`cor
   base models learn the format robustly but imperfect arithmetic.
 * **Answer-only solutions (off by default).** A share ``answer_only`` of the blocks (corpus-wide, or per source
   through ``CorpusSource.answer_only``) keep only their ``#### n`` line, as many web answers do; base models then
-  learn both styles. Measured (tiny-m, 1.5M tokens, 50-70% of the 3-term chains answer-only): greedy answers turned
-  direct (41% right on 3-term chains, against 72% for worked ones), but sampled direct answers beat sampled worked
-  ones (28% vs 16% at T = 0.8), so GRPO moved the models further toward direct answers, not toward worked steps.
+  learn both styles. Measured (tiny-m, 1.5M tokens): with 70% of the 3-term chains answer-only, greedy answers
+  turned direct (41% right on 3-term chains; with 50%, greedy stayed worked and was 72% right), but sampled direct
+  answers beat sampled worked ones (28% vs 16% at T = 0.8), so GRPO moved the model further toward direct answers,
+  not toward worked steps.
 * **Multi-problem documents.** Each document is 2–6 ``Question: …\\nAnswer: …\\n#### n`` blocks
   joined by blank lines (the few-shot prompt layout, ``blocks_per_document``), ended by ``<|endoftext|>`` at packing. After
   answering, a base model therefore tends to write a *new* ``Question:`` rather than stop — the
