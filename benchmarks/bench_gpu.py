@@ -60,6 +60,8 @@ def timed(fn, repeats: int) -> float:
 
 
 def bench_update(size: str, batch: int, seq: int, repeats: int) -> dict:
+    torch.cuda.empty_cache()  # the previous measurement's tensors were freed when its function returned
+    torch.cuda.reset_peak_memory_stats()
     model = build(size, torch.float32)
     model.gradient_checkpointing_enable()
     model.config.use_cache = False
@@ -78,8 +80,6 @@ def bench_update(size: str, batch: int, seq: int, repeats: int) -> dict:
     n = non_embedding_params(model)
     s = timed(step, repeats)
     peak_mem = torch.cuda.max_memory_allocated() / 2**30
-    del model, opt
-    torch.cuda.empty_cache()
     tok_s = batch * seq / s
     mfu = 6 * n * tok_s / DEFAULTS["peak_flops_per_s"]
     return {"what": "update", "size": size, "n_params": n, "batch": batch, "seq": seq, "s_per_step": s,
@@ -89,6 +89,7 @@ def bench_update(size: str, batch: int, seq: int, repeats: int) -> dict:
 
 @torch.no_grad()
 def bench_rollout(size: str, batch: int, prompt: int, response: int, repeats: int) -> dict:
+    torch.cuda.empty_cache()
     model = build(size, torch.bfloat16).eval()
     ids = torch.randint(0, VOCAB, (batch, prompt), device="cuda")
     mask = torch.ones_like(ids)
@@ -100,8 +101,6 @@ def bench_rollout(size: str, batch: int, prompt: int, response: int, repeats: in
 
     n = non_embedding_params(model)
     s = timed(gen, repeats)
-    del model
-    torch.cuda.empty_cache()
     tok_s = batch * (prompt + response) / s
     mfu = 2 * n * tok_s / DEFAULTS["peak_flops_per_s"]
     return {"what": "rollout (transformers generate)", "size": size, "n_params": n, "batch": batch,

@@ -162,10 +162,11 @@ def build_pretrain_corpus(
 def corpus_options(section: Mapping) -> dict:
     """Keyword arguments of :func:`build_pretrain_corpus` from the config's ``data.pretrain_corpus`` section
     (``n_documents``, ``seed``, ``noise``, ``answer_only``, ``blocks_per_document``, ``mixture``); keys it omits
-    take the module defaults."""
-    opts = {"n_documents": int(section.get("n_documents", 10000)), "seed": int(section.get("seed", 0)),
-            "noise": float(section.get("noise", NOISE_FRACTION)),
-            "answer_only": float(section.get("answer_only", 0.0))}
+    take the function's defaults."""
+    opts = {"n_documents": int(section.get("n_documents", 10000)), "seed": int(section.get("seed", 0))}
+    for key in ("noise", "answer_only"):
+        if key in section:
+            opts[key] = float(section[key])
     if "blocks_per_document" in section:
         lo, hi = section["blocks_per_document"]
         opts["blocks_per_document"] = (int(lo), int(hi))

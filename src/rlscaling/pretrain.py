@@ -178,5 +178,3 @@ def pretrain(
         write_json(Path(tmp) / "pretrain.json", summary)
     return summary
 
-
-HUB_FILE_PATTERNS = ("*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from pathlib import Path
 
 from .. import rewards
@@ -174,18 +175,15 @@ def majority_item_scores(records: list[dict], scorer: str) -> dict[str, float]:
     which is never correct); ties go to the answer sampled first. The item scores 1 when a sample carrying the
     winning answer scored > 0, so answer equivalence is the scorer's own (e.g. math-verify for MATH).
     """
-    votes: dict[str, dict] = {}
+    counts: dict[str, Counter] = {}
+    correct: dict[str, set] = {}
     for r in records:
         answer = (r.get("extracted") or {}).get(scorer)
-        item = votes.setdefault(r["id"], {"count": {}, "first": {}, "correct": {}})
-        item["count"][answer] = item["count"].get(answer, 0) + 1
-        item["first"].setdefault(answer, len(item["first"]))
-        item["correct"][answer] = item["correct"].get(answer, False) or (answer is not None and r["score"][scorer] > 0)
-    out = {}
-    for item_id, v in votes.items():
-        winner = max(v["count"], key=lambda a: (v["count"][a], -v["first"][a]))
-        out[item_id] = float(v["correct"][winner])
-    return out
+        counts.setdefault(r["id"], Counter())[answer] += 1
+        if answer is not None and r["score"][scorer] > 0:
+            correct.setdefault(r["id"], set()).add(answer)
+    # a Counter keeps first-seen order and max() returns the first maximum: ties go to the answer sampled first
+    return {i: float(max(c, key=c.get) in correct.get(i, ())) for i, c in counts.items()}
 
 
 def val_loss_job(cfg: dict, model_dir, step: int, texts_path, out_path, threads: int = 1) -> dict:
