@@ -231,6 +231,27 @@ def test_render_steps_examples():
             procedural.render_steps(bad)
 
 
+def test_render_steps_sign_slip_drops_minus_signs_consistently():
+    assert procedural.render_steps("3 - 5 - 6", sign_slip=True) == ("3 - 5 = 2. 2 - 6 = 4.", "4")
+    assert procedural.render_steps("4 - 8 + 1", sign_slip=True) == ("4 - 8 = 4. 4 + 1 = 5.", "5")
+    assert procedural.render_steps("2 - 3 * 4", sign_slip=True) == ("3 * 4 = 12. 2 - 12 = 10.", "10")
+    assert procedural.render_steps("9 - 2 + 3", sign_slip=True) == procedural.render_steps("9 - 2 + 3")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 99), min_size=2, max_size=6), st.data())
+def test_render_steps_sign_slip_is_the_absolute_value_chain(numbers, draw):
+    ops = [draw.draw(st.sampled_from("+-")) for _ in numbers[1:]]
+    expression = " ".join([str(numbers[0])] + [f"{o} {n}" for o, n in zip(ops, numbers[1:])])
+    total = numbers[0]
+    for o, n in zip(ops, numbers[1:]):
+        total = abs(total + n if o == "+" else total - n)
+    steps, answer = procedural.render_steps(expression, sign_slip=True)
+    assert answer == str(total) and "= -" not in steps
+    if answer == procedural.render_steps(expression)[1]:  # no slip happened, or one that cancelled out
+        assert "-" not in answer
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(-999, 999), min_size=1, max_size=7), st.data())
 def test_render_steps_matches_python_arithmetic(numbers, draw):

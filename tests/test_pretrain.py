@@ -16,6 +16,7 @@ from rlscaling.corpus import (
     corrupt_one_digit,
     drop_worked_steps,
     format_block,
+    sign_slip_block,
 )
 from rlscaling.models import non_embedding_params, tiny_qwen3_config, total_params
 from rlscaling.pretrain import block_order, pack_blocks, pretrain, split_documents
@@ -136,7 +137,39 @@ def test_answer_only_share_per_source_and_corpus_wide():
         build_pretrain_corpus(2, seed=1, mixture=(CorpusSource(two.spec, 1.0, 5, answer_only=2.0),))
 
 
+def test_sign_slip_block_rewrites_only_chains_with_negative_steps():
+    block = format_block("What is 3 - 5 - 6?", "3 - 5 = -2. -2 - 6 = -8.\n#### -8")
+    assert sign_slip_block(block) == "Question: What is 3 - 5 - 6?\nAnswer: 3 - 5 = 2. 2 - 6 = 4.\n#### 4"
+    positive = format_block("What is 3 + 5 - 6?", "3 + 5 = 8. 8 - 6 = 2.\n#### 2")
+    assert sign_slip_block(positive) == positive
+    other = "Question: Tom has 3 apples and eats 5. How many are left?\nAnswer: 3 - 5 = -2.\n#### -2"
+    assert sign_slip_block(other) == other
+
+
+def _has_negative_step(block: str) -> bool:
+    from rlscaling.procedural import render_steps
+
+    return "= -" in render_steps(block.split("What is ", 1)[1].split("?", 1)[0])[0]
+
+
+def test_sign_slip_share_of_negative_chain_solutions():
+    mixture = (CorpusSource("procedural:chain_sum?terms=3&digits=1", 1.0, 300),)
+    slipped = _blocks(build_pretrain_corpus(200, seed=4, mixture=mixture, noise=0.0, sign_slip=1.0))
+    assert sum(map(_has_negative_step, slipped)) > 100
+    assert all("= -" not in b and "#### -" not in b and sign_slip_block(b) == b for b in slipped)
+    mixed = _blocks(build_pretrain_corpus(400, seed=4, mixture=mixture, noise=0.0, sign_slip=0.6))
+    negative = [b for b in mixed if _has_negative_step(b)]
+    share = sum("= -" not in b for b in negative) / len(negative)
+    assert 0.5 < share < 0.7
+    assert all(_wrong_steps(b) == 0 for b in mixed if b not in negative or "= -" in b)
+    assert build_pretrain_corpus(20, seed=3, mixture=mixture) == build_pretrain_corpus(20, seed=3, mixture=mixture,
+                                                                                       sign_slip=0.0)
+    with pytest.raises(ValueError, match="sign_slip must be a fraction"):
+        build_pretrain_corpus(2, seed=1, mixture=mixture, sign_slip=1.5)
+
+
 def test_corpus_options_read_the_config_section():
+    assert corpus_options({"sign_slip": 0.6})["sign_slip"] == 0.6
     opts = corpus_options({"n_documents": 12, "seed": 5, "noise": 0.2, "answer_only": 0.1,
                            "blocks_per_document": [1, 3],
                            "mixture": [{"source": "procedural:chain_sum?terms=2&digits=1", "weight": 2, "pool": 9},

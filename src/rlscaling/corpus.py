@@ -10,7 +10,7 @@ Every knob is a key of the config's ``data.pretrain_corpus`` section (:func:`cor
   is worked single-digit facts (``chain_sum`` with 2 terms, 30% of the problems), 3-term chains of
   single digits (60%) and a few 2-term problems with 2-digit numbers (10%). Every kind of worked
   step the eval needs appears, but 4-term chains — half the eval set — never do: base models must
-  generalise to longer chains (tiny ones mostly fail to), and RL has room to teach them. (Adding
+  generalise to longer chains (tiny ones mostly fail to, and 60 GRPO steps did not teach them either). (Adding
   10% of 4-term chains was tried: it delayed the copy-the-operands transition past the short budget. With 5% or
   15%, tiny-m at 1.5M tokens solved 91% of 3-term chains but only 4-11% of 4-term ones: it writes three steps
   but copies the wrong operands, so a share of 4-term chains does not make them learnable at this size.)
@@ -20,11 +20,23 @@ Every knob is a key of the config's ``data.pretrain_corpus`` section (:func:`cor
 * **Disjoint from the evaluated items.** Problems come from ``rlscaling.data.load_records(spec,
   split="train", ...)``; the procedural generator assigns every question text to one split by a
   hash, so no pre-training question is ever a ``test`` (eval) question. RL prompts are drawn from the
-  same ``train`` split (other seeds, mostly longer chains), so a few may also occur in pre-training,
-  as in real web-scale corpora.
+  same ``train`` split, so they may occur in pre-training, as in real web-scale corpora: in the default
+  study 932 of the 2,000 (3-term) RL questions also appear in the corpus, whose 3-term pool covers about half
+  of that small question space; RL never sees an answer, and no eval question is in either.
 * **Noisy solutions.** In a fraction ``noise`` of the solutions, one digit of one worked result is
   replaced by a different digit (the rest of the solution is left as is), as in scraped web math;
   base models learn the format robustly but imperfect arithmetic.
+* **A common misconception (``sign_slip``).** In a share ``sign_slip`` of the chain problems the solution is
+  a student's consistent error: every negative step result is written, and carried on, without its minus sign
+  (``3 - 5 = 2. 2 - 6 = 4.\n#### 4``), as in the arithmetic mistakes of scraped web math. Unlike ``noise`` (a
+  different random digit each time, so the right digit stays the most likely), a systematic error that is the
+  *majority* (0.6 by default) becomes the base model's greedy answer, while the 40% of solutions that keep the sign
+  leave the right behaviour in the base distribution, just not its mode: what RL against a verifier can fix.
+  Measured (default study, greedy, 0-shot): base models got 0-6% of the 3-term chains with a negative partial sum
+  right, against 15-76% of those without; GRPO took tiny-l at 1.5M tokens from 0% to 31% on the former and 16% to
+  23% overall. Without the slip (``sign_slip: 0``), greedy decoding already followed the correct majority, and no
+  GRPO setting tried moved a model's greedy accuracy beyond +4 pp: the base models' errors were copying the 3rd or
+  4th operand, a step they guess at chance and that RL did not discover in 60 steps.
 * **Answer-only solutions (off by default).** A share ``answer_only`` of the blocks (corpus-wide, or per source
   through ``CorpusSource.answer_only``) keep only their ``#### n`` line, as many web answers do; base models then
   learn both styles. Measured (tiny-m, 1.5M tokens): with 70% of the 3-term chains answer-only, greedy answers
@@ -67,6 +79,7 @@ BLOCKS_PER_DOCUMENT = (2, 6)
 NOISE_FRACTION = 0.1
 CORPUS_SPLIT = "train"
 _RESULT = re.compile(r"= (-?\d+)")
+_CHAIN_BLOCK = re.compile(r"Question: What is ([-+*/ \d]+)\?\nAnswer: ")
 
 
 def format_block(question: str, solution: str) -> str:
@@ -101,6 +114,22 @@ def drop_worked_steps(block: str) -> str:
     return f"{head}\nAnswer: {block[final + 1:]}"
 
 
+def sign_slip_block(block: str) -> str:
+    """``block`` with its solution re-rendered with the sign slip (negative step results lose their minus sign,
+    see :func:`rlscaling.procedural.render_steps`). Blocks that are not an arithmetic ``What is …?`` problem, or
+    have no negative step result, come back unchanged."""
+    from rlscaling.procedural import render_steps
+
+    m = _CHAIN_BLOCK.match(block)
+    if not m:
+        return block
+    try:
+        steps, answer = render_steps(m.group(1), sign_slip=True)
+    except ValueError:
+        return block
+    return f"{block[:m.end()]}{steps}\n#### {answer}"
+
+
 def load_pools(mixture: Sequence[CorpusSource], seed: int) -> list[list[str]]:
     """Per source, its ``pool`` unique problems as formatted blocks (``train`` split, deterministic for ``seed``)."""
     from rlscaling.data import load_records  # imported late: data pulls in optional hub dependencies
@@ -121,13 +150,15 @@ def build_pretrain_corpus(
     blocks_per_document: tuple[int, int] = BLOCKS_PER_DOCUMENT,
     noise: float = NOISE_FRACTION,
     answer_only: float = 0.0,
+    sign_slip: float = 0.0,
 ) -> list[str]:
     """``n_documents`` pre-training documents (see module docstring), deterministic for ``seed``.
 
     Each document has ``blocks_per_document`` (inclusive range) problems; each problem picks a source
     with probability proportional to its weight, then a problem of that source's pool uniformly (so
-    problems repeat, as facts do in real corpora); a fraction ``noise`` in [0, 1] of the blocks get
-    one corrupted digit in a worked step.
+    problems repeat, as facts do in real corpora); a fraction ``sign_slip`` of them carry the sign misconception
+    (:func:`sign_slip_block`); then a fraction ``answer_only`` lose their worked steps, and a fraction ``noise`` of
+    the others get one corrupted digit in a worked step (all fractions in [0, 1]).
     """
     if n_documents < 1:
         raise ValueError(f"data.pretrain_corpus.n_documents must be >= 1, got {n_documents}")
@@ -136,6 +167,8 @@ def build_pretrain_corpus(
         raise ValueError(f"blocks_per_document must be 1 <= lo <= hi, got {blocks_per_document}")
     if not 0.0 <= noise <= 1.0:
         raise ValueError(f"noise must be a fraction in [0, 1], got {noise}")
+    if not 0.0 <= sign_slip <= 1.0:
+        raise ValueError(f"sign_slip must be a fraction in [0, 1], got {sign_slip}")
     for share in (answer_only, *(s.answer_only for s in mixture if s.answer_only is not None)):
         if not 0.0 <= share <= 1.0:
             raise ValueError(f"answer_only must be a fraction in [0, 1], got {share}")
@@ -149,6 +182,8 @@ def build_pretrain_corpus(
         blocks = []
         for source in rng.choices(range(len(pools)), weights=weights, k=rng.randint(lo, hi)):
             block = rng.choice(pools[source])
+            if sign_slip > 0 and rng.random() < sign_slip:
+                block = sign_slip_block(block)
             share = answer_only if mixture[source].answer_only is None else mixture[source].answer_only
             if share > 0 and rng.random() < share:
                 block = drop_worked_steps(block)
@@ -161,10 +196,11 @@ def build_pretrain_corpus(
 
 def corpus_options(section: Mapping) -> dict:
     """Keyword arguments of :func:`build_pretrain_corpus` from the config's ``data.pretrain_corpus`` section
-    (``n_documents``, ``seed``, ``noise``, ``answer_only``, ``blocks_per_document``, ``mixture``); keys it omits
+    (``n_documents``, ``seed``, ``noise``, ``answer_only``, ``sign_slip``, ``blocks_per_document``, ``mixture``);
+    keys it omits
     take the function's defaults."""
     opts = {"n_documents": int(section.get("n_documents", 10000)), "seed": int(section.get("seed", 0))}
-    for key in ("noise", "answer_only"):
+    for key in ("noise", "answer_only", "sign_slip"):
         if key in section:
             opts[key] = float(section[key])
     if "blocks_per_document" in section:

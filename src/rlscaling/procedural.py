@@ -123,12 +123,15 @@ def _apply(a: int, op: str, b: int, expression: str) -> int:
     return a // b
 
 
-def render_steps(expression: str) -> tuple[str, str]:
+def render_steps(expression: str, sign_slip: bool = False) -> tuple[str, str]:
     """Worked steps for an integer expression without parentheses, and its canonical answer.
 
     ``"12 + 7 - 5"`` -> ``("12 + 7 = 19. 19 - 5 = 14.", "14")``. ``*`` and ``/`` are done first (left
     to right, one step each, division must be exact), then ``+``/``-`` left to right. A single number
     ``"7"`` renders as ``"7 = 7."``. Anything else (parentheses, decimals) raises ``ValueError``.
+
+    ``sign_slip=True`` renders a consistent student error instead: every negative step result is written, and
+    carried on, without its minus sign (``"3 - 5 - 6"`` -> ``("3 - 5 = 2. 2 - 6 = 4.", "4")``).
     """
     tokens = _tokenize(expression)
     steps: list[str] = []
@@ -139,6 +142,7 @@ def render_steps(expression: str) -> tuple[str, str]:
         b = int(num)
         if op in "*/":
             value = _apply(terms[-1], op, b, expression)
+            value = abs(value) if sign_slip else value
             steps.append(f"{terms[-1]} {op} {b} = {value}.")
             terms[-1] = value
         else:
@@ -147,6 +151,7 @@ def render_steps(expression: str) -> tuple[str, str]:
     total = terms[0]
     for op, b in zip(adds, terms[1:]):
         value = _apply(total, op, b, expression)
+        value = abs(value) if sign_slip else value
         steps.append(f"{total} {op} {b} = {value}.")
         total = value
     if not steps:
