@@ -272,7 +272,33 @@ def test_fit_summary_on_embedded_grid_records_reasons_instead_of_failing():
     assert len(fits["gain_power_law"]) == 2  # one law per pretrain budget
     for g in fits["gain_power_law"]:
         assert (g["status"] == "ok" and g["params"]["b"]["ci_low"] is not None) or "non-positive" in g["reason"]
+        assert len(g["points"]) == 3  # measured gains are kept even when no law can be fitted
+        assert all(p["gain_ci_low"] <= p["gain_ci_high"] for p in g["points"])
     json.dumps(F.to_jsonable(fits), allow_nan=False)  # strict JSON after conversion
+
+
+def test_gain_figure_keeps_non_positive_gains_on_a_linear_axis(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from rlscaling import plots_fits
+
+    fits = {"gain_power_law": [{"pretrain_tokens": 1e6, "status": "failed",
+                                "reason": "power law needs positive y to fit in log space; non-positive at x=4e-4",
+                                "points": [{"n_params": n, "gain_pp": g, "gain_ci_low": g - 4, "gain_ci_high": g + 4}
+                                           for n, g in ((1e5, 4.0), (4e5, -3.5), (9e5, 7.0))]}]}
+    series = plots_fits.gain_series_from_fits(fits)
+    assert series[0]["gain_pp"] == [4.0, -3.5, 7.0] and series[0]["gain_ci"][1] == (-7.5, 0.5)
+    scales = []
+    real_save = plots_fits.save_figure
+    plots_fits.save_figure = lambda fig, stem: (scales.append(fig.axes[0].get_yscale()), real_save(fig, stem))[1]
+    try:
+        paths = plots_fits.plot_gain_vs_size(series, tmp_path / "gain")
+        positive = [{**series[0], "gain_pp": [4.0, 3.5, 7.0], "gain_ci": [(1, 6), (1, 5), (3, 9)]}]
+        plots_fits.plot_gain_vs_size(positive, tmp_path / "gain_pos")
+    finally:
+        plots_fits.save_figure = real_save
+    assert scales == ["linear", "log"]
+    assert paths[0].read_bytes()[:4] == b"\x89PNG" and not plt.get_fignums()
 
 
 def test_fit_summary_without_records_resamples_points():

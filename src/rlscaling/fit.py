@@ -880,13 +880,16 @@ def _fit_gain_laws(rows, draws, cfg) -> list[dict]:
         try:
             table = gains_table(g.reset_index(drop=True))
             gd = None
+            points = table.drop(columns=["base_row", "final_row"]).to_dict("records")
             if draws is not None:
                 sub = draws[:, idx]
                 gd = 100 * (sub[:, table["final_row"]] - sub[:, table["base_row"]])
+                for point, low, high in zip(points, *percentile_ci(gd, cfg.ci)):
+                    point.update(gain_ci_low=float(low), gain_ci_high=float(high))  # paired: same item draws
+            entry["points"] = points  # kept when the law cannot be fitted (e.g. a non-positive gain)
             fit = fit_power_law(table["n_params"] / 1e9, table["gain_pp"], y_draws=gd,
                                 bootstrap=cfg.bootstrap, seed=cfg.seed, ci=cfg.ci)
-            points = table.drop(columns=["base_row", "final_row"]).to_dict("records")
-            entry.update(status="ok", **_public(fit), points=points, bootstrap_params=fit["draws"])
+            entry.update(status="ok", **_public(fit), bootstrap_params=fit["draws"])
         except FitError as exc:
             entry.update(_status_failed(exc))
         out.append(entry)

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 
@@ -73,9 +74,11 @@ def gain_series_from_fits(fits: Mapping, seed_table: bool = False) -> list[dict]
         return series
     for entry in fits.get("gain_power_law", []):
         pts = entry.get("points") or []
+        ci = [(p["gain_ci_low"], p["gain_ci_high"]) for p in pts if "gain_ci_low" in p]
         series.append({
             "label": f"this study, pretrain {entry['pretrain_tokens']:.3g} tokens",
             "n_b": [p["n_params"] / 1e9 for p in pts], "gain_pp": [p["gain_pp"] for p in pts],
+            "gain_ci": ci if len(ci) == len(pts) else None,
             "a": entry.get("a"), "b": entry.get("b"), "draws": entry.get("bootstrap_params"),
             "reason": entry.get("reason")})
     return series
@@ -83,25 +86,34 @@ def gain_series_from_fits(fits: Mapping, seed_table: bool = False) -> list[dict]
 
 def plot_gain_vs_size(series: Sequence[Mapping], out_stem: Path, *, title: str = "RL gain vs model size",
                       reference: tuple[float, float, str] | None = None) -> list[Path]:
-    """Gain (percentage points) vs N (billions), log-log, fitted ``a N^b`` with 95% CI band per series.
+    """Gain (percentage points) vs N (billions), fitted ``a N^b`` with 95% CI band per series; per-point paired
+    gain CIs as error bars where the series has them (``gain_ci``).
 
-    ``reference = (a, b, label)`` draws a published law (dashed) for comparison.
+    Log-log when every gain is positive; otherwise the gain axis is linear with a zero line, so measured
+    non-positive gains (which a power law cannot fit) stay visible. ``reference = (a, b, label)`` draws a
+    published law (dashed) for comparison.
     """
     _style()
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     colors = sns.color_palette("colorblind", max(1, len(series)))
     all_n = [n for s in series for n in s["n_b"]]
+    all_g = [g for s in series for g in s["gain_pp"]]
+    all_low = [low for s in series for low, _ in (s.get("gain_ci") or [])]
+    log_y = bool(all_g) and min(all_g + all_low) > 0
     if not all_n:
         reasons = "\n".join(sorted({str(s.get("reason")) for s in series if s.get("reason")}))
-        ax.text(0.5, 0.5, f"no gain law fitted\n{reasons}", transform=ax.transAxes, ha="center",
+        ax.text(0.5, 0.5, f"no gains to plot\n{reasons}", transform=ax.transAxes, ha="center",
                 va="center", fontsize=8, wrap=True)
     else:
-        for s, color in zip(series, colors):
+        for k, (s, color) in enumerate(zip(series, colors)):
             n, g = np.asarray(s["n_b"], float), np.asarray(s["gain_pp"], float)
             x = np.logspace(np.log10(n.min()) - 0.15, np.log10(n.max()) + 0.15, 200)
-            pos = g > 0
-            ax.scatter(n[pos], g[pos], color=color, zorder=3, s=30)
-            ax.scatter(n[~pos], np.full((~pos).sum(), np.nan), color=color)
+            shift = 1.0 + 0.04 * (k - (len(series) - 1) / 2)  # side by side, so error bars do not overlap
+            if s.get("gain_ci") is not None:
+                lo, hi = np.asarray(s["gain_ci"], float).T
+                ax.errorbar(n * shift, g, yerr=[g - lo, hi - g], color=color, fmt="o", ms=5, capsize=3, zorder=3)
+            else:
+                ax.scatter(n * shift, g, color=color, zorder=3, s=30)
             if s.get("a") is not None:
                 ax.plot(x, power_law(x, s["a"], s["b"]), color=color,
                         label=f"{s['label']}: {s['a']:.3g}·N^{s['b']:.3f}")
@@ -110,13 +122,21 @@ def plot_gain_vs_size(series: Sequence[Mapping], out_stem: Path, *, title: str =
                     ax.fill_between(x, *band, color=color, alpha=0.18, lw=0)
             else:
                 ax.plot([], [], color=color, marker="o", ls="none",
-                        label=f"{s['label']}: not fitted ({s.get('reason') or 'no fit'})"[:90])
+                        label=f"{s['label']}: no power law (a gain is not positive)"
+                        if s.get("reason") and "positive" in str(s["reason"]) else
+                        f"{s['label']}: not fitted ({s.get('reason') or 'no fit'})"[:90])
         if reference is not None:
             a, b, label = reference
             x = np.logspace(np.log10(min(all_n)) - 0.15, np.log10(max(all_n)) + 0.15, 200)
             ax.plot(x, power_law(x, a, b), color="0.3", ls="--", label=label)
+        if not log_y:
+            ax.axhline(0.0, color="0.4", lw=0.8)
     ax.set_xscale("log")
-    ax.set_yscale("log")
+    ax.set_yscale("log" if log_y else "linear")
+    if all_n and max(all_n) / min(all_n) < 30:  # under ~1.5 decades: label the measured sizes, not 2x10^-4 ...
+        sizes = sorted(set(all_n))
+        ax.set_xticks(sizes, [f"{n:.3g}" for n in sizes])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("model size N (billion parameters)")
     ax.set_ylabel("gain from RL (percentage points)")
     ax.set_title(title)
@@ -262,7 +282,7 @@ def plot_all_fits(fits: Mapping, summary: pd.DataFrame, out_dir: Path) -> list[P
     sel = fits["selection"]
     paths = plot_gain_vs_size(gain_series_from_fits(fits), out_dir / "fit_gain_vs_size",
                               title=f"RL gain vs model size ({sel['benchmark']}, {sel['scorer']}, "
-                                    f"{sel['shots']}-shot); band = 95% CI")
+                                    f"{sel['shots']}-shot); bars and band = 95% CI")
     if fits.get("seed_table"):
         paths += plot_gain_vs_size(gain_series_from_fits(fits, seed_table=True), out_dir / "fit_gain_vs_size_seed",
                                    title="Seed table: GSM8K gain vs size; band = 95% CI",
