@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from rlscaling.evaluation.perplexity import strided_windows
 from rlscaling.evaluation.transformers_backend import _response_length, generate, generate_with_stats, sequence_loss
 from rlscaling.pretrain import pretrain
 from rlscaling.tokenizer import train_tokenizer
@@ -95,3 +96,11 @@ def test_sequence_loss_matches_a_direct_forward(model_dir, tok):
     strided = sequence_loss(model_dir, texts, seq_len=4, stride=2)
     assert strided["n_tokens"] == len(ids) - 1 and math.isfinite(strided["loss"])
     assert strided["loss"] > whole["loss"]  # less context per scored token
+    # stride == seq_len: each window re-reads one token, so the boundary tokens are scored (with one token of context)
+    disjoint = sequence_loss(model_dir, texts, seq_len=4, stride=4)
+    expected = 0.0
+    for begin, end, first in strided_windows(len(ids), 4, 4):
+        logits = model(input_ids=x[:, begin:end]).logits[0, first - begin - 1:-1]
+        expected += torch.nn.functional.cross_entropy(logits, x[0, first:end], reduction="sum").item()
+    assert disjoint["n_tokens"] == len(ids) - 1
+    assert disjoint["loss"] == pytest.approx(expected / (len(ids) - 1), rel=1e-5)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from rlscaling.evaluation.perplexity import document_losses
+from rlscaling.evaluation.perplexity import document_losses, strided_windows
 from tiny_models import make_tiny_model_dir
 
 
@@ -40,3 +40,16 @@ def test_strided_windows_score_every_token_once(model_dir):
         assert d["n_tokens"] == n
     with pytest.raises(ValueError, match="stride"):
         document_losses(model_dir, [text], seq_len=8, stride=9)
+
+
+@pytest.mark.parametrize("n, seq_len, stride", [(2, 8, 4), (40, 16, 8), (40, 16, 16), (41, 9, 4), (5, 3, 1)])
+def test_strided_windows_target_every_token_once_with_the_stated_context(n, seq_len, stride):
+    windows = strided_windows(n, seq_len, stride)
+    targets = [t for _, end, first in windows for t in range(first, end)]
+    assert targets == list(range(1, n))
+    for k, (begin, end, first) in enumerate(windows):
+        assert 0 <= begin < first <= end <= n and end - begin <= seq_len
+        if k:
+            assert first - begin == max(seq_len - stride, 1)
+    with pytest.raises(ValueError, match="stride"):
+        strided_windows(10, 4, 5)

@@ -1,8 +1,9 @@
 """Strided validation loss (mean token negative log-likelihood, nats/token) with ``transformers``.
 
 Each document is scored in windows of ``seq_len`` tokens that advance by ``stride`` scored tokens; every token
-after the first is predicted exactly once, with ``seq_len - stride`` (at least 1) tokens of left context carried over
-from the previous window (the standard strided-perplexity recipe). Per-document sums are returned so that aggregation can bootstrap over documents.
+after the first is predicted exactly once, with ``seq_len - stride`` (at least 1) tokens of left context carried
+over from the previous window (the standard strided-perplexity recipe, :func:`strided_windows`). Per-document sums
+are returned so that aggregation can bootstrap over documents.
 """
 
 from __future__ import annotations
@@ -12,6 +13,22 @@ from tqdm.auto import tqdm
 
 
 @torch.no_grad()
+def strided_windows(n_tokens: int, seq_len: int, stride: int) -> list[tuple[int, int, int]]:
+    """Windows ``(begin, end, first_target)`` over a sequence of ``n_tokens`` tokens: the model reads tokens
+    ``begin..end-1`` and is scored on the targets ``first_target..end-1``. Every token after the first is a target
+    exactly once; after the first window each one sees ``seq_len - stride`` (at least 1) tokens of earlier context."""
+    if not 0 < stride <= seq_len:
+        raise ValueError(f"stride must be in (0, seq_len={seq_len}], got {stride}")
+    context = max(seq_len - stride, 1)  # each window re-reads this many already-scored tokens
+    windows, scored_to = [], 1  # token 0 has no context and is never a target
+    while scored_to < n_tokens:
+        begin = max(0, scored_to - context)
+        end = min(begin + seq_len, n_tokens)
+        windows.append((begin, end, scored_to))
+        scored_to = end
+    return windows
+
+
 def document_losses(model_dir: str, texts: list[str], seq_len: int = 256, stride: int = 128,
                     device: str | None = None, dtype: torch.dtype = torch.float32) -> list[dict]:
     """``[{"nll_sum": nats, "n_tokens": int}, ...]`` per text; a text of < 2 tokens contributes 0 tokens."""
@@ -34,17 +51,12 @@ def document_losses(model_dir: str, texts: list[str], seq_len: int = 256, stride
             ids = torch.cat([torch.tensor([tok.bos_token_id]), ids])
         n = ids.numel()
         nll, counted = 0.0, 0
-        scored_to = 1  # token 0 has no context and is never a target
-        context = max(seq_len - stride, 1)  # each window re-reads this many already-scored tokens
-        while scored_to < n:
-            begin = max(0, scored_to - context)
-            end = min(begin + seq_len, n)
+        for begin, end, first_target in strided_windows(n, seq_len, stride):
             window = ids[begin:end].unsqueeze(0).to(device)
             logits = model(window).logits[0, :-1].float()
             logp = torch.log_softmax(logits, dim=-1).gather(1, window[0, 1:].unsqueeze(1)).squeeze(1)
-            keep = logp[scored_to - begin - 1:]  # targets at positions scored_to .. end-1
+            keep = logp[first_target - begin - 1:]  # targets at positions first_target .. end-1
             nll -= float(keep.sum())
             counted += keep.numel()
-            scored_to = end
         out.append({"nll_sum": nll, "n_tokens": counted})
     return out

@@ -18,6 +18,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoTokenizer
 
+from rlscaling.evaluation.perplexity import strided_windows
 from rlscaling.models import load_causal_lm
 
 
@@ -161,11 +162,10 @@ def sequence_loss(
 ) -> dict:
     """Strided mean next-token NLL (nats/token) of ``texts`` under the model in ``model_dir``.
 
-    The texts are tokenized and concatenated with EOS between documents (as in pre-training). Windows
-    of ``seq_len`` tokens start every ``stride`` tokens; each token is scored once, in the first window
-    where it is among the last ``stride`` positions, so it sees up to ``seq_len - stride`` tokens of
-    context (the "sliding window" perplexity of the HF guide). Returns ``{"loss", "n_tokens"}``;
-    perplexity is ``exp(loss)``.
+    The texts are tokenized and concatenated with EOS between documents (as in pre-training). Windows of
+    ``seq_len`` tokens advance by ``stride`` scored tokens (``perplexity.strided_windows``): each token is scored
+    once, with ``seq_len - stride`` (at least 1) tokens of context carried over (the "sliding window" perplexity of
+    the HF guide). Returns ``{"loss", "n_tokens"}``; perplexity is ``exp(loss)``.
     """
     if not 0 < stride <= seq_len:
         raise ValueError(f"need 0 < stride <= seq_len, got stride={stride}, seq_len={seq_len}")
@@ -182,22 +182,12 @@ def sequence_loss(
     if len(flat) < 2:
         raise ValueError("sequence_loss needs at least 2 tokens of text")
     ids = torch.tensor(flat)
-    # (window start, number of scored targets at its end)
-    windows, scored_until = [], 1  # token 0 has no context and is never a target
-    for start in range(0, len(flat) - 1, stride):
-        end = min(start + seq_len, len(flat))
-        if end <= scored_until:
-            continue
-        windows.append((start, end, end - scored_until))
-        scored_until = end
-        if end == len(flat):
-            break
     total_nll, n_tokens = 0.0, 0
-    for w in tqdm(windows, desc="sequence_loss", unit="window", mininterval=2.0):
-        start, end, n_target = w
+    windows = strided_windows(len(flat), seq_len, stride)
+    for start, end, first_target in tqdm(windows, desc="sequence_loss", unit="window", mininterval=2.0):
         logits = model(input_ids=ids[start:end].unsqueeze(0)).logits[0, :-1].float()
-        targets = ids[start + 1 : end]
-        nll = torch.nn.functional.cross_entropy(logits[-n_target:], targets[-n_target:], reduction="sum")
+        skip = first_target - start - 1  # logits row j predicts token start + 1 + j
+        nll = torch.nn.functional.cross_entropy(logits[skip:], ids[first_target:end], reduction="sum")
         total_nll += nll.item()
-        n_tokens += n_target
+        n_tokens += end - first_target
     return {"loss": total_nll / n_tokens, "n_tokens": n_tokens}
