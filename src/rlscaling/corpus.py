@@ -197,8 +197,7 @@ def build_pretrain_corpus(
 def corpus_options(section: Mapping) -> dict:
     """Keyword arguments of :func:`build_pretrain_corpus` from the config's ``data.pretrain_corpus`` section
     (``n_documents``, ``seed``, ``noise``, ``answer_only``, ``sign_slip``, ``blocks_per_document``, ``mixture``);
-    keys it omits
-    take the function's defaults."""
+    keys it omits take the function's defaults."""
     opts = {"n_documents": int(section.get("n_documents", 10000)), "seed": int(section.get("seed", 0))}
     for key in ("noise", "answer_only", "sign_slip"):
         if key in section:
