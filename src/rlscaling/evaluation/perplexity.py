@@ -12,7 +12,6 @@ import torch
 from tqdm.auto import tqdm
 
 
-@torch.no_grad()
 def strided_windows(n_tokens: int, seq_len: int, stride: int) -> list[tuple[int, int, int]]:
     """Windows ``(begin, end, first_target)`` over a sequence of ``n_tokens`` tokens: the model reads tokens
     ``begin..end-1`` and is scored on the targets ``first_target..end-1``. Every token after the first is a target
@@ -31,7 +30,10 @@ def strided_windows(n_tokens: int, seq_len: int, stride: int) -> list[tuple[int,
 
 def document_losses(model_dir: str, texts: list[str], seq_len: int = 256, stride: int = 128,
                     device: str | None = None, dtype: torch.dtype = torch.float32) -> list[dict]:
-    """``[{"nll_sum": nats, "n_tokens": int}, ...]`` per text; a text of < 2 tokens contributes 0 tokens."""
+    """``[{"nll_sum": nats, "n_tokens": int}, ...]`` per text; a text of < 2 tokens contributes 0 tokens.
+
+    The forwards run under ``torch.no_grad()``: no autograd graph is kept (memory stays one window's activations).
+    """
     from transformers import AutoTokenizer
 
     from ..models import load_causal_lm
@@ -53,8 +55,9 @@ def document_losses(model_dir: str, texts: list[str], seq_len: int = 256, stride
         nll, counted = 0.0, 0
         for begin, end, first_target in strided_windows(n, seq_len, stride):
             window = ids[begin:end].unsqueeze(0).to(device)
-            logits = model(window).logits[0, :-1].float()
-            logp = torch.log_softmax(logits, dim=-1).gather(1, window[0, 1:].unsqueeze(1)).squeeze(1)
+            with torch.no_grad():
+                logits = model(window).logits[0, :-1].float()
+                logp = torch.log_softmax(logits, dim=-1).gather(1, window[0, 1:].unsqueeze(1)).squeeze(1)
             keep = logp[first_target - begin - 1:]  # targets at positions first_target .. end-1
             nll -= float(keep.sum())
             counted += keep.numel()
