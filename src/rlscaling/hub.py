@@ -1,39 +1,267 @@
-"""Hub base models for the production study: the ``pretrain`` rule with ``pretrain.backend: hub``.
+"""Hub base models: the ``pretrain`` rule with ``pretrain.backend: hub``, and how every job finds their weights.
 
-Nothing is pre-trained; the model is copied from the Hugging Face hub (or its local cache) into
-``results/models/<model>/<budget>/base`` so that every later rule loads a local directory, exactly as it loads an
-embedded-study model, and ``pretrain.json`` records N (non-embedding parameters, from the config) and D (tokens,
-from the budget) for ``C_pretrain = 6·N·D``.
+Nothing is pre-trained and nothing is copied. A budget of a hub model names a repository (``hf_id``), a
+``revision`` (branch, tag or commit) and the tokens that checkpoint was trained on. The base-model job downloads
+that (model, revision) once into the Hugging Face cache and writes into ``results/models/<model>/<budget>/base``
+only a pointer, :data:`POINTER_FILE`, recording the resolved commit, ``N`` (non-embedding parameters) and ``D``
+(tokens) for ``C_pretrain = 6·N·D``.
+
+Every consumer (GRPO, evaluation, validation loss) calls :func:`resolve_model_path` on a model directory: a
+directory holding ``config.json`` (an embedded-study model, a GRPO checkpoint) is used as is; a pointer directory
+resolves to the cached snapshot of exactly the recorded commit, without network access. That local snapshot path
+is what transformers, vLLM and verl (``actor_rollout_ref.model.path``) load, so no loader needs a ``revision``.
+
+This module imports neither torch nor transformers at import time (``resolve_model_path`` runs in the vLLM and
+verl environments too); ``huggingface_hub`` is imported inside the functions that use it.
 """
 
 from __future__ import annotations
 
+import math
 import os
-import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 
 from .compute import pretrain_flops
-from .io import atomic_dir, write_json
+from .io import atomic_dir, read_json, write_json
+
+POINTER_FILE = "pretrain.json"
+DEFAULT_REVISION = "main"
+# What the base-model job downloads: config, tokenizer, generation config and safetensors weights. Repositories
+# that ship only PyTorch ``.bin`` weights get those in a second pass (see :func:`download_revision`).
+DOWNLOAD_PATTERNS = ("*.json", "*.safetensors", "*.txt", "*.model", "*.jinja", "*.tiktoken", "*.py")
+BIN_WEIGHT_PATTERNS = ("pytorch_model*.bin",)
+N_SOURCE_CONFIG = "config"
+N_SOURCE_COMPUTED = "computed from config.json"
 
 
 class HubModelError(RuntimeError):
-    """The hub model is neither cached nor downloadable; the message says what to do."""
+    """A hub model is not cached, not downloadable, or a pointer is malformed; the message says what to do."""
 
 
-def fetch_hub_model(hf_id: str, out_dir, n_params: float, tokens: float) -> dict:
-    """Copy ``hf_id`` (config, tokenizer, weights) into ``out_dir`` atomically and write ``pretrain.json``."""
+# --------------------------------------------------------------------------------------------------
+# Budgets
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HubBudget:
+    """One pre-training budget of a model: which checkpoint, and how many tokens it was trained on.
+
+    ``tokens`` is the total number of pre-training tokens ``D`` behind the checkpoint (for a checkpoint of a
+    second training stage, stage 1 plus stage 2). ``annealed`` says whether the learning rate had been decayed to
+    its final value when the checkpoint was saved (a fully trained run, or an annealing stage), as opposed to an
+    intermediate checkpoint of a longer schedule. ``hf_id`` is None for embedded-study models.
+    """
+
+    label: str
+    tokens: float
+    hf_id: str | None = None
+    revision: str = DEFAULT_REVISION
+    annealed: bool = False
+
+
+BUDGET_KEYS = ("tokens", "hf_id", "revision", "annealed")
+
+
+def parse_budget(model: str, label: str, value, default_hf_id: str | None = None) -> HubBudget:
+    """A budget entry of the config: a bare number (tokens) or ``{tokens, hf_id?, revision?, annealed?}``.
+
+    ``default_hf_id`` is the model's ``hf_id`` (used when the budget names none). Errors name the config key
+    ``models.<model>.budgets.<label>``.
+    """
+    where = f"models.{model}.budgets.{label}"
+    spec = value if isinstance(value, Mapping) else {"tokens": value}
+    unknown = sorted(set(spec) - set(BUDGET_KEYS))
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {unknown}; known: {list(BUDGET_KEYS)}")
+    tokens = spec.get("tokens")
+    if isinstance(tokens, bool) or not isinstance(tokens, (int, float)) or not math.isfinite(tokens) or tokens <= 0:
+        raise ValueError(f"{where}.tokens: expected a positive number of tokens, got {tokens!r}")
+    hf_id = spec.get("hf_id", default_hf_id)
+    if hf_id is not None and (not isinstance(hf_id, str) or hf_id.count("/") != 1):
+        raise ValueError(f"{where}.hf_id: expected 'org/name', got {hf_id!r}")
+    revision = spec.get("revision", DEFAULT_REVISION)
+    if not isinstance(revision, str) or not revision:
+        raise ValueError(f"{where}.revision: expected a branch, tag or commit name, got {revision!r}")
+    annealed = spec.get("annealed", False)
+    if not isinstance(annealed, bool):
+        raise ValueError(f"{where}.annealed: expected true or false, got {annealed!r}")
+    return HubBudget(str(label), float(tokens), hf_id, revision, annealed)
+
+
+def model_budgets(model_spec: Mapping, model: str, default_budgets: Mapping | None = None) -> list[HubBudget]:
+    """All budgets of ``models.<model>`` (its own ``budgets``, else ``default_budgets`` = ``pretrain.budgets``)."""
+    raw = model_spec.get("budgets") or default_budgets
+    if not raw:
+        raise ValueError(f"models.{model}.budgets: no pre-training budgets (set it or pretrain.budgets)")
+    return [parse_budget(model, label, value, model_spec.get("hf_id")) for label, value in raw.items()]
+
+
+# --------------------------------------------------------------------------------------------------
+# The Hugging Face cache
+# --------------------------------------------------------------------------------------------------
+
+
+def _env_true(name: str) -> bool:
+    return os.environ.get(name, "0").strip().lower() in ("1", "true", "yes", "on")
+
+
+def hub_offline() -> bool:
+    """``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) as set in the environment now."""
+    return _env_true("HF_HUB_OFFLINE") or _env_true("TRANSFORMERS_OFFLINE")
+
+
+def hub_cache_dir() -> str | None:
+    """The hub cache named by the environment now (``HF_HUB_CACHE``, ``HUGGINGFACE_HUB_CACHE``, ``HF_HOME``/hub).
+
+    Read at call time, not at ``huggingface_hub`` import time, so that a job (or a test) that sets the variable
+    after the library was imported still gets it. None: the library's default (``~/.cache/huggingface/hub``).
+    """
+    for name in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if os.environ.get(name):
+            return os.path.expanduser(os.environ[name])
+    if os.environ.get("HF_HOME"):
+        return os.path.join(os.path.expanduser(os.environ["HF_HOME"]), "hub")
+    return None
+
+
+def _has_weights(snapshot: Path) -> bool:
+    return any(snapshot.glob("*.safetensors")) or any(snapshot.glob("pytorch_model*.bin"))
+
+
+def _fetch_hint(hf_id: str, revision: str) -> str:
+    return (f"download it on a node with internet access: run the workflow with `offline: false` up to the "
+            f"pretrain rule (`snakemake --until pretrain ...`), or `hf download {hf_id} --revision {revision}`, "
+            f"with the same HF_HUB_CACHE/HF_HOME as the jobs")
+
+
+def download_revision(hf_id: str, revision: str = DEFAULT_REVISION, *, local_files_only: bool | None = None) -> Path:
+    """The cached snapshot directory of ``hf_id`` at ``revision`` (``.../snapshots/<commit>``), downloading what
+    is missing unless ``local_files_only`` (default: :func:`hub_offline`).
+
+    Safetensors weights are preferred; ``pytorch_model*.bin`` files are fetched only when the revision has no
+    safetensors. Raises :class:`HubModelError` naming the model, the revision and what to run.
+    """
     from huggingface_hub import snapshot_download
 
-    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+    offline = hub_offline() if local_files_only is None else local_files_only
+
+    def fetch(patterns) -> Path:
+        return Path(snapshot_download(hf_id, revision=revision, cache_dir=hub_cache_dir(),
+                                      local_files_only=offline, allow_patterns=list(patterns)))
+
     try:
-        cached = snapshot_download(hf_id, local_files_only=offline,
-                                   allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja"])
+        snapshot = fetch(DOWNLOAD_PATTERNS)
+        if not _has_weights(snapshot) and not offline:
+            snapshot = fetch(DOWNLOAD_PATTERNS + BIN_WEIGHT_PATTERNS)
     except Exception as exc:  # noqa: BLE001 - one clear message instead of a hub traceback
-        hint = ("HF_HUB_OFFLINE=1 and the model is not in the local cache: run the study once with `offline: false` "
-                "on a node with internet access (or `huggingface-cli download` it), then rerun")
-        raise HubModelError(f"cannot fetch '{hf_id}': {hint if offline else exc}") from None
-    info = {"source": "hub", "hf_id": hf_id, "n_params_non_embedding": float(n_params),
-            "tokens_trained": float(tokens), "c_pretrain_flops": pretrain_flops(n_params, tokens)}
+        reason = "not in the local hub cache and downloads are off (HF_HUB_OFFLINE=1)" if offline else str(exc)
+        raise HubModelError(f"cannot fetch '{hf_id}' at revision '{revision}': {reason}; "
+                            f"{_fetch_hint(hf_id, revision)}") from None
+    if not (snapshot / "config.json").is_file() or not _has_weights(snapshot):
+        raise HubModelError(f"'{hf_id}' at revision '{revision}' ({snapshot}) has no config.json or no weights "
+                            f"(*.safetensors / pytorch_model*.bin); {_fetch_hint(hf_id, revision)}")
+    return snapshot
+
+
+# --------------------------------------------------------------------------------------------------
+# N, the base-model job, and resolution
+# --------------------------------------------------------------------------------------------------
+
+
+def non_embedding_params_from_config(model_path: str | os.PathLike) -> int:
+    """``N`` (non-embedding parameters) of the architecture in ``model_path/config.json``.
+
+    The model is built on the meta device (shapes only, no weights loaded) and counted by
+    :func:`rlscaling.models.non_embedding_params` (embedding matrix and LM head excluded, tied or not).
+    """
+    from transformers import AutoConfig
+
+    from .models import non_embedding_params
+
+    return int(non_embedding_params(AutoConfig.from_pretrained(str(model_path))))
+
+
+def fetch_hub_model(hf_id: str, out_dir: str | os.PathLike, tokens: float, revision: str = DEFAULT_REVISION,
+                    annealed: bool = False, n_params: float | None = None) -> dict:
+    """The base-model job of a hub budget: cache ``hf_id`` at ``revision`` and write the pointer ``out_dir``.
+
+    ``out_dir`` receives only :data:`POINTER_FILE` (atomically): ``source: hub``, ``hf_id``, ``revision``, the
+    resolved ``commit``, ``annealed``, ``tokens_trained`` (``D``), ``n_params_non_embedding`` (``N``),
+    ``n_params_source`` (:data:`N_SOURCE_CONFIG` when ``n_params`` is given, else :data:`N_SOURCE_COMPUTED`) and
+    ``c_pretrain_flops = 6·N·D``. Returns that record.
+    """
+    snapshot = download_revision(hf_id, revision)
+    if n_params is None:
+        n, n_source = non_embedding_params_from_config(snapshot), N_SOURCE_COMPUTED
+    else:
+        n, n_source = float(n_params), N_SOURCE_CONFIG
+    info = {"source": "hub", "hf_id": hf_id, "revision": revision, "commit": snapshot.name,
+            "annealed": bool(annealed), "tokens_trained": float(tokens), "n_params_non_embedding": float(n),
+            "n_params_source": n_source, "c_pretrain_flops": pretrain_flops(n, tokens)}
     with atomic_dir(out_dir) as tmp:
-        shutil.copytree(cached, tmp, dirs_exist_ok=True, symlinks=False)
-        write_json(tmp / "pretrain.json", info)
+        write_json(tmp / POINTER_FILE, info)
     return info
+
+
+def read_pointer(model_dir: str | os.PathLike) -> dict | None:
+    """The hub pointer of ``model_dir``, or None when it is not a pointer directory (it holds ``config.json``,
+    or its ``pretrain.json`` is not from the hub)."""
+    model_dir = Path(model_dir)
+    if (model_dir / "config.json").is_file():
+        return None
+    path = model_dir / POINTER_FILE
+    if not path.is_file():
+        return None
+    info = read_json(path)
+    if not isinstance(info, dict) or info.get("source") != "hub":
+        return None
+    missing = [k for k in ("hf_id", "revision", "commit") if not info.get(k)]
+    if missing:
+        raise HubModelError(f"{path}: hub pointer lacks {missing}; rerun the pretrain rule for this budget")
+    return info
+
+
+def resolve_model_path(model_dir: str | os.PathLike) -> str:
+    """The directory a loader should open for ``model_dir``: ``model_dir`` itself when it holds ``config.json``;
+    for a hub pointer, the cached snapshot of exactly the recorded commit (never downloads).
+
+    Raises :class:`HubModelError` (naming ``hf_id``, revision, commit and what to run) when the snapshot is not
+    cached, and ``FileNotFoundError`` when ``model_dir`` is neither a model nor a pointer directory.
+    """
+    model_dir = Path(model_dir)
+    info = read_pointer(model_dir)
+    if info is None:
+        if (model_dir / "config.json").is_file():
+            return str(model_dir)
+        raise FileNotFoundError(f"{model_dir}: neither a model directory (config.json) nor a hub pointer "
+                                f"({POINTER_FILE} with source: hub)")
+    from huggingface_hub import snapshot_download
+
+    hf_id, revision, commit = info["hf_id"], info["revision"], info["commit"]
+    try:
+        snapshot = Path(snapshot_download(hf_id, revision=commit, cache_dir=hub_cache_dir(), local_files_only=True))
+    except Exception:  # noqa: BLE001 - LocalEntryNotFoundError and friends: one clear message
+        raise HubModelError(f"{model_dir}: '{hf_id}' revision '{revision}' (commit {commit}) is not in the hub "
+                            f"cache {hub_cache_dir() or '(default)'}; {_fetch_hint(hf_id, revision)}") from None
+    if not (snapshot / "config.json").is_file():
+        raise HubModelError(f"{model_dir}: cached snapshot {snapshot} of '{hf_id}' revision '{revision}' has no "
+                            f"config.json; {_fetch_hint(hf_id, revision)}")
+    return str(snapshot)
+
+
+__all__ = [
+    "HubBudget",
+    "HubModelError",
+    "POINTER_FILE",
+    "download_revision",
+    "fetch_hub_model",
+    "hub_cache_dir",
+    "model_budgets",
+    "non_embedding_params_from_config",
+    "parse_budget",
+    "read_pointer",
+    "resolve_model_path",
+]
