@@ -13,18 +13,23 @@ import time
 from pathlib import Path
 
 import pytest
+from tiny_models import make_tiny_model_dir
 
 from rlscaling import hub
-from rlscaling.hub import HubModelError, fetch_hub_model, parse_budget, resolve_model_path
-from tiny_models import make_tiny_model_dir
+from rlscaling.hub import (
+    HubModelError,
+    fetch_hub_model,
+    parse_budget,
+    resolve_model_path,
+)
 
 HF_ID = "org/tiny-suite"
 SHA_A = "a" * 40
 SHA_B = "b" * 40
 # revision name -> (commit, tiny-model architecture)
 REVISIONS = {
-    "stage1-step100-tokens1B": (SHA_A, dict(hidden_size=32, num_hidden_layers=2, seed=0)),
-    "stage2-ingredient1-step50-tokens2B": (SHA_B, dict(hidden_size=48, num_hidden_layers=3, seed=1)),
+    "stage1-step100-tokens1B": (SHA_A, {"hidden_size": 32, "num_hidden_layers": 2, "seed": 0}),
+    "stage2-ingredient1-step50-tokens2B": (SHA_B, {"hidden_size": 48, "num_hidden_layers": 3, "seed": 1}),
 }
 
 
@@ -107,7 +112,7 @@ def test_resolved_snapshot_loads_with_transformers(fake_cache, tmp_path):
 def test_pointer_pins_the_commit_even_when_the_branch_moves(fake_cache, tmp_path):
     revision = "stage1-step100-tokens1B"
     fetch_hub_model(HF_ID, tmp_path / "base", tokens=1e9, revision=revision)
-    add_snapshot(fake_cache, revision, "c" * 40, dict(hidden_size=16, num_hidden_layers=1))  # branch re-pushed
+    add_snapshot(fake_cache, revision, "c" * 40, {"hidden_size": 16, "num_hidden_layers": 1})  # branch re-pushed
     assert Path(resolve_model_path(tmp_path / "base")).name == SHA_A
 
 
@@ -171,7 +176,8 @@ def test_resolve_runs_without_torch_or_transformers(fake_cache, tmp_path):
             "from rlscaling.hub import resolve_model_path\n"
             f"print(resolve_model_path({str(tmp_path / 'base')!r}))")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(fake_cache.parent)}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                         check=False)
     assert out.returncode == 0, out.stderr
     assert Path(out.stdout.strip()) == repo_folder(fake_cache) / "snapshots" / SHA_A
 

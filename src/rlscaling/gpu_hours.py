@@ -1,8 +1,10 @@
 """GPU-hours a study's GRPO runs need, from the config alone (``rlscaling gpu-hours``).
 
-Per model, one GRPO step processes ``S = prompts_per_step x rollouts_per_prompt`` sequences of ``T = P + G`` tokens
-(``P``, ``G``: assumed prompt and response tokens per sequence; by default the configured maxima, so an upper
-bound). FLOPs per step follow ``rlscaling.compute`` with ``N`` the non-embedding parameters:
+A model is trained with GRPO once per pre-training budget (one run per ``(model, budget)`` cell; budgets are bare
+token counts or ``{tokens, hf_id, revision, annealed}`` objects, see :func:`rlscaling.hub.parse_budget`). Per run,
+one GRPO step processes ``S = prompts_per_step x rollouts_per_prompt`` sequences of ``T = P + G`` tokens (``P``,
+``G``: assumed prompt and response tokens per sequence; by default the configured maxima, so an upper bound).
+FLOPs per step follow ``rlscaling.compute`` with ``N`` the non-embedding parameters:
 
 - rollout (vLLM generation):            ``2·N·S·T``
 - policy update (forward + backward):   ``6·N·S·T`` per update epoch
@@ -10,7 +12,12 @@ bound). FLOPs per step follow ``rlscaling.compute`` with ``N`` the non-embedding
 - old-policy forward (verl recomputes log-probs each step): ``2·N·S·T``
 
 Time = rollout FLOPs / (peak x ``mfu_rollout``) + other FLOPs / (peak x ``mfu_update``), in GPU-seconds; the
-assumptions live in the config's ``gpu_hours`` section (defaults in :data:`DEFAULTS`). Evaluation is not included.
+assumptions live in the config's ``gpu_hours`` section (defaults in :data:`DEFAULTS`). Evaluation, validation loss
+and downloads are not included; hub models cost no pre-training.
+
+``N`` is ``models.<m>.n_params`` when the config sets it. Hub models may leave it out (the base-model job then
+computes the exact ``N`` from the checkpoint's config.json, which this estimate cannot open offline); for those,
+``gpu_hours.n_params_estimate.<m>`` gives the ``N`` used here, and only here.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import pandas as pd
 
 from .compute import GRPOPasses, grpo_step_flops
 from .config import grpo_settings
+from .hub import model_budgets
 
 DEFAULTS = {
     "gpu": "H100 SXM 80GB",
@@ -30,10 +38,17 @@ DEFAULTS = {
     "mfu_rollout": 0.10,           # fraction of peak, autoregressive decoding (memory-bound)
     "prompt_tokens_per_sequence": None,    # None -> grpo.max_prompt_tokens
     "response_tokens_per_sequence": None,  # None -> grpo.max_response_tokens
+    "n_params_estimate": None,     # {model: N} for models without models.<m>.n_params (estimate only)
 }
 
-COLUMNS = ("model", "n_params", "gpus", "steps", "sequences_per_step", "tokens_per_step", "flops_rollout",
-           "flops_train", "flops_total", "gpu_hours", "wall_hours")
+COLUMNS = ("model", "n_params", "n_params_source", "gpus", "runs", "steps", "sequences_per_step", "tokens_per_step",
+           "flops_rollout", "flops_train", "flops_total", "gpu_hours_per_run", "gpu_hours", "wall_hours")
+"""Per model: ``runs`` GRPO runs (one per budget) of ``steps`` steps each; FLOPs and ``gpu_hours`` are totals over
+all runs; ``gpu_hours_per_run`` is one run; ``wall_hours`` is one run's wall-clock time on ``gpus`` GPUs."""
+
+
+def _positive_number(v) -> bool:
+    return not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) and v > 0
 
 
 def assumptions(cfg: Mapping) -> dict:
@@ -44,12 +59,20 @@ def assumptions(cfg: Mapping) -> dict:
         raise ValueError(f"gpu_hours: unknown keys {unknown}; known: {sorted(DEFAULTS)}")
     a = {**DEFAULTS, **section}
     for key in ("peak_flops_per_s", "mfu_update", "mfu_rollout"):
-        v = a[key]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-            raise ValueError(f"gpu_hours.{key}: expected a positive number, got {v!r}")
+        if not _positive_number(a[key]):
+            raise ValueError(f"gpu_hours.{key}: expected a positive number, got {a[key]!r}")
     for key in ("mfu_update", "mfu_rollout"):
         if a[key] > 1:
             raise ValueError(f"gpu_hours.{key}: a fraction of peak in (0, 1], got {a[key]!r}")
+    estimates = a["n_params_estimate"] or {}
+    if not isinstance(estimates, Mapping):
+        raise ValueError(f"gpu_hours.n_params_estimate: expected a mapping model -> N, got {estimates!r}")  # noqa: TRY004 - a config error
+    for model, n in estimates.items():
+        if model not in cfg.get("models", {}):
+            raise ValueError(f"gpu_hours.n_params_estimate.{model}: no such model in models")
+        if not _positive_number(n):
+            raise ValueError(f"gpu_hours.n_params_estimate.{model}: expected a positive number, got {n!r}")
+    a["n_params_estimate"] = dict(estimates)
     return a
 
 
@@ -60,11 +83,29 @@ def _tokens(a: Mapping, key: str, fallback: int) -> int:
     return v
 
 
-def model_row(cfg: Mapping, model: str, a: Mapping) -> dict:
-    """One row of :func:`estimate_gpu_hours` (FLOPs are totals over all steps)."""
+def n_params_for_estimate(cfg: Mapping, model: str, a: Mapping) -> tuple[float, str]:
+    """``(N, source)``: ``models.<m>.n_params`` ("config"), else ``gpu_hours.n_params_estimate.<m>`` ("estimate")."""
     spec = cfg["models"][model]
-    if "n_params" not in spec:
-        raise ValueError(f"models.{model}.n_params: needed for the GPU-hour estimate")
+    if "n_params" in spec:
+        if not _positive_number(spec["n_params"]):
+            raise ValueError(f"models.{model}.n_params: expected a positive number, got {spec['n_params']!r}")
+        return float(spec["n_params"]), "config"
+    if model in a["n_params_estimate"]:
+        return float(a["n_params_estimate"][model]), "estimate"
+    raise ValueError(f"models.{model}.n_params is not set (N is then computed from config.json by the pretrain job, "
+                     f"which this offline estimate cannot open): set gpu_hours.n_params_estimate.{model} "
+                     f"(or models.{model}.n_params) to estimate its GPU-hours")
+
+
+def grpo_runs(cfg: Mapping, model: str) -> int:
+    """GRPO runs of a model: one per pre-training budget (``models.<m>.budgets``, else ``pretrain.budgets``)."""
+    return len(model_budgets(cfg["models"][model], model, (cfg.get("pretrain") or {}).get("budgets")))
+
+
+def model_row(cfg: Mapping, model: str, a: Mapping) -> dict:
+    """One row of :func:`estimate_gpu_hours` (see :data:`COLUMNS`)."""
+    spec = cfg["models"][model]
+    n, n_source = n_params_for_estimate(cfg, model, a)
     g = grpo_settings(dict(cfg), model)
     if "steps" not in g:
         raise ValueError(f"grpo.steps (or models.{model}.grpo.steps): needed for the GPU-hour estimate")
@@ -72,23 +113,27 @@ def model_row(cfg: Mapping, model: str, a: Mapping) -> dict:
     p = _tokens(a, "prompt_tokens_per_sequence", int(g.get("max_prompt_tokens", 512)))
     r = _tokens(a, "response_tokens_per_sequence", int(g.get("max_response_tokens", 512)))
     passes = GRPOPasses(ref_forward=float(g["kl_coef"]) > 0, old_policy_forward=g.get("backend") == "verl")
-    step = grpo_step_flops(float(spec["n_params"]), seqs * p, seqs * r, passes)
+    step = grpo_step_flops(n, seqs * p, seqs * r, passes)
+    runs = grpo_runs(cfg, model)
     rollout, train = step["rollout"] * steps, (step["total"] - step["rollout"]) * steps
     gpu_s = rollout / (a["peak_flops_per_s"] * a["mfu_rollout"]) + train / (a["peak_flops_per_s"] * a["mfu_update"])
     gpus = int(((spec.get("resources") or {}).get("grpo") or {}).get("gpus", 1))
-    return {"model": model, "n_params": float(spec["n_params"]), "gpus": gpus, "steps": steps,
-            "sequences_per_step": seqs, "tokens_per_step": seqs * (p + r), "flops_rollout": rollout,
-            "flops_train": train, "flops_total": rollout + train, "gpu_hours": gpu_s / 3600.0,
+    return {"model": model, "n_params": n, "n_params_source": n_source, "gpus": gpus, "runs": runs, "steps": steps,
+            "sequences_per_step": seqs, "tokens_per_step": seqs * (p + r), "flops_rollout": rollout * runs,
+            "flops_train": train * runs, "flops_total": (rollout + train) * runs,
+            "gpu_hours_per_run": gpu_s / 3600.0, "gpu_hours": gpu_s / 3600.0 * runs,
             "wall_hours": gpu_s / 3600.0 / gpus}
 
 
 def estimate_gpu_hours(cfg: Mapping) -> pd.DataFrame:
     """GRPO GPU-hours per model size (columns :data:`COLUMNS`; ``wall_hours`` assumes perfect scaling over the
-    job's GPUs), plus a ``total`` row. Assumptions: the config's ``gpu_hours`` section (see module docstring)."""
+    job's GPUs), plus a ``total`` row (its ``wall_hours``: every run one after another). Assumptions: the config's
+    ``gpu_hours`` section (see module docstring)."""
     a = assumptions(cfg)
     rows = [model_row(cfg, m, a) for m in cfg["models"]]
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    total = {c: frame[c].sum() for c in ("flops_rollout", "flops_train", "flops_total", "gpu_hours")}
-    total.update(model="total", n_params=float("nan"), gpus=int(frame["gpus"].max()), steps=int(frame["steps"].sum()),
-                 sequences_per_step=0, tokens_per_step=0, wall_hours=float(frame["wall_hours"].sum()))
+    total = {c: frame[c].sum() for c in ("flops_rollout", "flops_train", "flops_total", "gpu_hours", "runs")}
+    total.update(model="total", n_params=float("nan"), n_params_source="", gpus=int(frame["gpus"].max()),
+                 steps=int((frame["steps"] * frame["runs"]).sum()), sequences_per_step=0, tokens_per_step=0,
+                 gpu_hours_per_run=float("nan"), wall_hours=float((frame["wall_hours"] * frame["runs"]).sum()))
     return pd.concat([frame, pd.DataFrame([total], columns=list(COLUMNS))], ignore_index=True)

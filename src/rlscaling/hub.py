@@ -87,7 +87,7 @@ def parse_budget(model: str, label: str, value, default_hf_id: str | None = None
         raise ValueError(f"{where}.revision: expected a branch, tag or commit name, got {revision!r}")
     annealed = spec.get("annealed", False)
     if not isinstance(annealed, bool):
-        raise ValueError(f"{where}.annealed: expected true or false, got {annealed!r}")
+        raise ValueError(f"{where}.annealed: expected true or false, got {annealed!r}")  # noqa: TRY004 - a config error
     return HubBudget(str(label), float(tokens), hf_id, revision, annealed)
 
 
@@ -253,9 +253,9 @@ def resolve_model_path(model_dir: str | os.PathLike) -> str:
 
 
 __all__ = [
+    "POINTER_FILE",
     "HubBudget",
     "HubModelError",
-    "POINTER_FILE",
     "download_revision",
     "fetch_hub_model",
     "hub_cache_dir",
