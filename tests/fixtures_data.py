@@ -54,10 +54,22 @@ MMLU_ROWS = {
     ],
 }
 
-WIKITEXT_ROWS = {
-    "validation": [{"text": ""}, {"text": " = Invented Heading = \n"}, {"text": ""},
-                   {"text": " An invented paragraph about rivers and hills . \n"}],
-}
+# Line-level WikiText layout (``wikitext``/``wikitext-2-raw-v1``): one row per raw line, blank lines as "".
+# Two invented pages; the first has a section and a sub-section heading, which stay inside it.
+WIKITEXT_LINES = [
+    "", " = Invented River = \n", "", " The Invented River flows past two hills . \n", "",
+    " = = Course = = \n", "", " It bends twice before the sea . \n", "",
+    " = = = Tributaries = = = \n", "", " One stream joins it . \n", "",
+    " = Invented Hill = \n", "", " A low hill beside the river . \n", "",
+]
+WIKITEXT_PAGES = [  # the same text page by page, lines joined by "\n" (EleutherAI/wikitext_document_level layout)
+    "\n".join([" = Invented River = ", "", " The Invented River flows past two hills . ", "",
+               " = = Course = = ", "", " It bends twice before the sea . ", "",
+               " = = = Tributaries = = = ", "", " One stream joins it . ", ""]),
+    "\n".join([" = Invented Hill = ", "", " A low hill beside the river . ", ""]),
+]
+WIKITEXT_ROWS = {"validation": [{"text": line} for line in WIKITEXT_LINES]}
+WIKITEXT_PAGE_ROWS = {"validation": [{"page": page} for page in WIKITEXT_PAGES]}
 
 
 def _write(rows_by_split: dict[str, list[dict]], root: Path, fmt: str) -> Path:
@@ -89,8 +101,13 @@ def write_mmlu_dir(root: Path, fmt: str = "parquet") -> Path:
 
 
 def write_wikitext_dir(root: Path, fmt: str = "parquet") -> Path:
-    """wikitext layout: one ``text`` column, blank separator rows included."""
+    """Line-level wikitext layout: one ``text`` column, one row per line, blank separator rows included."""
     return _write(WIKITEXT_ROWS, Path(root), fmt)
+
+
+def write_wikitext_pages_dir(root: Path, fmt: str = "parquet") -> Path:
+    """Document-level layout (EleutherAI/wikitext_document_level): one ``page`` column, one row per page."""
+    return _write(WIKITEXT_PAGE_ROWS, Path(root), fmt)
 
 
 def write_lines(path: Path, lines: list) -> Path:

@@ -4,6 +4,7 @@ offline fail-fast, procedural determinism, disjoint splits and worked-step corre
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from fixtures_data import (
     GSM8K_ROWS,
+    WIKITEXT_PAGES,
     write_gsm8k_dir,
     write_lines,
     write_math_dir,
@@ -93,8 +95,8 @@ def test_mmlu_and_wikitext_converters():
     rec = data.mmlu_row_to_record({"question": "Q", "subject": "s", "choices": ["a", "b", "c", "d"], "answer": 3}, 0)
     assert (rec["answer"], rec["choices"], rec["subject"]) == ("D", ["a", "b", "c", "d"], "s")
     validate_record(rec, "test")
-    assert data.wikitext_row_to_record({"text": " x \n"}, 5, "validation") == {
-        "id": "wikitext2-validation-5", "text": " x \n", "source": "hf:wikitext2"}
+    assert data.wikitext_page_to_record({"page": " = X = \n y "}, 5, "validation") == {
+        "id": "wikitext2-validation-5", "text": " = X = \n y ", "source": "hf:wikitext2"}
 
 
 # --------------------------------------------------------------------------- hf sources from local files
@@ -121,7 +123,8 @@ def test_hf_math_mmlu_wikitext_from_local_files(hf_cache):
     pool = load_records(f"hf:mmlu?data_dir={mmlu_dir}", split="train")  # MMLU's few-shot split is dev
     assert [r["answer"] for r in pool] == ["C", "B"] and pool[0]["id"] == "mmlu-dev-0"
     text = load_records(f"hf:wikitext2?data_dir={write_wikitext_dir(hf_cache / 'wt')}", split="validation")
-    assert [r["id"] for r in text] == ["wikitext2-validation-1", "wikitext2-validation-3"]
+    assert [(r["id"], r["text"]) for r in text] == [
+        ("wikitext2-validation-0", WIKITEXT_PAGES[0]), ("wikitext2-validation-1", WIKITEXT_PAGES[1])]
 
 
 def test_hf_local_dir_errors(hf_cache):
@@ -339,3 +342,145 @@ def test_exhausted_question_space_is_a_clear_error():
         load_records("procedural:chain_sum?terms=2&digits=1", "test", 500, 0)  # 200 questions in all
     with pytest.raises(DataSourceError, match="need n"):
         load_records("procedural:chain_sum")
+
+
+# --------------------------------------------------------------------------- answers checked against their benchmark
+
+
+def test_jsonl_invalid_utf8_names_file_and_line(tmp_path):
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(b'{"id": "a", "question": "q", "answer": "1"}\n\n{"id": "b", "question": "caf\xe9?", "answer": "2"}\n')
+    with pytest.raises(DataSourceError, match=rf"{path}:3: not valid UTF-8 \(byte\(s\) e9 at byte 29 of the line"):
+        load_records(f"jsonl:{path}")
+
+
+@pytest.mark.parametrize("answer", ["two", "NaN", "nan", "inf", "1/2", "1e3", "7 apples", "$", "--3"])
+def test_gsm8k_answer_that_no_scorer_can_match_is_refused_with_file_and_line(tmp_path, answer):
+    path = write_lines(tmp_path / "g.jsonl", [{"id": "a", "question": "q", "answer": "3"}, "",
+                                              {"id": "b", "question": "q", "answer": answer}])
+    with pytest.raises(DataSourceError, match=rf"{path}:3: answer .* is not a number the GSM8K scorers can match"):
+        load_records(f"jsonl:{path}", kind="gsm8k")
+    assert len(load_records(f"jsonl:{path}")) == 2  # without a kind only the shape is checked
+
+
+def test_every_record_is_checked_not_only_the_subsample(tmp_path):
+    rows = [{"id": f"r{i}", "question": "q", "answer": str(i)} for i in range(20)]
+    rows[17]["answer"] = "seventeen"
+    path = write_lines(tmp_path / "g.jsonl", rows)
+    with pytest.raises(DataSourceError, match=rf"{path}:18: answer 'seventeen'"):
+        load_records(f"jsonl:{path}", n=2, seed=0, kind="gsm8k")
+
+
+@given(st.one_of(st.text(max_size=12), st.from_regex(r"[-+$]?[0-9,]{1,8}(\.[0-9]{0,3})?\.?", fullmatch=True)))
+@settings(max_examples=300, deadline=None)
+def test_gsm8k_answer_accepted_at_preparation_iff_the_scorers_accept_it(answer):
+    """"Valid at preparation" means "scorable": the scorer raises on exactly the answers preparation refuses,
+    and a response stating an accepted answer scores 1 in every GSM8K mode."""
+    from rlscaling.rewards import MODES, score_gsm8k
+
+    rec = {"id": "x", "question": "q", "answer": answer, "choices": None}
+    try:
+        prepared = data.check_answer(rec, "gsm8k", "here")["answer"]
+    except DataSourceError:
+        prepared = None
+    try:
+        score_gsm8k("#### 1", answer, "strict")
+        scorable = True
+    except ValueError:
+        scorable = False
+    assert (prepared is not None) == scorable
+    if prepared is not None:
+        assert all(score_gsm8k(f"The answer is #### {prepared}", prepared, mode) == 1.0 for mode in MODES)
+
+
+def test_math_and_mmlu_answers_checked():
+    check = data.check_answer
+    assert check({"question": "q", "answer": "1,000"}, "math", "w")["answer"] == "1000"
+    assert check({"question": "q", "answer": "\\frac{1}{2}"}, "math", "w")["answer"] == "\\frac{1}{2}"
+    for empty in (" ", "\\boxed{}", "\\boxed{ }"):
+        with pytest.raises(DataSourceError, match="w: MATH answer .* is empty"):
+            check({"question": "q", "answer": empty}, "math", "w")
+    assert check({"question": "q", "answer": "B", "choices": ["x", "y"]}, "mmlu", "w")["answer"] == "B"
+    with pytest.raises(DataSourceError, match="w: MMLU items need 'choices'"):
+        check({"question": "q", "answer": "B", "choices": None}, "mmlu", "w")
+    with pytest.raises(DataSourceError, match="w: answer 'C' is not a choice letter in 'AB'"):
+        check({"question": "q", "answer": "C", "choices": ["x", "y"]}, "mmlu", "w")
+    with pytest.raises(DataSourceError, match="w: a text record"):
+        check({"id": "t", "text": "words"}, "gsm8k", "w")
+    with pytest.raises(ValueError, match="answer kind 'essay'"):
+        check({"question": "q", "answer": "1"}, "essay", "w")
+
+
+def test_hf_rows_checked_against_the_kind_name_source_split_row_and_id(hf_cache):
+    spec = f"hf:gsm8k?data_dir={write_gsm8k_dir(hf_cache / 'gsm8k')}"
+    assert [r["answer"] for r in load_records(spec, kind="gsm8k")] == ["10", "20"]
+    with pytest.raises(DataSourceError, match=r"hf:gsm8k\?data_dir=.* test row 0 \(id 'gsm8k-test-0'\): MMLU items"):
+        load_records(spec, kind="mmlu")
+
+
+def test_procedural_items_checked_with_index_and_id(monkeypatch):
+    spec = "procedural:chain_sum?terms=2&digits=1"
+    good = load_records(spec, split="train", n=5, seed=3, kind="gsm8k")
+    assert len(good) == 5
+    bad = [dict(good[0]), {**good[1], "answer": "eleven"}]
+    monkeypatch.setattr(procedural, "generate", lambda *a, **k: bad)
+    where = re.escape(f"{spec} train item 1 (id '{good[1]['id']}'): answer 'eleven'")
+    with pytest.raises(DataSourceError, match=where):
+        load_records(spec, split="train", n=2, seed=3, kind="gsm8k")
+
+
+# --------------------------------------------------------------------------- WikiText pages
+
+
+@pytest.mark.parametrize(("line", "title"), [
+    (" = Valkyria = \n", True), ("= A = B =", True), (" = 1 = ", True),
+    (" = = Gameplay = = \n", False), (" = = = Reception = = = ", False), (" = = ", False), (" = ", False),
+    (" The sum 1 = 1 = 2 . ", False), ("", False), ("==", False),
+])
+def test_wikitext_title_lines(line, title):
+    assert data.is_wikitext_title(line) is title
+
+
+def test_wikitext_pages_rebuilds_whole_documents_from_lines():
+    from fixtures_data import WIKITEXT_LINES
+
+    assert data.wikitext_pages(WIKITEXT_LINES) == WIKITEXT_PAGES
+    assert data.wikitext_pages(["preamble\n", "", *WIKITEXT_LINES]) == WIKITEXT_PAGES  # text before a title dropped
+    assert data.wikitext_pages([]) == [] and data.wikitext_pages(["", " no title \n"]) == []
+    joined = "".join(line if line else "\n" for line in WIKITEXT_LINES)  # every line once, in order
+    assert "\n".join(WIKITEXT_PAGES) == joined[1:-1]
+
+
+def test_wikitext_local_page_layout_kept_whole(hf_cache):
+    from fixtures_data import write_wikitext_pages_dir
+
+    spec = f"hf:wikitext2?data_dir={write_wikitext_pages_dir(hf_cache / 'pages')}"
+    assert [r["text"] for r in load_records(spec, split="validation")] == WIKITEXT_PAGES
+
+
+def test_wikitext_hub_loads_lm_evals_document_level_copy_then_falls_back_to_lines(monkeypatch):
+    from fixtures_data import WIKITEXT_LINES
+
+    calls = []
+
+    def fake_hub(dataset, config, split, source, hint=True):
+        calls.append((dataset, config, split))
+        if dataset == "EleutherAI/wikitext_document_level":
+            return [{"page": page} for page in ["", *WIKITEXT_PAGES]]
+        return [{"text": line} for line in WIKITEXT_LINES]
+
+    monkeypatch.setattr(data, "_load_hub", fake_hub)
+    recs = load_records("hf:wikitext2", split="test")
+    assert [r["text"] for r in recs] == WIKITEXT_PAGES and [r["id"] for r in recs] == ["wikitext2-test-0",
+                                                                                       "wikitext2-test-1"]
+    assert calls == [("EleutherAI/wikitext_document_level", "wikitext-2-raw-v1", "test")]
+
+    def doc_level_missing(dataset, config, split, source, hint=True):
+        if dataset == "EleutherAI/wikitext_document_level":
+            raise DataSourceError(f"{source}: cannot load {dataset}")
+        return fake_hub(dataset, config, split, source, hint)
+
+    calls.clear()
+    monkeypatch.setattr(data, "_load_hub", doc_level_missing)
+    assert [r["text"] for r in load_records("hf:wikitext2", split="validation")] == WIKITEXT_PAGES
+    assert calls == [("wikitext", "wikitext-2-raw-v1", "validation")]

@@ -4,7 +4,8 @@ A source is a string spec ``<kind>:<name>[?key=value&...]``:
 
 - ``hf:gsm8k`` (openai/gsm8k, config ``main``), ``hf:math`` (EleutherAI/hendrycks_math per-subject
   configs, falling back to DigitalLearningGmbH/MATH-lighteval), ``hf:mmlu`` (cais/mmlu, config ``all``;
-  split ``train`` means MMLU's few-shot ``dev`` split), ``hf:wikitext2`` (wikitext-2-raw-v1, text records).
+  split ``train`` means MMLU's few-shot ``dev`` split), ``hf:wikitext2`` (WikiText-2 raw, one text record per
+  Wikipedia page: EleutherAI/wikitext_document_level, as lm-eval's ``wikitext`` task; see ``wikitext_pages``).
   Option ``data_dir=/path`` loads local files instead (``<split>.parquet|jsonl|json|csv`` or
   ``<split>-*.<ext>`` anywhere under the directory, in the hub dataset's column layout) through the same
   ``datasets.load_dataset`` call and row converters.
@@ -14,6 +15,10 @@ A source is a string spec ``<kind>:<name>[?key=value&...]``:
 Question records (docs/architecture.md): ``id, question, answer`` (canonical), ``solution``, ``subject``,
 ``level``, ``choices``, ``source``. Text records (``hf:wikitext2``, or a jsonl of ``{"id", "text"}``):
 ``id, text, source``.
+
+Given an answer kind (``load_records(..., kind="gsm8k"|"math"|"mmlu")``), every record is checked to be
+scorable by that benchmark's scorer (:func:`check_answer`) and the error names the file and line (``jsonl:``),
+or the source, split and row/item index with the record id (``hf:``, ``procedural:``).
 
 Hub access never hangs: with ``HF_DATASETS_OFFLINE``/``HF_HUB_OFFLINE`` set before ``datasets`` is
 imported, a missing cache fails at once; without them, an unreachable hub is detected by a 3 s socket
@@ -27,14 +32,14 @@ import os
 import random
 import re
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from rlscaling import procedural
-from rlscaling.io import read_jsonl
+from rlscaling.io import iter_jsonl
 
 from rlscaling.rewards import canonical_number, extract_boxed
 
@@ -43,6 +48,8 @@ QUESTION_FIELDS = ("id", "question", "answer")  # required; the rest default to 
 OPTIONAL_FIELDS = ("solution", "subject", "level", "choices", "source")
 HF_OPTIONS = ("data_dir",)
 LETTERS = "ABCD"
+ANSWER_KINDS = ("gsm8k", "math", "mmlu")
+"""Answer families a question record can be checked against (the benchmark kinds of the config)."""
 OFFLINE_HELP = (
     "Options: (1) populate the Hugging Face cache on a networked machine (python -c \"import datasets; "
     "datasets.load_dataset(...)\") and copy it here, then set HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1; "
@@ -150,6 +157,44 @@ def canonical_answer(answer: Any) -> str:
     return canonical_number(text) or text
 
 
+def check_answer(rec: dict, kind: str, where: str) -> dict:
+    """Check that a validated record can be scored as a ``kind`` item; return it with its canonical answer.
+
+    - ``gsm8k``: the answer is one number by the scorers' own ``rewards.canonical_number`` (``"1,200"`` ->
+      ``"1200"``); words, ``NaN``, fractions and exponents are refused (every response would score 0).
+    - ``math``: a non-empty answer; one given as ``\\boxed{...}`` must have a non-empty box.
+    - ``mmlu``: ``choices`` (2-4 strings) and a letter answer among them.
+
+    A text record (no ``question``) is refused for every kind. ``where`` prefixes every error.
+    """
+    if kind not in ANSWER_KINDS:
+        raise ValueError(f"answer kind {kind!r}: expected one of {', '.join(ANSWER_KINDS)}")
+    if "question" not in rec:
+        raise DataSourceError(f"{where}: a text record (no 'question'), but {kind} items need question and answer")
+    answer = rec["answer"]
+    if kind == "gsm8k":
+        number = canonical_number(answer)
+        if number is None:
+            raise DataSourceError(
+                f"{where}: answer {answer!r} is not a number the GSM8K scorers can match "
+                "(expected one decimal number such as '72', '1,234', '-3.5', '$20'; "
+                "no words, NaN, fractions or exponents)"
+            )
+        return {**rec, "answer": number}
+    if kind == "math":
+        boxed = extract_boxed(answer)
+        if not answer.strip() or (boxed is not None and not boxed.strip()):
+            raise DataSourceError(f"{where}: MATH answer {answer!r} is empty")
+        return {**rec, "answer": canonical_answer(answer)}
+    choices = rec.get("choices")
+    if not choices:
+        raise DataSourceError(f"{where}: MMLU items need 'choices' (a list of 2-4 strings) and a letter answer")
+    letters = LETTERS[: len(choices)]
+    if answer not in letters:
+        raise DataSourceError(f"{where}: answer {answer!r} is not a choice letter in {letters!r}")
+    return rec
+
+
 # --------------------------------------------------------------------------- row converters (pure)
 
 _CALCULATOR = re.compile(r"<<[^<>]*>>")
@@ -221,9 +266,42 @@ def mmlu_row_to_record(row: Mapping[str, Any], idx: int, split: str = "test") ->
     }
 
 
-def wikitext_row_to_record(row: Mapping[str, Any], idx: int, split: str = "test") -> dict:
-    """wikitext row (``text``) -> text record ``{id, text, source}`` (the text is kept verbatim)."""
-    return {"id": f"wikitext2-{split}-{idx}", "text": str(row["text"]), "source": "hf:wikitext2"}
+def wikitext_page_to_record(row: Mapping[str, Any], idx: int, split: str = "test") -> dict:
+    """Document-level WikiText row (``page``: one whole Wikipedia article) -> text record ``{id, text, source}``.
+
+    The page text is kept verbatim; ``idx`` is the page's position in the split.
+    """
+    return {"id": f"wikitext2-{split}-{idx}", "text": str(row["page"]), "source": "hf:wikitext2"}
+
+
+_WIKITEXT_TITLE = re.compile(r"= [^=](?:.*[^=])? =")
+
+
+def is_wikitext_title(line: str) -> bool:
+    """Whether a WikiText line is a page's top-level heading ``" = Title = "`` (not ``" = = Section = = "``)."""
+    return _WIKITEXT_TITLE.fullmatch(line.strip()) is not None
+
+
+def wikitext_pages(lines: Iterable[str]) -> list[str]:
+    """Rebuild whole pages from line-level WikiText rows (``wikitext``/``wikitext-2-raw-v1``, one row per line).
+
+    A page starts at a top-level heading line (:func:`is_wikitext_title`); section headings (``= = ... = =``,
+    ``= = = ... = = =``) and blank lines stay inside it. A page is its lines (each without its trailing newline)
+    joined by ``"\\n"``, as the raw file's lines are in EleutherAI/wikitext_document_level, whose builder splits
+    the raw file the same way. The line-level dataset stores the raw file's whitespace-only lines as ``""``, so
+    the rebuilt pages may differ from the document-level ones in the whitespace of blank lines only. Lines
+    before the first heading are dropped.
+    """
+    pages: list[list[str]] = []
+    current: list[str] = []
+    for row in lines:
+        line = row[:-1] if row.endswith("\n") else row
+        if is_wikitext_title(line):
+            pages.append(current)
+            current = []
+        current.append(line)
+    pages.append(current)
+    return ["\n".join(page) for page in pages if page and is_wikitext_title(page[0])]
 
 
 # --------------------------------------------------------------------------- hf loading
@@ -333,10 +411,34 @@ def _rows_mmlu(split: str, source: str, data_dir: str | None) -> Any:
     return _load_local(data_dir, split, source) if data_dir else _load_hub("cais/mmlu", "all", split, source)
 
 
+# lm-eval's ``wikitext`` task (lm_eval/tasks/wikitext/wikitext.yaml) scores whole pages: dataset_path
+# EleutherAI/wikitext_document_level, dataset_name wikitext-2-raw-v1, text field ``page``.
+WIKITEXT_DOCUMENTS = ("EleutherAI/wikitext_document_level", "wikitext-2-raw-v1")
+WIKITEXT_LINES = ("wikitext", "wikitext-2-raw-v1")
+
+
+def _page_rows(rows: Any, source: str) -> list[dict]:
+    """``[{"page": text}, ...]`` from document-level rows (``page``) or line-level rows (``text``)."""
+    columns = list(getattr(rows, "column_names", None) or (rows[0].keys() if len(rows) else []))
+    if "page" in columns:
+        pages = [str(row["page"]) for row in rows]
+    elif "text" in columns:
+        pages = wikitext_pages(str(row["text"]) for row in rows)
+    else:
+        raise DataSourceError(f"{source}: WikiText rows need a 'page' (one per page) or 'text' (one per line) column")
+    return [{"page": page} for page in pages if page.strip()]
+
+
 def _rows_wikitext2(split: str, source: str, data_dir: str | None) -> Any:
     if data_dir:
-        return _load_local(data_dir, split, source)
-    return _load_hub("wikitext", "wikitext-2-raw-v1", split, source)
+        return _page_rows(_load_local(data_dir, split, source), source)
+    try:
+        return _page_rows(_load_hub(*WIKITEXT_DOCUMENTS, split, source, hint=False), source)
+    except DataSourceError as first:
+        try:  # the line-level copy, pages rebuilt by wikitext_pages
+            return _page_rows(_load_hub(*WIKITEXT_LINES, split, source, hint=False), source)
+        except DataSourceError as second:
+            raise DataSourceError(f"{first} Fallback: {second} {OFFLINE_HELP}") from None
 
 
 RowLoader = Callable[[str, str, "str | None"], Any]
@@ -364,42 +466,44 @@ HF_LOADERS: dict[str, HFDataset] = {
     "math": HFDataset(("train", "test"), _rows_math, math_row_to_record),
     # MMLU has no train split: its 5-per-subject few-shot pool is ``dev``
     "mmlu": HFDataset(("test", "validation", "dev"), _rows_mmlu, mmlu_row_to_record, {"train": "dev"}),
-    "wikitext2": HFDataset(("train", "validation", "test"), _rows_wikitext2, wikitext_row_to_record),
+    "wikitext2": HFDataset(("train", "validation", "test"), _rows_wikitext2, wikitext_page_to_record),
 }
 
 
-def _hf_records(name: str, options: Mapping[str, str], split: str, spec: str) -> list[dict]:
+def _hf_records(name: str, options: Mapping[str, str], split: str, spec: str, kind: str | None) -> list[dict]:
     dataset = HF_LOADERS[name]
     split = dataset.hub_split(split, spec)
     rows = dataset.load_rows(split, spec, options.get("data_dir"))
     records = []
     for idx, row in enumerate(rows):
-        if name == "wikitext2" and not str(row.get("text", "")).strip():
-            continue  # WikiText's blank separator lines carry no tokens worth scoring
         try:
             rec = dataset.convert(row, idx, split)
         except KeyError as exc:
             raise DataSourceError(f"{spec}: {split} row {idx} lacks column {exc.args[0]!r}") from None
-        records.append(validate_record({**rec, "source": spec}, f"{spec} {split} row {idx}"))
+        where = f"{spec} {split} row {idx} (id {rec.get('id')!r})"
+        rec = validate_record({**rec, "source": spec}, where)
+        records.append(check_answer(rec, kind, where) if kind else rec)
     return records
 
 
 # --------------------------------------------------------------------------- jsonl and procedural
 
 
-def _jsonl_records(path: str, spec: str) -> list[dict]:
+def _jsonl_records(path: str, spec: str, kind: str | None) -> list[dict]:
+    """Every record of a JSON-lines file, validated (and checked as ``kind`` items); errors name ``path:line``."""
     if not Path(path).is_file():
         raise DataSourceError(f"{spec}: no such file {path}")
     try:
-        rows = read_jsonl(path)  # malformed JSON -> "path:line: ..."
+        rows = list(iter_jsonl(path))  # not UTF-8, malformed JSON, not an object -> "path:line: ..."
     except ValueError as exc:
         raise DataSourceError(str(exc)) from None
-    with open(path, encoding="utf-8") as fh:
-        linenos = [i for i, line in enumerate(fh, start=1) if line.strip()]
     out = []
-    for lineno, row in zip(linenos, rows):
-        rec = validate_record(row, f"{path}:{lineno}")
-        if "question" in rec:
+    for lineno, row in rows:
+        where = f"{path}:{lineno}"
+        rec = validate_record(row, where)
+        if kind:
+            rec = check_answer(rec, kind, where)
+        elif "question" in rec:
             rec["answer"] = canonical_answer(rec["answer"])
         rec["source"] = rec.get("source") or spec
         out.append(rec)
@@ -414,24 +518,35 @@ def _subsample(records: list[dict], n: int | None, seed: int) -> list[dict]:
     return [records[i] for i in keep]
 
 
-def load_records(spec: str, split: str = "test", n: int | None = None, seed: int = 0) -> list[dict]:
+def load_records(
+    spec: str, split: str = "test", n: int | None = None, seed: int = 0, kind: str | None = None
+) -> list[dict]:
     """Records of ``split`` from a source spec (see module docstring); at most ``n``, chosen by ``seed``.
 
     ``hf:``/``jsonl:`` sources return a seeded subsample (original order kept) when ``n`` is below
     their size, else everything; ``procedural:`` sources generate exactly ``n`` items (``n`` is
-    required there). A ``jsonl:`` file is one split: ``split`` is ignored for it.
+    required there). A ``jsonl:`` file is one split: ``split`` is ignored for it. With ``kind``
+    (one of ``ANSWER_KINDS``) every record of the source, not only the subsample, must pass
+    :func:`check_answer`.
     """
-    kind, name, options = parse_spec(spec)
+    source_kind, name, options = parse_spec(spec)
+    if kind is not None and kind not in ANSWER_KINDS:
+        raise ValueError(f"answer kind {kind!r}: expected one of {', '.join(ANSWER_KINDS)} or None")
     if n is not None and n < 0:
         raise DataSourceError(f"{spec}: n must be >= 0, got {n}")
-    if kind == "procedural":
+    if source_kind == "procedural":
         if n is None:
             raise DataSourceError(f"{spec}: procedural sources need n (how many items to generate)")
         try:
-            records = procedural.generate(name, n, seed, split, **options)
+            generated = procedural.generate(name, n, seed, split, **options)
         except procedural.ProceduralError as exc:
             raise DataSourceError(f"{spec}: {exc}") from None
-        return [{**rec, "source": spec} for rec in records]
-    if kind == "jsonl":
-        return _subsample(_jsonl_records(name, spec), n, seed)
-    return _subsample(_hf_records(name, options, split, spec), n, seed)
+        records = []
+        for i, rec in enumerate(generated):
+            where = f"{spec} {split} item {i} (id {rec.get('id')!r})"
+            rec = validate_record({**rec, "source": spec}, where)
+            records.append(check_answer(rec, kind, where) if kind else rec)
+        return records
+    if source_kind == "jsonl":
+        return _subsample(_jsonl_records(name, spec, kind), n, seed)
+    return _subsample(_hf_records(name, options, split, spec, kind), n, seed)

@@ -2,6 +2,10 @@
 
 Every file the workflow produces is written to a temporary sibling and renamed into place, so an
 interrupted job never leaves a half-written result that a later run would mistake for a finished one.
+
+Outputs get the modes the user's umask gives (``0666``/``0777`` minus the umask, like ``open``/``mkdir``):
+the temporary siblings are created with those base modes, not with ``tempfile``'s private ``0600``/``0700``,
+which would survive the rename and hide results from the group on a shared file system.
 """
 
 from __future__ import annotations
@@ -9,21 +13,33 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+_TMP_ATTEMPTS = 100
+
 
 def _tmp_sibling(path: Path, directory: bool = False) -> Path:
+    """Create an empty file (or directory) named ``.<name>.tmp-<random>`` next to ``path``; return it.
+
+    Created with base mode ``0o666`` (file) / ``0o777`` (directory) so the process umask alone decides
+    the final mode, as for any file the user creates.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    prefix = f".{path.name}.tmp-"
-    if directory:
-        return Path(tempfile.mkdtemp(prefix=prefix, dir=path.parent))
-    fd, name = tempfile.mkstemp(prefix=prefix, dir=path.parent)
-    os.close(fd)
-    return Path(name)
+    for _ in range(_TMP_ATTEMPTS):
+        tmp = path.parent / f".{path.name}.tmp-{secrets.token_hex(4)}"
+        try:
+            if directory:
+                os.mkdir(tmp, 0o777)
+            else:
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"{path.parent}: no free temporary name for {path.name} after {_TMP_ATTEMPTS} tries")
 
 
 @contextlib.contextmanager
@@ -94,11 +110,21 @@ def write_jsonl(path: str | os.PathLike, rows: Iterable[dict]) -> int:
     return n
 
 
-def read_jsonl(path: str | os.PathLike) -> list[dict]:
-    """Read a JSON-lines file; a malformed line raises ``ValueError`` naming file and line number."""
-    rows: list[dict] = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
+def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
+    """``(line number, object)`` for every non-blank line of a JSON-lines file (line numbers from 1).
+
+    A line that is not UTF-8, not JSON or not a JSON object raises ``ValueError`` naming ``path:line``.
+    A UTF-8 byte-order mark at the start of the file is ignored.
+    """
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                bad = raw[exc.start : exc.end].hex(" ")
+                raise ValueError(
+                    f"{path}:{lineno}: not valid UTF-8 (byte(s) {bad} at byte {exc.start + 1} of the line: {exc.reason})"
+                ) from None
             if not line.strip():
                 continue
             try:
@@ -107,8 +133,12 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
                 raise ValueError(f"{path}:{lineno}: malformed JSON line ({exc.msg})") from None
             if not isinstance(obj, dict):
                 raise ValueError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-            rows.append(obj)
-    return rows
+            yield lineno, obj
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict]:
+    """Read a JSON-lines file; a bad line raises ``ValueError`` naming file and line number (:func:`iter_jsonl`)."""
+    return [obj for _, obj in iter_jsonl(path)]
 
 
 def write_csv(path: str | os.PathLike, frame) -> None:

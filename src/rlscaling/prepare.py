@@ -2,43 +2,90 @@
 
 Names: ``rl_train`` (GRPO prompts), ``eval_<bench>`` (evaluated items), ``fewshot_<bench>`` (exemplar pool, drawn
 from the train split so it never overlaps the evaluated items), ``pretrain_corpus`` (embedded study only: text
-documents with a train/validation split), ``val_text`` (validation-loss texts from a non-corpus source).
+documents with a train/validation split), ``val_text`` (validation-loss texts from a non-corpus source: one record
+per whole document, e.g. one WikiText-2 page, so the strided windows of ``val_loss.seq_len`` see long contexts).
+
+Every question record is checked against the answer kind it will be scored as (``rlscaling.data.check_answer``):
+``eval_<b>``/``fewshot_<b>`` as ``benchmarks.<b>.kind`` (default: the benchmark's name), ``rl_train`` as
+``data.rl_train.kind`` (default: inferred from an ``hf:gsm8k|math|mmlu`` or ``procedural:`` source). Every error is
+raised before anything is returned, prefixed with the config key of the source.
 """
 
 from __future__ import annotations
 
 from .config import ConfigError
+from .data import ANSWER_KINDS, DataSourceError, load_records
 
 DEFAULT_FEWSHOT_N = 64
+ANSWER_KIND_OF_HF = {"gsm8k": "gsm8k", "math": "math", "mmlu": "mmlu"}
+"""``hf:<name>`` sources whose answer kind is known without configuration."""
 
 
 def dataset_spec(cfg: dict, name: str) -> dict:
-    """Source spec, split, size and seed of a named dataset; unknown names raise ``ConfigError``."""
+    """Source spec, split, size, seed, answer kind and config key of a named dataset.
+
+    ``kind`` is the answer kind its records must suit (``None`` for ``val_text``: text records); ``key`` is the
+    config key of the source, for error messages. Unknown names raise ``ConfigError``.
+    """
     seed = int(cfg.get("seed", 0))
     if name == "rl_train":
         d = cfg["data"]["rl_train"]
-        return {"source": d["source"], "split": d.get("split", "train"), "n": d.get("n"), "seed": d.get("seed", seed)}
+        return {"source": d["source"], "split": d.get("split", "train"), "n": d.get("n"),
+                "seed": _seed(d.get("seed"), seed), "kind": _rl_train_kind(d), "key": "data.rl_train.source"}
     if name.startswith("eval_") or name.startswith("fewshot_"):
-        kind, bench = name.split("_", 1)
+        role, bench = name.split("_", 1)
         if bench not in cfg["benchmarks"]:
             raise ConfigError(f"dataset '{name}': no benchmark '{bench}' in benchmarks ({sorted(cfg['benchmarks'])})")
         b = cfg["benchmarks"][bench]
-        if kind == "eval":
-            return {"source": b["source"], "split": b.get("split", "test"), "n": b.get("n"), "seed": b.get("seed", seed)}
+        kind = b.get("kind", bench)
+        if kind not in ANSWER_KINDS:
+            raise ConfigError(f"benchmarks.{bench}.kind: cannot infer the family of '{bench}'; set kind: gsm8k|math|mmlu")
+        if role == "eval":
+            return {"source": b["source"], "split": b.get("split", "test"), "n": b.get("n"),
+                    "seed": _seed(b.get("seed"), seed), "kind": kind, "key": f"benchmarks.{bench}.source"}
         return {
             "source": b.get("fewshot_source", b["source"]),
             "split": b.get("fewshot_split", "train"),
             "n": b.get("fewshot_n", DEFAULT_FEWSHOT_N),
-            "seed": b.get("fewshot_seed", seed + 1),
+            "seed": _seed(b.get("fewshot_seed"), seed + 1),
+            "kind": kind,
+            "key": f"benchmarks.{bench}.fewshot_source" if "fewshot_source" in b else f"benchmarks.{bench}.source",
         }
     if name == "val_text":
         v = cfg.get("val_loss") or {}
-        return {"source": v["source"], "split": "validation", "n": v.get("n_documents"), "seed": seed}
+        return {"source": v["source"], "split": v.get("split", "validation"), "n": v.get("n_documents"),
+                "seed": seed, "kind": None, "key": "val_loss.source"}
     raise ConfigError(f"unknown dataset '{name}' (rl_train, eval_<bench>, fewshot_<bench>, pretrain_corpus, val_text)")
 
 
+def _seed(value, default: int) -> int:
+    """A configured seed, or ``default`` when it is absent or null."""
+    return default if value is None else int(value)
+
+
+def _rl_train_kind(d: dict) -> str:
+    """Answer kind of the RL prompts: ``data.rl_train.kind``, else inferred from the source, else ``ConfigError``."""
+    if d.get("kind") is not None:
+        if d["kind"] not in ANSWER_KINDS:
+            raise ConfigError(f"data.rl_train.kind: {d['kind']!r} is not one of {', '.join(ANSWER_KINDS)}")
+        return d["kind"]
+    source_kind, _, rest = str(d["source"]).partition(":")
+    if source_kind == "procedural":
+        return "gsm8k"  # every procedural task has one-number answers
+    name = rest.partition("?")[0]
+    if source_kind == "hf" and name in ANSWER_KIND_OF_HF:
+        return ANSWER_KIND_OF_HF[name]
+    raise ConfigError(
+        f"data.rl_train.kind: cannot tell which scorer the answers of {d['source']!r} must suit; "
+        f"set kind: {'|'.join(ANSWER_KINDS)}"
+    )
+
+
 def prepare_dataset(cfg: dict, name: str) -> list[dict]:
-    """Build the records of a named dataset (see module docstring)."""
+    """Build the records of a named dataset (see module docstring); any bad record raises before returning.
+
+    ``val_text`` records are ``{"id", "text", "split": "validation"}``, one per whole document.
+    """
     if name == "pretrain_corpus":
         from .corpus import build_pretrain_corpus, corpus_options
 
@@ -50,10 +97,11 @@ def prepare_dataset(cfg: dict, name: str) -> list[dict]:
             {"id": f"doc{i}", "text": t, "split": "validation" if i >= len(docs) - n_val else "train"}
             for i, t in enumerate(docs)
         ]
-    from .data import load_records
-
     spec = dataset_spec(cfg, name)
-    rows = load_records(spec["source"], split=spec["split"], n=spec["n"], seed=int(spec["seed"]))
+    try:
+        rows = load_records(spec["source"], split=spec["split"], n=spec["n"], seed=spec["seed"], kind=spec["kind"])
+    except DataSourceError as exc:
+        raise DataSourceError(f"dataset '{name}' ({spec['key']}): {exc}") from None
     if not rows:
         raise ConfigError(f"dataset '{name}' from {spec['source']} (split {spec['split']}) is empty")
     if name == "val_text":
