@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from rlscaling import cli  # noqa: E402
-from rlscaling.fit import synthetic_study  # noqa: E402
+from fit_synthetic import synthetic_study  # noqa: E402
 
 SEED_TABLE = Path(__file__).resolve().parent / "fixtures" / "seed_table.csv"
 
@@ -47,11 +47,17 @@ def fitted(study):
 
 def test_fit_writes_strict_json_allocation_and_figures(fitted, study):
     fits = json.loads((fitted / "fits.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
-    assert fits["joint_law"]["chosen"] in ("additive", "interaction")
+    from rlscaling.fit import FORMS
+
+    assert fits["joint_law"]["chosen"] in FORMS
+    assert fits["allocation"]["status"] == "ok" and FORMS[fits["allocation"]["form"]].separates_size
     assert fits["bootstrap"] == {"n": 40, "ci": 0.95, "seed": 0, "resampling": "items"}
     assert fits["seed_table"]["b"] < 0
     header = (fitted / "allocation.csv").read_text().splitlines()[0]
-    assert header.startswith("budget_flops,f_pretrain,c_pretrain,c_rl,accuracy,f_ci_low,f_ci_high")
+    from rlscaling.allocate import ALLOCATION_COLUMNS, ISO_FLOP_COLUMNS
+
+    assert header.split(",") == ALLOCATION_COLUMNS
+    assert (fitted / "iso_flop.csv").read_text().splitlines()[0].split(",") == ISO_FLOP_COLUMNS
     assert (fitted / "iso_flop.csv").is_file()
     names = {p.name for p in (study / "figures").iterdir()}
     for stem in ("fit_gain_vs_size", "fit_gain_vs_size_seed", "fit_rl_curves", "fit_iso_flop",
@@ -63,7 +69,8 @@ def test_allocate_prints_split_accuracy_and_ci(fitted, capsys):
     assert cli.main(["allocate", "--budget", "1e23", "--budget", "1e12", "--fits", str(fitted / "fits.json")]) == 0
     out = capsys.readouterr().out
     assert out.count("pre-training      f = ") == 2 and "95% CI" in out
-    assert "accuracy" in out and "extrapolated: budget outside fitted total compute" in out
+    assert out.count("model size        N = ") == 2 and out.count("tokens            D = ") == 2
+    assert "accuracy" in out and "extrapolated: budget 1e+23 outside fitted" in out
 
 
 def test_missing_files_are_clear_errors(tmp_path, capsys):
@@ -99,18 +106,78 @@ def test_registry_accepts_new_subcommands(capsys):
         cli.SUBCOMMANDS.pop("echo-test")
 
 
-def test_fit_on_a_flat_study_records_reasons_and_skips_allocation(tmp_path, study, capsys):
+def test_fit_on_a_flat_study_writes_the_same_files_with_the_reason(tmp_path, study, capsys):
     import pandas as pd
 
+    from rlscaling.allocate import ALLOCATION_COLUMNS
+
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "allocation.csv").write_text("stale\n")   # from an earlier run: must be replaced, not kept
+    (out / "notes.txt").write_text("mine\n")          # not a fit output: must be left alone
     flat = pd.read_csv(study / "summary.csv").assign(accuracy=0.0, ci_low=0.0, ci_high=0.0)
     flat.to_csv(tmp_path / "flat.csv", index=False)
-    rc = cli.main(["fit", "--summary", str(tmp_path / "flat.csv"), "--out", str(tmp_path / "o"),
+    rc = cli.main(["fit", "--summary", str(tmp_path / "flat.csv"), "--out", str(out),
                    "--bootstrap", "5", "--figures", str(tmp_path / "fig")])
     assert rc == 0
-    fits = json.loads((tmp_path / "o" / "fits.json").read_text())
+    fits = json.loads((out / "fits.json").read_text())
     assert fits["joint_law"]["chosen"] is None
     assert "all values are equal" in fits["joint_law"]["forms"]["additive"]["reason"]
     assert fits["extrapolation"]["status"] == "failed"
-    assert not (tmp_path / "o" / "allocation.csv").exists()
-    assert "allocation skipped" in capsys.readouterr().err
+    assert fits["allocation"]["status"] == "failed" and "no joint form" in fits["allocation"]["reason"]
+    assert (out / "allocation.csv").read_text().strip() == ",".join(ALLOCATION_COLUMNS)  # header only
+    assert (out / "iso_flop.csv").read_text().count("\n") == 1
+    assert sorted(p.name for p in out.iterdir()) == ["allocation.csv", "fits.json", "iso_flop.csv", "notes.txt"]
+    assert "no joint law to allocate with" in capsys.readouterr().err
     assert (tmp_path / "fig" / "fit_rl_curves.png").is_file()
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("nan", "column 'accuracy' = nan is not a fraction in [0, 1]"),
+    ("inf", "column 'accuracy' = inf is not a fraction in [0, 1]"),
+    ("1.5", "column 'accuracy' = 1.5 is not a fraction in [0, 1]"),
+    ("-0.1", "column 'accuracy' = -0.1 is not a fraction in [0, 1]"),
+    ("abc", "column 'accuracy' = 'abc' is not a fraction in [0, 1]"),
+])
+def test_bad_accuracy_is_exit_2_naming_file_line_and_column(tmp_path, study, capsys, value, message):
+    lines = (study / "summary.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    col = header.index("accuracy")
+    for i in (4, 9):  # the first bad line (file line 5) is the one named
+        cells = lines[i].split(",")
+        cells[col] = value
+        lines[i] = ",".join(cells)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "fits.json").write_text("{}")  # stale output of an earlier run
+    assert cli.main(["fit", "--summary", str(bad), "--out", str(out), "--bootstrap", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"rlscaling fit: error: {bad}:5: {message}"
+    assert not (out / "fits.json").exists()  # a failed fit leaves no output behind
+
+
+def test_empty_and_header_only_summaries_are_one_line_errors(tmp_path, study, capsys):
+    empty, header_only = tmp_path / "empty.csv", tmp_path / "header.csv"
+    empty.write_text("")
+    header_only.write_text((study / "summary.csv").read_text().splitlines()[0] + "\n")
+    assert cli.main(["fit", "--summary", str(empty), "--out", str(tmp_path / "o")]) == 2
+    assert f"{empty}: empty file" in capsys.readouterr().err
+    assert cli.main(["fit", "--summary", str(header_only), "--out", str(tmp_path / "o")]) == 2
+    assert f"{header_only}: no data rows" in capsys.readouterr().err
+
+
+def test_bad_record_score_names_the_parquet_row(tmp_path, study, capsys):
+    import pandas as pd
+
+    records = pd.read_parquet(study / "records.parquet")
+    records.loc[7, "score"] = 2.0
+    records.to_parquet(tmp_path / "rec.parquet")
+    assert cli.main(["fit", "--summary", str(study / "summary.csv"), "--records", str(tmp_path / "rec.parquet"),
+                     "--out", str(tmp_path / "o"), "--bootstrap", "3"]) == 2
+    assert f"{tmp_path / 'rec.parquet'} row 7: column 'score' = 2.0 is not a score in [0, 1]" in capsys.readouterr().err
+
+
+def test_gpu_hours_command_is_registered():
+    assert "gpu-hours" in cli.SUBCOMMANDS and "fit" in cli.SUBCOMMANDS and "allocate" in cli.SUBCOMMANDS

@@ -14,6 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
+from fit_synthetic import synthetic_study  # noqa: E402
 from rlscaling import fit as F  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -151,7 +152,7 @@ def _law_for(sizes, tokens, steps, tps) -> dict[str, float]:
 def _recovery_study(n_items=1000, seed=0):
     sizes, tokens, steps, tps = (1e5, 3e5, 1e6, 3e6, 1e7), (2e5, 6e5, 1.8e6), tuple(range(0, 41, 4)), 2e4
     law = _law_for(sizes, tokens, steps, tps)
-    summary, records = F.synthetic_study(law, n_params=sizes, pretrain_tokens=tokens, rl_steps=steps,
+    summary, records = synthetic_study(law, n_params=sizes, pretrain_tokens=tokens, rl_steps=steps,
                                          rl_tokens_per_step=tps, n_items=n_items, seed=seed)
     return law, summary, records
 
@@ -253,7 +254,7 @@ def test_unknown_config_key_and_empty_selection_are_named():
 def test_fit_summary_on_embedded_grid_records_reasons_instead_of_failing():
     grid = {"n_params": (1e5, 3e5, 1e6), "pretrain_tokens": (2e5, 6e5), "rl_steps": (0, 10, 20, 40)}
     law = _law_for(grid["n_params"], grid["pretrain_tokens"], grid["rl_steps"], 2e4)
-    summary, records = F.synthetic_study(law, **grid, rl_tokens_per_step=2e4, n_items=200, seed=4)
+    summary, records = synthetic_study(law, **grid, rl_tokens_per_step=2e4, n_items=200, seed=4)
     fits = F.fit_summary(summary, records, {"bootstrap": 50, "seed": 1})
     assert fits["n_points"] == 24 and fits["bootstrap"]["resampling"] == "items"
     # 4 points per RL curve cannot carry a 4-parameter sigmoid: recorded, not raised

@@ -1,19 +1,18 @@
-"""Compute-optimal split of a FLOPs budget between pre-training and RL, from the fitted joint law.
+"""Compute-optimal split of a total FLOPs budget between pre-training (N, D) and RL, from the fitted joint law.
 
-For a total budget ``C`` (FLOPs) and pre-training fraction ``f``: ``C_pretrain = f * C`` and
-``C_rl = (1 - f) * C``. The optimal ``f`` maximises the joint law's predicted accuracy; its 95% CI is the
-percentile interval of the optimum over the bootstrap parameter draws stored in ``fits.json``.
+For a budget ``C`` (FLOPs) and pre-training fraction ``f``: ``C_pretrain = 6 N D = f C`` and ``C_rl = (1 - f) C``.
+With a law that separates size from tokens (``size_tokens_*``) the best (N, D) at each ``C_pretrain`` is the
+Chinchilla closed form of its pre-training term, and ``f`` is searched on a grid in [0.001, 1]; the optimum
+maximises the predicted accuracy. CIs are percentile intervals of the optimum over the bootstrap parameter
+draws stored in ``fits.json``.
 
 Assumptions (stated in every table row that breaks them):
 
-* the joint law holds outside the fitted range; budgets or splits beyond it are extrapolations and are
-  flagged ``extrapolated`` with the reason;
-* pre-training compute is interchangeable across model size and tokens (the law sees only C_pretrain),
-  so the answer is a compute split, not a model size;
-* ``f = 1`` (no RL) is allowed: the law's offset C0 gives the base model's accuracy; ``f`` is searched
-  on a grid in [0.001, 1];
-* predicted accuracies are clipped to [0, 1] for reporting (the law's error can exceed 1 far below
-  the fitted range).
+* the law holds outside the fitted range; a budget, N, D, C_pretrain or C_rl beyond it is an extrapolation,
+  flagged ``extrapolated`` with the reason in ``note``;
+* a compute-only law (``additive``/``interaction``) sees pre-training only through C_pretrain, so N and D are
+  left empty (NaN) and only the fraction is answered;
+* ``f = 1`` (no RL) is allowed; predicted accuracies are clipped to [0, 1] for reporting.
 """
 
 from __future__ import annotations
@@ -24,93 +23,132 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from rlscaling.fit import FitError, percentile_ci, predict_joint
+from rlscaling.fit.common import FitError, percentile_ci
+from rlscaling.fit.laws import JointForm, get_form
+from rlscaling.fit.size_tokens import compute_optimal_size
 
 FRACTIONS = np.linspace(1e-3, 1.0, 1999)
+SIZE_CURVE_FRACTIONS = np.linspace(1e-3, 1.0, 500)  # coarser: one search per model size
+OPTIMUM_KEYS = ("f_pretrain", "n_params", "pretrain_tokens", "c_rl", "accuracy")
+ALLOCATION_COLUMNS = ["budget_flops", "f_pretrain", "c_pretrain", "c_rl", "accuracy", "f_ci_low", "f_ci_high",
+                      "acc_ci_low", "acc_ci_high", "n_params", "n_ci_low", "n_ci_high", "pretrain_tokens",
+                      "d_ci_low", "d_ci_high", "c_rl_ci_low", "c_rl_ci_high", "form", "extrapolated", "note"]
+ISO_FLOP_COLUMNS = ["curve", "budget_flops", "f_pretrain", "n_params", "pretrain_tokens", "c_rl", "accuracy"]
 
 
 @dataclass(frozen=True)
 class JointLaw:
-    """The chosen joint law from ``fits.json``: point parameters, bootstrap draws, fitted range (FLOPs)."""
+    """The allocation form from ``fits.json``: point parameters, bootstrap draws, fitted ranges (N, D, FLOPs)."""
 
     form: str
     params: dict[str, float]
-    draws: np.ndarray            # (D, P) in ``names`` order; may have 0 rows
+    draws: np.ndarray            # (B, P) in ``names`` order; may have 0 rows
     names: list[str]
-    c_total_range: tuple[float, float]
-    c_pretrain_range: tuple[float, float]
-    c_rl_max: float
+    fitted_range: dict[str, tuple[float, float]]
     ci: float = 0.95
+    note: str | None = None
 
     @classmethod
     def from_fits(cls, fits: Mapping) -> JointLaw:
-        """Read the chosen form; FitError names what is missing."""
+        """Read ``joint_law.allocation_form`` (else ``chosen``); FitError names what is missing."""
         joint = fits.get("joint_law")
         if not joint:
             raise FitError("fits: no 'joint_law' section")
-        form = joint.get("chosen")
+        form = joint.get("allocation_form", joint.get("chosen"))
         if form is None:
-            reasons = {f: v.get("reason") for f, v in joint.get("forms", {}).items()}
-            raise FitError(f"fits: no joint form was fitted ({reasons})")
+            reasons = {f: v.get("reason") for f, v in joint.get("forms", {}).items() if v.get("reason")}
+            why = (joint.get("choice") or {}).get("reason")
+            raise FitError(f"fits: no joint form was fitted ({why or ''} {reasons or ''})".replace("( ", "("))
         entry = joint["forms"][form]
         names = list(entry["param_names"])
-        params = {n: float(entry[n]) for n in names}
         raw = entry.get("bootstrap_params")
         draws = np.array([] if raw is None else raw, dtype=float).reshape(-1, len(names))
         draws = draws[np.all(np.isfinite(draws), axis=1)]
-        rng = joint["fitted_range"]
-        return cls(form, params, draws, names, tuple(rng["c_total"]), tuple(rng["c_pretrain"]),
-                   float(rng["c_rl"][1]), float(fits.get("bootstrap", {}).get("ci", 0.95)))
+        ranges = {k: (float(v[0]), float(v[1])) for k, v in joint["fitted_range"].items()}
+        return cls(form, {n: float(entry[n]) for n in names}, draws, names, ranges,
+                   float(fits.get("bootstrap", {}).get("ci", 0.95)), joint.get("allocation_note"))
+
+    @property
+    def law(self) -> JointForm:
+        return get_form(self.form)
+
+    @property
+    def c_total_range(self) -> tuple[float, float]:
+        return self.fitted_range["c_total"]
 
     def draw_params(self) -> list[dict[str, float]]:
         return [dict(zip(self.names, row)) for row in self.draws]
 
 
-def accuracy_vs_fraction(params: Mapping[str, float], budget: float,
-                         fractions: np.ndarray = FRACTIONS) -> np.ndarray:
-    """Predicted accuracy (fraction, unclipped) at each pre-training fraction of ``budget`` FLOPs."""
-    return predict_joint(params, fractions * budget, (1.0 - fractions) * budget)
-
-
-def optimal_fraction(params: Mapping[str, float], budget: float,
-                     fractions: np.ndarray = FRACTIONS) -> tuple[float, float]:
-    """(f*, accuracy at f*) for one parameter set and budget (FLOPs)."""
+def split_curve(form: JointForm, params: Mapping[str, float], budget: float,
+                fractions: np.ndarray = FRACTIONS) -> dict[str, np.ndarray]:
+    """Along the pre-training fraction: N*, D* (NaN for compute-only laws), C_rl (FLOPs) and accuracy."""
     if not (np.isfinite(budget) and budget > 0):
         raise FitError(f"budget must be a positive number of FLOPs, got {budget!r}")
-    acc = accuracy_vs_fraction(params, budget, fractions)
-    i = int(np.nanargmax(acc))
-    return float(fractions[i]), float(acc[i])
+    c_pre, c_rl = fractions * budget, (1.0 - fractions) * budget
+    if form.separates_size:
+        n, d = compute_optimal_size(params, c_pre)
+        acc = form.predict(params, n=n, d=d, c_rl=c_rl)
+    else:
+        n = d = np.full(len(fractions), np.nan)
+        acc = form.predict(params, c_pre=c_pre, c_rl=c_rl)
+    return {"f_pretrain": fractions, "n_params": n, "pretrain_tokens": d, "c_rl": c_rl, "accuracy": acc}
 
 
-def extrapolation_reason(law: JointLaw, budget: float, fraction: float) -> str | None:
-    """Why a budget/split lies outside the fitted data (None when inside)."""
+def optimum(form: JointForm, params: Mapping[str, float], budget: float,
+            fractions: np.ndarray = FRACTIONS) -> dict[str, float]:
+    """The accuracy-maximising point of :func:`split_curve` (keys ``OPTIMUM_KEYS``)."""
+    curve = split_curve(form, params, budget, fractions)
+    with np.errstate(invalid="ignore"):
+        i = int(np.nanargmax(np.where(np.isfinite(curve["accuracy"]), curve["accuracy"], -np.inf)))
+    return {k: float(curve[k][i]) for k in OPTIMUM_KEYS}
+
+
+def optimal_fraction(params: Mapping[str, float], budget: float, form: str = "additive",
+                     fractions: np.ndarray = FRACTIONS) -> tuple[float, float]:
+    """(f*, accuracy at f*) for one parameter set and budget (FLOPs)."""
+    best = optimum(get_form(form), params, budget, fractions)
+    return best["f_pretrain"], best["accuracy"]
+
+
+def extrapolation_reason(law: JointLaw, budget: float, best: Mapping[str, float]) -> str | None:
+    """Why a budget or its optimum lies outside the fitted data (None when inside)."""
+    f = best["f_pretrain"]
+    checks = [("budget", budget, "c_total", "FLOPs"), ("C_pretrain", f * budget, "c_pretrain", "FLOPs"),
+              ("N", best["n_params"], "n_params", "parameters"), ("D", best["pretrain_tokens"], "pretrain_tokens",
+                                                                 "tokens")]
     reasons = []
-    lo, hi = law.c_total_range
-    if not lo <= budget <= hi:
-        reasons.append(f"budget outside fitted total compute [{lo:.3g}, {hi:.3g}] FLOPs")
-    c_pre, c_rl = fraction * budget, (1 - fraction) * budget
-    if not law.c_pretrain_range[0] <= c_pre <= law.c_pretrain_range[1]:
-        reasons.append(f"C_pretrain {c_pre:.3g} outside fitted [{law.c_pretrain_range[0]:.3g}, "
-                       f"{law.c_pretrain_range[1]:.3g}]")
-    if c_rl > law.c_rl_max:
-        reasons.append(f"C_rl {c_rl:.3g} above fitted max {law.c_rl_max:.3g}")
+    for label, value, key, unit in checks:
+        lo, hi = law.fitted_range.get(key, (np.nan, np.nan))
+        if np.isfinite(value) and not lo * (1 - 1e-9) <= value <= hi * (1 + 1e-9):
+            reasons.append(f"{label} {value:.3g} outside fitted [{lo:.3g}, {hi:.3g}] {unit}")
+    c_rl_max = law.fitted_range["c_rl"][1]
+    if best["c_rl"] > c_rl_max * (1 + 1e-9):
+        reasons.append(f"C_rl {best['c_rl']:.3g} above fitted max {c_rl_max:.3g} FLOPs")
     return "; ".join(reasons) or None
 
 
 def allocate(law: JointLaw, budget: float) -> dict:
-    """Optimal split for one budget: fraction, FLOPs per phase, accuracy, CIs and extrapolation flag."""
-    f, acc = optimal_fraction(law.params, budget)
-    row = {"budget_flops": float(budget), "f_pretrain": f, "c_pretrain": f * budget,
-           "c_rl": (1 - f) * budget, "accuracy": float(np.clip(acc, 0, 1)),
-           "f_ci_low": np.nan, "f_ci_high": np.nan, "acc_ci_low": np.nan, "acc_ci_high": np.nan}
+    """Optimal split for one budget: fraction, N, D, FLOPs per phase, accuracy, CIs and the extrapolation flag."""
+    best = optimum(law.law, law.params, budget)
+    row = {"budget_flops": float(budget), "f_pretrain": best["f_pretrain"],
+           "c_pretrain": best["f_pretrain"] * budget, "c_rl": best["c_rl"],
+           "accuracy": float(np.clip(best["accuracy"], 0, 1)), "n_params": best["n_params"],
+           "pretrain_tokens": best["pretrain_tokens"], "form": law.form}
+    bounds = {"f": "f_pretrain", "acc": "accuracy", "n": "n_params", "d": "pretrain_tokens", "c_rl": "c_rl"}
+    for short in bounds:
+        row[f"{short}_ci_low"] = row[f"{short}_ci_high"] = np.nan
     if len(law.draws):
-        opts = np.array([optimal_fraction(p, budget) for p in law.draw_params()])
-        (f_lo, a_lo), (f_hi, a_hi) = percentile_ci(opts, law.ci)
-        row.update(f_ci_low=float(f_lo), f_ci_high=float(f_hi),
-                   acc_ci_low=float(np.clip(a_lo, 0, 1)), acc_ci_high=float(np.clip(a_hi, 0, 1)))
-    reason = extrapolation_reason(law, budget, f)
-    row.update(extrapolated=reason is not None, note=reason or "")
-    return row
+        opts = np.array([[optimum(law.law, p, budget)[k] for k in bounds.values()] for p in law.draw_params()])
+        for (short, key), lo, hi in zip(bounds.items(), *percentile_ci(opts, law.ci)):
+            clip = (0.0, 1.0) if key == "accuracy" else (-np.inf, np.inf)
+            row[f"{short}_ci_low"], row[f"{short}_ci_high"] = float(np.clip(lo, *clip)), float(np.clip(hi, *clip))
+    notes = [r for r in (extrapolation_reason(law, budget, best),) if r]
+    row["extrapolated"] = bool(notes)
+    if not law.law.separates_size:
+        notes.append("law sees only C_pretrain: N and D not determined")
+    row["note"] = "; ".join(notes)
+    return {k: row[k] for k in ALLOCATION_COLUMNS}
 
 
 def default_budgets(law: JointLaw, n: int = 9, beyond: float = 1e3) -> np.ndarray:
@@ -120,15 +158,42 @@ def default_budgets(law: JointLaw, n: int = 9, beyond: float = 1e3) -> np.ndarra
 
 
 def allocation_table(law: JointLaw, budgets: Sequence[float] | None = None) -> pd.DataFrame:
-    """One row per budget (FLOPs): optimal pre-training fraction with CI, accuracy with CI, flags."""
+    """One row per budget (FLOPs), columns ``ALLOCATION_COLUMNS``."""
     budgets = default_budgets(law) if budgets is None or len(budgets) == 0 else np.asarray(budgets, float)
-    return pd.DataFrame([allocate(law, b) for b in budgets])
+    return pd.DataFrame([allocate(law, b) for b in budgets], columns=ALLOCATION_COLUMNS)
 
 
-def iso_flop_curves(law: JointLaw, budgets: Sequence[float],
-                    fractions: np.ndarray = FRACTIONS) -> pd.DataFrame:
-    """Long table (budget_flops, f_pretrain, accuracy) of predicted accuracy vs fraction per budget."""
-    parts = [pd.DataFrame({"budget_flops": float(b), "f_pretrain": fractions,
-                           "accuracy": np.clip(accuracy_vs_fraction(law.params, b, fractions), 0, 1)})
-             for b in budgets]
-    return pd.concat(parts, ignore_index=True)
+def size_curve(law: JointLaw, budget: float, sizes: np.ndarray | None = None,
+               fractions: np.ndarray = SIZE_CURVE_FRACTIONS) -> dict[str, np.ndarray]:
+    """Accuracy vs model size N at a fixed budget, each N with its best pre-training fraction (D = f C / 6N)."""
+    form = law.law
+    if not form.separates_size:
+        raise FitError(f"{law.form}: a compute-only law has no size curve")
+    if sizes is None:
+        lo, hi = law.fitted_range["n_params"]
+        n_opt = optimum(form, law.params, budget)["n_params"]
+        sizes = np.logspace(np.log10(min(lo, n_opt)) - 1, np.log10(max(hi, n_opt)) + 1, 160)
+    n = np.asarray(sizes, dtype=float)[:, None]
+    c_pre = fractions[None, :] * budget
+    acc = form.predict(law.params, n=n, d=c_pre / (6 * n), c_rl=(1 - fractions[None, :]) * budget)
+    best = np.nanargmax(np.where(np.isfinite(acc), acc, -np.inf), axis=1)
+    f = fractions[best]
+    return {"f_pretrain": f, "n_params": n[:, 0], "pretrain_tokens": f * budget / (6 * n[:, 0]),
+            "c_rl": (1 - f) * budget, "accuracy": acc[np.arange(len(n)), best]}
+
+
+def iso_flop_curves(law: JointLaw, budgets: Sequence[float], fractions: np.ndarray = FRACTIONS) -> pd.DataFrame:
+    """Long table (``ISO_FLOP_COLUMNS``): accuracy along the fraction (``curve = fraction``) and, for laws that
+    separate size from tokens, along N (``curve = size``), per budget (FLOPs); accuracy clipped to [0, 1]."""
+    parts = []
+    for b in budgets:
+        curves = {"fraction": split_curve(law.law, law.params, float(b), fractions)}
+        if law.law.separates_size:
+            curves["size"] = size_curve(law, float(b))
+        for name, c in curves.items():
+            parts.append(pd.DataFrame({"curve": name, "budget_flops": float(b), **c}))
+    if not parts:
+        return pd.DataFrame(columns=ISO_FLOP_COLUMNS)
+    out = pd.concat(parts, ignore_index=True)[ISO_FLOP_COLUMNS]
+    out["accuracy"] = out["accuracy"].clip(0, 1)
+    return out

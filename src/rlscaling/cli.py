@@ -9,13 +9,15 @@ Add a subcommand from any module with::
     @register("gpu-hours", help="estimate GPU hours for a config", arguments=_args)
     def gpu_hours(args) -> int: ...
 
-Each handler returns an exit status. Expected failures raise ``CLIError`` (or ``FitError`` /
-``FileNotFoundError``) and are printed as one line on stderr with exit status 2.
+Each handler returns an exit status. Expected failures raise ``CLIError`` (or ``FitError``, e.g.
+``FitInputError`` naming a file, row and column, or ``FileNotFoundError``) and are printed as one line on
+stderr with exit status 2. The work itself lives in the library (``rlscaling.fit``, ``rlscaling.allocate``).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -79,7 +81,8 @@ def _single_threaded_blas() -> None:
 def _fit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--summary", required=True, help="results/summary.csv")
     p.add_argument("--records", help="per-item records (parquet) for item bootstrap; else points are resampled")
-    p.add_argument("--out", required=True, help="output directory (fits.json, allocation.csv, iso_flop.csv)")
+    p.add_argument("--out", required=True, help="output directory: fits.json, allocation.csv, iso_flop.csv are "
+                   "(re)written, nothing else")
     p.add_argument("--config", help="workflow config YAML; its 'fit' section and 'seed' are used")
     p.add_argument("--bootstrap", type=int, help="bootstrap resamples (overrides the config)")
     p.add_argument("--seed", type=int, help="bootstrap seed (overrides the config)")
@@ -107,53 +110,32 @@ def _load_fit_config(args: argparse.Namespace) -> dict:
     return cfg
 
 
-def write_fits(summary_path, records_path, config: dict, out, seed_table=None) -> dict:
-    """Fit every law on a study and write ``fits.json`` (+ ``allocation.csv``, ``iso_flop.csv``) into ``out``.
-
-    ``config`` is the workflow's ``fit`` section (plus ``seed``); used by the CLI and by the ``fit`` rule.
-    """
-    import pandas as pd
-
-    from rlscaling import allocate as al
-    from rlscaling.fit import fit_seed_gains, fit_summary, to_jsonable
-    from rlscaling.io import write_csv, write_json
-
-    summary = pd.read_csv(_existing_file(summary_path, "summary CSV"))
-    records = pd.read_parquet(_existing_file(records_path, "records parquet")) if records_path else None
-    raw = fit_summary(summary, records, config)
-    if seed_table:
-        table = pd.read_csv(_existing_file(seed_table, "seed table CSV"))
-        raw["seed_table"] = fit_seed_gains(table, bootstrap=config.get("bootstrap", 1000),
-                                           seed=config.get("seed", 0))
-    fits = to_jsonable(raw)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    chosen = fits["joint_law"]["chosen"]
-    if chosen is None:
-        print("no joint law could be fitted; allocation skipped", file=sys.stderr)
-    else:
-        law = al.JointLaw.from_fits(fits)
-        table = al.allocation_table(law, fits.get("allocation_budgets"))
-        write_csv(out / "allocation.csv", table)
-        write_csv(out / "iso_flop.csv", al.iso_flop_curves(law, table["budget_flops"]))
-        print(f"wrote {out / 'allocation.csv'} ({len(table)} budgets, joint form: {chosen})")
-    write_json(out / "fits.json", fits)  # last: its presence marks a complete fit
-    print(f"wrote {out / 'fits.json'}")
-    return fits
-
-
 @register("fit", help="fit the scaling laws to summary.csv and write fits.json", arguments=_fit_arguments)
 def cmd_fit(args: argparse.Namespace) -> int:
-    import pandas as pd
+    from rlscaling.fit import FitConfig, read_summary, write_fits
+    from rlscaling.io import read_json
 
-    fits = write_fits(args.summary, args.records, _load_fit_config(args), args.out, args.seed_table)
-    summary = pd.read_csv(args.summary)
+    settings = _load_fit_config(args)
+    paths = write_fits(args.summary, args.records, settings, args.out, args.seed_table)
+    fits = read_json(paths[0])
+    if fits["allocation"]["status"] != "ok":
+        print(f"no joint law to allocate with: {fits['allocation']['reason']}", file=sys.stderr)
+    for path in paths:
+        print(f"wrote {path}")
     if args.figures:
         from rlscaling.plots_fits import plot_all_fits
 
+        summary = read_summary(args.summary, FitConfig.from_mapping(settings))
         for path in plot_all_fits(fits, summary, Path(args.figures)):
             print(f"wrote {path}")
     return 0
+
+
+def write_fits(*args, **kwargs):
+    """Deprecated alias of :func:`rlscaling.fit.write_fits` (kept while ``workflow/scripts/fit.py`` imports it)."""
+    from rlscaling.fit import write_fits as _write_fits
+
+    return _write_fits(*args, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -167,17 +149,30 @@ def _allocate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fits", required=True, help="fits.json written by 'rlscaling fit'")
 
 
+def _with_ci(value: float, low: float, high: float, fmt: str) -> str:
+    ci = "no CI" if math.isnan(low) or math.isnan(high) else f"95% CI {low:{fmt}} - {high:{fmt}}"  # NaN: no draws
+    return f"{value:{fmt}} ({ci})"
+
+
 def format_allocation(row: dict) -> str:
-    """Human-readable lines for one allocation row."""
+    """Human-readable lines for one allocation row (``rlscaling.allocate.ALLOCATION_COLUMNS``)."""
     lines = [
-        f"budget            {row['budget_flops']:.3g} FLOPs",
-        f"pre-training      f = {row['f_pretrain']:.3f} (95% CI {row['f_ci_low']:.3f}-{row['f_ci_high']:.3f})"
-        f"  -> C_pretrain = {row['c_pretrain']:.3g} FLOPs",
-        f"RL                1 - f = {1 - row['f_pretrain']:.3f}  -> C_rl = {row['c_rl']:.3g} FLOPs",
-        f"accuracy          {row['accuracy']:.3f} (95% CI {row['acc_ci_low']:.3f}-{row['acc_ci_high']:.3f})",
+        f"budget            {row['budget_flops']:.3g} FLOPs (law: {row['form']})",
+        (f"pre-training      f = {_with_ci(row['f_pretrain'], row['f_ci_low'], row['f_ci_high'], '.3f')}"
+         f"  -> C_pretrain = {row['c_pretrain']:.3g} FLOPs"),
+    ]
+    if not math.isnan(row["n_params"]):  # the law separates size from tokens
+        lines += [(f"model size        N = {_with_ci(row['n_params'], row['n_ci_low'], row['n_ci_high'], '.3g')}"
+                   " parameters"),
+                  f"tokens            D = {_with_ci(row['pretrain_tokens'], row['d_ci_low'], row['d_ci_high'], '.3g')}"]
+    lines += [
+        f"RL                C_rl = {_with_ci(row['c_rl'], row['c_rl_ci_low'], row['c_rl_ci_high'], '.3g')} FLOPs",
+        f"accuracy          {_with_ci(row['accuracy'], row['acc_ci_low'], row['acc_ci_high'], '.3f')}",
     ]
     if row["extrapolated"]:
         lines.append(f"WARNING           extrapolated: {row['note']}")
+    elif row["note"]:
+        lines.append(f"note              {row['note']}")
     return "\n".join(lines)
 
 
@@ -192,7 +187,7 @@ def cmd_allocate(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CLIError(f"{path}: not valid JSON ({exc})") from None
     law = al.JointLaw.from_fits(fits)
-    print(f"joint law ({law.form}) from {path}")
+    print(f"joint law {law.form} from {path}" + (f" ({law.note})" if law.note else ""))
     for budget in args.budget:
         print(format_allocation(al.allocate(law, budget)))
     return 0

@@ -24,6 +24,8 @@ from rlscaling.fit import percentile_ci, power_law, rl_sigmoid, select_rows, Fit
 from rlscaling.io import atomic_path  # noqa: E402
 
 DPI = 150
+# no creation date or software version in the files, so the same fit gives byte-identical figures
+_DETERMINISTIC = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None}}
 
 
 def save_figure(fig: plt.Figure, out_stem: Path) -> list[Path]:
@@ -34,7 +36,7 @@ def save_figure(fig: plt.Figure, out_stem: Path) -> list[Path]:
     for fmt in ("png", "svg"):
         path = out_stem.with_name(out_stem.name + f".{fmt}")
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=DPI, bbox_inches="tight")
+            fig.savefig(tmp, format=fmt, dpi=DPI, bbox_inches="tight", metadata=_DETERMINISTIC[fmt])
         paths.append(path)
     plt.close(fig)
     return paths
@@ -42,6 +44,7 @@ def save_figure(fig: plt.Figure, out_stem: Path) -> list[Path]:
 
 def _style() -> None:
     sns.set_theme(style="whitegrid", context="notebook")
+    plt.rcParams["svg.hashsalt"] = "rlscaling"  # deterministic SVG element ids
 
 
 def _band(draws, x: np.ndarray, fn, ci: float = 0.95):
@@ -210,37 +213,57 @@ def plot_rl_curves(rows: pd.DataFrame, fits: Mapping, out_stem: Path) -> list[Pa
 # --------------------------------------------------------------------------------------------------
 
 
+def _iso_panel(ax, curves: pd.DataFrame, table: pd.DataFrame, colors, x: str, lo: str, hi: str) -> None:
+    """Accuracy along ``x`` per budget; the optimum as a dot with its 95% CI as a horizontal bar."""
+    for color, (_, row) in zip(colors, table.iterrows()):
+        c = curves[curves["budget_flops"] == row["budget_flops"]]
+        ax.plot(c[x], c["accuracy"], color=color, ls="--" if row["extrapolated"] else "-",
+                label=f"C = {row['budget_flops']:.2g} FLOPs")
+        xerr = None
+        if np.isfinite(row[lo]) and np.isfinite(row[hi]):
+            xerr = [[max(row[x] - row[lo], 0)], [max(row[hi] - row[x], 0)]]
+        ax.errorbar([row[x]], [row["accuracy"]], xerr=xerr, fmt="o", color=color, mec="k", capsize=3, zorder=3)
+
+
 def plot_iso_flop(law: JointLaw, out_stem: Path, budgets: Sequence[float] | None = None) -> list[Path]:
-    """Left: predicted accuracy vs pre-training fraction at fixed budgets (optimum marked).
-    Right: optimal fraction vs budget (FLOPs, log) with its 95% CI; hollow = extrapolated."""
+    """Iso-FLOP curves of the allocation law. Left: predicted accuracy vs pre-training fraction (N, D optimal for
+    each fraction). Middle: accuracy vs model size N (best fraction for each N). Dots = optimum, bars = its 95%
+    bootstrap CI, dashed = extrapolated. Right: optimal fraction vs budget (FLOPs) with its CI."""
     _style()
-    budgets = default_budgets(law, n=6) if budgets is None else np.asarray(budgets, float)
+    budgets = default_budgets(law, n=5) if budgets is None else np.asarray(budgets, float)
     table = allocation_table(law, budgets)
     curves = iso_flop_curves(law, budgets)
-    cmap = sns.color_palette("rocket_r", len(budgets) + 1)[1:]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.3))
-    for color, (_, row) in zip(cmap, table.iterrows()):
-        c = curves[curves["budget_flops"] == row["budget_flops"]]
-        ax1.plot(c["f_pretrain"], c["accuracy"], color=color, ls="--" if row["extrapolated"] else "-",
-                 label=f"C = {row['budget_flops']:.2g} FLOPs")
-        ax1.plot(row["f_pretrain"], row["accuracy"], "o", color=color, mec="k", zorder=3)
+    colors = sns.color_palette("rocket_r", len(budgets) + 1)[1:]
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4.6))
+    _iso_panel(ax1, curves[curves["curve"] == "fraction"], table, colors, "f_pretrain", "f_ci_low", "f_ci_high")
     ax1.set_xlabel("pre-training fraction f = C_pretrain / C")
     ax1.set_ylabel("predicted accuracy (fraction)")
-    ax1.set_title(f"iso-FLOP curves ({law.form} law); dot = optimum, dashed = extrapolated", fontsize=10)
+    ax1.set_title("iso-FLOP: accuracy vs pre-training fraction", fontsize=10)
     ax1.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
+    if law.law.separates_size:
+        _iso_panel(ax2, curves[curves["curve"] == "size"], table, colors, "n_params", "n_ci_low", "n_ci_high")
+        ax2.axvspan(*law.fitted_range["n_params"], color="0.85", alpha=0.5, lw=0, label="fitted N range")
+        ax2.set_xscale("log")
+        ax2.legend(handles=ax2.get_legend_handles_labels()[0][-1:], fontsize=8, loc="lower center")
+    else:
+        ax2.text(0.5, 0.5, f"{law.form} law sees only C_pretrain:\nno curve over model size", ha="center",
+                 va="center", transform=ax2.transAxes, fontsize=9)
+    ax2.set_xlabel("model size N (parameters); D = f C / 6N")
+    ax2.set_title("iso-FLOP: accuracy vs model size", fontsize=10)
     b = table["budget_flops"].to_numpy()
-    ax2.fill_between(b, table["f_ci_low"], table["f_ci_high"], color="C0", alpha=0.2, lw=0, label="95% CI")
-    ax2.plot(b, table["f_pretrain"], color="C0")
+    ax3.fill_between(b, table["f_ci_low"], table["f_ci_high"], color="C0", alpha=0.2, lw=0, label="95% CI")
+    ax3.plot(b, table["f_pretrain"], color="C0")
     inside = ~table["extrapolated"].to_numpy(bool)
-    ax2.plot(b[inside], table["f_pretrain"][inside], "o", color="C0", label="inside fitted range")
-    ax2.plot(b[~inside], table["f_pretrain"][~inside], "o", mfc="white", color="C0", label="extrapolated")
-    ax2.axvspan(*law.c_total_range, color="0.85", alpha=0.5, lw=0, label="fitted total compute")
-    ax2.set_xscale("log")
-    ax2.set_ylim(0, 1)
-    ax2.set_xlabel("total compute budget C (FLOPs)")
-    ax2.set_ylabel("optimal pre-training fraction f*")
-    ax2.set_title("compute-optimal split", fontsize=10)
-    ax2.legend(fontsize=8, loc="best")
+    ax3.plot(b[inside], table["f_pretrain"][inside], "o", color="C0", label="inside fitted range")
+    ax3.plot(b[~inside], table["f_pretrain"][~inside], "o", mfc="white", color="C0", label="extrapolated")
+    ax3.axvspan(*law.c_total_range, color="0.85", alpha=0.5, lw=0, label="fitted total compute")
+    ax3.set_xscale("log")
+    ax3.set_ylim(0, 1.02)
+    ax3.set_xlabel("total compute budget C (FLOPs)")
+    ax3.set_ylabel("optimal pre-training fraction f*")
+    ax3.set_title("compute-optimal split", fontsize=10)
+    ax3.legend(fontsize=8, loc="best")
+    fig.suptitle(f"Allocation law: {law.form} ({law.law.formula})", fontsize=11)
     fig.tight_layout()
     return save_figure(fig, out_stem)
 
@@ -289,8 +312,9 @@ def plot_all_fits(fits: Mapping, summary: pd.DataFrame, out_dir: Path) -> list[P
                                    reference=(10.7, 0.194, "seed write-up: 10.7·N^0.194 (as stated)"))
     cfg = FitConfig(benchmark=sel["benchmark"], scorer=sel["scorer"], shots=sel["shots"], subset=sel["subset"])
     paths += plot_rl_curves(select_rows(summary, cfg), fits, out_dir / "fit_rl_curves")
-    if fits.get("joint_law", {}).get("chosen"):
+    if fits.get("joint_law", {}).get("allocation_form") or fits.get("joint_law", {}).get("chosen"):
         law = JointLaw.from_fits(fits)
-        paths += plot_iso_flop(law, out_dir / "fit_iso_flop")
+        budgets = fits.get("allocation_budgets") or None
+        paths += plot_iso_flop(law, out_dir / "fit_iso_flop", budgets=budgets[:6] if budgets else None)
     paths += plot_extrapolation(fits.get("extrapolation", {}), out_dir / "fit_extrapolation")
     return paths

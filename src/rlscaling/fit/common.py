@@ -1,0 +1,130 @@
+"""Shared pieces of the fits: the error types, input checks on arrays, bootstrap intervals, JSON conversion.
+
+Units are those of the caller (compute in FLOPs, accuracy as a fraction in [0, 1]).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+try:  # progress bars are optional niceties
+    from tqdm.auto import tqdm
+except ImportError:  # pragma: no cover
+    def tqdm(it, **_):  # type: ignore[no-redef]
+        return it
+
+
+class FitError(ValueError):
+    """A fit cannot be made from the given data; the message says why."""
+
+
+class FitInputError(FitError):
+    """An input file is unusable (missing, empty, a bad value); the message names the file, row and column.
+
+    Raised before anything is fitted or written; ``rlscaling fit`` turns it into exit status 2.
+    """
+
+
+def finite_array(name: str, values, *, positive: bool = False, nonnegative: bool = False) -> np.ndarray:
+    """``values`` as a flat float array; FitError when a value is NaN/infinite or breaks the sign rule."""
+    arr = np.asarray(values, dtype=float).ravel()
+    if not np.all(np.isfinite(arr)):
+        raise FitError(f"{name}: contains NaN or infinite values")
+    if positive and np.any(arr <= 0):
+        raise FitError(f"{name}: must be > 0 (got min {arr.min():.4g})")
+    if nonnegative and np.any(arr < 0):
+        raise FitError(f"{name}: compute must be >= 0 FLOPs (got min {arr.min():.4g})")
+    return arr
+
+
+def require_points(n: int, n_params: int, form: str) -> None:
+    """FitError unless there is at least one more point than parameters."""
+    if n < n_params + 1:
+        raise FitError(f"{form}: {n} point(s) for {n_params} parameters; need at least {n_params + 1}")
+
+
+def require_variation(y: np.ndarray, what: str) -> None:
+    """FitError when every value of ``y`` is equal (nothing to fit)."""
+    if np.ptp(y) == 0:
+        raise FitError(f"{what}: all values are equal ({y[0]:.4g}); nothing to fit")
+
+
+def require_fraction(y: np.ndarray, what: str) -> None:
+    """FitError unless every accuracy lies in [0, 1]."""
+    if np.any((y < 0) | (y > 1)):
+        raise FitError(f"{what}: accuracy must be a fraction in [0, 1]")
+
+
+def percentile_ci(draws: np.ndarray, ci: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval over the first axis, ignoring failed (NaN) draws."""
+    draws = np.asarray(draws, dtype=float)
+    tail = 100 * (1 - ci) / 2
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column gives NaN bounds, on purpose
+            return np.nanpercentile(draws, tail, axis=0), np.nanpercentile(draws, 100 - tail, axis=0)
+
+
+def param_table(names: list[str], estimate, draws: np.ndarray | None, ci: float) -> dict[str, dict]:
+    """``{name: {estimate, ci_low, ci_high}}``; CI bounds are None without bootstrap draws."""
+    estimate = np.asarray(estimate, dtype=float)
+    if draws is None or len(draws) == 0 or np.all(np.isnan(draws)):
+        low = high = [None] * len(names)
+    else:
+        low, high = percentile_ci(draws, ci)
+    return {n: {"estimate": float(e), "ci_low": None if lo is None else float(lo),
+                "ci_high": None if hi is None else float(hi)}
+            for n, e, lo, hi in zip(names, estimate, low, high)}
+
+
+def goodness_of_fit(y: np.ndarray, y_hat: np.ndarray) -> dict[str, float]:
+    """R^2 and RMSE of predictions, in the units of ``y``."""
+    resid = y - y_hat
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else float("nan")
+    return {"r2": r2, "rmse": float(np.sqrt(np.mean(resid**2)))}
+
+
+def bootstrap_loop(n_boot: int, refit: Callable[[int], np.ndarray], n_params: int,
+                   desc: str, progress: bool) -> np.ndarray:
+    """Call ``refit(i)`` for every draw; a draw whose refit raises FitError becomes a NaN row."""
+    out = np.full((n_boot, n_params), np.nan)
+    for i in tqdm(range(n_boot), desc=desc, disable=not progress, leave=False):
+        try:
+            with np.errstate(all="ignore"):
+                row = refit(i)
+        except (FitError, FloatingPointError, np.linalg.LinAlgError):
+            continue
+        if np.all(np.isfinite(row)):
+            out[i] = row
+    return out
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Recursively convert numpy types/arrays to Python and non-finite floats to None (strict JSON)."""
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [to_jsonable(v) for v in (obj.tolist() if isinstance(obj, np.ndarray) else obj)]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    return obj
+
+
+def status_failed(exc: Exception, **extra) -> dict:
+    """A fits.json entry for a form that could not be fitted."""
+    return {**extra, "status": "failed", "reason": str(exc)}
+
+
+def public(fit: dict) -> dict:
+    """Drop arrays not meant for fits.json."""
+    return {k: v for k, v in fit.items() if k not in ("draws", "theta")}

@@ -1,0 +1,170 @@
+"""Compute-only joint laws: error = f(C_pretrain, C_rl), fitted with the log-sum-exp Huber engine.
+
+* ``additive``     err = E + A*C_pre^-alpha + B*(C_rl + C0)^-beta
+* ``interaction``  the same + D*C_pre^-alpha*(C_rl + C0)^-beta
+
+C in FLOPs; C_rl = 0 (base models) is handled by the fitted offset C0 (FLOPs); err = 1 - accuracy.
+These laws see pre-training only through C_pretrain = 6ND, so they cannot say how to split it into N and D
+(see :mod:`rlscaling.fit.size_tokens` for laws that can).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from .common import (
+    FitError,
+    bootstrap_loop,
+    finite_array,
+    goodness_of_fit,
+    param_table,
+    require_fraction,
+    require_points,
+    require_variation,
+)
+from .lse import _lse_fit, _LSESpec
+
+JOINT_FORMS: dict[str, _LSESpec] = {
+    "additive": _LSESpec(interaction=False, offset=True),
+    "interaction": _LSESpec(interaction=True, offset=True),
+}
+JOINT_FORMULAS = {
+    "additive": "err = E + A*C_pre^-alpha + B*(C_rl + C0)^-beta",
+    "interaction": "err = E + A*C_pre^-alpha + B*(C_rl + C0)^-beta + D*C_pre^-alpha*(C_rl + C0)^-beta",
+}
+
+
+def joint_param_names(form: str) -> list[str]:
+    """Parameter names of a compute-only joint form, in fit order."""
+    return ["E", "A", "alpha", "B", "beta"] + (["D"] if JOINT_FORMS[form].interaction else []) + ["C0"]
+
+
+def predict_joint(params: Mapping[str, float], c_pre, c_rl) -> np.ndarray:
+    """Accuracy (fraction) predicted by a joint law; ``params`` in original units (FLOPs)."""
+    c_pre = np.asarray(c_pre, dtype=float)
+    c_rl = np.asarray(c_rl, dtype=float)
+    pre = np.power(c_pre, -params["alpha"])
+    rl = np.power(c_rl + params["C0"], -params["beta"])
+    err = params["E"] + params["A"] * pre + params["B"] * rl + params.get("D", 0.0) * pre * rl
+    return 1.0 - err
+
+
+@dataclass(frozen=True)
+class _JointData:
+    L1: np.ndarray
+    X2: np.ndarray
+    s1: float
+    s2: float
+
+    @classmethod
+    def from_compute(cls, c_pre: np.ndarray, c_rl: np.ndarray, s1=None, s2=None) -> _JointData:
+        s1 = float(np.exp(np.mean(np.log(c_pre)))) if s1 is None else s1
+        s2 = float(np.exp(np.mean(np.log(c_rl[c_rl > 0])))) if s2 is None else s2
+        return cls(np.log(c_pre / s1), c_rl / s2, s1, s2)
+
+    def to_params(self, theta: np.ndarray, form: str) -> np.ndarray:
+        """Normalised theta -> original-unit parameters in ``joint_param_names(form)`` order."""
+        e, a, al, b, be = theta[:5]
+        l1, l2 = np.log(self.s1), np.log(self.s2)
+        out = [e, a + al * l1, np.nan, b + be * l2, np.nan]
+        if JOINT_FORMS[form].interaction:
+            out.append(theta[5] + al * l1 + be * l2)
+        out.append(theta[-1] + l2)
+        with np.errstate(over="ignore"):
+            out = np.exp(out)
+        out[2], out[4] = al, be
+        return out
+
+
+def _check_joint_inputs(c_pre, c_rl, accuracy, form: str):
+    if form not in JOINT_FORMS:
+        raise FitError(f"joint law: unknown form {form!r}; known: {sorted(JOINT_FORMS)}")
+    c_pre = finite_array("c_pretrain", c_pre, positive=True)
+    c_rl = finite_array("c_rl", c_rl, nonnegative=True)
+    y = finite_array("accuracy", accuracy)
+    if not len(c_pre) == len(c_rl) == len(y):
+        raise FitError("joint law: c_pretrain, c_rl and accuracy differ in length")
+    require_fraction(y, "joint law")
+    require_points(len(y), JOINT_FORMS[form].n_params, f"joint law ({form})")
+    if np.unique(c_pre).size < 2:
+        raise FitError("joint law: need >= 2 distinct C_pretrain values")
+    if np.unique(c_rl[c_rl > 0]).size < 2:
+        raise FitError("joint law: need >= 2 distinct positive C_rl values")
+    require_variation(y, "joint law accuracy")
+    return c_pre, c_rl, y
+
+
+def fit_joint_law(c_pre, c_rl, accuracy, form: str = "additive", *, delta: float = 1e-3,
+                  error_floor: float = 1e-3, acc_draws: np.ndarray | None = None, bootstrap: int = 0,
+                  seed: int = 0, ci: float = 0.95, progress: bool = False) -> dict:
+    """Fit a joint law of error = 1 - accuracy on (C_pretrain, C_rl) FLOPs, Huber on log error.
+
+    ``form`` is ``additive`` or ``interaction`` (see ``JOINT_FORMULAS``); C_rl = 0 (base models) is
+    handled by the fitted offset C0 (FLOPs). Error rates are clipped below at ``error_floor``.
+    Returns parameters (original units) with CIs, R^2/RMSE on accuracy, ``theta`` (normalised) and
+    ``draws`` (B x P, original units) for downstream use (allocation CIs).
+    """
+    c_pre, c_rl, y = _check_joint_inputs(c_pre, c_rl, accuracy, form)
+    spec = JOINT_FORMS[form]
+    data = _JointData.from_compute(c_pre, c_rl)
+
+    def logerr(acc):
+        return np.log(np.clip(1 - np.asarray(acc, dtype=float), error_floor, None))
+
+    theta, loss = _lse_fit(spec, data.L1, data.X2, logerr(y), delta)
+    names = joint_param_names(form)
+    est = data.to_params(theta, form)
+    rng = np.random.default_rng(seed)
+    draws = None
+    if acc_draws is not None:
+        ad = np.asarray(acc_draws, dtype=float)
+        draws = bootstrap_loop(
+            len(ad), lambda i: data.to_params(_lse_fit(spec, data.L1, data.X2, logerr(ad[i]), delta,
+                                                       starts=[theta])[0], form),
+            len(names), f"bootstrap joint law ({form})", progress)
+    elif bootstrap > 0:
+        n = len(y)
+        ly = logerr(y)
+
+        def refit(_):
+            w = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
+            return data.to_params(_lse_fit(spec, data.L1, data.X2, ly, delta, w=w, starts=[theta])[0], form)
+
+        draws = bootstrap_loop(bootstrap, refit, len(names), f"bootstrap joint law ({form})", progress)
+    params = dict(zip(names, map(float, est)))
+    out = {"form": form, "formula": JOINT_FORMULAS[form], "params": param_table(names, est, draws, ci),
+           "n": len(y), "loss": loss, **goodness_of_fit(y, predict_joint(params, c_pre, c_rl))}
+    out.update(params)
+    out["param_names"] = names
+    out["draws"] = draws
+    return out
+
+
+def leave_one_size_out(groups, c_pre, c_rl, accuracy, form: str, *, delta: float = 1e-3,
+                       error_floor: float = 1e-3) -> dict:
+    """Leave-one-size-out prediction error of a joint form: RMSE (accuracy fraction) over held-out sizes.
+
+    Sizes whose training remainder is too small to fit are skipped and listed in ``skipped``.
+    """
+    groups = np.asarray(groups)
+    c_pre, c_rl, y = (np.asarray(v, dtype=float) for v in (c_pre, c_rl, accuracy))
+    errors, per_size, skipped = [], {}, {}
+    for g in np.unique(groups):
+        hold = groups == g
+        try:
+            fit = fit_joint_law(c_pre[~hold], c_rl[~hold], y[~hold], form, delta=delta,
+                                error_floor=error_floor)
+        except FitError as exc:
+            skipped[str(g)] = str(exc)
+            continue
+        resid = predict_joint(fit, c_pre[hold], c_rl[hold]) - y[hold]
+        errors.append(resid)
+        per_size[str(g)] = float(np.sqrt(np.mean(resid**2)))
+    if not errors:
+        raise FitError(f"leave-one-size-out ({form}): no size could be held out ({skipped})")
+    rmse = float(np.sqrt(np.mean(np.concatenate(errors) ** 2)))
+    return {"rmse": rmse, "per_size": per_size, "skipped": skipped}
+

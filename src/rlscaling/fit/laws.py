@@ -1,0 +1,100 @@
+"""The joint-law forms competing for ``fits.json``, behind one interface (fit / predict on study points).
+
+Two families: compute-only laws ``err = f(C_pretrain, C_rl)`` (:mod:`.joint`) and laws that separate model size
+from tokens ``err = f(N, D, C_rl)`` (:mod:`.size_tokens`). Units: N parameters, D tokens, C FLOPs, accuracy
+fraction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .common import FitError
+from .joint import JOINT_FORMULAS, fit_joint_law, joint_param_names, predict_joint
+from .size_tokens import FORMULAS as SIZE_TOKENS_FORMULAS
+from .size_tokens import PARAM_NAMES as SIZE_TOKENS_PARAMS
+from .size_tokens import fit_size_tokens_law, size_tokens_error
+
+
+@dataclass(frozen=True)
+class StudyPoints:
+    """The fitted points as arrays: model name, N (parameters), D (tokens), C_pretrain, C_rl (FLOPs), accuracy."""
+
+    model: np.ndarray
+    n: np.ndarray
+    d: np.ndarray
+    c_pre: np.ndarray
+    c_rl: np.ndarray
+    y: np.ndarray
+
+    @classmethod
+    def from_rows(cls, rows: pd.DataFrame) -> StudyPoints:
+        col = lambda k: rows[k].to_numpy(dtype=float)
+        return cls(rows["model"].astype(str).to_numpy(), col("n_params"), col("pretrain_tokens"),
+                   col("c_pretrain"), col("c_rl"), col("accuracy"))
+
+    def subset(self, mask: np.ndarray) -> StudyPoints:
+        return StudyPoints(*(v[mask] for v in (self.model, self.n, self.d, self.c_pre, self.c_rl, self.y)))
+
+    def fitted_range(self) -> dict[str, list[float]]:
+        """[min, max] of every input over the points (N parameters, D tokens, C FLOPs)."""
+        total = self.c_pre + self.c_rl
+        return {k: [float(v.min()), float(v.max())] for k, v in
+                (("n_params", self.n), ("pretrain_tokens", self.d), ("c_pretrain", self.c_pre),
+                 ("c_rl", self.c_rl), ("c_total", total))}
+
+
+@dataclass(frozen=True)
+class JointForm:
+    """One competing form: ``variables`` is ``"compute"`` (C_pretrain, C_rl) or ``"size_tokens"`` (N, D, C_rl)."""
+
+    name: str
+    variables: str
+    formula: str
+    param_names: tuple[str, ...]
+
+    @property
+    def separates_size(self) -> bool:
+        return self.variables == "size_tokens"
+
+    def fit(self, pts: StudyPoints, *, delta: float, error_floor: float, acc_draws: np.ndarray | None = None,
+            bootstrap: int = 0, seed: int = 0, ci: float = 0.95, progress: bool = False) -> dict:
+        """Fit on ``pts``; a dict with parameters (original units), ``params`` table, r2/rmse and ``draws``."""
+        kw = {"delta": delta, "error_floor": error_floor, "acc_draws": acc_draws, "bootstrap": bootstrap,
+              "seed": seed, "ci": ci}
+        if self.separates_size:
+            return fit_size_tokens_law(pts.n, pts.d, pts.c_rl, pts.y, self.name, **kw).as_dict()
+        out = fit_joint_law(pts.c_pre, pts.c_rl, pts.y, self.name, progress=progress, **kw)
+        return {**out, "variables": ["c_pretrain", "c_rl"]}
+
+    def predict(self, params: Mapping[str, float], *, n=None, d=None, c_pre=None, c_rl) -> np.ndarray:
+        """Accuracy (fraction, unclipped); size/tokens forms need ``n`` and ``d``, compute forms ``c_pre``."""
+        if self.separates_size:
+            if n is None or d is None:
+                raise FitError(f"{self.name}: predicting needs N and D")
+            return 1.0 - size_tokens_error(self.name, params, n, d, c_rl)
+        if c_pre is None:
+            raise FitError(f"{self.name}: predicting needs C_pretrain")
+        return predict_joint(params, c_pre, c_rl)
+
+    def predict_points(self, params: Mapping[str, float], pts: StudyPoints) -> np.ndarray:
+        return self.predict(params, n=pts.n, d=pts.d, c_pre=pts.c_pre, c_rl=pts.c_rl)
+
+
+FORMS: dict[str, JointForm] = {
+    **{name: JointForm(name, "compute", JOINT_FORMULAS[name], tuple(joint_param_names(name)))
+       for name in JOINT_FORMULAS},
+    **{name: JointForm(name, "size_tokens", SIZE_TOKENS_FORMULAS[name], tuple(SIZE_TOKENS_PARAMS[name]))
+       for name in SIZE_TOKENS_FORMULAS},
+}
+
+
+def get_form(name: str) -> JointForm:
+    """The registered form ``name``; FitError listing the known ones otherwise."""
+    if name not in FORMS:
+        raise FitError(f"unknown joint-law form {name!r}; known: {sorted(FORMS)}")
+    return FORMS[name]

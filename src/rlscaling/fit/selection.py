@@ -1,0 +1,105 @@
+"""Rows of ``summary.csv`` a fit uses, per-item bootstrap replicates of their accuracies, and RL gains.
+
+Accuracy is a fraction in [0, 1]; gains are percentage points (100 x fraction).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .common import FitError
+from .config import FitConfig
+
+SUMMARY_COLUMNS = (
+    "study", "model", "n_params", "pretrain_tokens", "c_pretrain", "rl_step", "c_rl",
+    "benchmark", "subset", "shots", "scorer", "n_items", "accuracy", "ci_low", "ci_high",
+)
+FIT_COLUMNS = ("model", "n_params", "pretrain_tokens", "c_pretrain", "rl_step", "c_rl",
+               "benchmark", "subset", "shots", "scorer", "accuracy")
+RECORD_COLUMNS = ("model", "pretrain_tokens", "rl_step", "benchmark", "subset", "shots", "scorer",
+                  "item_id", "score")
+CONDITION_KEYS = ["model", "pretrain_tokens", "rl_step"]
+
+
+def require_columns(frame: pd.DataFrame, columns: tuple[str, ...] | list[str], what: str) -> None:
+    """Raise ``FitError`` naming every column of ``columns`` missing from ``frame``."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise FitError(f"{what}: missing column(s) {missing}")
+
+
+def selection_mask(frame: pd.DataFrame, cfg: FitConfig) -> pd.Series:
+    """Rows of ``cfg``'s benchmark/scorer/shots/subset (shots compared numerically; blanks never match)."""
+    return ((frame["benchmark"] == cfg.benchmark) & (frame["scorer"] == cfg.scorer)
+            & (pd.to_numeric(frame["shots"], errors="coerce") == int(cfg.shots))
+            & (frame["subset"].astype(str) == str(cfg.subset)))
+
+
+def select_rows(summary: pd.DataFrame, cfg: FitConfig) -> pd.DataFrame:
+    """Rows of one benchmark/subset/shots/scorer, sorted by model size, budget and RL step."""
+    require_columns(summary, FIT_COLUMNS, "summary")
+    sel = summary[selection_mask(summary, cfg)]
+    if sel.empty:
+        raise FitError(f"summary: no rows for benchmark={cfg.benchmark!r} scorer={cfg.scorer!r} "
+                       f"shots={cfg.shots} subset={cfg.subset!r}")
+    for col in ("c_pretrain", "c_rl"):
+        if (sel[col].astype(float) < 0).any():
+            raise FitError(f"summary: negative compute in column {col!r}")
+    dup = sel.duplicated(CONDITION_KEYS)
+    if dup.any():
+        raise FitError(f"summary: duplicate rows for {sel.loc[dup, CONDITION_KEYS].iloc[0].to_dict()}")
+    return sel.sort_values(["n_params", "pretrain_tokens", "rl_step"]).reset_index(drop=True)
+
+
+def item_bootstrap_accuracies(rows: pd.DataFrame, records: pd.DataFrame, cfg: FitConfig,
+                              n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot x len(rows)) accuracies from resampling evaluation items (paired across conditions).
+
+    Items are resampled once per draw and shared by every model/checkpoint, so differences (gains)
+    keep their pairing. Repeated samples of one item are averaged first.
+    """
+    require_columns(records, RECORD_COLUMNS, "records")
+    rec = records[selection_mask(records, cfg)]
+    if rec.empty:
+        raise FitError(f"records: no rows for benchmark={cfg.benchmark!r} scorer={cfg.scorer!r} "
+                       f"shots={cfg.shots} subset={cfg.subset!r}")
+    keys = pd.MultiIndex.from_frame(rows[CONDITION_KEYS])
+    table = rec.pivot_table(index="item_id", columns=CONDITION_KEYS, values="score", aggfunc="mean")
+    missing = keys.difference(table.columns)
+    if len(missing):
+        raise FitError(f"records: no per-item scores for condition(s) {list(missing)[:3]}")
+    S = table.reindex(columns=keys).to_numpy(dtype=float)               # items x conditions
+    mask = np.isfinite(S)
+    S = np.where(mask, S, 0.0)
+    n_items = S.shape[0]
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(n_items, np.full(n_items, 1.0 / n_items), size=n_boot).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (counts @ S) / (counts @ mask)
+
+
+
+def gains_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, pretrain budget): base and final-checkpoint accuracy and gain in percentage points.
+
+    Also returns the row positions ``base_row`` / ``final_row`` (into ``rows``) so bootstrap replicates of
+    the accuracies can be turned into gains without regrouping. Every model needs an rl_step 0 row and
+    at least one RL checkpoint; otherwise FitError names the model.
+    """
+    out = []
+    steps = rows["rl_step"].to_numpy()
+    for (model, tokens), pos in rows.groupby(["model", "pretrain_tokens"], sort=False).indices.items():
+        base = pos[steps[pos] == 0]
+        if base.size == 0:
+            raise FitError(f"gain: model {model!r} (pretrain_tokens={tokens}) has no rl_step 0 row")
+        final = pos[np.argmax(steps[pos])]
+        if steps[final] == 0:
+            raise FitError(f"gain: model {model!r} (pretrain_tokens={tokens}) has no RL checkpoint")
+        b, f = rows["accuracy"].iloc[base[0]], rows["accuracy"].iloc[final]
+        out.append({"model": model, "pretrain_tokens": float(tokens),
+                    "n_params": float(rows["n_params"].iloc[final]), "final_step": int(steps[final]),
+                    "base_accuracy": float(b), "final_accuracy": float(f), "gain_pp": 100 * float(f - b),
+                    "base_row": int(base[0]), "final_row": int(final)})
+    return pd.DataFrame(out)
+

@@ -1,0 +1,279 @@
+"""Joint laws that separate model size N from pre-training tokens D: error = f(N, D, C_rl).
+
+Both forms build on a Chinchilla-style pre-training term ``P(N, D) = E + A/N^alpha + B/D^beta`` (the base
+model's error, C_rl = 0) and differ in how RL compute acts on it:
+
+* ``size_tokens_additive``  err = E + A/N^alpha + B/D^beta + G*(C_rl + C0)^-gamma: RL removes an absolute
+  amount of error, the same for every model (its efficiency does not depend on N or D);
+* ``size_tokens_ceiling``   err = P(N, D) * (1 - F * C_rl^k / (C_rl^k + C_mid^k)): RL removes a fraction F of the
+  base model's errors at saturation, so the pre-training term sets the RL ceiling ``1 - P*(1 - F)``.
+
+Units: N parameters (non-embedding), D tokens, C_rl and C0/C_mid FLOPs, err = 1 - accuracy (fraction).
+In both forms N and D enter only through P, so for a pre-training compute ``C_pre = 6ND`` the best (N, D) is
+Chinchilla's closed form (:func:`compute_optimal_size`), whatever the RL compute.
+Fitted with the generic Huber/L-BFGS engine on log error, inputs normalised by their geometric means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from .common import (
+    FitError,
+    finite_array,
+    goodness_of_fit,
+    param_table,
+    require_fraction,
+    require_points,
+    require_variation,
+)
+from .huber import fit_huber, grid_starts
+
+FORMULAS = {
+    "size_tokens_additive": "err = E + A/N^alpha + B/D^beta + G*(C_rl + C0)^-gamma",
+    "size_tokens_ceiling": "err = (E + A/N^alpha + B/D^beta) * (1 - F / (1 + (C_mid/C_rl)^k))",
+}
+PARAM_NAMES = {
+    "size_tokens_additive": ["E", "A", "alpha", "B", "beta", "G", "gamma", "C0"],
+    "size_tokens_ceiling": ["E", "A", "alpha", "B", "beta", "F", "C_mid", "k"],
+}
+_PRE_BOUNDS = [(-25.0, None), (-25.0, None), (0.0, 5.0), (-25.0, None), (0.0, 5.0)]
+BOUNDS = {
+    "size_tokens_additive": _PRE_BOUNDS + [(-25.0, None), (0.0, 5.0), (-25.0, 25.0)],
+    "size_tokens_ceiling": _PRE_BOUNDS + [(-12.0, 12.0), (-30.0, 30.0), (np.log(0.05), np.log(20.0))],
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# the laws in original units
+# --------------------------------------------------------------------------------------------------
+
+
+def pretrain_error(params: Mapping[str, float], n_params, tokens) -> np.ndarray:
+    """``P = E + A/N^alpha + B/D^beta``: the base model's error (fraction) at N parameters and D tokens."""
+    n, d = np.asarray(n_params, dtype=float), np.asarray(tokens, dtype=float)
+    with np.errstate(divide="ignore", over="ignore"):
+        return params["E"] + params["A"] * n ** -params["alpha"] + params["B"] * d ** -params["beta"]
+
+
+def rl_saturation(c_rl, c_mid: float, k: float) -> np.ndarray:
+    """``C^k / (C^k + C_mid^k)`` in [0, 1): 0 at C_rl = 0 (FLOPs), 1/2 at C_mid."""
+    c = np.asarray(c_rl, dtype=float)
+    with np.errstate(divide="ignore", over="ignore"):
+        return np.where(c > 0, 1.0 / (1.0 + np.power(c_mid / np.where(c > 0, c, 1.0), k)), 0.0)
+
+
+def size_tokens_error(form: str, params: Mapping[str, float], n_params, tokens, c_rl) -> np.ndarray:
+    """Error (1 - accuracy) predicted by form ``form`` at N parameters, D tokens and C_rl FLOPs."""
+    pre = pretrain_error(params, n_params, tokens)
+    c = np.asarray(c_rl, dtype=float)
+    if form == "size_tokens_additive":
+        return pre + params["G"] * np.power(c + params["C0"], -params["gamma"])
+    if form == "size_tokens_ceiling":
+        return pre * (1.0 - params["F"] * rl_saturation(c, params["C_mid"], params["k"]))
+    raise FitError(f"size/tokens law: unknown form {form!r}; known: {sorted(FORMULAS)}")
+
+
+def compute_optimal_size(params: Mapping[str, float], c_pretrain) -> tuple[np.ndarray, np.ndarray]:
+    """(N*, D*) minimising ``A/N^alpha + B/D^beta`` at ``6 N D = C_pretrain`` FLOPs (Hoffmann et al. 2022, eq. 4).
+
+    ``N* = G (C/6)^(beta/(alpha+beta))`` with ``G = (alpha A / (beta B))^(1/(alpha+beta))``; exponents are floored
+    at 1e-6 so a vanishing term gives an extreme (and flagged) size rather than a division by zero.
+    """
+    a, b = max(params["alpha"], 1e-6), max(params["beta"], 1e-6)
+    c = np.asarray(c_pretrain, dtype=float) / 6.0
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        log_g = (np.log(a * params["A"]) - np.log(b * params["B"])) / (a + b)
+        n = np.exp(log_g + b / (a + b) * np.log(c))
+    return n, c / n
+
+
+# --------------------------------------------------------------------------------------------------
+# normalised parametrisation for the engine
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Scales:
+    """Geometric means of N, D and the positive C_rl values (the engine's units)."""
+
+    n: float
+    d: float
+    c: float
+
+    @classmethod
+    def of(cls, n: np.ndarray, d: np.ndarray, c_rl: np.ndarray) -> _Scales:
+        gm = lambda v: float(np.exp(np.mean(np.log(v))))
+        return cls(gm(n), gm(d), gm(c_rl[c_rl > 0]))
+
+    def features(self, n, d, c_rl) -> dict[str, np.ndarray]:
+        x = np.asarray(c_rl, dtype=float) / self.c
+        pos = x > 0
+        return {"lN": np.log(n / self.n), "lD": np.log(d / self.d), "x": x, "pos": pos,
+                "lc": np.log(np.where(pos, x, 1.0))}
+
+
+def _lse(T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    m = T.max(axis=-2, keepdims=True)
+    ex = np.exp(T - m)
+    tot = ex.sum(axis=-2, keepdims=True)
+    return (np.log(tot) + m)[..., 0, :], ex / tot
+
+
+def _pre_terms(th: np.ndarray, X: Mapping) -> list[np.ndarray]:
+    e, a, al, b, be = (th[..., i, None] for i in range(5))
+    return [e + 0 * X["lN"], a - al * X["lN"], b - be * X["lD"]]
+
+
+def _pre_jac(s: np.ndarray, X: Mapping) -> list[np.ndarray]:
+    return [s[0], s[1], -X["lN"] * s[1], s[2], -X["lD"] * s[2]]
+
+
+def _additive_model(theta, X, jac=False):
+    th = np.asarray(theta, dtype=float)
+    c0 = np.exp(th[..., 7, None])
+    L3 = np.log(X["x"] + c0)
+    T = np.stack(_pre_terms(th, X) + [th[..., 5, None] - th[..., 6, None] * L3], axis=-2)
+    logp, s = _lse(T)
+    if not jac:
+        return logp
+    rl = [s[3], -L3 * s[3], -th[6] * c0 / (X["x"] + c0) * s[3]]
+    return logp, np.stack(_pre_jac(s, X) + rl, axis=1)
+
+
+def _ceiling_model(theta, X, jac=False):
+    th = np.asarray(theta, dtype=float)
+    logp_pre, s = _lse(np.stack(_pre_terms(th, X), axis=-2))
+    f = 1.0 / (1.0 + np.exp(-th[..., 5, None]))
+    k = np.exp(th[..., 7, None])
+    z = k * (X["lc"] - th[..., 6, None])
+    sat = np.where(X["pos"], 1.0 / (1.0 + np.exp(-np.clip(z, -700, 700))), 0.0)
+    q = 1.0 - f * sat
+    logp = logp_pre + np.log(q)
+    if not jac:
+        return logp
+    ds = sat * (1 - sat)
+    rl = [-f * (1 - f) * sat / q, f * k * ds / q, -f * z * ds / q]
+    return logp, np.stack(_pre_jac(s, X) + rl, axis=1)
+
+
+def _starts(form: str, logy: np.ndarray, X: Mapping) -> np.ndarray:
+    ymin, ymed = float(np.exp(logy.min())), float(np.exp(np.median(logy)))
+    expo = [0.15, 0.5, 1.2]
+    axes = [np.log(ymin * np.array([0.1, 0.5, 0.9])), np.log(ymed * np.array([0.05, 0.3])), expo,
+            np.log(ymed * np.array([0.05, 0.3])), expo]
+    xpos = X["x"][X["pos"]]
+    if form == "size_tokens_additive":
+        axes += [np.log(ymed * np.array([0.05, 0.3, 1.0])), expo,
+                 np.log([xpos.min() / 10, xpos.min(), np.median(xpos)])]
+    else:
+        lc = X["lc"][X["pos"]]
+        axes += [[-1.0, 1.0, 3.0], [lc.min(), np.median(lc), lc.max()], np.log([0.5, 1.5, 4.0])]
+    return grid_starts(axes)
+
+
+def _to_params(form: str, theta: np.ndarray, sc: _Scales) -> np.ndarray:
+    e, a, al, b, be, u, v, w = theta
+    with np.errstate(over="ignore"):
+        pre = [np.exp(e), np.exp(a) * sc.n ** al, al, np.exp(b) * sc.d ** be, be]
+        if form == "size_tokens_additive":
+            return np.array(pre + [np.exp(u) * sc.c ** v, v, np.exp(w) * sc.c])
+        return np.array(pre + [1.0 / (1.0 + np.exp(-u)), np.exp(v) * sc.c, np.exp(w)])
+
+
+MODELS: dict[str, Callable] = {"size_tokens_additive": _additive_model, "size_tokens_ceiling": _ceiling_model}
+
+
+# --------------------------------------------------------------------------------------------------
+# fitting
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SizeTokensFit:
+    """Result of :func:`fit_size_tokens_law`: parameters in original units (N, D, FLOPs) and bootstrap draws."""
+
+    form: str
+    estimate: dict[str, float]
+    draws: np.ndarray | None          # (B, P) in ``PARAM_NAMES[form]`` order; NaN rows = failed refits
+    loss: float
+    n: int
+    r2: float
+    rmse: float                       # accuracy fraction
+    ci: float = 0.95
+
+    @property
+    def param_names(self) -> list[str]:
+        return PARAM_NAMES[self.form]
+
+    def as_dict(self) -> dict:
+        """The fits.json entry (``draws`` kept for the caller to store or drop)."""
+        est = [self.estimate[k] for k in self.param_names]
+        return {"form": self.form, "formula": FORMULAS[self.form], "variables": ["n_params", "pretrain_tokens", "c_rl"],
+                "params": param_table(self.param_names, est, self.draws, self.ci), "n": self.n, "loss": self.loss,
+                "r2": self.r2, "rmse": self.rmse, **self.estimate, "param_names": self.param_names,
+                "draws": self.draws}
+
+
+def _check_inputs(n, d, c_rl, accuracy, form: str):
+    if form not in FORMULAS:
+        raise FitError(f"size/tokens law: unknown form {form!r}; known: {sorted(FORMULAS)}")
+    n = finite_array("n_params", n, positive=True)
+    d = finite_array("pretrain_tokens", d, positive=True)
+    c = finite_array("c_rl", c_rl, nonnegative=True)
+    y = finite_array("accuracy", accuracy)
+    if not len(n) == len(d) == len(c) == len(y):
+        raise FitError(f"{form}: n_params, pretrain_tokens, c_rl and accuracy differ in length")
+    require_fraction(y, form)
+    require_points(len(y), len(PARAM_NAMES[form]), form)
+    for name, v in (("model sizes N", n), ("pre-training token counts D", d), ("positive C_rl values", c[c > 0])):
+        if np.unique(v).size < 2:
+            raise FitError(f"{form}: need >= 2 distinct {name}")
+    require_variation(y, f"{form} accuracy")
+    return n, d, c, y
+
+
+def fit_size_tokens_law(n_params, tokens, c_rl, accuracy, form: str = "size_tokens_ceiling", *,
+                        delta: float = 1e-2, error_floor: float = 1e-3, acc_draws: np.ndarray | None = None,
+                        bootstrap: int = 0, seed: int = 0, ci: float = 0.95) -> SizeTokensFit:
+    """Fit a size/tokens form (Huber on log error, L-BFGS) to accuracies at (N, D, C_rl).
+
+    ``acc_draws`` (B x n) are bootstrap replicates of the accuracies (item resampling); otherwise ``bootstrap``
+    point resamples. Refits start from the point estimate. Errors are clipped below at ``error_floor``.
+    """
+    n, d, c, y = _check_inputs(n_params, tokens, c_rl, accuracy, form)
+    sc = _Scales.of(n, d, c)
+    X = sc.features(n, d, c)
+    model, bounds = MODELS[form], BOUNDS[form]
+
+    def logerr(acc):
+        return np.log(np.clip(1 - np.asarray(acc, dtype=float), error_floor, None))
+
+    ly = logerr(y)
+    theta, loss = fit_huber(model, X, ly, delta, bounds, _starts(form, ly, X))
+    est = dict(zip(PARAM_NAMES[form], map(float, _to_params(form, theta, sc))))
+    draws = _bootstrap(form, model, X, ly, logerr, theta, sc, delta, acc_draws, bootstrap, seed)
+    acc_hat = 1 - size_tokens_error(form, est, n, d, c)
+    return SizeTokensFit(form, est, draws, loss, len(y), **goodness_of_fit(y, acc_hat), ci=ci)
+
+
+def _bootstrap(form, model, X, ly, logerr, theta, sc, delta, acc_draws, bootstrap, seed) -> np.ndarray | None:
+    from .common import bootstrap_loop
+
+    bounds, P = BOUNDS[form], len(PARAM_NAMES[form])
+    if acc_draws is not None:
+        ad = np.asarray(acc_draws, dtype=float)
+        return bootstrap_loop(len(ad), lambda i: _to_params(form, fit_huber(
+            model, X, logerr(ad[i]), delta, bounds, theta[None], tight=False)[0], sc), P, form, False)
+    if bootstrap <= 0:
+        return None
+    rng = np.random.default_rng(seed)
+
+    def refit(_):
+        w = np.bincount(rng.integers(0, len(ly), len(ly)), minlength=len(ly)).astype(float)
+        return _to_params(form, fit_huber(model, X, ly, delta, bounds, theta[None], w=w, tight=False)[0], sc)
+
+    return bootstrap_loop(bootstrap, refit, P, form, False)

@@ -1,0 +1,86 @@
+"""Tan et al. (2025) size-aware RL law: ``err(N, C) = ((C0 * N^r) / C)^(k_max * N / (N + N0))``.
+
+N in parameters, C = C_rl in FLOPs (> 0), err = 1 - accuracy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from .common import (
+    FitError,
+    bootstrap_loop,
+    finite_array,
+    goodness_of_fit,
+    param_table,
+    require_points,
+    require_variation,
+)
+
+TAN_PARAMS = ["C0", "r", "k_max", "N0"]
+
+
+def tan_error(n_params, c_rl, c0: float, r: float, k_max: float, n0: float) -> np.ndarray:
+    """Model-size-aware RL error law (N in parameters, C in FLOPs > 0); error is 1 - accuracy."""
+    n = np.asarray(n_params, dtype=float)
+    c = np.asarray(c_rl, dtype=float)
+    k = k_max * n / (n + n0)
+    return np.exp(k * (np.log(c0) + r * np.log(n) - np.log(c)))
+
+
+def fit_tan_law(n_params, c_rl, accuracy, *, acc_draws: np.ndarray | None = None, bootstrap: int = 0,
+                seed: int = 0, ci: float = 0.95, error_floor: float = 1e-3, progress: bool = False) -> dict:
+    """Fit Tan et al.'s law by least squares on log error, over points with C_rl > 0.
+
+    Parameters are fitted as (log C0', r, log k_max, log N0') with N and C normalised by their geometric
+    means; multiple starts over N0 spanning the sizes. Needs >= 2 model sizes and >= 5 points.
+    """
+    n = finite_array("n_params", n_params, positive=True)
+    c = finite_array("c_rl", c_rl, nonnegative=True)
+    y = finite_array("accuracy", accuracy)
+    keep = c > 0
+    n, c, y = n[keep], c[keep], y[keep]
+    require_points(len(y), 4, "Tan et al. law (points with C_rl > 0)")
+    if np.unique(n).size < 2:
+        raise FitError("Tan et al. law: need >= 2 model sizes to identify k_max and N0")
+    require_variation(y, "Tan et al. law accuracy")
+    sn, sc = np.exp(np.mean(np.log(n))), np.exp(np.mean(np.log(c)))
+    ln, lc = np.log(n / sn), np.log(c / sc)
+
+    def log_err(q, ln_=ln, lc_=lc):
+        k = np.exp(q[2]) / (1 + np.exp(q[3] - ln_))
+        return k * (q[0] + q[1] * ln_ - lc_)
+
+    def fit_once(yy, ln_=ln, lc_=lc, starts=None):
+        target = np.log(np.clip(1 - yy, error_floor, None))
+        if starts is None:
+            starts = [np.array([0.0, 0.0, np.log(kk), n0]) for kk in (0.1, 0.5)
+                      for n0 in np.linspace(ln_.min() - 1, ln_.max() + 1, 4)]
+        best = None
+        for q0 in starts:
+            res = least_squares(lambda q: log_err(q, ln_, lc_) - target, q0, method="lm", max_nfev=400)
+            if best is None or res.cost < best.cost:
+                best = res
+        if best is None or not np.all(np.isfinite(best.x)):
+            raise FitError("Tan et al. law: least squares failed")
+        q = best.x
+        return q, np.array([np.exp(q[0]) * sc / sn ** q[1], q[1], np.exp(q[2]), np.exp(q[3]) * sn])
+
+    q_est, est = fit_once(y)
+    rng = np.random.default_rng(seed)
+    draws = None
+    if acc_draws is not None:
+        ad = np.asarray(acc_draws, dtype=float)[:, keep]
+        draws = bootstrap_loop(len(ad), lambda i: fit_once(ad[i], starts=[q_est])[1], 4,
+                                "bootstrap Tan law", progress)
+    elif bootstrap > 0:
+        def refit(_):
+            idx = rng.integers(0, len(y), len(y))
+            return fit_once(y[idx], ln[idx], lc[idx], starts=[q_est])[1]
+        draws = bootstrap_loop(bootstrap, refit, 4, "bootstrap Tan law", progress)
+    acc_hat = 1 - tan_error(n, c, *est)
+    out = {"params": param_table(TAN_PARAMS, est, draws, ci), "n": len(y), **goodness_of_fit(y, acc_hat)}
+    out.update(dict(zip(TAN_PARAMS, map(float, est))))
+    out["draws"] = draws
+    return out
