@@ -1,4 +1,4 @@
-"""transformers generation backend: left-padded batching, order, sampling, token counts, strided loss."""
+"""transformers generation backend: left-padded batching, order, sampling, token counts, stop strings, strided loss."""
 
 from __future__ import annotations
 
@@ -8,15 +8,21 @@ import pytest
 import torch
 
 from rlscaling.evaluation.perplexity import strided_windows
+from rlscaling.evaluation.stopping import StopOnText, check_stop, completing_tokens, cut_at_stop, stop_token_count
 from rlscaling.evaluation.transformers_backend import _response_length, generate, generate_with_stats, sequence_loss
 from rlscaling.pretrain import pretrain
 from rlscaling.tokenizer import train_tokenizer
+from tiny_models import make_char_tokenizer
 
 # Short documents, each ended by EOS at packing: the model learns to finish them and then emit EOS.
 DOCS = ["the cat sat", "a dog ran far", "1 2 3 4 5 6", "we go home now"] * 40
 ARCH = {"hidden_size": 48, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
         "intermediate_size": 96}
 PROMPTS = ["the cat", "1 2 3", "a", "we go home", "1 2 3 4", "a dog", "the"]
+# A base model in "instruction collapse": after its answer it invents new "Question: ... Answer: ..." problems.
+COLLAPSE_DOCS = ["Answer: 7\nQuestion: 5 + 1\nAnswer: 6\nQuestion: 2 + 2\nAnswer: 4",
+                 "Answer: 9\nQuestion: 8 + 3\nAnswer: 11"] * 40
+COLLAPSE_PROMPTS = ["Answer:", "Answer: 9", "Question: 5", "Answer: 6\nQuestion:", "Question: 8 +"]
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +31,16 @@ def model_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("gen")
     train_tokenizer(DOCS, 48, root / "tok")
     pretrain(DOCS, root / "tok", ARCH, 120 * 8 * 32, root / "model", seq_len=32, batch_size=8, lr=1e-2,
+             warmup_fraction=0.05, seed=0, threads=1, val_fraction=0.05)
+    return root / "model"
+
+
+@pytest.fixture(scope="module")
+def collapse_dir(tmp_path_factory):
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("collapse")
+    train_tokenizer(COLLAPSE_DOCS, 64, root / "tok")
+    pretrain(COLLAPSE_DOCS, root / "tok", ARCH, 120 * 8 * 32, root / "model", seq_len=32, batch_size=8, lr=1e-2,
              warmup_fraction=0.05, seed=0, threads=1, val_fraction=0.05)
     return root / "model"
 
@@ -104,3 +120,118 @@ def test_sequence_loss_matches_a_direct_forward(model_dir, tok):
         expected += torch.nn.functional.cross_entropy(logits, x[0, first:end], reduction="sum").item()
     assert disjoint["n_tokens"] == len(ids) - 1
     assert disjoint["loss"] == pytest.approx(expected / (len(ids) - 1), rel=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Stop strings (vLLM SamplingParams(stop=...) semantics)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _tokens_until(model_dir, prompts, needle, max_k=24):
+    """Per prompt, the smallest max_new_tokens whose greedy text contains ``needle`` (None if none up to max_k):
+    a black-box count of the tokens up to and including the one that completes it."""
+    found = [None] * len(prompts)
+    for k in range(1, max_k + 1):
+        for i, (o,) in enumerate(generate(model_dir, prompts, max_new_tokens=k)):
+            if found[i] is None and any(s in o["text"] for s in needle):
+                found[i] = k
+        if all(f is not None for f in found):
+            break
+    return found
+
+
+def test_stop_at_question_cuts_invented_follow_up_problems(collapse_dir):
+    stop = ("Question:",)
+    free = generate(collapse_dir, COLLAPSE_PROMPTS, max_new_tokens=24, batch_size=len(COLLAPSE_PROMPTS))
+    cut = generate(collapse_dir, COLLAPSE_PROMPTS, max_new_tokens=24, batch_size=len(COLLAPSE_PROMPTS), stop=stop)
+    assert sum("Question:" in o["text"] for (o,) in free) >= 3  # the trained model does invent new problems
+    expected_tokens = _tokens_until(collapse_dir, COLLAPSE_PROMPTS, stop)
+    for prompt, (f,), (c,), n in zip(COLLAPSE_PROMPTS, free, cut, expected_tokens):
+        at = f["text"].find("Question:")
+        if at < 0:  # no stop string in the continuation (a prompt that ENDS in "Question:" is not cut)
+            assert c == f, prompt
+        else:
+            assert c["text"] == f["text"][:at] and "Question" not in c["text"], prompt
+            assert c["response_tokens"] == n < f["response_tokens"], prompt
+        assert c["prompt_tokens"] == f["prompt_tokens"]
+    assert cut[0][0]["text"].rstrip() and cut[0][0]["text"].endswith("\n")  # " 6\n": the answer, then the cut
+
+
+@pytest.mark.parametrize("stop", [("2 + 2",), ("Quest",), ("n: 8",), ("Answer", "\n"), ("+ 1\nA", "1\nAns")])
+def test_stop_strings_spanning_tokens_and_the_earliest_of_several(collapse_dir, stop):
+    """Digits are single tokens ("2 + 2" spans 4), "Quest" ends inside the token "Question", "n: 8" spans 4 tokens;
+    with several stop strings the earliest occurrence wins."""
+    free = generate(collapse_dir, COLLAPSE_PROMPTS, max_new_tokens=24, batch_size=2)
+    cut = generate(collapse_dir, COLLAPSE_PROMPTS, max_new_tokens=24, batch_size=2, stop=stop)
+    expected_tokens = _tokens_until(collapse_dir, COLLAPSE_PROMPTS, stop)
+    assert any(n is not None for n in expected_tokens)
+    for (f,), (c,), n in zip(free, cut, expected_tokens):
+        assert c["text"] == cut_at_stop(f["text"], stop)
+        assert c["response_tokens"] == (f["response_tokens"] if n is None else n)
+
+
+def test_stop_with_sampling_cuts_each_sample(collapse_dir):
+    # One batch: a stopped batch ends early and draws fewer random numbers, so later batches' samples would differ.
+    kwargs = dict(max_new_tokens=20, batch_size=9, num_samples=3, temperature=1.5, seed=3)
+    free = generate(collapse_dir, COLLAPSE_PROMPTS[:3], **kwargs)
+    cut = generate(collapse_dir, COLLAPSE_PROMPTS[:3], stop=("\nQuestion:",), **kwargs)
+    n_cut = 0
+    for samples_free, samples_cut in zip(free, cut):
+        for f, c in zip(samples_free, samples_cut):
+            assert c["text"] == cut_at_stop(f["text"], ("\nQuestion:",))
+            assert c["response_tokens"] <= f["response_tokens"]
+            n_cut += c["text"] != f["text"]
+    assert n_cut > 0
+
+
+def test_stop_that_never_occurs_changes_nothing(model_dir):
+    for kwargs in (dict(), dict(num_samples=3, temperature=3.0, seed=1)):
+        free, stats_free = generate_with_stats(model_dir, PROMPTS, max_new_tokens=8, batch_size=3, **kwargs)
+        same, stats_same = generate_with_stats(model_dir, PROMPTS, max_new_tokens=8, batch_size=3,
+                                               stop=("Question:",), **kwargs)
+        assert same == free and stats_same.response_tokens == stats_free.response_tokens
+
+
+def test_check_stop_rejects_a_bare_string_and_empty_strings():
+    assert check_stop(()) == () and check_stop(["a", "Question:"]) == ("a", "Question:")
+    with pytest.raises(ValueError, match="sequence of strings"):
+        check_stop("Question:")
+    with pytest.raises(ValueError, match="non-empty"):
+        check_stop(["Question:", ""])
+    with pytest.raises(ValueError, match="non-empty"):
+        check_stop([None])
+
+
+def test_stop_token_count_and_cut_with_a_character_tokenizer():
+    char_tok = make_char_tokenizer()
+    text = "7.\nQuestion: 1+1\nAnswer: 2"
+    ids = char_tok(text)["input_ids"]
+
+    def decode(part):
+        return char_tok.decode(part, skip_special_tokens=True)
+
+    assert decode(ids) == text
+    assert stop_token_count(decode, ids, ("Question:",)) == text.index("Question:") + len("Question:")
+    assert stop_token_count(decode, ids, ("Answer:", "1+1")) == text.index("1+1") + 3  # the first one completed
+    assert stop_token_count(decode, ids, ("nope",)) is None and stop_token_count(decode, ids, ()) is None
+    assert cut_at_stop(text, ("Answer", "\n")) == "7."  # earliest occurrence, whichever string
+    assert cut_at_stop(text, ("zz",)) == text
+
+
+def test_stop_criterion_flags_rows_per_sequence_and_ignores_the_prompt():
+    char_tok = make_char_tokenizer()
+    rows = {  # the first 10 positions (left padding included) are the prompt
+        "Question: abcdefghi": False,  # the stop string is only in the prompt
+        "0123456789Question:": True,  # completed by the newest token
+        "012345Question:abcd": False,  # starts in the prompt, then more text
+        "56789ion:": False,  # left-padded row: its continuation "ion:" alone is no stop string
+        "0123456Question:": True,  # left-padded row: its prompt is "0123456"
+        "0123456789xQuestio:": False,
+    }
+    width = max(map(len, rows))
+    ids = torch.tensor([[char_tok.pad_token_id] * (width - len(r)) + char_tok(r)["input_ids"] for r in rows])
+    crit = StopOnText(char_tok, ("Question:",), prompt_len=10)
+    assert crit(ids, None).tolist() == list(rows.values())
+    assert crit(ids[:, :-1], None).tolist() == [False] * len(rows)  # one token earlier nothing is complete
+    mask = completing_tokens(char_tok, ("Question:",))
+    assert mask.tolist() == [":" in char_tok.decode([i]) for i in range(len(char_tok))] and mask.sum() == 1

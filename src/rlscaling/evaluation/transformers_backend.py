@@ -1,9 +1,10 @@
 """Batched generation and strided loss with plain ``transformers`` (CPU or one GPU).
 
 Generation is batched with LEFT padding and the KV cache; prompts are sorted by length so that a
-batch wastes little padding, and outputs are returned in the caller's order. Generation stops only
-at the tokenizer's EOS token or ``max_new_tokens``: a base model that goes on writing a new
-``Question:`` after its answer is left to do so (the scorers decide what counts). Sampling is pure
+batch wastes little padding, and outputs are returned in the caller's order. A sequence stops at the
+tokenizer's EOS token, at ``max_new_tokens``, or at the first of the ``stop`` strings (same contract as
+vLLM's ``SamplingParams(stop=...)``, see :mod:`rlscaling.evaluation.stopping`): with ``stop=("Question:",)``
+a base model that goes on to invent a new question after its answer is cut before it. Sampling is pure
 temperature sampling over the whole vocabulary (no top-k / top-p), as in the RL rollouts.
 """
 
@@ -19,6 +20,13 @@ from tqdm.auto import tqdm
 from transformers import AutoTokenizer
 
 from rlscaling.evaluation.perplexity import strided_windows
+from rlscaling.evaluation.stopping import (
+    StopOnText,
+    check_stop,
+    completing_tokens,
+    cut_at_stop,
+    stop_token_count,
+)
 from rlscaling.models import load_causal_lm
 
 
@@ -57,6 +65,20 @@ def _response_length(ids: torch.Tensor, eos_id: int, pad_id: int) -> int:
     return len(ids)
 
 
+def _decode_response(tokenizer, ids: torch.Tensor, stop: tuple[str, ...]) -> tuple[str, int]:
+    """(text, response tokens) of one generated row: cut before the first stop string, else at the first EOS."""
+    n = _response_length(ids, tokenizer.eos_token_id, tokenizer.pad_token_id)
+    ids = ids[:n].tolist()
+
+    def decode(part):
+        return tokenizer.decode(part, skip_special_tokens=True)
+
+    n_stop = stop_token_count(decode, ids, stop)
+    if n_stop is None:
+        return decode(ids), n
+    return cut_at_stop(decode(ids[:n_stop]), stop), n_stop
+
+
 def generate_with_stats(
     model_dir: str | os.PathLike,
     prompts: Sequence[str],
@@ -67,8 +89,10 @@ def generate_with_stats(
     seed: int = 0,
     threads: int = 1,
     device: str | None = None,
+    stop: Sequence[str] = (),
 ) -> tuple[list[list[dict]], GenerationStats]:
     """Like :func:`generate`, also returning token counts and wall time (for tokens/s)."""
+    stop = check_stop(stop)
     if num_samples < 1 or batch_size < 1 or max_new_tokens < 1:
         raise ValueError(
             f"num_samples, batch_size and max_new_tokens must be >= 1, got {num_samples}, {batch_size}, {max_new_tokens}"
@@ -102,19 +126,21 @@ def generate_with_stats(
     )
     if sampling:
         gen_kwargs.update(temperature=temperature, top_k=0, top_p=1.0)
+    completing = completing_tokens(tokenizer, stop) if stop else None
     torch.manual_seed(seed)
     n_response = 0
     bar = tqdm(total=len(prompts), desc=f"generate {os.path.basename(str(model_dir).rstrip('/'))}", unit="prompt")
     for start in range(0, len(order), prompts_per_batch):
         idx = order[start : start + prompts_per_batch]
         batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt").to(device)
+        prompt_len = batch["input_ids"].shape[1]
+        criteria = [StopOnText(tokenizer, stop, prompt_len, completing)] if stop else None
         with torch.no_grad():
-            out = model.generate(**batch, **gen_kwargs)
-        new = out[:, batch["input_ids"].shape[1] :].cpu()
+            out = model.generate(**batch, **gen_kwargs, stopping_criteria=criteria)
+        new = out[:, prompt_len:].cpu()
         for row, ids in enumerate(new):
             i = idx[row // n_return]
-            n = _response_length(ids, tokenizer.eos_token_id, tokenizer.pad_token_id)
-            text = tokenizer.decode(ids[:n], skip_special_tokens=True)
+            text, n = _decode_response(tokenizer, ids, stop)
             results[i].append({"text": text, "prompt_tokens": lengths[i], "response_tokens": n})
             n_response += n
         bar.update(len(idx))
@@ -136,6 +162,7 @@ def generate(
     temperature: float = 0.0,
     seed: int = 0,
     threads: int = 1,
+    stop: Sequence[str] = (),
 ) -> list[list[dict]]:
     """Generate ``num_samples`` continuations per prompt with the model saved in ``model_dir``.
 
@@ -145,9 +172,13 @@ def generate(
     EOS. ``temperature == 0`` is greedy decoding (all samples identical); otherwise seeded
     temperature sampling. ``batch_size`` is the number of sequences decoded together. A prompt that
     cannot fit ``max_new_tokens`` more tokens in the model's positions raises ``ValueError`` naming it.
+
+    ``stop``: strings that end a sequence as soon as its decoded continuation contains one; ``text`` is then
+    cut right before the earliest occurrence (the stop string is not included) and ``response_tokens`` counts
+    the generated tokens up to and including the one that completed it (vLLM's ``stop`` semantics).
     """
     results, _ = generate_with_stats(
-        model_dir, prompts, max_new_tokens, batch_size, num_samples, temperature, seed, threads
+        model_dir, prompts, max_new_tokens, batch_size, num_samples, temperature, seed, threads, stop=stop
     )
     return results
 
