@@ -349,7 +349,8 @@ def test_exhausted_question_space_is_a_clear_error():
 
 def test_jsonl_invalid_utf8_names_file_and_line(tmp_path):
     path = tmp_path / "latin1.jsonl"
-    path.write_bytes(b'{"id": "a", "question": "q", "answer": "1"}\n\n{"id": "b", "question": "caf\xe9?", "answer": "2"}\n')
+    path.write_bytes(b'{"id": "a", "question": "q", "answer": "1"}\n\n'
+                     b'{"id": "b", "question": "caf\xe9?", "answer": "2"}\n')
     with pytest.raises(DataSourceError, match=rf"{path}:3: not valid UTF-8 \(byte\(s\) e9 at byte 29 of the line"):
         load_records(f"jsonl:{path}")
 

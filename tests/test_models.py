@@ -172,3 +172,16 @@ def test_missing_directory_and_hub_ids(tmp_path):
         check_checkpoint(tmp_path / "file")
     assert looks_like_hub_id("Qwen/Qwen3-4B-Base") and looks_like_hub_id("gpt2")
     assert not any(map(looks_like_hub_id, ["/abs/model", "./model", "results/models/base", "a/b/c", "../x"]))
+
+
+def test_check_if_local_skips_only_hub_ids(ckpt, tmp_path, monkeypatch):
+    from rlscaling.checkpoints import check_if_local
+
+    assert check_if_local(ckpt) is True
+    assert check_if_local("Qwen/Qwen3-4B-Base") is False
+    with pytest.raises(CheckpointError, match="directory does not exist"):
+        check_if_local(tmp_path / "missing")
+    monkeypatch.chdir(tmp_path)  # a relative path that exists is checked even if it reads like a hub id
+    (ckpt / "config.json").unlink()
+    with pytest.raises(CheckpointError, match="config.json is missing"):
+        check_if_local("step_10")

@@ -55,6 +55,18 @@ def looks_like_hub_id(path: str | os.PathLike) -> bool:
     return _HUB_ID.fullmatch(str(path)) is not None
 
 
+def check_if_local(path: str | os.PathLike, require_tokenizer: bool = True) -> bool:
+    """:func:`check_checkpoint` on ``path`` unless it is a hub id that is not a local path; whether it checked.
+
+    For callers that take either (``from_pretrained(path)``): a path that exists, or that does not read as a hub
+    id (:func:`looks_like_hub_id`), is a directory that must be a valid checkpoint.
+    """
+    if os.path.exists(path) or not looks_like_hub_id(path):
+        check_checkpoint(path, require_tokenizer=require_tokenizer)
+        return True
+    return False
+
+
 def check_checkpoint(path: str | os.PathLike, require_tokenizer: bool = True) -> None:
     """Raise :class:`CheckpointError` unless ``path`` is a loadable-looking model directory; return ``None`` if it is.
 
@@ -232,4 +244,4 @@ def _check_tokenizer(ckpt: Path) -> None:
             _read_json_file(ckpt, name)
 
 
-__all__ = ["CheckpointError", "check_checkpoint", "looks_like_hub_id", "safetensors_tensors"]
+__all__ = ["CheckpointError", "check_checkpoint", "check_if_local", "looks_like_hub_id", "safetensors_tensors"]

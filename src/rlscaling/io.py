@@ -122,9 +122,8 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
                 line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
             except UnicodeDecodeError as exc:
                 bad = raw[exc.start : exc.end].hex(" ")
-                raise ValueError(
-                    f"{path}:{lineno}: not valid UTF-8 (byte(s) {bad} at byte {exc.start + 1} of the line: {exc.reason})"
-                ) from None
+                at = f"byte {exc.start + 1} of the line"
+                raise ValueError(f"{path}:{lineno}: not valid UTF-8 (byte(s) {bad} at {at}: {exc.reason})") from None
             if not line.strip():
                 continue
             try:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import torch
 from transformers import AutoModelForCausalLM, PretrainedConfig, PreTrainedModel, Qwen3Config
 
-from .checkpoints import check_checkpoint, looks_like_hub_id
+from .checkpoints import check_if_local
 
 ARCH_KEYS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "intermediate_size")
 OPTIONAL_ARCH_KEYS = ("head_dim", "rope_theta", "rms_norm_eps")
@@ -88,11 +88,10 @@ def load_causal_lm(path: str | os.PathLike, dtype: torch.dtype = torch.float32, 
     """Load a causal LM saved with ``save_pretrained`` (local directory or hub id), in eval mode on ``device``.
 
     A local directory (anything that exists or does not read as a hub id) is checked first by
-    :func:`rlscaling.checkpoints.check_checkpoint`, so a missing ``config.json``, missing tokenizer or truncated
+    :func:`rlscaling.checkpoints.check_if_local`, so a missing ``config.json``, missing tokenizer or truncated
     weights file raises ``CheckpointError`` naming the directory and the file.
     """
-    if os.path.exists(path) or not looks_like_hub_id(path):
-        check_checkpoint(path)
+    check_if_local(path)
     model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)
     return model.to(device).eval()
 

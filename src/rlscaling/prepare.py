@@ -39,7 +39,9 @@ def dataset_spec(cfg: dict, name: str) -> dict:
         b = cfg["benchmarks"][bench]
         kind = b.get("kind", bench)
         if kind not in ANSWER_KINDS:
-            raise ConfigError(f"benchmarks.{bench}.kind: cannot infer the family of '{bench}'; set kind: gsm8k|math|mmlu")
+            raise ConfigError(
+                f"benchmarks.{bench}.kind: cannot infer the family of '{bench}'; set kind: {'|'.join(ANSWER_KINDS)}"
+            )
         if role == "eval":
             return {"source": b["source"], "split": b.get("split", "test"), "n": b.get("n"),
                     "seed": _seed(b.get("seed"), seed), "kind": kind, "key": f"benchmarks.{bench}.source"}
