@@ -17,10 +17,13 @@ from rlscaling.rewards import (
     canonical_number,
     compute_score,
     extract_boxed,
+    extract_first_boxed,
     extract_gsm8k,
+    extract_math,
     extract_mmlu_letter,
     make_reward_fn,
     normalise_math_answer,
+    score,
     score_gsm8k,
     score_math,
     score_mmlu,
@@ -306,6 +309,89 @@ def test_extract_boxed(text, expected):
 
 
 @pytest.mark.parametrize(
+    "text,expected",
+    [
+        (r"so \boxed{\frac{1}{2}} and then \boxed{x^{2}}.", r"\frac{1}{2}"),
+        (r"\boxed{\frac{a}{\sqrt{b}}} then \fbox{3}", r"\frac{a}{\sqrt{b}}"),
+        (r"\fbox{7} then \boxed{8}", "7"),
+        (r"\boxed 5$ then \boxed{6}", "5"),
+        (r"\boxed {12}", "12"),
+        (r"\boxed {1", None),
+        (r"a broken \boxed{6 then \boxed{5} and \boxed{4}", "5"),  # a box that never closes is skipped
+        (r"\boxed{\boxed{3}} \boxed{4}", r"\boxed{3}"),  # the first box by start position
+        (r"\boxed{a {b} c} \boxed{d}", "a {b} c"),
+        (r"\boxed{}", ""),
+        (r"\boxedx{3} \boxed{2}", "2"),
+        ("no box", None),
+        ("", None),
+        ("}}}{{{", None),
+    ],
+)
+def test_extract_first_boxed(text, expected):
+    assert extract_first_boxed(text) == expected
+
+
+def _first_boxed_reference(text: str) -> str | None:
+    """Quadratic reference: try every box command start in order, the first with a complete argument wins."""
+    starts = sorted(i for cmd in ("\\boxed", "\\fbox") for i in range(len(text)) if text.startswith(cmd, i))
+    for at in starts:
+        content = rewards._boxed_content(text, at, len(text))
+        if content is not None:
+            return content
+    return None
+
+
+_box_parts = st.sampled_from(["\\boxed", "\\fbox", "{", "}", " ", "1", "x", "\\frac", "$"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_box_parts, max_size=30).map("".join))
+def test_extract_first_boxed_equals_the_quadratic_reference(text):
+    assert extract_first_boxed(text) == _first_boxed_reference(text)
+
+
+def test_extract_first_boxed_is_linear_on_many_unclosed_boxes():
+    text = "\\boxed{" * 100_000 + "\\boxed{5}" + "}" * 3
+    start = time.perf_counter()
+    # the last 3 braces close the 99,998th to 100,000th boxes: the 99,998th is the first complete one
+    assert extract_first_boxed(text) == "\\boxed{" * 2 + "\\boxed{5}}}"
+    assert extract_first_boxed("\\boxed{" * 100_000 + "x") is None
+    assert time.perf_counter() - start < 1.0 * (2 if sys.gettrace() else 1)
+
+
+# A base model answers, then invents a follow-up problem with its own boxed answer.
+_INVENTED = "\n\nProblem: What is $2+3$?\nSolution: $2+3=5$, so the answer is $\\boxed{5}$."
+
+
+@pytest.mark.parametrize(
+    "response,truth,first,last",
+    [
+        (r"so the answer is $\boxed{7}$." + _INVENTED, "7", 1.0, 0.0),  # first box right, last box wrong
+        (r"so the answer is $\boxed{8}$." + _INVENTED, "5", 0.0, 1.0),  # first box wrong, last box right
+        (r"so $\boxed{\dfrac{1}{2}}$." + _INVENTED, r"\frac{1}{2}", 1.0, 0.0),  # nested braces, normalised
+        (r"so $\boxed{0.5}$." + _INVENTED, r"\frac{1}{2}", 1.0, 0.0),  # math-verify decides
+        (r"so $\boxed{\frac{1}{2}" + _INVENTED, "5", 1.0, 1.0),  # the first box never closes
+        ("no box: #### 7\nProblem: 2+3?\nSolution: #### 5", "7", 1.0, 0.0),  # no box: custom_flexible vs strict
+        ("no box, 7 apples.\nProblem: 2+3?\nSolution: 5", "5", 1.0, 1.0),  # no box, no marker: the last number
+        ("", "7", 0.0, 0.0),
+    ],
+)
+def test_math_verify_first_and_last_on_invented_follow_up_problems(response, truth, first, last):
+    assert score_math(response, truth, scorer="math_verify_first") == first
+    assert score_math(response, truth) == score_math(response, truth, scorer="math_verify") == last
+    assert score("math_verify_first", response, truth) == first and score("math_verify", response, truth) == last
+
+
+def test_extract_math_names_the_answer_each_scorer_compares():
+    response = r"first \boxed{7}" + _INVENTED
+    assert extract_math(response, "math_verify_first") == "7" and extract_math(response) == "5"
+    assert extract_math("#### 3 and #### 4", "math_verify_first") == "3"
+    assert extract_math("#### 3 and #### 4", "math_verify") == "4"
+    with pytest.raises(ValueError, match="'math_last'"):
+        extract_math(response, "math_last")
+
+
+@pytest.mark.parametrize(
     "left,right",
     [
         (r"\dfrac{1}{2}", r"\frac{1}{2}"),
@@ -420,6 +506,8 @@ def test_score_mmlu_accepts_letter_forms_and_indices():
         ("gsm8k_platinum", "#### 7" + " x" * 200, "7", {"reward_mode": "strict", "reward_window": 300}, 0.0),
         ("DigitalLearningGmbH/MATH-lighteval", r"\boxed{\dfrac12}", r"\frac{1}{2}", {}, 1.0),
         ("math500", r"\boxed{3}", "4", None, 0.0),
+        ("math500", r"\boxed{3} then \boxed{4}", "3", {"reward_mode": "math_verify_first"}, 1.0),
+        ("math500", r"\boxed{3} then \boxed{4}", "3", None, 0.0),  # default math_verify: the last box
         ("cais/mmlu", "B", "B", {"split": "test"}, 1.0),
     ],
 )

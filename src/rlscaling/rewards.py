@@ -1,4 +1,4 @@
-"""Answer extraction and scoring: GSM8K (three modes), MATH (math-verify), MMLU letters.
+"""Answer extraction and scoring: GSM8K (three modes), MATH (math-verify, last or first box), MMLU letters.
 
 Every scorer is a *total* function of the model response: any ``str`` (empty, 1 MB, control characters,
 unbalanced braces, non-ASCII digits) yields an answer or ``None`` and a score of 0.0 or 1.0, never an
@@ -39,7 +39,7 @@ from typing import Any
 MODES = ("strict", "flexible", "custom_flexible")
 """GSM8K extraction modes."""
 
-SCORERS = MODES + ("math_verify", "mmlu_letter")
+SCORERS = MODES + ("math_verify", "math_verify_first", "mmlu_letter")
 """Every scorer name (the ``scorer`` column of summary.csv, ``extra_info["reward_mode"]`` in verl)."""
 
 MARKER = "####"
@@ -229,6 +229,7 @@ def score_gsm8k(response: str, ground_truth: str, mode: str, window: int | None 
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
 # After the command name: "{" (spaces allowed before it), or spaces then a bare token ("\\boxed 5").
 _BOX_ARG = re.compile(r"[ \t]*+\{|[ \t]++([^\s${}]++)")
+_BOX_START = re.compile(r"\\(?:boxed|fbox)(?:" + _BOX_ARG.pattern + ")")
 
 
 def _closing_brace(text: str, open_at: int, limit: int) -> int:
@@ -244,10 +245,16 @@ def _closing_brace(text: str, open_at: int, limit: int) -> int:
         pos = close + 1
 
 
+def _box_argument(text: str, at: int, limit: int) -> re.Match | None:
+    """Match of what follows the box command at ``at`` within ``text[:limit]``: ``{`` (group 1 None) or a bare
+    token (group 1)."""
+    name_end = at + (6 if text.startswith("\\boxed", at) else 5)
+    return _BOX_ARG.match(text, name_end, limit)
+
+
 def _boxed_content(text: str, at: int, limit: int) -> str | None:
     """Argument of the box command at ``at`` (``{...}`` balanced, or ``\\boxed 5``), within ``text[:limit]``."""
-    name_end = at + (6 if text.startswith("\\boxed", at) else 5)
-    m = _BOX_ARG.match(text, name_end, limit)
+    m = _box_argument(text, at, limit)
     if m is None:
         return None
     if m.group(1) is not None:  # bare argument: "\\boxed 5"
@@ -277,6 +284,43 @@ def extract_boxed(text: str) -> str | None:
         last[cmd] = text.rfind(cmd, 0, at)
 
 
+def _matching_braces(text: str, start: int) -> dict[int, int]:
+    """``{open index: close index}`` of every balanced brace pair in ``text[start:]`` (one pass, a stack)."""
+    pairs, stack = {}, []
+    for m in _BRACE.finditer(text, start):
+        if m.group() == "{":
+            stack.append(m.start())
+        elif stack:
+            pairs[stack.pop()] = m.start()
+    return pairs
+
+
+_BRACE = re.compile(r"[{}]")
+
+
+def extract_first_boxed(text: str) -> str | None:
+    """Content of the FIRST complete ``\\boxed{...}`` / ``\\fbox{...}`` / ``\\boxed 5`` (by start position).
+
+    A box that never closes is skipped. Linear time: the first box is matched directly; only if it never closes
+    are all later braces paired in one pass.
+    """
+    if not isinstance(text, str):
+        return None
+    pairs: dict[int, int] | None = None  # computed once the first box fails to close
+    for m in _BOX_START.finditer(text):
+        if m.group(1) is not None:  # bare argument: "\\boxed 5"
+            return m.group(1)
+        open_at = m.end() - 1
+        if pairs is None:
+            close = _closing_brace(text, open_at, len(text))
+            if close >= 0:
+                return text[m.end() : close]
+            pairs = _matching_braces(text, open_at)
+        elif open_at in pairs:
+            return text[m.end() : pairs[open_at]]
+    return None
+
+
 _LEFT_RIGHT = re.compile(r"\\(?:left|right)(?![A-Za-z])")
 _DEGREES = re.compile(r"\^\{?\\circ\}?")
 _TRAILING_UNIT = re.compile(r"\\(?:text|mbox|mathrm)\{[^{}]*+\}$")
@@ -304,10 +348,35 @@ def normalise_math_answer(answer: str) -> str:
 
 
 def _math_answer(response: str) -> str | None:
+    """``math_verify``'s answer: the last box, else the last ``#### n``, else the last number."""
     boxed = extract_boxed(response)
     if boxed is not None:
         return boxed
     return _extract_strict(response) or _extract_flexible(response)
+
+
+def _math_first_answer(response: str) -> str | None:
+    """``math_verify_first``'s answer: the first complete box, else GSM8K ``custom_flexible`` (the number after the
+    first ``####``; without a marker, the last number)."""
+    boxed = extract_first_boxed(response)
+    if boxed is not None:
+        return boxed
+    return _extract_custom_flexible(response)
+
+
+def extract_math(response: str, scorer: str = "math_verify") -> str | None:
+    """The answer that ``scorer`` (``math_verify``: last box; ``math_verify_first``: first box) compares, or None."""
+    try:
+        extract = _MATH_EXTRACTORS[scorer]
+    except (KeyError, TypeError):
+        raise _unknown("MATH scorer", scorer, tuple(_MATH_EXTRACTORS)) from None
+    return extract(response) if isinstance(response, str) else None
+
+
+_MATH_EXTRACTORS: dict[str, Callable[[str], str | None]] = {
+    "math_verify": _math_answer,
+    "math_verify_first": _math_first_answer,
+}
 
 
 _STARTUP_TIMEOUT_S = 60.0
@@ -451,15 +520,22 @@ def _ground_truth_answer(ground_truth: str) -> str:
     return boxed if boxed is not None else ground_truth
 
 
-def score_math(response: str, ground_truth: str, timeout_s: float = 5.0) -> float:
+def score_math(response: str, ground_truth: str, timeout_s: float = 5.0, scorer: str = "math_verify") -> float:
     """1.0 if the response's answer equals ``ground_truth`` (a LaTeX answer or a solution with a box), else 0.0.
 
-    The answer is the last ``\\boxed{}``/``\\fbox{}``; without one, the last ``#### n``, else the last
-    number. Equal after :func:`normalise_math_answer` -> 1.0 at once; otherwise math-verify decides, in a
-    worker process that is killed after ``timeout_s`` seconds (no verdict, timeout or error -> 0.0).
+    ``scorer="math_verify"``: the answer is the last ``\\boxed{}``/``\\fbox{}``; without one, the last
+    ``#### n``, else the last number. ``scorer="math_verify_first"``: the first complete box; without one, the
+    GSM8K ``custom_flexible`` answer (:func:`extract_math`). Equal after :func:`normalise_math_answer` -> 1.0 at
+    once; otherwise math-verify decides, in a worker process that is killed after ``timeout_s`` seconds (no
+    verdict, timeout or error -> 0.0).
     """
     gold = _ground_truth_answer(ground_truth)
-    pred = _math_answer(response) if isinstance(response, str) else None
+    pred = extract_math(response, scorer)
+    return _math_answer_score(pred, gold, timeout_s)
+
+
+def _math_answer_score(pred: str | None, gold: str, timeout_s: float) -> float:
+    """1.0 if the extracted ``pred`` equals the ground-truth answer ``gold`` (normalised strings, else math-verify)."""
     if pred is None:
         return 0.0
     if normalise_math_answer(pred) == normalise_math_answer(gold):
@@ -519,8 +595,8 @@ def score(scorer: str, response: str, ground_truth: str, window: int | None = No
     """Score ``response`` with any scorer in :data:`SCORERS` (``window`` applies to GSM8K modes only)."""
     if scorer in _GSM8K_EXTRACTORS:
         return score_gsm8k(response, ground_truth, scorer, window)
-    if scorer == "math_verify":
-        return score_math(response, ground_truth)
+    if scorer in _MATH_EXTRACTORS:
+        return score_math(response, ground_truth, scorer=scorer)
     if scorer == "mmlu_letter":
         return score_mmlu(response, ground_truth)
     raise _unknown("scorer", scorer, SCORERS)
