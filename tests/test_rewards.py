@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 
 from rlscaling import rewards
 from rlscaling.rewards import (
+    ALL_SCORERS,
     MODES,
+    REWARD_MODES,
     SCORERS,
     canonical_number,
     compute_score,
@@ -25,6 +27,7 @@ from rlscaling.rewards import (
     normalise_math_answer,
     score,
     score_gsm8k,
+    score_response,
     score_math,
     score_mmlu,
 )
@@ -544,10 +547,51 @@ def test_make_reward_fn_uses_the_named_column_and_checks_it():
         make_reward_fn("loose")
 
 
+def test_scorer_names_are_listed_once_per_family():
+    assert SCORERS["gsm8k"] == MODES and set(SCORERS) == {"gsm8k", "math", "mmlu"}
+    assert ALL_SCORERS == tuple(n for names in SCORERS.values() for n in names) and len(set(ALL_SCORERS)) == len(ALL_SCORERS)
+    assert set(REWARD_MODES) <= set(ALL_SCORERS)
+
+
 def test_every_scorer_has_a_reward_fn():
-    assert set(SCORERS) >= set(MODES)
-    for scorer in SCORERS:
+    for scorer in ALL_SCORERS:
         assert make_reward_fn(scorer).__name__ == f"{scorer}_reward"
+
+
+_SCORE_RESPONSE_CASES = [
+    ("gsm8k", COLLAPSE, "7"), ("gsm8k", COLLAPSE, "10"), ("gsm8k", "no answer", "3"), ("gsm8k", "#### 1,234.0", "1234"),
+    ("math", r"so \boxed{7}." + _INVENTED, "7"), ("math", r"\boxed{0.5}", r"\frac{1}{2}"), ("math", "", "1"),
+    ("math", "no box #### 4 then #### 5", "5"), ("mmlu", "B\nQuestion: ... Answer: C", "B"), ("mmlu", "none", 2),
+]
+
+
+@pytest.mark.parametrize("kind,response,answer", _SCORE_RESPONSE_CASES)
+def test_score_response_agrees_with_each_scorer(kind, response, answer):
+    for scorer in SCORERS[kind]:
+        extracted, value = score_response(kind, scorer, response, answer)
+        assert value == score(scorer, response, answer)
+        if kind == "gsm8k":
+            assert extracted == extract_gsm8k(response, scorer)
+            assert value == score_gsm8k(response, answer, scorer)
+        elif kind == "math":
+            assert extracted == extract_math(response, scorer)
+            assert value == score_math(response, answer, scorer=scorer)
+        else:
+            assert extracted == extract_mmlu_letter(response) and value == score_mmlu(response, answer)
+
+
+def test_score_response_values_and_errors():
+    assert score_response("gsm8k", "custom_flexible", COLLAPSE, "7") == ("7", 1.0)
+    assert score_response("gsm8k", "strict", COLLAPSE, "7") == ("10", 0.0)
+    assert score_response("math", "math_verify_first", r"\boxed{7}" + _INVENTED, "7") == ("7", 1.0)
+    assert score_response("math", "math_verify", r"\boxed{7}" + _INVENTED, "7") == ("5", 0.0)
+    assert score_response("mmlu", "mmlu_letter", "(C)", "C") == ("C", 1.0)
+    with pytest.raises(ValueError, match="'squad'"):
+        score_response("squad", "strict", "x", "1")
+    with pytest.raises(ValueError, match="scorer for math 'strict'; valid: math_verify, math_verify_first"):
+        score_response("math", "strict", "x", "1")
+    with pytest.raises(ValueError, match="ground truth"):
+        score_response("gsm8k", "strict", "#### 3", "three")
 
 
 

@@ -39,8 +39,20 @@ from typing import Any
 MODES = ("strict", "flexible", "custom_flexible")
 """GSM8K extraction modes."""
 
-SCORERS = MODES + ("math_verify", "math_verify_first", "mmlu_letter")
-"""Every scorer name (the ``scorer`` column of summary.csv, ``extra_info["reward_mode"]`` in verl)."""
+SCORERS: dict[str, tuple[str, ...]] = {
+    "gsm8k": MODES,
+    "math": ("math_verify", "math_verify_first"),
+    "mmlu": ("mmlu_letter",),
+}
+"""The scorer names of each benchmark family (``kind``): the one list that configs, schemas and the evaluation
+job read. A scorer name is the ``scorer`` column of summary.csv and ``extra_info["reward_mode"]`` in verl."""
+
+ALL_SCORERS: tuple[str, ...] = tuple(name for names in SCORERS.values() for name in names)
+"""Every scorer name, in family order."""
+
+REWARD_MODES: tuple[str, ...] = MODES
+"""Scorers the workflow offers as the GRPO reward (``grpo.reward_mode``): the GSM8K modes (RL prompts have numeric
+answers). The entry points :func:`compute_score` and :func:`make_reward_fn` accept any of :data:`ALL_SCORERS`."""
 
 MARKER = "####"
 
@@ -592,14 +604,34 @@ def score_mmlu(response: str, correct_letter: str) -> float:
 
 
 def score(scorer: str, response: str, ground_truth: str, window: int | None = None) -> float:
-    """Score ``response`` with any scorer in :data:`SCORERS` (``window`` applies to GSM8K modes only)."""
-    if scorer in _GSM8K_EXTRACTORS:
+    """Score ``response`` with any scorer in :data:`ALL_SCORERS` (``window`` applies to GSM8K modes only)."""
+    kind = _KIND_OF_SCORER.get(scorer) if isinstance(scorer, str) else None
+    if kind is None:
+        raise _unknown("scorer", scorer, ALL_SCORERS)
+    if kind == "gsm8k" and window is not None:
         return score_gsm8k(response, ground_truth, scorer, window)
-    if scorer in _MATH_EXTRACTORS:
-        return score_math(response, ground_truth, scorer=scorer)
-    if scorer == "mmlu_letter":
-        return score_mmlu(response, ground_truth)
-    raise _unknown("scorer", scorer, SCORERS)
+    return score_response(kind, scorer, response, ground_truth)[1]
+
+
+_KIND_OF_SCORER = {name: kind for kind, names in SCORERS.items() for name in names}
+
+
+def score_response(kind: str, scorer: str, response: str, answer: str | int) -> tuple[str | None, float]:
+    """(extracted answer, score) of one response to a ``kind`` benchmark item (``gsm8k``, ``math``, ``mmlu``) with
+    ground truth ``answer``, under ``scorer`` (one of ``SCORERS[kind]``). The extracted answer is the one the scorer
+    compared: a canonical number (GSM8K), a LaTeX answer (MATH: box or fallback), a letter (MMLU), or None."""
+    if kind not in SCORERS:
+        raise _unknown("benchmark kind", kind, tuple(SCORERS))
+    if scorer not in SCORERS[kind]:
+        raise _unknown(f"scorer for {kind}", scorer, SCORERS[kind])
+    if kind == "gsm8k":
+        extracted = extract_gsm8k(response, scorer)
+        return extracted, 1.0 if extracted is not None and extracted == _canonical_truth(answer) else 0.0
+    if kind == "math":
+        extracted = extract_math(response, scorer)
+        return extracted, _math_answer_score(extracted, _ground_truth_answer(answer), timeout_s=5.0)
+    extracted = extract_mmlu_letter(response)
+    return extracted, 1.0 if extracted == _correct_letter(answer) else 0.0
 
 
 _GSM8K_SOURCES = ("openai/gsm8k", "gsm8k")
@@ -627,7 +659,7 @@ def compute_score(
 ) -> float:
     """verl ``custom_reward_function`` entry point (``custom_reward_function.name=compute_score``).
 
-    The scorer is ``extra_info["reward_mode"]`` if given (any of :data:`SCORERS`), else
+    The scorer is ``extra_info["reward_mode"]`` if given (any of :data:`ALL_SCORERS`), else
     ``custom_flexible`` for GSM8K-like sources, ``math_verify`` for MATH, ``mmlu_letter`` for MMLU;
     ``extra_info["reward_window"]`` sets the GSM8K character window. Extra verl kwargs are ignored.
     """
@@ -657,8 +689,8 @@ def make_reward_fn(mode: str, answer_key: str = "answer") -> Callable[..., list[
     Ground truths arrive as the dataset column ``kwargs[answer_key]`` (one per completion);
     ``fn.__name__ == f"{mode}_reward"`` is what TRL logs.
     """
-    if mode not in SCORERS:
-        raise _unknown("reward mode", mode, SCORERS)
+    if mode not in ALL_SCORERS:
+        raise _unknown("reward mode", mode, ALL_SCORERS)
 
     def reward_fn(prompts=None, completions=(), **kwargs: Any) -> list[float]:
         if answer_key not in kwargs:
