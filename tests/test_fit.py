@@ -222,7 +222,7 @@ def test_negative_compute_is_rejected():
         F.fit_rl_sigmoid([0, -1e10, 2e10, 4e10, 8e10], [0.1, 0.2, 0.3, 0.4, 0.5])
     _, summary, _ = _recovery_study(n_items=20)
     summary.loc[3, "c_pretrain"] = -1.0
-    with pytest.raises(F.FitError, match="negative compute in column 'c_pretrain'"):
+    with pytest.raises(F.FitInputError, match=r"summary row 3: column 'c_pretrain' = -1.0 is not FLOPs > 0"):
         F.fit_summary(summary, None, {"bootstrap": 0})
 
 

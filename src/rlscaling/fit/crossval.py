@@ -26,6 +26,8 @@ def leave_one_group_out(form: JointForm, pts: StudyPoints, scheme: str, *, delta
                         error_floor: float) -> dict:
     """RMSE (accuracy fraction) of ``form`` on each held-out group, fitted on the rest.
 
+    Predictions are clipped to [0, 1] (an accuracy), so one wild extrapolation cannot swamp the score.
+
     Returns ``{rmse, per_group, skipped}``; groups whose remainder cannot be fitted are listed in ``skipped``
     with the reason. FitError when no group can be held out.
     """
@@ -39,7 +41,7 @@ def leave_one_group_out(form: JointForm, pts: StudyPoints, scheme: str, *, delta
         except FitError as exc:
             skipped[label] = str(exc)
             continue
-        resid = form.predict_points(fit, pts.subset(hold)) - pts.y[hold]
+        resid = np.clip(form.predict_points(fit, pts.subset(hold)), 0.0, 1.0) - pts.y[hold]
         errors.append(resid)
         per_group[label] = float(np.sqrt(np.mean(resid**2)))
     if not errors:
