@@ -3,28 +3,31 @@
 import os
 import sys
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
-# The embedded study is the default; a --configfile replaces it rather than being merged into it (merging would add
-# the embedded study's tiny models to, e.g., the Qwen3 study).
+# The embedded study is the default; a --configfile (or a profile's `configfile:`) replaces it rather than being
+# merged into it (merging would add the embedded study's tiny models to, e.g., the Qwen3 study).
 if not workflow.overwrite_configfiles:
 
     configfile: os.path.join(workflow.basedir, "config.yaml")
 
-validate(config, "workflow/schemas/config.schema.yaml")
 
-sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+SRC = os.path.join(workflow.basedir, "src")
+sys.path.insert(0, SRC)
 from rlscaling import config as rc  # noqa: E402
 
+# The one validation (schema with defaults + typed settings): every error names its key, before any job starts.
 rc.validate_config(config)
 
 # Exported here, before any job's Python starts: set inside Python after import, each hub lookup still retries.
-if config.get("offline", True):
+# Jobs run by another interpreter (a backend's environment) import rlscaling from src/ through PYTHONPATH.
+if config["offline"]:
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 
 report: "workflow/report/workflow.rst"
 

@@ -66,7 +66,7 @@ def test_trl_grpo_bf16_with_gradient_checkpointing_on_cuda(tiny, tmp_path):
     from rlscaling.training.trl_backend import run_grpo
 
     section = {
-        "reward_mode": "custom_flexible", "rollouts_per_prompt": 4, "prompts_per_step": 4, "steps": 3,
+        "backend": "trl", "reward_mode": "custom_flexible", "rollouts_per_prompt": 4, "prompts_per_step": 4, "steps": 3,
         "save_steps": [2], "lr": 1e-3, "kl_coef": 0.001, "kl_estimator": "k3", "loss_type": "grpo",
         "temperature": 1.0, "max_prompt_tokens": 40, "max_response_tokens": 12, "epochs": 1,
         "precision": "bf16", "gradient_checkpointing": True,

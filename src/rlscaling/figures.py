@@ -13,8 +13,18 @@ from .io import atomic_dir, read_json
 log = logging.getLogger(__name__)
 
 
-def make_all_figures(summary_csv, records_path, fits_json, out_dir) -> list[Path]:
-    """Draw all figures into ``out_dir`` (replaced atomically); returns the files written (PNG + SVG)."""
+def make_all_figures(summary_csv, records_path, fits_json, out_dir, dpi: int = 200) -> list[Path]:
+    """Draw all figures into ``out_dir`` (replaced atomically); returns the files written (PNG + SVG).
+
+    ``dpi`` (dots per inch of the PNGs, config ``plots.dpi``) applies to every figure through matplotlib's
+    ``savefig.dpi``."""
+    import matplotlib
+
+    with matplotlib.rc_context({"savefig.dpi": dpi}):
+        return _draw(summary_csv, fits_json, out_dir)
+
+
+def _draw(summary_csv, fits_json, out_dir) -> list[Path]:
     from .plots import plot_all
     from .plots_fits import plot_all_fits
 

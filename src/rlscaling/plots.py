@@ -259,7 +259,7 @@ def save_figure(fig, out_stem: str | Path) -> list[Path]:
         for ext, metadata in (("png", {"Software": None}), ("svg", {"Date": None})):
             path = out_stem.with_name(f"{out_stem.name}.{ext}")
             with atomic_path(path) as tmp:
-                fig.savefig(tmp, format=ext, dpi=FIGURE_DPI, bbox_inches="tight", metadata=metadata)
+                fig.savefig(tmp, format=ext, bbox_inches="tight", metadata=metadata)  # dpi: rcParams["savefig.dpi"]
             written.append(path)
     finally:
         plt.close(fig)

@@ -24,7 +24,11 @@ rule aggregate:
         f"{LOGS}/aggregate.log",
     benchmark:
         f"{BENCH}/aggregate.tsv"
+    params:
+        settings=settings("aggregate"),
     threads: 1
+    conda:
+        conda_env("aggregate")
     script:
         "../scripts/aggregate.py"
 
@@ -33,6 +37,8 @@ rule fit:
     input:
         summary=f"{R}/summary.csv",
         records=f"{R}/records.parquet",
+        # the seed write-up's own table, fitted alongside for comparison
+        seed_table=os.path.join(workflow.basedir, "tests", "fixtures", "seed_table.csv"),
     output:
         fits=report(f"{R}/fits/fits.json", caption="../report/fits.rst", category="Fits"),
     log:
@@ -40,9 +46,10 @@ rule fit:
     benchmark:
         f"{BENCH}/fit.tsv"
     params:
-        # the seed write-up's own table, fitted alongside for comparison (tests/fixtures/seed_table.csv)
-        seed_table=os.path.join(workflow.basedir, "tests", "fixtures", "seed_table.csv"),
+        settings=settings("fit"),
     threads: 1
+    conda:
+        conda_env("fit")
     script:
         "../scripts/fit.py"
 
@@ -63,7 +70,11 @@ rule plots:
         f"{LOGS}/plots.log",
     benchmark:
         f"{BENCH}/plots.tsv"
+    params:
+        settings=settings("plots"),
     threads: 1
+    conda:
+        conda_env("plots")
     script:
         "../scripts/plots.py"
 
@@ -79,6 +90,10 @@ rule report_tables:
         f"{LOGS}/report_tables.log",
     benchmark:
         f"{BENCH}/report_tables.tsv"
+    params:
+        settings=settings("report_tables"),
     threads: 1
+    conda:
+        conda_env("report_tables")
     script:
         "../scripts/report_tables.py"

@@ -1,52 +1,93 @@
-# Checkpoint evaluation: one job per checkpoint x benchmark x shots; one generation pass scored by every scorer.
+# Checkpoint evaluation: one job per checkpoint evaluates all its benchmarks, shot counts and pass@k samples with one
+# model load (one vLLM engine start); every file it writes is a target of its own. Base models and final
+# checkpoints get the `endpoint` plan (every shot count, pass@k), the others the `intermediate` plan.
 
 
-def eval_inputs(wildcards):
-    inputs = {"model": model_dir(wildcards), "eval_items": f"{R}/data/eval_{wildcards.bench}.jsonl"}
-    if int(wildcards.shots) > 0:
-        inputs["pool"] = f"{R}/data/fewshot_{wildcards.bench}.jsonl"
-    return inputs
+def eval_inputs(plan):
+    items = rc.eval_plan(config, plan)
+
+    def _inputs(wildcards):
+        model, budget, step = rc.parse_checkpoint_id(wildcards.checkpoint)
+        inputs = {"model": model_dir(model, budget, step)}
+        for it in items:
+            inputs[f"eval_{it.bench}"] = f"{R}/data/eval_{it.bench}.jsonl"
+            if it.shots > 0:
+                inputs[f"fewshot_{it.bench}"] = f"{R}/data/fewshot_{it.bench}.jsonl"
+        return inputs
+
+    return _inputs
 
 
-rule evaluate:
+def eval_outputs(plan):
+    return [f"{R}/eval/{{checkpoint}}/{it.stem}.{ext}" for it in rc.eval_plan(config, plan)
+            for ext in ("records.jsonl", "summary.json")]
+
+
+EVALUATE = (
+    "{PY[evaluate_endpoint]} -m rlscaling.jobs evaluate --settings {params.settings:q} --threads {threads}"
+    " model={input.model:q} data={R}/data checkpoint={wildcards.checkpoint} out={R}/eval/{wildcards.checkpoint}"
+    " > {log:q} 2>&1"
+)
+
+
+rule evaluate_endpoint:
     input:
-        unpack(eval_inputs),
+        unpack(eval_inputs("endpoint")),
     output:
-        records=f"{R}/eval/{{model}}/{{budget}}/step_{{step}}/{{bench}}_{{shots}}shot.records.jsonl",
-        summary=f"{R}/eval/{{model}}/{{budget}}/step_{{step}}/{{bench}}_{{shots}}shot.summary.json",
+        eval_outputs("endpoint"),
     log:
-        f"{LOGS}/evaluate/{{model}}/{{budget}}/step_{{step}}/{{bench}}_{{shots}}shot.log",
+        f"{LOGS}/evaluate/{{checkpoint}}.log",
     benchmark:
-        f"{BENCH}/evaluate/{{model}}/{{budget}}/step_{{step}}/{{bench}}_{{shots}}shot.tsv"
+        f"{BENCH}/evaluate/{{checkpoint}}.tsv"
+    wildcard_constraints:
+        checkpoint=rc.checkpoint_regex(config, "endpoint"),
     params:
-        passk=False,
+        settings=settings("evaluate_endpoint"),
     threads: threads_for("evaluate")
     resources:
         gpu=model_resource("evaluate", "gpus", 0),
+        nodes=1,
         cpus_per_task=model_resource("evaluate", "cpus", 1),
         mem_mb=model_resource("evaluate", "mem_mb", 4000),
         runtime=model_resource("evaluate", "runtime", 30),
-    script:
-        "../scripts/evaluate.py"
+    conda:
+        conda_env("evaluate_endpoint")
+    shell:
+        EVALUATE
 
 
-use rule evaluate as evaluate_passk with:
+rule evaluate_intermediate:
+    input:
+        unpack(eval_inputs("intermediate")),
     output:
-        records=f"{R}/eval/{{model}}/{{budget}}/step_{{step}}/{{bench}}_{{shots}}shot_passk.records.jsonl",
-        summary=f"{R}/eval/{{model}}/{{budget}}/step_{{step}}/{{bench}}_{{shots}}shot_passk.summary.json",
+        eval_outputs("intermediate"),
     log:
-        f"{LOGS}/evaluate_passk/{{model}}/{{budget}}/step_{{step}}/{{bench}}_{{shots}}shot.log",
+        f"{LOGS}/evaluate/{{checkpoint}}.log",
     benchmark:
-        f"{BENCH}/evaluate_passk/{{model}}/{{budget}}/step_{{step}}/{{bench}}_{{shots}}shot.tsv"
+        f"{BENCH}/evaluate/{{checkpoint}}.tsv"
+    wildcard_constraints:
+        checkpoint=rc.checkpoint_regex(config, "intermediate"),
     params:
-        passk=True,
+        settings=settings("evaluate_intermediate"),
+    threads: threads_for("evaluate")
+    resources:
+        gpu=model_resource("evaluate", "gpus", 0),
+        nodes=1,
+        cpus_per_task=model_resource("evaluate", "cpus", 1),
+        mem_mb=model_resource("evaluate", "mem_mb", 4000),
+        runtime=model_resource("evaluate", "runtime", 30),
+    conda:
+        conda_env("evaluate_intermediate")
+    shell:
+        EVALUATE
 
 
 def val_loss_inputs(wildcards):
-    inputs = {"model": model_dir(wildcards)}
-    src = config["val_loss"].get("source", "corpus")
-    inputs["texts"] = f"{R}/data/pretrain_corpus.jsonl" if src == "corpus" else f"{R}/data/val_text.jsonl"
-    return inputs
+    src = config["val_loss"]["source"]
+    return {
+        "model": model_dir(wildcards.model, wildcards.budget, wildcards.step),
+        "texts": f"{R}/data/pretrain_corpus.jsonl" if src == "corpus" else f"{R}/data/val_text.jsonl",
+    }
 
 
 rule val_loss:
@@ -58,11 +99,17 @@ rule val_loss:
         f"{LOGS}/val_loss/{{model}}/{{budget}}/step_{{step}}.log",
     benchmark:
         f"{BENCH}/val_loss/{{model}}/{{budget}}/step_{{step}}.tsv"
+    params:
+        settings=settings("val_loss"),
     threads: threads_for("evaluate")
     resources:
         gpu=model_resource("val_loss", "gpus", 0),
+        nodes=1,
         cpus_per_task=model_resource("val_loss", "cpus", 1),
         mem_mb=model_resource("val_loss", "mem_mb", 4000),
         runtime=model_resource("val_loss", "runtime", 30),
-    script:
-        "../scripts/val_loss.py"
+    conda:
+        conda_env("val_loss")
+    shell:
+        "{PY[val_loss]} -m rlscaling.jobs val_loss --settings {params.settings:q} --threads {threads}"
+        " model={input.model:q} texts={input.texts:q} step={wildcards.step} out={output:q} > {log:q} 2>&1"

@@ -16,11 +16,17 @@ rule pretrain:
         f"{LOGS}/pretrain/{{model}}/{{budget}}.log",
     benchmark:
         f"{BENCH}/pretrain/{{model}}/{{budget}}.tsv"
+    params:
+        settings=settings("pretrain"),
     threads: threads_for("pretrain")
+    conda:
+        conda_env("pretrain")
     script:
         "../scripts/pretrain.py"
 
 
+# verl's FSDP checkpoints live in params.state, outside the output: Snakemake deletes a failed job's outputs before
+# it retries it, and the state lets the retry resume from the last checkpoint (deleted once the run has finished).
 rule grpo:
     input:
         model=f"{R}/models/{{model}}/{{budget}}/base",
@@ -31,11 +37,18 @@ rule grpo:
         f"{LOGS}/grpo/{{model}}/{{budget}}.log",
     benchmark:
         f"{BENCH}/grpo/{{model}}/{{budget}}.tsv"
+    params:
+        settings=settings("grpo"),
+        state=lambda wildcards: rc.path(config, "grpo_state", model=wildcards.model, budget=wildcards.budget),
     threads: threads_for("grpo")
     resources:
         gpu=model_resource("grpo", "gpus", 0),
+        nodes=1,
         cpus_per_task=model_resource("grpo", "cpus", 1),
         mem_mb=model_resource("grpo", "mem_mb", 4000),
         runtime=model_resource("grpo", "runtime", 60),
-    script:
-        "../scripts/grpo.py"
+    conda:
+        conda_env("grpo")
+    shell:
+        "{PY[grpo]} -m rlscaling.jobs grpo --settings {params.settings:q} --threads {threads}"
+        " model={input.model:q} train={input.train:q} out={output:q} state={params.state:q} > {log:q} 2>&1"

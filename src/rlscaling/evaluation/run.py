@@ -65,9 +65,14 @@ def build_eval_prompts(kind: str, items: list[dict], pool: list[dict] | None, sh
 
 
 def generate(cfg: dict, model_path: Path, prompts_: list[str], max_new_tokens: int, num_samples: int,
-             temperature: float, seed: int, threads: int) -> list[list[dict]]:
-    """Dispatch to the configured generation backend (same return shape for every backend)."""
+             temperature: float, seed: int, threads: int, stop: list[str] | None = None) -> list[list[dict]]:
+    """Dispatch to the configured generation backend (same return shape for every backend).
+
+    A vLLM engine is built once per process and reused by every later call on the same model (``vllm_backend``'s
+    engine cache), so one checkpoint's job starts one engine for all its benchmarks, shot counts and samples.
+    """
     ev = cfg["evaluate"]
+    extra = {"stop": list(stop)} if stop else {}
     if ev["backend"] == "vllm":
         from .vllm_backend import generate as vllm_generate
 
@@ -76,17 +81,43 @@ def generate(cfg: dict, model_path: Path, prompts_: list[str], max_new_tokens: i
                              temperature=temperature, seed=seed,
                              tensor_parallel_size=int(v.get("tensor_parallel_size", 1)),
                              gpu_memory_utilization=float(v.get("gpu_memory_utilization", 0.9)),
-                             max_model_len=v.get("max_model_len"))
+                             max_model_len=v.get("max_model_len"), **extra)
     from .transformers_backend import generate as hf_generate
 
     return hf_generate(str(model_path), prompts_, max_new_tokens=max_new_tokens,
                        batch_size=int(ev.get("batch_size", 32)), num_samples=num_samples,
-                       temperature=temperature, seed=seed, threads=threads)
+                       temperature=temperature, seed=seed, threads=threads, **extra)
+
+
+def evaluate_checkpoint(cfg: dict, model_dir, step: int, data_dir, out_dir, threads: int = 1) -> dict:
+    """Evaluate one checkpoint on every item of its plan (``cfg["plan"]``: ``[bench, shots, passk]``), loading the
+    model (or starting the vLLM engine) once; writes ``<bench>_<shots>shot[_passk].{records.jsonl,summary.json}``
+    under ``out_dir`` and returns ``{stem: {"wall_s", "accuracy"}}`` plus the job's total wall time."""
+    from ..hub import resolve_model_path
+
+    t0 = time.time()
+    model_path = Path(resolve_model_path(checkpoint_path(model_dir, step)))
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    done: dict = {}
+    for bench, shots, passk in cfg["plan"]:
+        stem = f"{bench}_{shots}shot" + ("_passk" if passk else "")
+        pool = data_dir / f"fewshot_{bench}.jsonl" if shots > 0 else None
+        summary = evaluate_job(cfg, model_path, 0, bench, int(shots), items_path=data_dir / f"eval_{bench}.jsonl",
+                               pool_path=pool, records_path=out_dir / f"{stem}.records.jsonl",
+                               summary_path=out_dir / f"{stem}.summary.json", passk=bool(passk), threads=threads,
+                               step_label=step)
+        done[stem] = {"wall_s": summary["wall_s"], "accuracy": summary["accuracy"]}
+        log.info("%s step %d %s: %s (%.1f s)", model_dir, step, stem, summary["accuracy"], summary["wall_s"])
+    done["wall_s"] = round(time.time() - t0, 3)
+    return done
 
 
 def evaluate_job(cfg: dict, model_dir, step: int, bench: str, shots: int, items_path, pool_path, records_path,
-                 summary_path, passk: bool = False, threads: int = 1) -> dict:
-    """Run one checkpoint x benchmark x shots evaluation; writes records (JSONL) and a summary (JSON)."""
+                 summary_path, passk: bool = False, threads: int = 1, step_label: int | None = None) -> dict:
+    """Run one checkpoint x benchmark x shots evaluation; writes records (JSONL) and a summary (JSON).
+
+    ``model_dir``/``step`` locate the model (:func:`checkpoint_path`); ``step_label`` is the RL step recorded in the
+    summary (default ``step``)."""
     t0 = time.time()
     spec = cfg["benchmarks"][bench]
     kind = benchmark_kind(bench, spec)
@@ -113,8 +144,11 @@ def evaluate_job(cfg: dict, model_dir, step: int, bench: str, shots: int, items_
         num_samples, temperature = int(pk["n"]), float(pk["temperature"])
     else:
         num_samples, temperature = 1, 0.0
+    stop = list(spec.get("stop") or [])
+    t_gen = time.time()
     outs = generate(cfg, model_path, prompts_, int(spec.get("max_new_tokens", 256)), num_samples, temperature,
-                    seed, threads)
+                    seed, threads, stop=stop)
+    generate_s = time.time() - t_gen
     if len(outs) != len(items):
         raise RuntimeError(f"backend returned {len(outs)} results for {len(items)} prompts")
 
@@ -131,10 +165,12 @@ def evaluate_job(cfg: dict, model_dir, step: int, bench: str, shots: int, items_
             })
     write_jsonl(records_path, records)
 
+    n_generated = sum(r["response_tokens"] or 0 for r in records)
     summary = {
-        "model_dir": str(model_path), "step": step, "benchmark": bench, "kind": kind, "shots": shots,
-        "n_items": len(items), "num_samples": num_samples, "temperature": temperature, "passk": passk,
-        "scorers": scorers, "clip": clip, "wall_s": round(time.time() - t0, 3),
+        "model_dir": str(model_path), "step": step if step_label is None else step_label, "benchmark": bench,
+        "kind": kind, "shots": shots, "n_items": len(items), "num_samples": num_samples, "temperature": temperature,
+        "passk": passk, "scorers": scorers, "stop": stop, "clip": clip, "wall_s": round(time.time() - t0, 3),
+        "generate_s": round(generate_s, 3), "generated_tokens": n_generated,
         "mean_response_tokens": _mean([r["response_tokens"] for r in records if r["response_tokens"] is not None]),
         "accuracy": {},
     }
@@ -197,7 +233,9 @@ def val_loss_job(cfg: dict, model_dir, step: int, texts_path, out_path, threads:
     if not rows:
         raise ValueError(f"{texts_path}: no validation texts (rows with split=validation)")
     t0 = time.time()
-    per_doc = document_losses(str(checkpoint_path(model_dir, step)), [r["text"] for r in rows],
+    from ..hub import resolve_model_path
+
+    per_doc = document_losses(resolve_model_path(checkpoint_path(model_dir, step)), [r["text"] for r in rows],
                               seq_len=int(vl.get("seq_len", 256)), stride=int(vl.get("stride", 128)))
     nll = sum(d["nll_sum"] for d in per_doc)
     ntok = sum(d["n_tokens"] for d in per_doc)

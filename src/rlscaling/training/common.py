@@ -29,21 +29,20 @@ LOSS_TYPES = ("grpo", "dapo", "dr_grpo")
 BACKENDS = ("trl", "verl")
 PRECISIONS = ("fp32", "bf16")
 
-# Optional keys and their defaults (the seed study's values where it states one).
-_DEFAULTS: dict[str, Any] = {
-    "backend": "trl",
-    "save_steps": None,
-    "save_every": None,
-    "loss_type": "grpo",
-    "temperature": 1.0,
-    "max_prompt_tokens": 512,
-    "max_response_tokens": 512,
-    "epochs": 1,
-    "precision": "fp32",
-    "gradient_checkpointing": False,
-    "verl": None,
-}
-_REQUIRED = ("reward_mode", "rollouts_per_prompt", "prompts_per_step", "steps", "lr", "kl_coef", "kl_estimator")
+
+
+def _schema_defaults() -> dict[str, Any]:
+    """Defaults of the optional ``grpo`` keys: the config schema's ``default:`` values (the one place they live)."""
+    import yaml
+
+    schema = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
+    props = yaml.safe_load(schema.read_text(encoding="utf-8"))["properties"]["grpo"]["properties"]
+    out = {k: v["default"] for k, v in props.items() if "default" in v}
+    return {"save_steps": None, "save_every": None, "verl": None, **out}
+
+
+_DEFAULTS: dict[str, Any] = _schema_defaults()
+_REQUIRED = ("backend", "reward_mode", "rollouts_per_prompt", "prompts_per_step", "steps", "lr", "kl_coef", "kl_estimator")
 _KNOWN_KEYS = frozenset(_REQUIRED) | frozenset(_DEFAULTS)
 
 

@@ -440,20 +440,30 @@ def merge_checkpoint(ckpt_dir: str | os.PathLike, step: int, out_dir: str | os.P
 # ------------------------------------------------------------------------------------------------- launch
 
 
+def verl_passes(settings: GRPOSettings) -> dict[str, Any]:
+    """The passes verl 0.9 performs per step besides rollout and update (``rlscaling.compute.GRPOPasses``).
+
+    verl always recomputes the behaviour policy's log-probs in a separate forward pass (``compute_log_prob``,
+    needed for its PPO ratio even with one update epoch) and runs the reference model when the KL loss is on.
+    """
+    return {"ref_forward": settings.kl_coef > 0, "old_policy_forward": True, "update_epochs": 1}
+
+
 def launch_grpo(cfg: Mapping, model: str, model_dir: str, train_rows: Sequence[Mapping], out_dir: str,
-                python: str | None = None, env: Mapping[str, str] | None = None) -> dict:
+                state_dir: str, python: str | None = None, env: Mapping[str, str] | None = None) -> dict:
     """Train one model with GRPO through verl; writes ``step_<k>/`` (HF), ``tokens.csv`` and ``run.json``.
 
-    verl's own state (FSDP checkpoints, metrics, rollout dumps, logs) lives under ``<out_dir>/verl/``; a restarted
-    job resumes from the last FSDP checkpoint there (``trainer.resume_mode=auto``) and re-merges only missing
-    ``step_<k>/`` directories. Once every step is merged, the FSDP checkpoints (about 16 bytes per parameter each,
-    optimizer state included) are deleted unless ``grpo.verl.keep_fsdp_checkpoints``. ``python`` is the verl
-    environment's interpreter (default: ``$RLSCALING_VERL_PYTHON``, else this one).
+    verl's state (FSDP checkpoints, metrics, rollout dumps, logs) lives in ``state_dir``, outside the rule's output
+    ``out_dir``: Snakemake deletes a failed job's outputs before it retries (``retries``) or reruns it
+    (``--rerun-incomplete``), and the state survives that, so a preempted run resumes from its last FSDP checkpoint
+    (``trainer.resume_mode=auto``). Once every step is merged to ``out_dir/step_<k>/`` and ``run.json`` is written,
+    verl's logs are copied to ``out_dir/verl/`` and the state is deleted (FSDP checkpoints, about 16 bytes per
+    parameter each, are kept only with ``grpo.verl.keep_fsdp_checkpoints``). ``python`` runs verl (default: this
+    interpreter, i.e. the verl environment the job was started in).
     """
-    out = Path(out_dir)
-    work = out / "verl"
+    out, work = Path(out_dir), Path(state_dir)
     work.mkdir(parents=True, exist_ok=True)
-    python = python or os.environ.get("RLSCALING_VERL_PYTHON") or sys.executable
+    python = python or sys.executable
     settings = GRPOSettings.from_config(grpo_settings(dict(cfg), model), int(cfg.get("seed", 0)))
     if _finished(out, settings):
         return json.loads((out / "run.json").read_text(encoding="utf-8"))
@@ -474,32 +484,44 @@ def launch_grpo(cfg: Mapping, model: str, model_dir: str, train_rows: Sequence[M
     log_path = work / "train.log"
     run_env = {**os.environ, **(env or {}), "VERL_FILE_LOGGER_PATH": str(metrics_path)}
     last_needed = settings.save_steps[-1]
+    resumed_from = max(checkpoint_steps_on_disk(paths["ckpt_dir"]), default=0)
     t0 = time.time()
     if last_needed not in checkpoint_steps_on_disk(paths["ckpt_dir"]):
         cmd = [python, "-m", "verl.trainer.main_ppo", *overrides]
         if metrics_path.exists():  # verl's file logger truncates it: keep the earlier attempt's steps
             shutil.copyfile(metrics_path, work / f"metrics.{time.time_ns()}.jsonl")
         with open(log_path, "a", encoding="utf-8") as log:
+            log.write(f"# resuming after step {resumed_from}\n" if resumed_from else "# starting at step 1\n")
             log.write("$ " + " ".join(cmd) + "\n")
             log.flush()
             rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=run_env, check=False).returncode
         if rc != 0:
-            raise VerlError(f"verl.trainer.main_ppo failed (exit {rc}); see {log_path}")
+            raise VerlError(f"verl.trainer.main_ppo failed (exit {rc}); see {log_path} (state kept in {work}: "
+                            "a rerun resumes from its last checkpoint)")
     metrics = _all_metrics(work)
     on_disk = set(checkpoint_steps_on_disk(paths["ckpt_dir"]))
     absent = [k for k in settings.save_steps if k not in on_disk]
     if absent:
         raise VerlError(f"verl saved no checkpoint for steps {absent} under {paths['ckpt_dir']}")
+    out.mkdir(parents=True, exist_ok=True)
     for k in settings.save_steps:
         if not (out / f"step_{k}" / "config.json").is_file():
             merge_checkpoint(paths["ckpt_dir"], k, out, work / "merge.log", python)
     write_tokens_log(metrics, settings.steps, settings.sequences_per_step, paths["rollout_dir"], out / "tokens.csv")
     run = {"backend": "verl", "model": model, "settings": settings.to_dict(), "verl": verl_knobs(cfg, model),
-           "overrides": overrides, "wall_s": time.time() - t0}
-    write_json(out / "run.json", run)  # before deleting FSDP state: from here on the run counts as finished
-    if not run["verl"]["keep_fsdp_checkpoints"]:
-        for k in checkpoint_steps_on_disk(paths["ckpt_dir"]):
-            shutil.rmtree(Path(paths["ckpt_dir"]) / f"global_step_{k}")
+           "passes": verl_passes(settings), "overrides": overrides, "resumed_from_step": resumed_from,
+           "wall_s": time.time() - t0}
+    keep = run["verl"]["keep_fsdp_checkpoints"]
+    logs = out / "verl"
+    logs.mkdir(exist_ok=True)
+    for f in [log_path, work / "merge.log", *sorted(work.glob("metrics*.jsonl"))]:
+        if f.is_file():
+            shutil.copyfile(f, logs / f.name)
+    if keep:
+        run["fsdp_checkpoints"] = str(paths["ckpt_dir"])
+    write_json(out / "run.json", run)  # from here on the run counts as finished
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
     return run
 
 
