@@ -1,7 +1,9 @@
-"""Tests of rlscaling.rewards: GSM8K modes, canonical numbers, MATH boxes/math-verify guard, MMLU, entry points."""
+"""Tests of rlscaling.rewards: GSM8K modes, canonical numbers, MATH boxes/math-verify guard, MMLU, entry points,
+and the file verl loads (verl_entry.py)."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import threading
 import time
@@ -10,7 +12,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rlscaling import rewards
 from rlscaling.rewards import (
     ALL_SCORERS,
     MODES,
@@ -23,14 +24,18 @@ from rlscaling.rewards import (
     extract_gsm8k,
     extract_math,
     extract_mmlu_letter,
+    gsm8k,
     make_reward_fn,
+    math_worker,
     normalise_math_answer,
+    numbers,
     score,
     score_gsm8k,
-    score_response,
     score_math,
     score_mmlu,
+    score_response,
 )
+from rlscaling.rewards import math as math_scorer
 
 COLLAPSE = "Answer: 3+4=7\n#### 7\n\nQuestion: Tom has 5 apples...\nAnswer: 5*2=10\n#### 10"
 
@@ -191,7 +196,7 @@ def test_gsm8k_is_total_on_number_dense_text(response, mode):
 
 def _reference_last_number(text: str) -> str | None:
     """The specification of 'last number': the last match of a plain forward scan."""
-    matches = list(rewards._NUMBER.finditer(text))
+    matches = list(numbers.NUMBER.finditer(text))
     return canonical_number(matches[-1].group()) if matches else None
 
 
@@ -205,7 +210,7 @@ def _reference_strict(text: str) -> str | None:
     """The specification of strict: the number after the last marker position that has one."""
     for at in range(len(text) - 4, -1, -1):
         if text.startswith("####", at):
-            m = rewards._AFTER_MARKER.match(text, at + 4)
+            m = gsm8k._AFTER_MARKER.match(text, at + 4)
             if m:
                 return canonical_number(m.group().lstrip(" \t$"))
     return None
@@ -249,7 +254,7 @@ def test_custom_flexible_equals_flexible_without_marker(response):
 def test_custom_flexible_is_flexible_on_the_cut_response(before, after):
     response = f"{before}####{after}"
     first = response.find("####")
-    m = rewards._AFTER_MARKER.match(response, first + 4)
+    m = gsm8k._AFTER_MARKER.match(response, first + 4)
     cut = response[: m.end()] if m else response[:first]
     assert extract_gsm8k(response, "custom_flexible") == extract_gsm8k(cut, "flexible")
 
@@ -338,7 +343,7 @@ def _first_boxed_reference(text: str) -> str | None:
     """Quadratic reference: try every box command start in order, the first with a complete argument wins."""
     starts = sorted(i for cmd in ("\\boxed", "\\fbox") for i in range(len(text)) if text.startswith(cmd, i))
     for at in starts:
-        content = rewards._boxed_content(text, at, len(text))
+        content = math_scorer._boxed_content(text, at, len(text))
         if content is not None:
             return content
     return None
@@ -450,7 +455,7 @@ def test_math_guard_works_off_the_main_thread():
 
 
 def test_guard_kills_a_worker_that_does_not_answer():
-    hung = rewards._GuardedWorker([sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(60)"])
+    hung = math_worker.GuardedWorker([sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(60)"])
     start = time.perf_counter()
     assert hung.request({"x": 1}, timeout_s=0.5) is None
     assert time.perf_counter() - start < 3
@@ -613,3 +618,24 @@ def test_boxed_mmlu_and_normalisation_are_total_on_arbitrary_text(text):
     extract_boxed(text)
     normalise_math_answer(text)
     assert extract_mmlu_letter(text) in (None, "A", "B", "C", "D")
+
+
+def test_verl_loads_compute_score_from_the_entry_file(tmp_path):
+    """verl's loader runs ``spec_from_file_location`` on the file alone (no package, so no relative imports)."""
+    from rlscaling.rewards import verl_entry_path
+
+    path = verl_entry_path()
+    assert path.endswith("rewards/verl_entry.py")
+    code = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('custom_module_123', {path!r})\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        "fn = module.compute_score\n"
+        "print(fn(data_source='gsm8k', solution_str='3 + 4 = 7\\n#### 7', ground_truth='7', extra_info=None),\n"
+        "      fn('math500', r'\\boxed{3} \\boxed{4}', '3', {'reward_mode': 'math_verify_first'}),\n"
+        "      fn('gsm8k', '#### 8', '7', {'reward_mode': 'strict'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1.0", "1.0", "0.0"]
