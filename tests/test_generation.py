@@ -6,13 +6,24 @@ import math
 
 import pytest
 import torch
+from tiny_models import make_char_tokenizer
 
 from rlscaling.evaluation.perplexity import strided_windows
-from rlscaling.evaluation.stopping import StopOnText, check_stop, completing_tokens, cut_at_stop, stop_token_count
-from rlscaling.evaluation.transformers_backend import _response_length, generate, generate_with_stats, sequence_loss
+from rlscaling.evaluation.stopping import (
+    StopOnText,
+    check_stop,
+    completing_tokens,
+    cut_at_stop,
+    stop_token_count,
+)
+from rlscaling.evaluation.transformers_backend import (
+    _response_length,
+    generate,
+    generate_with_stats,
+    sequence_loss,
+)
 from rlscaling.pretrain import pretrain
 from rlscaling.tokenizer import train_tokenizer
-from tiny_models import make_char_tokenizer
 
 # Short documents, each ended by EOS at packing: the model learns to finish them and then emit EOS.
 DOCS = ["the cat sat", "a dog ran far", "1 2 3 4 5 6", "we go home now"] * 40
@@ -172,7 +183,7 @@ def test_stop_strings_spanning_tokens_and_the_earliest_of_several(collapse_dir, 
 
 def test_stop_with_sampling_cuts_each_sample(collapse_dir):
     # One batch: a stopped batch ends early and draws fewer random numbers, so later batches' samples would differ.
-    kwargs = dict(max_new_tokens=20, batch_size=9, num_samples=3, temperature=1.5, seed=3)
+    kwargs = {"max_new_tokens": 20, "batch_size": 9, "num_samples": 3, "temperature": 1.5, "seed": 3}
     free = generate(collapse_dir, COLLAPSE_PROMPTS[:3], **kwargs)
     cut = generate(collapse_dir, COLLAPSE_PROMPTS[:3], stop=("\nQuestion:",), **kwargs)
     n_cut = 0
@@ -185,7 +196,7 @@ def test_stop_with_sampling_cuts_each_sample(collapse_dir):
 
 
 def test_stop_that_never_occurs_changes_nothing(model_dir):
-    for kwargs in (dict(), dict(num_samples=3, temperature=3.0, seed=1)):
+    for kwargs in ({}, {"num_samples": 3, "temperature": 3.0, "seed": 1}):
         free, stats_free = generate_with_stats(model_dir, PROMPTS, max_new_tokens=8, batch_size=3, **kwargs)
         same, stats_same = generate_with_stats(model_dir, PROMPTS, max_new_tokens=8, batch_size=3,
                                                stop=("Question:",), **kwargs)
@@ -194,11 +205,11 @@ def test_stop_that_never_occurs_changes_nothing(model_dir):
 
 def test_check_stop_rejects_a_bare_string_and_empty_strings():
     assert check_stop(()) == () and check_stop(["a", "Question:"]) == ("a", "Question:")
-    with pytest.raises(ValueError, match="sequence of strings"):
+    with pytest.raises(TypeError, match="sequence of strings"):
         check_stop("Question:")
     with pytest.raises(ValueError, match="non-empty"):
         check_stop(["Question:", ""])
-    with pytest.raises(ValueError, match="non-empty"):
+    with pytest.raises(TypeError, match="must be a str"):
         check_stop([None])
 
 

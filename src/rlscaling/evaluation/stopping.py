@@ -18,13 +18,16 @@ from transformers import StoppingCriteria
 
 
 def check_stop(stop: Sequence[str]) -> tuple[str, ...]:
-    """``stop`` as a tuple of non-empty strings; a bare ``str``, a non-string or an empty string -> ``ValueError``."""
+    """``stop`` as a tuple of non-empty strings; a bare ``str`` or a non-string item -> ``TypeError``, an empty
+    string -> ``ValueError``."""
     if isinstance(stop, str):
-        raise ValueError(f"stop must be a sequence of strings, got the string {stop!r}; write ({stop!r},)")
+        raise TypeError(f"stop must be a sequence of strings, got the string {stop!r}; write ({stop!r},)")
     stop = tuple(stop)
     for s in stop:
-        if not isinstance(s, str) or not s:
-            raise ValueError(f"every stop string must be a non-empty string, got {s!r} in {stop!r}")
+        if not isinstance(s, str):
+            raise TypeError(f"every stop string must be a str, got {s!r} in {stop!r}")
+        if not s:
+            raise ValueError(f"every stop string must be non-empty, got {s!r} in {stop!r}")
     return stop
 
 

@@ -79,6 +79,26 @@ def _decode_response(tokenizer, ids: torch.Tensor, stop: tuple[str, ...]) -> tup
     return cut_at_stop(decode(ids[:n_stop]), stop), n_stop
 
 
+def _load_left_padding_tokenizer(model_dir: str | os.PathLike):
+    """The model's tokenizer, padding on the LEFT (batched generation), with EOS as pad token if it has none."""
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def _generate_batch(model, tokenizer, prompt_ids: list[list[int]], gen_kwargs: dict, stop: tuple[str, ...],
+                    completing: torch.Tensor | None) -> list[tuple[str, int]]:
+    """``(text, response tokens)`` of every returned sequence of one left-padded batch, in row order."""
+    batch = tokenizer.pad({"input_ids": prompt_ids}, return_tensors="pt").to(model.device)
+    prompt_len = batch["input_ids"].shape[1]
+    criteria = [StopOnText(tokenizer, stop, prompt_len, completing)] if stop else None
+    with torch.no_grad():
+        out = model.generate(**batch, **gen_kwargs, stopping_criteria=criteria)
+    return [_decode_response(tokenizer, ids, stop) for ids in out[:, prompt_len:].cpu()]
+
+
 def generate_with_stats(
     model_dir: str | os.PathLike,
     prompts: Sequence[str],
@@ -101,12 +121,8 @@ def generate_with_stats(
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     t0 = time.perf_counter()
     torch.set_num_threads(int(threads))
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model = load_causal_lm(model_dir, device=device)
+    tokenizer = _load_left_padding_tokenizer(model_dir)
+    model = load_causal_lm(model_dir, device=device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
     encoded = tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
     lengths = [len(ids) for ids in encoded]
@@ -117,13 +133,8 @@ def generate_with_stats(
     prompts_per_batch = max(1, batch_size // n_return)  # batch_size bounds the sequences decoded together
     order = sorted(range(len(prompts)), key=lambda i: lengths[i])
     results: list[list[dict]] = [[] for _ in prompts]
-    gen_kwargs = dict(
-        max_new_tokens=max_new_tokens,
-        do_sample=sampling,
-        num_return_sequences=n_return,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
+    gen_kwargs = {"max_new_tokens": max_new_tokens, "do_sample": sampling, "num_return_sequences": n_return,
+                  "pad_token_id": tokenizer.pad_token_id, "eos_token_id": tokenizer.eos_token_id}
     if sampling:
         gen_kwargs.update(temperature=temperature, top_k=0, top_p=1.0)
     completing = completing_tokens(tokenizer, stop) if stop else None
@@ -132,15 +143,9 @@ def generate_with_stats(
     bar = tqdm(total=len(prompts), desc=f"generate {os.path.basename(str(model_dir).rstrip('/'))}", unit="prompt")
     for start in range(0, len(order), prompts_per_batch):
         idx = order[start : start + prompts_per_batch]
-        batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt").to(device)
-        prompt_len = batch["input_ids"].shape[1]
-        criteria = [StopOnText(tokenizer, stop, prompt_len, completing)] if stop else None
-        with torch.no_grad():
-            out = model.generate(**batch, **gen_kwargs, stopping_criteria=criteria)
-        new = out[:, prompt_len:].cpu()
-        for row, ids in enumerate(new):
+        rows = _generate_batch(model, tokenizer, [encoded[i] for i in idx], gen_kwargs, stop, completing)
+        for row, (text, n) in enumerate(rows):
             i = idx[row // n_return]
-            text, n = _decode_response(tokenizer, ids, stop)
             results[i].append({"text": text, "prompt_tokens": lengths[i], "response_tokens": n})
             n_response += n
         bar.update(len(idx))
