@@ -1,4 +1,4 @@
-"""Scorer throughput on one core: completions scored per second, per GSM8K mode and for math-verify.
+"""Scorer throughput on one core: completions scored per second, per GSM8K mode and per MATH scorer.
 
 Synthetic base-model-like GSM8K completions (~200-400 characters, seeded): worked steps and a
 ``#### n`` line, some with instruction collapse (new invented "Question: ... Answer: ... #### m"
@@ -15,6 +15,7 @@ import random
 import time
 
 from rlscaling.rewards import MODES, score_gsm8k, score_math
+from rlscaling.rewards.math import MATH_SCORERS
 
 TARGET_PER_S = 200_000
 _NAMES = ("Tom", "Ana", "Liu", "Sara", "Omar", "Kate")
@@ -92,11 +93,12 @@ def main(argv: list[str] | None = None) -> None:
         pred = pred_form.format(n=n if rng.random() < 0.7 else n + 1, d=d, v=v)
         math_pairs.append((f"We simplify step by step and get \\boxed{{{pred}}}.", gold))
     score_math(*math_pairs[0])  # start the math-verify worker outside the timed loop
-    start = time.perf_counter()
-    for response, truth in math_pairs:
-        score_math(response, truth)
-    rate = len(math_pairs) / (time.perf_counter() - start)
-    print(f"{'math_verify':<16} {rate:>14,.0f} {'(n/a)':>10}  on {args.n_math} boxed answers")
+    for scorer in MATH_SCORERS:
+        start = time.perf_counter()
+        for response, truth in math_pairs:
+            score_math(response, truth, scorer=scorer)
+        rate = len(math_pairs) / (time.perf_counter() - start)
+        print(f"{scorer:<16} {rate:>14,.0f} {'(n/a)':>10}  on {args.n_math} boxed answers")
 
 
 if __name__ == "__main__":
