@@ -7,11 +7,11 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):  # tiny L-BFGS problems: threaded BLAS only slows
     os.environ.setdefault(_var, "1")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from rlscaling import allocate as al  # noqa: E402
-from rlscaling.fit import FitError, compute_optimal_size, get_form  # noqa: E402
+from rlscaling import allocate as al
+from rlscaling.fit import FitError, compute_optimal_size, get_form
 
 SYMMETRIC = {"E": 0.05, "A": 1e3, "alpha": 0.3, "B": 1e3, "beta": 0.3, "C0": 1.0}
 CEILING = {"E": 0.05, "A": 9.5, "alpha": 0.3, "B": 18.0, "beta": 0.35, "F": 0.6, "C_mid": 3e17, "k": 1.0}

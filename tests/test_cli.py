@@ -7,14 +7,14 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import json  # noqa: E402
-from pathlib import Path  # noqa: E402
+import json
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
+from fit_synthetic import synthetic_study
 
-from rlscaling import cli  # noqa: E402
-from fit_synthetic import synthetic_study  # noqa: E402
+from rlscaling import cli
 
 SEED_TABLE = Path(__file__).resolve().parent / "fixtures" / "seed_table.csv"
 

@@ -7,15 +7,15 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):  # tiny L-BFGS problems: threaded BLAS only slows
     os.environ.setdefault(_var, "1")
 
-import json  # noqa: E402
-from pathlib import Path  # noqa: E402
+import json
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pandas as pd
+import pytest
+from fit_synthetic import synthetic_study
 
-from fit_synthetic import synthetic_study  # noqa: E402
-from rlscaling import fit as F  # noqa: E402
+from rlscaling import fit as F
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_TABLE = REPO / "tests" / "fixtures" / "seed_table.csv"
@@ -320,7 +320,7 @@ def test_huber_objective_gradient_is_exact_and_matches_the_grid_scorer(form):
     logy = np.log(rng.uniform(0.2, 0.8, 40))
     w = np.ones(40)
     theta = np.r_[-1.0, -0.5, 0.4, -0.7, 0.6, [-1.2] * spec.interaction, -0.3]
-    loss = lambda t: F._lse_loss_grad(t, spec, L1, X2, logy, w, 0.05)  # noqa: E731
+    loss = lambda t: F._lse_loss_grad(t, spec, L1, X2, logy, w, 0.05)
     assert check_grad(lambda t: loss(t)[0], lambda t: loss(t)[1], theta) < 1e-6
     assert F._lse_loss_batch(theta[None], spec, L1, X2, logy, 0.05)[0] == pytest.approx(loss(theta)[0])
 

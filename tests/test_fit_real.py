@@ -9,14 +9,14 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pandas as pd
+import pytest
 
-from rlscaling import fit as F  # noqa: E402
-from rlscaling.compute import grpo_step_flops  # noqa: E402
+from rlscaling import fit as F
+from rlscaling.compute import grpo_step_flops
 
 REPO = Path(__file__).resolve().parents[1]
 # Non-embedding N of each curve and the verl settings, from the reference README: 512 prompts x 3 rollouts per

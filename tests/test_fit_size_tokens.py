@@ -7,12 +7,12 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from fit_synthetic import synthetic_study  # noqa: E402
+import numpy as np
+import pytest
+from fit_synthetic import synthetic_study
 
-from rlscaling import fit as F  # noqa: E402
-from rlscaling.fit import huber, size_tokens  # noqa: E402
+from rlscaling import fit as F
+from rlscaling.fit import huber, size_tokens
 
 # A grid on which both the size and the token term are identifiable: N over 3 decades, D over 2.
 GRID = {"n_params": (1e5, 1e6, 1e7, 1e8), "pretrain_tokens": (1e5, 1e6, 1e7), "rl_steps": (0, 2, 5, 10, 20, 40),
@@ -40,7 +40,7 @@ def test_objective_gradient_is_exact(form):
     logy = np.log(np.clip(1 - summary["accuracy"].to_numpy(), 1e-3, None))
     w = np.random.default_rng(0).integers(0, 3, len(logy)).astype(float)
     theta = np.array([-2.0, -1.0, 0.3, -1.2, 0.4, 0.5, 0.2, -0.1])
-    loss = lambda t: huber.huber_loss_grad(t, size_tokens.MODELS[form], X, logy, w, 0.05)  # noqa: E731
+    loss = lambda t: huber.huber_loss_grad(t, size_tokens.MODELS[form], X, logy, w, 0.05)
     assert check_grad(lambda t: loss(t)[0], lambda t: loss(t)[1], theta) < 1e-6
     batch = huber.batch_loss(np.stack([theta, theta]), size_tokens.MODELS[form], X, logy, 0.05)
     assert batch[0] == pytest.approx(huber.huber_loss_grad(theta, size_tokens.MODELS[form], X, logy,

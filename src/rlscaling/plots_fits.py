@@ -14,14 +14,19 @@ import matplotlib.ticker
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-from rlscaling.allocate import JointLaw, allocation_table, default_budgets, iso_flop_curves  # noqa: E402
-from rlscaling.fit import percentile_ci, power_law, rl_sigmoid, select_rows, FitConfig  # noqa: E402
-from rlscaling.io import atomic_path  # noqa: E402
+from rlscaling.allocate import (
+    JointLaw,
+    allocation_table,
+    default_budgets,
+    iso_flop_curves,
+)
+from rlscaling.fit import FitConfig, percentile_ci, power_law, rl_sigmoid, select_rows
+from rlscaling.io import atomic_path
 
 DPI = 150
 # no creation date or software version in the files, so the same fit gives byte-identical figures
