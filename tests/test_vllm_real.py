@@ -86,7 +86,8 @@ def checkpoints(tmp_path_factory):
     arch = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
                 intermediate_size=192)
     pretrain(build_pretrain_corpus(n_documents=400, seed=1), root / "tok", arch, tokens=60_000,
-             out_dir=root / "model", seq_len=160, batch_size=4, lr=6e-3, warmup_fraction=0.05, seed=1)
+             out_dir=root / "model", seq_len=160, batch_size=4, lr=6e-3, warmup_fraction=0.05, seed=1,
+             max_position_embeddings=320)
     small = make_tiny_model_dir(root / "head16", hidden_size=32, num_attention_heads=2, num_key_value_heads=1)
     return root / "model", small
 

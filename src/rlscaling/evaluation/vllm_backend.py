@@ -104,15 +104,18 @@ class VllmSettings:
         return PRECISION_DTYPES[self.precision]
 
     @classmethod
-    def from_config(cls, evaluate: Mapping[str, Any]) -> VllmSettings:
+    def from_config(cls, evaluate: Mapping[str, Any], threads: int | None = None) -> VllmSettings:
         """Settings from the config's ``evaluate`` section: ``precision`` (default bf16) and the ``vllm`` mapping,
-        whose keys are this class's field names except ``precision``; an unknown key raises ``ValueError``."""
+        whose keys are this class's field names except ``precision``; an unknown key raises ``ValueError``.
+        ``threads`` (the job's thread count) is the default of ``cpu_threads``."""
         knobs = dict(evaluate.get("vllm") or {})
         names = {f.name for f in fields(cls)} - {"precision"}
         unknown = sorted(set(knobs) - names)
         if unknown:
             raise ValueError(f"unknown key(s) evaluate.vllm.{', evaluate.vllm.'.join(unknown)}; "
                              f"known: {', '.join(sorted(names))}")
+        if threads is not None and knobs.get("cpu_threads") is None:
+            knobs["cpu_threads"] = int(threads)
         return cls(precision=str(evaluate.get("precision", "bf16")), **knobs)
 
 
