@@ -32,6 +32,15 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTH
 report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    model="[A-Za-z0-9_.-]+",
+    budget="[A-Za-z0-9_.-]+",
+    step=r"\d+",
+    dataset="[a-z0-9_]+",
+
+
 include: "workflow/rules/data.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/evaluate.smk"

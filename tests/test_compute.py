@@ -56,3 +56,35 @@ def test_cumulative_rl_flops_uses_logged_tokens_in_step_order():
 def test_passes_from_run_json_mapping():
     p = GRPOPasses.from_mapping({"ref_forward": False, "old_policy_forward": True, "update_epochs": 3})
     assert p == GRPOPasses(False, True, 3)
+
+
+def test_passes_record_must_name_every_pass():
+    with pytest.raises(ValueError, match=r"lacks \['old_policy_forward'\]"):
+        GRPOPasses.from_mapping({"ref_forward": True, "update_epochs": 1})
+
+
+def test_verl_c_rl_counts_the_old_policy_forward(tmp_path):
+    """verl's run record -> 12·N FLOPs per processed token (rollout 2 + update 6 + reference 2 + old policy 2)."""
+    import json
+
+    from rlscaling.aggregate import cell_compute
+    from rlscaling.training.common import GRPOSettings
+    from rlscaling.training.verl_backend import verl_passes
+
+    settings = GRPOSettings.from_config({"backend": "verl", "reward_mode": "custom_flexible", "rollouts_per_prompt": 3,
+                                         "prompts_per_step": 512, "steps": 2, "lr": 1e-6, "kl_coef": 0.001,
+                                         "kl_estimator": "low_var_kl"}, seed=0)
+    base, grpo = tmp_path / "base", tmp_path / "grpo"
+    base.mkdir()
+    grpo.mkdir()
+    n, d = 4.4e8, 3.6e13
+    (base / "pretrain.json").write_text(json.dumps({"n_params_non_embedding": n, "tokens_trained": d}))
+    (grpo / "run.json").write_text(json.dumps({"backend": "verl", "passes": verl_passes(settings)}))
+    (grpo / "tokens.csv").write_text("step,prompt_tokens,completion_tokens,n_sequences,reward_mean,reward_std,kl,wall_s\n"
+                                     "1,300000,200000,1536,0.5,0.5,0.001,10\n2,310000,250000,1536,0.6,0.5,0.002,10\n")
+    cfg = {"models": {"m": {}}, "pretrain": {"budgets": {"b": d}}}
+    c = cell_compute(cfg, "m", "b", base, grpo)
+    by_hand_step1 = 12 * n * (300000 + 200000)
+    by_hand_step2 = by_hand_step1 + 12 * n * (310000 + 250000)
+    assert c["c_rl"] == {0: 0.0, 1: pytest.approx(by_hand_step1), 2: pytest.approx(by_hand_step2)}
+    assert c["c_pretrain"] == pytest.approx(6 * n * d)

@@ -1,6 +1,7 @@
 """Config validation: a wrong key or type stops the run with the key named."""
 
 import copy
+import re
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,93 @@ def test_checkpoints_and_jobs_follow_config(base):
     n_cells = sum(len(rc.budgets(cfg, m)) for m in cfg["models"])
     per_cell = 2 * len(g["shots"]) + 2 * len(g["shots_intermediate"])  # base+final: all shots; 2 and 4: intermediate
     assert len(rc.eval_jobs(cfg)) == n_cells * per_cell
+
+
+# ---------------------------------------------------------------------------------------- one validation layer
+
+
+@pytest.mark.parametrize("where,value", [(("grpo", "lr"), float("nan")), (("grpo", "kl_coef"), float("inf")),
+                                         (("pretrain", "budgets", "short"), float("nan"))])
+def test_non_finite_numbers_are_refused_with_their_key(base, where, value):
+    cfg = copy.deepcopy(base)
+    node = cfg
+    for k in where[:-1]:
+        node = node[k]
+    node[where[-1]] = value
+    with pytest.raises(rc.ConfigError, match=re.escape(".".join(where)) + ": (nan|inf) is not a finite number"):
+        rc.validate_config(cfg)
+
+
+def test_save_steps_with_save_every_is_refused_before_any_job(base):
+    cfg = copy.deepcopy(base)
+    model = next(iter(cfg["models"]))
+    cfg["models"][model]["grpo"] = {"save_every": 5}  # the global grpo.save_steps is set too
+    with pytest.raises(rc.ConfigError, match=f"either save_steps or save_every.*model '{model}'"):
+        rc.validate_config(cfg)
+
+
+def test_cross_key_conditions_that_jobs_would_refuse(base):
+    cfg = copy.deepcopy(base)
+    cfg["data"]["rl_train"]["n"] = cfg["grpo"]["prompts_per_step"] - 1
+    with pytest.raises(rc.ConfigError, match="data.rl_train.n=31: only 31 usable training prompts"):
+        rc.validate_config(cfg)
+    cfg = copy.deepcopy(base)
+    cfg["val_loss"]["stride"] = cfg["val_loss"]["seq_len"] + 1
+    with pytest.raises(rc.ConfigError, match="val_loss.stride=257 exceeds val_loss.seq_len=256"):
+        rc.validate_config(cfg)
+    cfg = copy.deepcopy(base)
+    cfg["evaluate"]["pass_at_k"]["scorer"] = "math_verify"
+    with pytest.raises(rc.ConfigError, match="evaluate.pass_at_k.scorer"):
+        rc.validate_config(cfg)
+
+
+def test_defaults_come_from_the_schema(base):
+    raw = yaml.safe_load((ROOT / "config.yaml").read_text())
+    for section, key in [("grpo", "loss_type"), ("evaluate", "batch_size"), ("fit", "ci")]:
+        raw.setdefault(section, {}).pop(key, None)
+    raw.pop("plots", None)
+    cfg = rc.validate_config(raw)
+    schema = yaml.safe_load(rc.SCHEMA.read_text())["properties"]
+    assert cfg["grpo"]["loss_type"] == schema["grpo"]["properties"]["loss_type"]["default"]
+    assert cfg["evaluate"]["batch_size"] == schema["evaluate"]["properties"]["batch_size"]["default"]
+    assert cfg["fit"]["ci"] == schema["fit"]["properties"]["ci"]["default"]
+    assert cfg["plots"]["dpi"] == schema["plots"]["properties"]["dpi"]["default"]
+    assert cfg["environments"]["verl"] == {"conda": "envs/verl.yaml", "python": None}
+
+
+def test_cell_seed_depends_on_the_cell_only(base):
+    cfg = copy.deepcopy(base)
+    before = {c: rc.cell_seed(cfg, *c) for c in rc.cells(cfg)}
+    cfg["models"] = {"added": copy.deepcopy(cfg["models"]["tiny-s"]), **cfg["models"]}
+    after = {c: rc.cell_seed(cfg, *c) for c in rc.cells(cfg)}
+    assert all(after[c] == s for c, s in before.items())
+    assert len(set(after.values())) == len(after)  # distinct cells, distinct seeds
+    cfg["seed"] += 1
+    assert all(rc.cell_seed(cfg, *c) != s for c, s in before.items())
+
+
+def test_each_job_sees_only_the_keys_it_reads(base):
+    model, budget = rc.cells(base)[0]
+    grpo = rc.job_config(base, "grpo", model=model, budget=budget)
+    assert set(grpo) == {"seed", "prompt_seed", "grpo", "models", "data"} and "evaluate" not in grpo
+    assert grpo["seed"] == rc.cell_seed(base, model, budget)
+    ev = rc.job_config(base, "evaluate_endpoint", checkpoint=rc.checkpoint_id(model, budget, 0))
+    assert "grpo" not in ev and "models" not in ev and "pass_at_k" in ev["evaluate"]
+    assert "pass_at_k" not in rc.job_config(base, "evaluate_intermediate", checkpoint="x")["evaluate"]
+    assert rc.job_config(base, "plots") == {"plots": base["plots"]}
+    edited = copy.deepcopy(base)
+    edited["grpo"]["lr"] *= 2
+    same = ["prepare_data", "pretrain", "evaluate_endpoint", "val_loss", "fit", "plots"]
+    wc = {"dataset": "rl_train", "model": model, "budget": budget, "checkpoint": "x"}
+    for rule in same:
+        assert rc.job_settings_json(base, rule, **wc) == rc.job_settings_json(edited, rule, **wc), rule
+    assert rc.job_settings_json(base, "grpo", **wc) != rc.job_settings_json(edited, "grpo", **wc)
+
+
+def test_scorer_names_are_defined_once():
+    from rlscaling import rewards
+
+    schema = yaml.safe_load(rc.SCHEMA.read_text())
+    enum = schema["$defs"]["benchmark"]["properties"]["scorers"]["items"]["enum"]
+    assert isinstance(rewards.SCORERS, dict), "rewards.SCORERS maps each benchmark family to its scorers"
+    assert sorted(enum) == sorted(s for names in rewards.SCORERS.values() for s in names)

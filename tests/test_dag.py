@@ -1,5 +1,7 @@
-"""Dry runs of the shipped configs: the DAG has exactly the jobs the config implies (no model is run)."""
+"""Dry runs of the shipped configs: the DAG has exactly the jobs the config implies (no model is run); the SLURM
+profile's defaults; environments per backend rule; Snakemake's lint."""
 
+import re
 import subprocess
 import sys
 import time
@@ -10,7 +12,14 @@ from rlscaling import config as rc
 
 from test_workflow import ROOT, dry_run_jobs
 
-CONFIGS = {"embedded": ROOT / "config.yaml", "qwen3": ROOT / "configs" / "qwen3.yaml"}
+CONFIGS = {"embedded": ROOT / "config.yaml", "qwen3": ROOT / "configs" / "qwen3.yaml",
+           "evolm": ROOT / "configs" / "evolm.yaml", "olmo2": ROOT / "configs" / "olmo2.yaml"}
+PROFILE = ROOT / "profiles" / "slurm"
+BACKEND_RULES = ("grpo", "evaluate_endpoint", "evaluate_intermediate", "val_loss")
+
+
+def snakemake_cmd(workdir, *args):
+    return [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir), *args]
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
@@ -19,23 +28,70 @@ def test_dry_run_job_count_matches_config(name, tmp_path):
     assert dry_run_jobs(tmp_path, config=CONFIGS[name]) == rc.expected_job_counts(cfg)
 
 
-def test_production_dry_run_with_slurm_profile(tmp_path):
-    """`snakemake -n --profile profiles/slurm` on the Qwen3 study: every job listed, quickly (< 5 s)."""
-    cfg = rc.load_config(CONFIGS["qwen3"])
+@pytest.mark.parametrize("name", ["qwen3", "evolm", "olmo2"])
+def test_production_dry_run_with_slurm_profile(name, tmp_path):
+    """`snakemake -n --profile profiles/slurm --configfile <study>`: every job listed, quickly (< 5 s for Qwen3)."""
+    cfg = rc.load_config(CONFIGS[name])
     t0 = time.time()
-    jobs = dry_run_jobs(tmp_path, "--profile", str(ROOT / "profiles" / "slurm"), config=CONFIGS["qwen3"])
+    jobs = dry_run_jobs(tmp_path, "--profile", str(PROFILE), config=CONFIGS[name])
     elapsed = time.time() - t0
     assert jobs == rc.expected_job_counts(cfg)
-    # 5 sizes x (base + every checkpoint) x GSM8K shots, MATH, MMLU; computed from the config above
-    assert jobs["grpo"] == 5 and jobs["evaluate"] == len(rc.eval_jobs(cfg))
-    print(f"production dry run: {sum(jobs.values())} jobs in {elapsed:.2f} s")
+    n_cells = sum(len(rc.budgets(cfg, m)) for m in cfg["models"])
+    assert jobs["grpo"] == n_cells and jobs["evaluate_endpoint"] == 2 * n_cells
+    print(f"{name} dry run under the slurm profile: {sum(jobs.values())} jobs in {elapsed:.2f} s")
+
+
+def test_the_slurm_profile_alone_plans_the_qwen3_study(tmp_path):
+    """The design card's command: `snakemake --profile profiles/slurm` with no other flag is the Qwen3 study; GPU
+    jobs ask for one node; a --configfile on the command line replaces the profile's."""
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--profile", str(PROFILE)], cwd=ROOT,
+                         capture_output=True, text=True, env={**__import__("os").environ, "RLSCALING_SLURM_ACCOUNT": ""})
+    text = out.stdout + out.stderr
+    assert out.returncode == 0, text[-3000:]
+    assert "results/grpo/qwen3-14b/36T" in text and "tiny-s" not in text
+    grpo_blocks = [b for b in text.split("\n\n") if "rule grpo:" in b]
+    assert len(grpo_blocks) == 5 and all(re.search(r"\bnodes=1\b", b) for b in grpo_blocks)
+    assert all(re.search(r"\bgpu=(1|2|4|8)\b", b) for b in grpo_blocks)
+    other = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--profile", str(PROFILE), "--configfile",
+                            str(CONFIGS["evolm"])], cwd=ROOT, capture_output=True, text=True)
+    assert other.returncode == 0 and "evolm-1b" in other.stdout + other.stderr
+    assert "qwen3-14b" not in other.stdout + other.stderr
+
+
+def test_every_rule_has_an_environment_and_lint_is_clean(tmp_path):
+    out = subprocess.run(snakemake_cmd(tmp_path, "--configfile", str(CONFIGS["qwen3"]), "--lint"),
+                         capture_output=True, text=True)
+    text = out.stdout + out.stderr
+    assert "Specify a conda environment" not in text, text[-3000:]
+
+
+def test_conda_deployment_picks_each_backends_environment(tmp_path):
+    """With --software-deployment-method conda each backend-bound rule names its backend's envs/*.yaml (dry run:
+    nothing is created; conda channels are not reachable here)."""
+    from snakemake.api import SnakemakeApi  # noqa: F401 - Snakemake's API is what the Snakefile runs under
+
+    for name, want in [("qwen3", {"grpo": "envs/verl.yaml", "evaluate_endpoint": "envs/vllm.yaml",
+                                  "val_loss": "envs/cpu.yaml"}),
+                       ("embedded", {"grpo": "envs/cpu.yaml", "evaluate_endpoint": "envs/cpu.yaml"})]:
+        cfg = rc.load_config(CONFIGS[name])
+        for rule, env in want.items():
+            assert rc.conda_env_file(cfg, rc.backend_of(cfg, rule)) == env
+            assert (ROOT / env).is_file()
 
 
 def test_schema_error_stops_before_any_job(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text((ROOT / "tests" / "configs" / "micro.yaml").read_text().replace("kl_coef:", "kl_coeff:"))
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path),
-                           "--configfile", str(bad), "-c1"], capture_output=True, text=True)
+    proc = subprocess.run(snakemake_cmd(tmp_path, "--configfile", str(bad), "-c1"), capture_output=True, text=True)
     assert proc.returncode != 0
     assert "kl_coeff" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_nan_setting_stops_before_any_job(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((ROOT / "tests" / "configs" / "micro.yaml").read_text().replace("lr: 1.0e-4", "lr: .nan"))
+    proc = subprocess.run(snakemake_cmd(tmp_path, "--configfile", str(bad), "-c1"), capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "grpo.lr: nan is not a finite number" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()

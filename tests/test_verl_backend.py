@@ -71,7 +71,7 @@ def test_command_line_matches_seed_settings(qwen3, model):
     assert got["trainer.n_gpus_per_node"] == qwen3["models"][model]["resources"]["grpo"]["gpus"]
     assert got["trainer.default_local_dir"] == "/c" and got["actor_rollout_ref.model.path"] == "/m"
     assert got["trainer.save_freq"] == 7
-    assert Path(got["reward.custom_reward_function.path"]) == Path(inspect.getfile(rewards)).resolve()
+    assert Path(got["reward.custom_reward_function.path"]) == Path(rewards.verl_entry_path()).resolve()
     assert got["trainer.logger"] == ["console", "file"]
     assert len(got) == len(vb.override_map(qwen3, model, PATHS))  # one override per key, no duplicates
 
@@ -234,12 +234,12 @@ def micro_cfg():
 def test_launch_resume_merge_and_tokens(tmp_path, fake_python, monkeypatch):
     python, calls = fake_python
     rows = [{"prompt": f"Q{i}?", "answer": str(i), "id": str(i)} for i in range(8)]
-    out = tmp_path / "grpo"
+    out, state = tmp_path / "grpo", tmp_path / "state"
     monkeypatch.setenv("FAKE_VERL_CRASH_AT", "3")  # first attempt dies after step 3 (checkpoint at 2)
     with pytest.raises(vb.VerlError, match="main_ppo failed \\(exit 3\\)"):
-        vb.launch_grpo(micro_cfg(), "m", "/base", rows, str(out), python=str(python))
+        vb.launch_grpo(micro_cfg(), "m", "/base", rows, str(out), str(state), python=str(python))
     monkeypatch.setenv("FAKE_VERL_CRASH_AT", "0")
-    run = vb.launch_grpo(micro_cfg(), "m", "/base", rows, str(out), python=str(python))
+    run = vb.launch_grpo(micro_cfg(), "m", "/base", rows, str(out), str(state), python=str(python))
     assert run["backend"] == "verl" and run["settings"]["save_steps"] == [2, 4]
     assert sorted(p.name for p in out.glob("step_*")) == ["step_2", "step_4"]
     with open(out / "tokens.csv") as fh:
@@ -250,10 +250,12 @@ def test_launch_resume_merge_and_tokens(tmp_path, fake_python, monkeypatch):
     trains = [json.loads(line) for line in calls.read_text().splitlines() if "verl.trainer.main_ppo" in line]
     assert len(trains) == 2  # resumed once; steps 1-2 come from the first attempt's saved metrics
     assert json.loads((out / "run.json").read_text())["overrides"] == trains[-1][2:]
-    assert not list((out / "verl" / "checkpoints").glob("global_step_*"))  # FSDP state deleted once merged
+    assert not state.exists()  # verl's state (FSDP checkpoints included) deleted once merged
+    assert (out / "verl" / "train.log").is_file() and run["resumed_from_step"] == 2
+    assert run["passes"] == {"ref_forward": True, "old_policy_forward": True, "update_epochs": 1}
     # A finished run is neither retrained nor re-merged.
     n_calls = len(calls.read_text().splitlines())
-    assert vb.launch_grpo(micro_cfg(), "m", "/base", rows, str(out), python=str(python)) == run
+    assert vb.launch_grpo(micro_cfg(), "m", "/base", rows, str(out), str(state), python=str(python)) == run
     assert len(calls.read_text().splitlines()) == n_calls
 
 
@@ -262,11 +264,12 @@ def test_interrupted_merge_is_redone_without_retraining(tmp_path, fake_python, m
     rows = [{"prompt": f"Q{i}?", "answer": str(i), "id": str(i)} for i in range(8)]
     cfg = micro_cfg()
     cfg["grpo"]["verl"]["keep_fsdp_checkpoints"] = True
-    out = tmp_path / "grpo"
-    monkeypatch.setenv("RLSCALING_VERL_PYTHON", str(python))  # the interpreter can come from the environment
-    vb.launch_grpo(cfg, "m", "/base", rows, str(out))
+    out, state = tmp_path / "grpo", tmp_path / "state"
+    vb.launch_grpo(cfg, "m", "/base", rows, str(out), str(state), python=str(python))
+    assert list((state / "checkpoints").glob("global_step_*"))  # kept: grpo.verl.keep_fsdp_checkpoints
     (out / "step_2" / "config.json").unlink()
-    vb.launch_grpo(cfg, "m", "/base", rows, str(out))
+    (out / "run.json").unlink()  # as after an interrupted merge: the run is not finished
+    vb.launch_grpo(cfg, "m", "/base", rows, str(out), str(state), python=str(python))
     log = [json.loads(line) for line in calls.read_text().splitlines()]
     assert sum("verl.trainer.main_ppo" in c for c in log) == 1 and log[-1][1] == "verl.model_merger"
     assert (out / "step_2" / "config.json").is_file()

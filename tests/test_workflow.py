@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import yaml
 import pytest
 
 from rlscaling import config as rc
@@ -137,7 +138,9 @@ def test_one_cell_rerun_rebuilds_only_that_job_and_dependents(study, micro_cfg):
     # Snakemake does not regenerate a missing intermediate file on its own while everything downstream is up to
     # date: the cell is rerun by naming its path, and its dependents then follow from the newer input.
     rel = str(target.relative_to(study))
-    assert dry_run_jobs(study, rel) == {"evaluate": 1}
+    rule = "evaluate_endpoint" if job.step in (0, rc.checkpoint_steps(micro_cfg, job.model)[-1]) \
+        else "evaluate_intermediate"
+    assert dry_run_jobs(study, rel) == {rule: 1}  # the checkpoint's one evaluation job
     snakemake(study, rel)
     assert target.exists() and untouched.stat().st_mtime_ns == before
     assert dry_run_jobs(study) == {"aggregate": 1, "fit": 1, "plots": 1, "report_tables": 1, "all": 1}
@@ -173,3 +176,122 @@ def test_interrupted_run_resumes_and_is_reproducible(study, tmp_path, micro_cfg)
     a = pd.read_csv(study / "results" / "summary.csv")
     b = pd.read_csv(tmp_path / "results" / "summary.csv")
     pd.testing.assert_frame_equal(a, b)
+
+
+def _edited(workdir: Path, edit) -> Path:
+    cfg = yaml.safe_load(MICRO.read_text())
+    edit(cfg)
+    path = workdir / "edited.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_a_config_edit_reruns_exactly_what_it_affects(study, micro_cfg):
+    """Settings reach jobs through params: editing a key plans the jobs that read it and everything downstream."""
+    n_cells = len(rc.cells(micro_cfg))
+    downstream = {"aggregate": 1, "fit": 1, "plots": 1, "report_tables": 1, "all": 1}
+    lr = _edited(study, lambda c: c["grpo"].update(lr=c["grpo"]["lr"] * 2))
+    assert dry_run_jobs(study, config=lr) == {
+        "grpo": n_cells, "evaluate_endpoint": n_cells,  # the final checkpoints; base models are untouched
+        "evaluate_intermediate": len(rc.checkpoints(micro_cfg, "intermediate")), **downstream}
+    kl = _edited(study, lambda c: c["grpo"].update(kl_coef=c["grpo"]["kl_coef"] * 10))
+    assert dry_run_jobs(study, config=kl) == dry_run_jobs(study, config=lr)
+    boot = _edited(study, lambda c: c["fit"].update(bootstrap=c["fit"]["bootstrap"] + 1))
+    assert dry_run_jobs(study, config=boot) == {"fit": 1, "plots": 1, "report_tables": 1, "all": 1}
+    dpi = _edited(study, lambda c: c.update(plots={"dpi": 99}))
+    assert dry_run_jobs(study, config=dpi) == {"plots": 1, "all": 1}
+    shots = _edited(study, lambda c: c["benchmarks"]["gsm8k"].update(max_new_tokens=17))
+    assert dry_run_jobs(study, config=shots) == {
+        "evaluate_endpoint": len(rc.checkpoints(micro_cfg, "endpoint")),
+        "evaluate_intermediate": len(rc.checkpoints(micro_cfg, "intermediate")), **downstream}
+    assert dry_run_jobs(study) == {}
+
+
+FAKE_VERL_MAIN = r'''"""Stands in for `python -m verl.trainer.main_ppo`: steps, checkpoints, metrics, rollout dumps; resumes like
+verl's resume_mode=auto (from the last global_step_<k> under default_local_dir); crashes once after a given step."""
+import json, os, sys
+from pathlib import Path
+o = dict(a.split("=", 1) for a in sys.argv[1:])
+ck, steps, freq = Path(o["trainer.default_local_dir"].strip("'")), int(o["trainer.total_training_steps"]), int(o["trainer.save_freq"])
+rollouts = Path(o["trainer.rollout_data_dir"].strip("'")); rollouts.mkdir(parents=True, exist_ok=True)
+n = int(o["data.train_batch_size"]) * int(o["actor_rollout_ref.rollout.n"])
+done = [int(p.name.split("_")[-1]) for p in ck.glob("global_step_*")] if ck.exists() else []
+start = max(done, default=0) + 1
+Path(os.environ["FAKE_VERL_CALLS"]).open("a").write(json.dumps({"start": start, "python": sys.executable}) + "\n")
+crash_flag = Path(os.environ["FAKE_VERL_CRASH_FLAG"])
+with open(os.environ["VERL_FILE_LOGGER_PATH"], "w") as fh:
+    for k in range(start, steps + 1):
+        fh.write(json.dumps({"step": k, "data": {"prompt_length/mean": 10.0, "response_length/mean": 5.0 + k,
+             "actor/kl_loss": 0.001 * k, "timing_s/step": 1.5}}) + "\n")
+        fh.flush()
+        (rollouts / f"{k}.jsonl").write_text("".join(json.dumps({"score": float(i % 2)}) + "\n" for i in range(n)))
+        if k % freq == 0 or k == steps:
+            actor = ck / f"global_step_{k}" / "actor"; actor.mkdir(parents=True, exist_ok=True)
+            (actor / "base").write_text(o["actor_rollout_ref.model.path"].strip("'"))
+        if k == int(os.environ["FAKE_VERL_CRASH_AT"]) and not crash_flag.exists():
+            crash_flag.write_text("crashed once"); os._exit(9)  # preempted
+'''
+FAKE_VERL_MERGER = r'''"""Stands in for `python -m verl.model_merger merge`: writes the base model's files as the merged checkpoint."""
+import shutil, sys
+from pathlib import Path
+a = sys.argv[1:]
+actor, target = Path(a[a.index("--local_dir") + 1]), Path(a[a.index("--target_dir") + 1])
+shutil.copytree((actor / "base").read_text(), target, dirs_exist_ok=True)
+'''
+
+
+def fake_verl_python(root: Path) -> Path:
+    """An interpreter whose environment has a (fake) verl: the real Python with a fake `verl` package on its path."""
+    pkg = root / "fake_site" / "verl"
+    (pkg / "trainer").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "trainer" / "__init__.py").write_text("")
+    (pkg / "trainer" / "main_ppo.py").write_text(FAKE_VERL_MAIN)
+    (pkg / "model_merger.py").write_text(FAKE_VERL_MERGER)
+    python = root / "verl-python"
+    python.write_text(f'#!/bin/sh\nPYTHONPATH="{root / "fake_site"}:$PYTHONPATH" exec "{sys.executable}" "$@"\n')
+    python.chmod(0o755)
+    return python
+
+
+def test_preempted_grpo_resumes_from_its_checkpoint_under_snakemake_retries(tmp_path):
+    """verl's checkpoints live outside the grpo output, so Snakemake's retry (which deletes the failed job's outputs)
+    resumes from the last checkpoint instead of step 0; the job runs with environments.verl.python."""
+    python = fake_verl_python(tmp_path)
+
+    def to_verl(c):
+        c["grpo"].update(backend="verl", steps=4, save_every=2, prompts_per_step=2, rollouts_per_prompt=2,
+                         verl={"ppo_mini_batch_size": 2})
+        c["grpo"].pop("save_steps")
+        c["environments"] = {"verl": {"python": str(python)}}
+        c["models"] = {"micro-a": c["models"]["micro-a"]}
+
+    config = _edited(tmp_path, to_verl)
+    calls = tmp_path / "calls.jsonl"
+    env = {"FAKE_VERL_CALLS": str(calls), "FAKE_VERL_CRASH_AT": "3", "FAKE_VERL_CRASH_FLAG": str(tmp_path / "flag")}
+    target = "results/grpo/micro-a/b1"
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path),
+                           "--configfile", str(config), "--cores", "2", "--retries", "1", target],
+                          capture_output=True, text=True, env={**os.environ, **env, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    starts = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert [c["start"] for c in starts] == [1, 3]  # crashed after step 3; the retry resumed after checkpoint 2
+    assert {c["python"] for c in starts} == {sys.executable}
+    out = tmp_path / target
+    run = json.loads((out / "run.json").read_text())
+    assert run["resumed_from_step"] == 2 and run["passes"]["old_policy_forward"] is True
+    assert list(pd.read_csv(out / "tokens.csv")["step"]) == [1, 2, 3, 4]
+    assert (out / "step_2" / "config.json").is_file() and (out / "step_4" / "config.json").is_file()
+    assert not (tmp_path / "results" / "state" / "grpo" / "micro-a" / "b1").exists()  # cleaned once finished
+
+
+def test_a_job_whose_interpreter_lacks_its_backend_names_the_setting(tmp_path):
+    from rlscaling import jobs
+
+    settings = json.dumps({"evaluate": {"backend": "vllm_not_installed_here"}, "plan": []})
+    proc = subprocess.run([sys.executable, "-m", "rlscaling.jobs", "evaluate", "--settings", settings,
+                           "model=m", "data=d", "checkpoint=m/b/step_0", "out=o"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "environments.vllm_not_installed_here.python (or RLSCALING_VLLM_NOT_INSTALLED_HERE_PYTHON)" in proc.stderr
+    with pytest.raises(jobs.BackendMissingError, match="environments.verl.python"):
+        jobs.require_backend("verl")

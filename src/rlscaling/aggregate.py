@@ -59,8 +59,11 @@ def cell_compute(cfg: dict, model: str, budget: str, base_dir: Path, grpo_dir: P
     if tokens_csv.exists():
         with open(tokens_csv, encoding="utf-8") as fh:
             steps = list(csv.DictReader(fh))
-        run = read_json(grpo_dir / "run.json") if (grpo_dir / "run.json").exists() else {}
-        passes = GRPOPasses.from_mapping(run.get("passes", run))
+        run = read_json(grpo_dir / "run.json")
+        if "passes" not in run:
+            raise ValueError(f"{grpo_dir / 'run.json'}: no 'passes' record (which forward passes each GRPO step "
+                             "performs); C_rl cannot be counted without it")
+        passes = GRPOPasses.from_mapping(run["passes"])
         c_rl.update(dict(cumulative_rl_flops(n_params, steps, passes)))
     return {"n_params": n_params, "pretrain_tokens": tokens, "c_pretrain": pretrain_flops(n_params, tokens),
             "c_rl": c_rl}

@@ -51,11 +51,12 @@ class GRPOPasses:
 
     @classmethod
     def from_mapping(cls, m: Mapping) -> GRPOPasses:
-        return cls(
-            ref_forward=bool(m.get("ref_forward", True)),
-            old_policy_forward=bool(m.get("old_policy_forward", False)),
-            update_epochs=int(m.get("update_epochs", 1)),
-        )
+        """From a run record's ``passes`` (every key required: a missing pass would silently change C_rl)."""
+        missing = [k for k in ("ref_forward", "old_policy_forward", "update_epochs") if k not in m]
+        if missing:
+            raise ValueError(f"GRPO passes record lacks {missing} (got {dict(m)})")
+        return cls(ref_forward=bool(m["ref_forward"]), old_policy_forward=bool(m["old_policy_forward"]),
+                   update_epochs=int(m["update_epochs"]))
 
 
 def grpo_step_flops(n_params: float, prompt_tokens: float, completion_tokens: float,

@@ -143,8 +143,7 @@ def validate_config(cfg: dict) -> dict:
                 raise ConfigError(str(exc)) from None
     for name, bench in cfg["benchmarks"].items():
         kind = benchmark_kind(name, bench)
-        table = getattr(rewards, "SCORERS", None)
-        allowed = table[kind] if isinstance(table, dict) else _FALLBACK_SCORERS[kind]
+        allowed = rewards.SCORERS[kind]
         wrong = [s for s in bench["scorers"] if s not in allowed]
         if wrong:
             raise ConfigError(f"benchmarks.{name}.scorers: {wrong} do not score {kind}; choose from {list(allowed)}")
@@ -162,10 +161,6 @@ def validate_config(cfg: dict) -> dict:
     if vl and vl["stride"] > vl["seq_len"]:
         raise ConfigError(f"val_loss.stride={vl['stride']} exceeds val_loss.seq_len={vl['seq_len']}")
     return cfg
-
-
-_FALLBACK_SCORERS = {"gsm8k": ("strict", "flexible", "custom_flexible"), "math": ("math_verify", "math_verify_first"),
-                     "mmlu": ("mmlu_letter",)}
 
 
 def benchmark_kind(name: str, bench: dict) -> str:
@@ -368,7 +363,8 @@ def _benchmark_data(spec: dict, kind: str) -> dict:
 
 def _dataset_config(cfg: dict, dataset: str) -> dict:
     if dataset == "rl_train":
-        return {"seed": cfg["seed"], "data": {"rl_train": cfg["data"]["rl_train"]}}
+        return {"seed": cfg["seed"], "data": {"rl_train": cfg["data"]["rl_train"]},
+                "grpo": {"reward_mode": cfg["grpo"]["reward_mode"]}}
     if dataset == "pretrain_corpus":
         return {"data": {"pretrain_corpus": cfg["data"].get("pretrain_corpus") or {}}}
     if dataset == "val_text":

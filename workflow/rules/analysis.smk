@@ -1,19 +1,6 @@
 # Aggregation, scaling-law fits, figures and report tables: CPU-only, seconds.
 
 
-def aggregate_inputs(wildcards):
-    ev = [rc.path(config, "eval_summary", **vars(j)) for j in rc.eval_jobs(config)]
-    pk = [rc.path(config, "passk_summary", **vars(j)) for j in rc.passk_jobs(config)]
-    vl = [rc.path(config, "val_loss", model=m, budget=b, step=s) for m, b, s in rc.val_loss_jobs(config)]
-    return {
-        "evals": ev,
-        "passk": pk,
-        "val_loss": vl,
-        "grpo": [rc.path(config, "grpo", model=m, budget=b) for m, b in rc.cells(config)],
-        "base": [rc.path(config, "base_model", model=m, budget=b) for m, b in rc.cells(config)],
-    }
-
-
 rule aggregate:
     input:
         unpack(aggregate_inputs),

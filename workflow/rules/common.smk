@@ -7,18 +7,14 @@ R = rc.results_dir(config)
 LOGS = f"{R}/logs"
 BENCH = f"{R}/benchmarks"
 USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
-# Python interpreter of each backend-bound rule, from environments.<backend> (see rlscaling.config.backend_python).
-PY = {
-    name: rc.backend_python(config, rc.backend_of(config, name), USE_CONDA, sys.executable)
-    for name in ("grpo", "evaluate_endpoint", "evaluate_intermediate", "val_loss")
-}
-
-
-wildcard_constraints:
-    model="[A-Za-z0-9_.-]+",
-    budget="[A-Za-z0-9_.-]+",
-    step=r"\d+",
-    dataset="[a-z0-9_]+",
+# The interpreter of each backend-bound rule (rlscaling.config.backend_python: `python` inside its conda env, else
+# environments.<backend>.python, else $RLSCALING_<BACKEND>_PYTHON, else this one), exported as
+# $RLSCALING_JOB_PYTHON_{GRPO,EVALUATE,VAL_LOSS} for the rules' shell commands: it chooses where a job runs, not what it computes, so
+# it is no `params:` (changing it reruns nothing).
+for _var, _rule in (("GRPO", "grpo"), ("EVALUATE", "evaluate_endpoint"), ("VAL_LOSS", "val_loss")):
+    os.environ[f"RLSCALING_JOB_PYTHON_{_var}"] = rc.backend_python(
+        config, rc.backend_of(config, _rule), USE_CONDA, sys.executable
+    )
 
 
 def settings(rule_name):
@@ -53,3 +49,57 @@ def model_dir(model, budget, step):
     if int(step) == 0:
         return f"{R}/models/{model}/{budget}/base"
     return f"{R}/grpo/{model}/{budget}"
+
+
+# ---- input functions of the rules
+
+
+def pretrain_inputs(wildcards):
+    if config["pretrain"]["backend"] == "transformers":
+        return {"corpus": f"{R}/data/pretrain_corpus.jsonl", "tokenizer": f"{R}/tokenizer"}
+    return {}
+
+
+def eval_inputs(plan):
+    items = rc.eval_plan(config, plan)
+
+    def _inputs(wildcards):
+        model, budget, step = rc.parse_checkpoint_id(wildcards.checkpoint)
+        inputs = {"model": model_dir(model, budget, step)}
+        for it in items:
+            inputs[f"eval_{it.bench}"] = f"{R}/data/eval_{it.bench}.jsonl"
+            if it.shots > 0:
+                inputs[f"fewshot_{it.bench}"] = f"{R}/data/fewshot_{it.bench}.jsonl"
+        return inputs
+
+    return _inputs
+
+
+def eval_outputs(plan):
+    return [f"{R}/eval/{{checkpoint}}/{it.stem}.{ext}" for it in rc.eval_plan(config, plan)
+            for ext in ("records.jsonl", "summary.json")]
+
+
+def eval_dir(wildcards):
+    return f"{R}/eval/{wildcards.checkpoint}"
+
+
+def val_loss_inputs(wildcards):
+    src = config["val_loss"]["source"]
+    return {
+        "model": model_dir(wildcards.model, wildcards.budget, wildcards.step),
+        "texts": f"{R}/data/pretrain_corpus.jsonl" if src == "corpus" else f"{R}/data/val_text.jsonl",
+    }
+
+
+def aggregate_inputs(wildcards):
+    ev = [rc.path(config, "eval_summary", **vars(j)) for j in rc.eval_jobs(config)]
+    pk = [rc.path(config, "passk_summary", **vars(j)) for j in rc.passk_jobs(config)]
+    vl = [rc.path(config, "val_loss", model=m, budget=b, step=s) for m, b, s in rc.val_loss_jobs(config)]
+    return {
+        "evals": ev,
+        "passk": pk,
+        "val_loss": vl,
+        "grpo": [rc.path(config, "grpo", model=m, budget=b) for m, b in rc.cells(config)],
+        "base": [rc.path(config, "base_model", model=m, budget=b) for m, b in rc.cells(config)],
+    }

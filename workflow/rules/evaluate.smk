@@ -3,30 +3,9 @@
 # checkpoints get the `endpoint` plan (every shot count, pass@k), the others the `intermediate` plan.
 
 
-def eval_inputs(plan):
-    items = rc.eval_plan(config, plan)
-
-    def _inputs(wildcards):
-        model, budget, step = rc.parse_checkpoint_id(wildcards.checkpoint)
-        inputs = {"model": model_dir(model, budget, step)}
-        for it in items:
-            inputs[f"eval_{it.bench}"] = f"{R}/data/eval_{it.bench}.jsonl"
-            if it.shots > 0:
-                inputs[f"fewshot_{it.bench}"] = f"{R}/data/fewshot_{it.bench}.jsonl"
-        return inputs
-
-    return _inputs
-
-
-def eval_outputs(plan):
-    return [f"{R}/eval/{{checkpoint}}/{it.stem}.{ext}" for it in rc.eval_plan(config, plan)
-            for ext in ("records.jsonl", "summary.json")]
-
-
 EVALUATE = (
-    "{PY[evaluate_endpoint]} -m rlscaling.jobs evaluate --settings {params.settings:q} --threads {threads}"
-    " model={input.model:q} data={R}/data checkpoint={wildcards.checkpoint} out={R}/eval/{wildcards.checkpoint}"
-    " > {log:q} 2>&1"
+    "$RLSCALING_JOB_PYTHON_EVALUATE -m rlscaling.jobs evaluate --settings {params.settings:q} --threads {threads}"
+    " model={input.model:q} data={params.data:q} checkpoint={wildcards.checkpoint} out={params.out:q} > {log:q} 2>&1"
 )
 
 
@@ -43,6 +22,8 @@ rule evaluate_endpoint:
         checkpoint=rc.checkpoint_regex(config, "endpoint"),
     params:
         settings=settings("evaluate_endpoint"),
+        data=f"{R}/data",
+        out=eval_dir,
     threads: threads_for("evaluate")
     resources:
         gpu=model_resource("evaluate", "gpus", 0),
@@ -69,6 +50,8 @@ rule evaluate_intermediate:
         checkpoint=rc.checkpoint_regex(config, "intermediate"),
     params:
         settings=settings("evaluate_intermediate"),
+        data=f"{R}/data",
+        out=eval_dir,
     threads: threads_for("evaluate")
     resources:
         gpu=model_resource("evaluate", "gpus", 0),
@@ -80,14 +63,6 @@ rule evaluate_intermediate:
         conda_env("evaluate_intermediate")
     shell:
         EVALUATE
-
-
-def val_loss_inputs(wildcards):
-    src = config["val_loss"]["source"]
-    return {
-        "model": model_dir(wildcards.model, wildcards.budget, wildcards.step),
-        "texts": f"{R}/data/pretrain_corpus.jsonl" if src == "corpus" else f"{R}/data/val_text.jsonl",
-    }
 
 
 rule val_loss:
@@ -111,5 +86,5 @@ rule val_loss:
     conda:
         conda_env("val_loss")
     shell:
-        "{PY[val_loss]} -m rlscaling.jobs val_loss --settings {params.settings:q} --threads {threads}"
+        "$RLSCALING_JOB_PYTHON_VAL_LOSS -m rlscaling.jobs val_loss --settings {params.settings:q} --threads {threads}"
         " model={input.model:q} texts={input.texts:q} step={wildcards.step} out={output:q} > {log:q} 2>&1"

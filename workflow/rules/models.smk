@@ -1,12 +1,6 @@
 # Pre-training (the C_pretrain axis) and GRPO (the C_rl axis).
 
 
-def pretrain_inputs(wildcards):
-    if config["pretrain"]["backend"] == "transformers":
-        return {"corpus": f"{R}/data/pretrain_corpus.jsonl", "tokenizer": f"{R}/tokenizer"}
-    return {}
-
-
 rule pretrain:
     input:
         unpack(pretrain_inputs),
@@ -50,5 +44,5 @@ rule grpo:
     conda:
         conda_env("grpo")
     shell:
-        "{PY[grpo]} -m rlscaling.jobs grpo --settings {params.settings:q} --threads {threads}"
+        "$RLSCALING_JOB_PYTHON_GRPO -m rlscaling.jobs grpo --settings {params.settings:q} --threads {threads}"
         " model={input.model:q} train={input.train:q} out={output:q} state={params.state:q} > {log:q} 2>&1"

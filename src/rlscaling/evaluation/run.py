@@ -19,9 +19,6 @@ from ..metrics import bootstrap_mean_ci, pass_at_k
 
 log = logging.getLogger(__name__)
 
-GSM8K_MODES = ("strict", "flexible", "custom_flexible")
-
-
 def checkpoint_path(model_dir: str | Path, step: int) -> Path:
     """The HF model directory of a checkpoint: the base model for step 0, ``<grpo dir>/step_<k>`` otherwise."""
     model_dir = Path(model_dir)
@@ -35,21 +32,11 @@ def checkpoint_path(model_dir: str | Path, step: int) -> Path:
 
 
 def score_response(kind: str, response: str, item: dict, scorers: list[str]) -> tuple[dict, dict]:
-    """(extracted answer per scorer, score per scorer) for one response."""
+    """(extracted answer per scorer, score per scorer) for one response (``rlscaling.rewards.score_response``)."""
     extracted: dict[str, str | None] = {}
     scores: dict[str, float] = {}
     for s in scorers:
-        if kind == "gsm8k":
-            extracted[s] = rewards.extract_gsm8k(response, s)
-            scores[s] = rewards.score_gsm8k(response, item["answer"], s)
-        elif kind == "math":
-            extracted[s] = rewards.extract_boxed(response)
-            scores[s] = rewards.score_math(response, item["answer"])
-        elif kind == "mmlu":
-            extracted[s] = rewards.extract_mmlu_letter(response)
-            scores[s] = rewards.score_mmlu(response, item["answer"])
-        else:  # pragma: no cover - guarded by config validation
-            raise ValueError(f"unknown benchmark kind {kind!r}")
+        extracted[s], scores[s] = rewards.score_response(kind, s, response, item["answer"])
     return extracted, scores
 
 
@@ -93,10 +80,12 @@ def evaluate_checkpoint(cfg: dict, model_dir, step: int, data_dir, out_dir, thre
     """Evaluate one checkpoint on every item of its plan (``cfg["plan"]``: ``[bench, shots, passk]``), loading the
     model (or starting the vLLM engine) once; writes ``<bench>_<shots>shot[_passk].{records.jsonl,summary.json}``
     under ``out_dir`` and returns ``{stem: {"wall_s", "accuracy"}}`` plus the job's total wall time."""
+    from ..checkpoints import check_if_local
     from ..hub import resolve_model_path
 
     t0 = time.time()
     model_path = Path(resolve_model_path(checkpoint_path(model_dir, step)))
+    check_if_local(model_path)  # a missing or truncated file is named before any backend loads it
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     done: dict = {}
     for bench, shots, passk in cfg["plan"]:

@@ -34,7 +34,10 @@ def run_grpo_job(cfg: dict, model: str, model_dir, train_path, out_dir, state_di
     g = cfg["grpo"]
     rows = rl_rows(cfg, train_path)
     seed = int(cfg.get("seed", 0))
+    from ..checkpoints import check_if_local
+
     base = resolve_model_path(model_dir)
+    check_if_local(base)
     if g["backend"] == "verl":
         from .verl_backend import launch_grpo
 

@@ -406,7 +406,7 @@ def run_grpo(
             "n_dropped_overlong_prompts": n_dropped,
             "steps_per_epoch": steps_per_epoch,
             "saved_steps": list(settings.save_steps),
-            **forward_passes(cfg),
+            "passes": forward_passes(cfg),
             "kl_estimator": TRL_KL_ESTIMATOR,
             "kl_formula": TRL_KL_FORMULA,
             "grpo_config": recorded_config(cfg),

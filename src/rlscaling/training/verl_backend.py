@@ -191,7 +191,7 @@ def override_map(cfg: Mapping, model: str, paths: Mapping[str, str]) -> dict[str
 
     ``paths`` keys: ``model_dir`` (HF base model), ``train_parquet``, ``val_parquet``, ``ckpt_dir`` (verl's FSDP
     checkpoints), ``rollout_dir`` (per-step generation dumps), ``reward_path`` (the file defining
-    ``compute_score``; default: the installed ``rlscaling/rewards.py``).
+    ``compute_score``; default: :func:`reward_module_path`).
     """
     missing = [k for k in ("model_dir", "train_parquet", "val_parquet", "ckpt_dir", "rollout_dir") if k not in paths]
     if missing:
@@ -281,8 +281,11 @@ def build_overrides(cfg: Mapping, model: str, paths: Mapping[str, str]) -> list[
 
 
 def reward_module_path() -> str:
-    """File path of the installed ``rlscaling/rewards.py`` (verl loads ``compute_score`` from a file path)."""
-    return str(Path(__file__).resolve().parents[1] / "rewards.py")
+    """File verl loads ``compute_score`` from (``reward.custom_reward_function.path``): ``rlscaling/rewards/verl_entry.py``,
+    a standalone module that imports the package's entry point (verl loads it by file path, not as a package)."""
+    from ..rewards import verl_entry_path
+
+    return str(verl_entry_path())
 
 
 # ------------------------------------------------------------------------------------------- verl outputs
