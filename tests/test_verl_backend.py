@@ -73,7 +73,10 @@ def test_command_line_matches_seed_settings(qwen3, model):
     assert got["trainer.save_freq"] == 7
     assert Path(got["reward.custom_reward_function.path"]) == Path(rewards.verl_entry_path()).resolve()
     assert got["trainer.logger"] == ["console", "file"]
-    assert len(got) == len(vb.override_map(qwen3, model, PATHS))  # one override per key, no duplicates
+    # one override per key, no duplicates; plus the attention kernel, a key verl adds with '+'
+    assert len(got) == len(vb.override_map(qwen3, model, PATHS)) + 1
+    assert got["+actor_rollout_ref.model.override_config.attn_implementation"] == "flash_attention_2"
+    assert got["ray_kwargs.ray_init.num_cpus"] == qwen3["models"][model]["resources"]["grpo"]["cpus"]
 
 
 def test_per_model_verl_knobs_override_global(qwen3):

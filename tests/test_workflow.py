@@ -261,7 +261,7 @@ def test_preempted_grpo_resumes_from_its_checkpoint_under_snakemake_retries(tmp_
 
     def to_verl(c):
         c["grpo"].update(backend="verl", steps=4, save_every=2, prompts_per_step=2, rollouts_per_prompt=2,
-                         verl={"ppo_mini_batch_size": 2})
+                         verl={"ppo_mini_batch_size": 2, "attn_implementation": "sdpa", "use_remove_padding": False})
         c["grpo"].pop("save_steps")
         c["environments"] = {"verl": {"python": str(python)}}
         c["models"] = {"micro-a": c["models"]["micro-a"]}

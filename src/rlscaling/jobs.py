@@ -73,7 +73,7 @@ def _log_to_stderr() -> None:
 
 def require_backend(backend: str) -> None:
     """Fail at once when this interpreter cannot import ``backend`` (verl, vllm, trl or transformers)."""
-    if importlib.util.find_spec(backend) is None:
+    if importlib.util.find_spec(backend.split(".")[0]) is None:
         raise BackendMissingError(
             f"this job needs '{backend}', which {sys.executable} cannot import. Point "
             f"environments.{backend}.python (or RLSCALING_{backend.upper()}_PYTHON) at the python of an environment "
@@ -85,6 +85,14 @@ def run_grpo(settings: dict, paths: dict, threads: int) -> dict:
 
     require_backend(settings["grpo"]["backend"])
     model = next(iter(settings["models"]))
+    if settings["grpo"]["backend"] == "verl":
+        from .training.verl_backend import needs_flash_attn, verl_knobs
+
+        if needs_flash_attn(verl_knobs(settings, model)) and importlib.util.find_spec("flash_attn") is None:
+            raise BackendMissingError(
+                f"grpo.verl.use_remove_padding / grpo.verl.attn_implementation=flash_attention_2 need flash-attn, "
+                f"which {sys.executable} cannot import: install it (envs/verl.post-deploy.sh) or set "
+                "grpo.verl.attn_implementation: sdpa and grpo.verl.use_remove_padding: false")
     return run_grpo_job(settings, model, model_dir=paths["model"], train_path=paths["train"], out_dir=paths["out"],
                         state_dir=paths["state"], threads=threads)
 

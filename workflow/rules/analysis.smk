@@ -27,7 +27,10 @@ rule fit:
         # the seed write-up's own table, fitted alongside for comparison
         seed_table=os.path.join(workflow.basedir, "tests", "fixtures", "seed_table.csv"),
     output:
+        # every file the fit writes, always (header-only CSVs and the reason in fits.json when no law fits)
         fits=report(f"{R}/fits/fits.json", caption="../report/fits.rst", category="Fits"),
+        allocation=f"{R}/fits/allocation.csv",
+        iso_flop=f"{R}/fits/iso_flop.csv",
     log:
         f"{LOGS}/fit.log",
     benchmark:

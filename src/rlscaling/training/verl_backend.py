@@ -60,6 +60,7 @@ VERL_DEFAULTS: dict[str, Any] = {
     "param_offload": False,                  # FSDP parameter offload to CPU (actor and reference)
     "optimizer_offload": False,              # FSDP optimizer-state offload to CPU
     "use_remove_padding": True,              # packed sequences (needs flash-attn)
+    "attn_implementation": "flash_attention_2",  # actor/reference attention; sdpa + no remove-padding: no flash-attn
     "nnodes": 1,
     "keep_fsdp_checkpoints": False,          # keep verl's FSDP checkpoints (optimizer state) after merging to HF
     "extra_overrides": [],                   # raw Hydra overrides appended last (escape hatch; logged in run.json)
@@ -263,8 +264,21 @@ def override_map(cfg: Mapping, model: str, paths: Mapping[str, str]) -> dict[str
         "trainer.resume_mode": "auto",
         "trainer.default_local_dir": str(paths["ckpt_dir"]),
         "trainer.rollout_data_dir": str(paths["rollout_dir"]),
+        # Ray inside the job uses the CPUs SLURM gave the job (models.<m>.resources.grpo.cpus), not the node's
+        "ray_kwargs.ray_init.num_cpus": job_cpus(cfg, model),
     }
     return o
+
+
+def job_cpus(cfg: Mapping, model: str) -> int | None:
+    """CPUs of a model's GRPO job (``models.<model>.resources.grpo.cpus``), None when not set."""
+    cpus = ((cfg["models"][model].get("resources") or {}).get("grpo") or {}).get("cpus")
+    return None if cpus is None else int(cpus)
+
+
+def needs_flash_attn(knobs: Mapping[str, Any]) -> bool:
+    """verl imports flash-attn for packed sequences (``use_remove_padding``) and flash_attention_2 attention."""
+    return bool(knobs["use_remove_padding"]) or knobs["attn_implementation"] == "flash_attention_2"
 
 
 def build_overrides(cfg: Mapping, model: str, paths: Mapping[str, str]) -> list[str]:
@@ -274,7 +288,11 @@ def build_overrides(cfg: Mapping, model: str, paths: Mapping[str, str]) -> list[
     ``models.<model>.resources.grpo.gpus``. ``grpo.verl.extra_overrides`` are appended verbatim, last.
     """
     overrides = [f"{k}={hydra_value(v)}" for k, v in override_map(cfg, model, paths).items()]
-    extra = verl_knobs(cfg, model)["extra_overrides"]
+    knobs = verl_knobs(cfg, model)
+    # a key verl's config does not declare (override_config is an empty dict there): Hydra's '+' adds it
+    overrides.append("+actor_rollout_ref.model.override_config.attn_implementation="
+                     + hydra_value(knobs["attn_implementation"]))
+    extra = knobs["extra_overrides"]
     if not isinstance(extra, list) or not all(isinstance(e, str) and "=" in e for e in extra):
         raise ValueError(f"grpo.verl.extra_overrides: expected a list of 'key=value' strings, got {extra!r}")
     return overrides + list(extra)
