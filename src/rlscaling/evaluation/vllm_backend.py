@@ -297,9 +297,10 @@ def check_prompt_lengths(lengths: Sequence[int], max_new_tokens: int, max_model_
 class VllmGenerator:
     """One vLLM engine for the checkpoint in ``model_dir``, serving many :meth:`generate` calls.
 
-    Starting the engine costs seconds (CPU: ~20-40 s); build one generator per checkpoint and pass every benchmark,
-    shot count and sampling setting through it. ``import_s`` and ``engine_start_s`` record those costs (seconds).
-    On the CPU platform, unsupported settings raise before the engine starts (:func:`check_cpu_support`).
+    Starting the engine costs seconds (measured on 2 CPU cores: 6-11 s to import vLLM, then 4-6 s in-process or
+    ~28 s with spawned processes; ~160 s with ``torch.compile``); build one generator per checkpoint and pass every
+    benchmark, shot count and sampling setting through it. ``import_s`` and ``engine_start_s`` record those costs
+    (seconds). On the CPU platform, unsupported settings raise before the engine starts (:func:`check_cpu_support`).
     """
 
     def __init__(self, model_dir: str | os.PathLike, settings: VllmSettings | None = None):
