@@ -251,16 +251,28 @@ def _outside_legend(fig, handles, labels, title: str | None = None) -> None:
     fig.legend(handles, labels, title=title, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
 
 
+# no creation date or software version in the files, so the same data gives byte-identical figures
+DETERMINISTIC_METADATA = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None}}
+
+
 def save_figure(fig, out_stem: str | Path) -> list[Path]:
-    """Write ``fig`` as ``<out_stem>.png`` and ``<out_stem>.svg`` atomically; close it; return the paths."""
+    """Write ``fig`` as ``<out_stem>.png`` and ``<out_stem>.svg`` atomically; close it; return the paths.
+
+    The one figure writer of the project (data and fit figures). PNG resolution: matplotlib's ``savefig.dpi`` when
+    set (``rlscaling.figures.make_all_figures`` sets it from ``plots.dpi``), else :data:`FIGURE_DPI`; no metadata
+    that changes between runs, and fixed SVG ids."""
     out_stem = Path(out_stem)
+    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    dpi = plt.rcParams["savefig.dpi"]
+    dpi = FIGURE_DPI if dpi == "figure" else dpi
     written = []
     try:
-        for ext, metadata in (("png", {"Software": None}), ("svg", {"Date": None})):
-            path = out_stem.with_name(f"{out_stem.name}.{ext}")
-            with atomic_path(path) as tmp:
-                fig.savefig(tmp, format=ext, bbox_inches="tight", metadata=metadata)  # dpi: rcParams["savefig.dpi"]
-            written.append(path)
+        with plt.rc_context({"svg.hashsalt": "rlscaling"}):
+            for ext in ("png", "svg"):
+                path = out_stem.with_name(f"{out_stem.name}.{ext}")
+                with atomic_path(path) as tmp:
+                    fig.savefig(tmp, format=ext, dpi=dpi, bbox_inches="tight", metadata=DETERMINISTIC_METADATA[ext])
+                written.append(path)
     finally:
         plt.close(fig)
     return written

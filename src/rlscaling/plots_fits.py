@@ -26,25 +26,8 @@ from rlscaling.allocate import (
     iso_flop_curves,
 )
 from rlscaling.fit import FitConfig, percentile_ci, power_law, rl_sigmoid, select_rows
-from rlscaling.io import atomic_path
+from rlscaling.plots import save_figure
 
-DPI = 150
-# no creation date or software version in the files, so the same fit gives byte-identical figures
-_DETERMINISTIC = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None}}
-
-
-def save_figure(fig: plt.Figure, out_stem: Path) -> list[Path]:
-    """Write ``<stem>.png`` and ``<stem>.svg`` atomically, close the figure, return both paths."""
-    out_stem = Path(out_stem)
-    out_stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for fmt in ("png", "svg"):
-        path = out_stem.with_name(out_stem.name + f".{fmt}")
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=DPI, bbox_inches="tight", metadata=_DETERMINISTIC[fmt])
-        paths.append(path)
-    plt.close(fig)
-    return paths
 
 
 def _style() -> None:
