@@ -61,14 +61,10 @@ def generate(cfg: dict, model_path: Path, prompts_: list[str], max_new_tokens: i
     ev = cfg["evaluate"]
     extra = {"stop": list(stop)} if stop else {}
     if ev["backend"] == "vllm":
-        from .vllm_backend import generate as vllm_generate
+        from .vllm_backend import VllmSettings, get_generator
 
-        v = ev.get("vllm") or {}
-        return vllm_generate(str(model_path), prompts_, max_new_tokens=max_new_tokens, num_samples=num_samples,
-                             temperature=temperature, seed=seed,
-                             tensor_parallel_size=int(v.get("tensor_parallel_size", 1)),
-                             gpu_memory_utilization=float(v.get("gpu_memory_utilization", 0.9)),
-                             max_model_len=v.get("max_model_len"), **extra)
+        engine = get_generator(str(model_path), VllmSettings.from_config(ev, threads))
+        return engine.generate(prompts_, max_new_tokens, num_samples, temperature, seed, stop=list(stop or ()))
     from .transformers_backend import generate as hf_generate
 
     return hf_generate(str(model_path), prompts_, max_new_tokens=max_new_tokens,
