@@ -201,7 +201,7 @@ def test_run_writes_checkpoints_log_and_run_json(tiny_run):
     assert sorted(p.name for p in out.iterdir()) == ["run.json", "step_2", "step_3", "tokens.csv"]
     assert not (tiny_run["root"] / ".out.tmp-stale").exists()
     assert json.loads((out / "run.json").read_text()) == json.loads(json.dumps(run))
-    assert run["ref_forward"] is True and run["old_policy_forward"] is False and run["update_epochs"] == 1
+    assert run["passes"] == {"ref_forward": True, "old_policy_forward": False, "update_epochs": 1}
     assert run["kl_estimator"] == "k3" and run["grpo_config"]["beta"] == 0.01 and run["versions"]["trl"]
     rows = read_tokens_log(out / "tokens.csv")
     assert [r["step"] for r in rows] == [1, 2, 3]
