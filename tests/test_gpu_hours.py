@@ -214,3 +214,20 @@ def test_small_cfg_is_not_mutated():
     before = copy.deepcopy(cfg)
     estimate_gpu_hours(cfg)
     assert cfg == before
+
+
+def test_one_evaluation_job_per_checkpoint_saves_engine_starts():
+    """Qwen3: a job per file pair starts vLLM once per (checkpoint, benchmark, shots[, pass@k]); a job per checkpoint
+    once per checkpoint; each start holds the evaluate job's GPUs for gpu_hours.engine_start_s."""
+    from rlscaling import config as rc
+    from rlscaling.gpu_hours import evaluation_engine_starts
+
+    cfg = rc.load_config(ROOT / "configs" / "qwen3.yaml")
+    e = evaluation_engine_starts(cfg)
+    checkpoints = sum(2 + len(rc.checkpoint_steps(cfg, m)) - 1 for m in cfg["models"])  # base + every saved step
+    files = sum(len(rc.eval_plan(cfg, "endpoint")) * 2 + len(rc.eval_plan(cfg, "intermediate"))
+                * (len(rc.checkpoint_steps(cfg, m)) - 1) for m in cfg["models"])
+    assert (e["jobs_one_per_checkpoint"], e["jobs_one_per_file"]) == (checkpoints, files) == (35, 165)
+    assert e["gpu_hours_saved"] == pytest.approx((165 - 35) * 1 * 90 / 3600)  # 1 GPU per Qwen3 evaluate job
+    cfg["gpu_hours"]["engine_start_s"] = 30
+    assert evaluation_engine_starts(cfg)["gpu_hours_saved"] == pytest.approx(e["gpu_hours_saved"] / 3)

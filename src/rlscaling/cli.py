@@ -222,13 +222,18 @@ def _gpu_hours_arguments(p: argparse.ArgumentParser) -> None:
 @register("gpu-hours", help="estimate the GRPO GPU-hours per model size from a config", arguments=_gpu_hours_arguments)
 def cmd_gpu_hours(args: argparse.Namespace) -> int:
     from rlscaling.config import load_config
-    from rlscaling.gpu_hours import assumptions, estimate_gpu_hours
+    from rlscaling.gpu_hours import assumptions, estimate_gpu_hours, evaluation_engine_starts
 
     cfg = load_config(_existing_file(args.config, "config"))
     table = estimate_gpu_hours(cfg)
     a = assumptions(cfg)
     print(f"GRPO GPU-hours from {args.config} (assumptions: {a})")
     print(table.to_string(index=False))
+    e = evaluation_engine_starts(cfg)
+    print(f"evaluation engine starts ({e['engine_start_s']:.0f} s each, assumed): one job per checkpoint "
+          f"{e['jobs_one_per_checkpoint']} starts = {e['gpu_hours_one_per_checkpoint']:.2f} GPU-h; one job per file "
+          f"{e['jobs_one_per_file']} starts = {e['gpu_hours_one_per_file']:.2f} GPU-h; saved "
+          f"{e['gpu_hours_saved']:.2f} GPU-h")
     return 0
 
 

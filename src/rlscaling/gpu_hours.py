@@ -39,6 +39,7 @@ DEFAULTS = {
     "prompt_tokens_per_sequence": None,    # None -> grpo.max_prompt_tokens
     "response_tokens_per_sequence": None,  # None -> grpo.max_response_tokens
     "n_params_estimate": None,     # {model: N} for models without models.<m>.n_params (estimate only)
+    "engine_start_s": 90.0,        # seconds one evaluation job spends starting vLLM (import, weights, CUDA graphs)
 }
 
 COLUMNS = ("model", "n_params", "n_params_source", "gpus", "runs", "steps", "sequences_per_step", "tokens_per_step",
@@ -58,7 +59,7 @@ def assumptions(cfg: Mapping) -> dict:
     if unknown:
         raise ValueError(f"gpu_hours: unknown keys {unknown}; known: {sorted(DEFAULTS)}")
     a = {**DEFAULTS, **section}
-    for key in ("peak_flops_per_s", "mfu_update", "mfu_rollout"):
+    for key in ("peak_flops_per_s", "mfu_update", "mfu_rollout", "engine_start_s"):
         if not _positive_number(a[key]):
             raise ValueError(f"gpu_hours.{key}: expected a positive number, got {a[key]!r}")
     for key in ("mfu_update", "mfu_rollout"):
@@ -137,3 +138,29 @@ def estimate_gpu_hours(cfg: Mapping) -> pd.DataFrame:
                  steps=int((frame["steps"] * frame["runs"]).sum()), sequences_per_step=0, tokens_per_step=0,
                  gpu_hours_per_run=float("nan"), wall_hours=float((frame["wall_hours"] * frame["runs"]).sum()))
     return pd.concat([frame, pd.DataFrame([total], columns=list(COLUMNS))], ignore_index=True)
+
+
+def evaluation_engine_starts(cfg: Mapping) -> dict:
+    """Engine starts of the evaluation and the GPU-hours they cost, one job per file pair vs one per checkpoint.
+
+    Evaluating each (checkpoint, benchmark, shot count[, pass@k]) in a job of its own starts the generation engine
+    once per file pair; one job per checkpoint (the workflow's ``evaluate_endpoint`` / ``evaluate_intermediate``)
+    starts it once per checkpoint. Each start holds the job's GPUs (``models.<m>.resources.evaluate.gpus``) for
+    ``gpu_hours.engine_start_s`` seconds (an assumption, not a measurement). Returns job counts and GPU-hours.
+    """
+    from .config import checkpoints, eval_jobs, passk_jobs
+
+    a = assumptions(cfg)
+
+    def gpus(model: str) -> int:
+        return int(((cfg["models"][model].get("resources") or {}).get("evaluate") or {}).get("gpus", 1) or 1)
+
+    per_file = [j.model for j in eval_jobs(cfg)] + [j.model for j in passk_jobs(cfg)]
+    per_checkpoint = [m for plan in ("endpoint", "intermediate") for m, _, _ in checkpoints(cfg, plan)]
+    hours = {name: sum(gpus(m) for m in models) * a["engine_start_s"] / 3600
+             for name, models in (("per_file", per_file), ("per_checkpoint", per_checkpoint))}
+    return {"jobs_one_per_file": len(per_file), "jobs_one_per_checkpoint": len(per_checkpoint),
+            "engine_start_s": a["engine_start_s"], "gpu_hours_one_per_file": hours["per_file"],
+            "gpu_hours_one_per_checkpoint": hours["per_checkpoint"],
+            "gpu_hours_saved": hours["per_file"] - hours["per_checkpoint"]}
+
