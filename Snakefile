@@ -3,6 +3,7 @@
 import os
 import sys
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -18,8 +19,15 @@ SRC = os.path.join(workflow.basedir, "src")
 sys.path.insert(0, SRC)
 from rlscaling import config as rc  # noqa: E402
 
-# The one validation (schema with defaults + typed settings): every error names its key, before any job starts.
-rc.validate_config(config)
+# The one validation (schema with defaults + typed settings): every error names its key, before any job starts; the
+# one cross-key check that needs data (the tokenizer's vocabulary against the corpus) runs before a first run only.
+try:
+    rc.validate_config(config)
+    if workflow.is_main_process and config["pretrain"]["backend"] == "transformers":
+        if not os.path.isdir(rc.path(config, "tokenizer")):
+            rc.check_tokenizer_vocabulary(config)
+except rc.ConfigError as exc:
+    raise WorkflowError(f"config error, nothing was run: {exc}") from None
 
 # Exported here, before any job's Python starts: set inside Python after import, each hub lookup still retries.
 # Jobs run by another interpreter (a backend's environment) import rlscaling from src/ through PYTHONPATH.

@@ -162,3 +162,12 @@ def test_scorer_names_are_defined_once():
     enum = schema["$defs"]["benchmark"]["properties"]["scorers"]["items"]["enum"]
     assert isinstance(rewards.SCORERS, dict), "rewards.SCORERS maps each benchmark family to its scorers"
     assert sorted(enum) == sorted(s for names in rewards.SCORERS.values() for s in names)
+
+
+def test_a_vocabulary_too_small_for_the_corpus_is_refused(base):
+    cfg = copy.deepcopy(base)
+    cfg["data"]["pretrain_corpus"]["n_documents"] = 200
+    rc.check_tokenizer_vocabulary(cfg)  # 128 entries cover the corpus
+    cfg["tokenizer"]["vocab_size"] = 32
+    with pytest.raises(rc.ConfigError, match=r"tokenizer.vocab_size=32 is too small .* needs at least \d+ entries"):
+        rc.check_tokenizer_vocabulary(cfg)

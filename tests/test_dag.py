@@ -95,3 +95,12 @@ def test_nan_setting_stops_before_any_job(tmp_path):
     assert proc.returncode != 0
     assert "grpo.lr: nan is not a finite number" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_vocabulary_too_small_stops_before_any_job(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((ROOT / "tests" / "configs" / "micro.yaml").read_text().replace("vocab_size: 64", "vocab_size: 32"))
+    proc = subprocess.run(snakemake_cmd(tmp_path, "--configfile", str(bad), "-c1"), capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "config error, nothing was run: tokenizer.vocab_size=32 is too small" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()

@@ -163,6 +163,20 @@ def validate_config(cfg: dict) -> dict:
     return cfg
 
 
+def check_tokenizer_vocabulary(cfg: dict) -> None:
+    """``tokenizer.vocab_size`` covers the pre-training corpus's byte alphabet plus the special tokens (what the
+    tokenizer job would refuse). Builds the corpus (seconds), so the Snakefile calls it only before a first run."""
+    from .prepare import prepare_dataset
+    from .tokenizer import SPECIAL_TOKENS, _alphabet_size
+
+    rows = prepare_dataset(job_config(cfg, "prepare_data", dataset="pretrain_corpus"), "pretrain_corpus")
+    needed = _alphabet_size([r["text"] for r in rows if r["split"] == "train"]) + len(SPECIAL_TOKENS)
+    if cfg["tokenizer"]["vocab_size"] < needed:
+        raise ConfigError(f"tokenizer.vocab_size={cfg['tokenizer']['vocab_size']} is too small for the pre-training "
+                          f"corpus (data.pretrain_corpus): it needs at least {needed} entries ({needed - len(SPECIAL_TOKENS)} "
+                          f"distinct bytes + {len(SPECIAL_TOKENS)} special tokens)")
+
+
 def benchmark_kind(name: str, bench: dict) -> str:
     """Prompt/scorer family of a benchmark: explicit ``kind`` or the benchmark's name."""
     kind = bench.get("kind", name)
