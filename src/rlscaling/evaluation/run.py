@@ -84,6 +84,12 @@ def evaluate_checkpoint(cfg: dict, model_dir, step: int, data_dir, out_dir, thre
     check_if_local(model_path)  # a missing or truncated file is named before any backend loads it
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     done: dict = {}
+    if cfg["evaluate"]["backend"] == "vllm":  # start the engine once, before any generation, and time it
+        from .vllm_backend import VllmSettings, get_generator
+
+        engine = get_generator(str(model_path), VllmSettings.from_config(cfg["evaluate"], threads))
+        done["engine"] = {"import_s": round(engine.import_s, 3), "engine_start_s": round(engine.engine_start_s, 3)}
+        log.info("vLLM engine for %s: import %.1f s, start %.1f s", model_path, engine.import_s, engine.engine_start_s)
     for bench, shots, passk in cfg["plan"]:
         stem = f"{bench}_{shots}shot" + ("_passk" if passk else "")
         pool = data_dir / f"fewshot_{bench}.jsonl" if shots > 0 else None
@@ -91,7 +97,8 @@ def evaluate_checkpoint(cfg: dict, model_dir, step: int, data_dir, out_dir, thre
                                pool_path=pool, records_path=out_dir / f"{stem}.records.jsonl",
                                summary_path=out_dir / f"{stem}.summary.json", passk=bool(passk), threads=threads,
                                step_label=step)
-        done[stem] = {"wall_s": summary["wall_s"], "accuracy": summary["accuracy"]}
+        done[stem] = {"wall_s": summary["wall_s"], "generate_s": summary["generate_s"],
+                      "generated_tokens": summary["generated_tokens"], "accuracy": summary["accuracy"]}
         log.info("%s step %d %s: %s (%.1f s)", model_dir, step, stem, summary["accuracy"], summary["wall_s"])
     done["wall_s"] = round(time.time() - t0, 3)
     return done
