@@ -104,3 +104,14 @@ def test_vocabulary_too_small_stops_before_any_job(tmp_path):
     assert proc.returncode != 0
     assert "config error, nothing was run: tokenizer.vocab_size=32 is too small" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_slurm_profile_puts_every_backend_rule_on_the_gpu_partition(tmp_path):
+    import yaml
+
+    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    cfg = rc.load_config(CONFIGS["qwen3"])
+    rules = set(rc.expected_job_counts(cfg)) | {"train_tokenizer", "report"}
+    assert set(profile["set-resources"]) <= rules, set(profile["set-resources"]) - rules
+    for rule in BACKEND_RULES:
+        assert "RLSCALING_GPU_PARTITION" in profile["set-resources"][rule]["slurm_partition"], rule
