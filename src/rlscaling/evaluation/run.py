@@ -225,9 +225,12 @@ def val_loss_job(cfg: dict, model_dir, step: int, texts_path, out_path, threads:
     if not rows:
         raise ValueError(f"{texts_path}: no validation texts (rows with split=validation)")
     t0 = time.time()
+    from ..checkpoints import check_if_local
     from ..hub import resolve_model_path
 
-    per_doc = document_losses(resolve_model_path(checkpoint_path(model_dir, step)), [r["text"] for r in rows],
+    model_path = resolve_model_path(checkpoint_path(model_dir, step))
+    check_if_local(model_path)  # a missing or truncated file is named before transformers loads it
+    per_doc = document_losses(model_path, [r["text"] for r in rows],
                               seq_len=int(vl.get("seq_len", 256)), stride=int(vl.get("stride", 128)))
     nll = sum(d["nll_sum"] for d in per_doc)
     ntok = sum(d["n_tokens"] for d in per_doc)
