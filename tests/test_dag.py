@@ -65,18 +65,45 @@ def test_every_rule_has_an_environment_and_lint_is_clean(tmp_path):
     assert "Specify a conda environment" not in text, text[-3000:]
 
 
-def test_conda_deployment_picks_each_backends_environment(tmp_path):
-    """With --software-deployment-method conda each backend-bound rule names its backend's envs/*.yaml (dry run:
-    nothing is created; conda channels are not reachable here)."""
-    from snakemake.api import SnakemakeApi  # noqa: F401 - Snakemake's API is what the Snakefile runs under
+def _load_workflow(config, conda: bool, workdir):
+    """The parsed workflow (Snakemake's API; nothing runs, no conda needed): its rules and the job interpreters."""
+    from pathlib import Path
 
-    for name, want in [("qwen3", {"grpo": "envs/verl.yaml", "evaluate_endpoint": "envs/vllm.yaml",
-                                  "val_loss": "envs/cpu.yaml"}),
-                       ("embedded", {"grpo": "envs/cpu.yaml", "evaluate_endpoint": "envs/cpu.yaml"})]:
-        cfg = rc.load_config(CONFIGS[name])
-        for rule, env in want.items():
-            assert rc.conda_env_file(cfg, rc.backend_of(cfg, rule)) == env
-            assert (ROOT / env).is_file()
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import (ConfigSettings, DeploymentMethod, DeploymentSettings, OutputSettings,
+                                          ResourceSettings)
+
+    methods = {DeploymentMethod.CONDA} if conda else set()
+    with SnakemakeApi(OutputSettings(quiet=set())) as api:
+        wf = api.workflow(resource_settings=ResourceSettings(), config_settings=ConfigSettings(configfiles=[config]),
+                          deployment_settings=DeploymentSettings(deployment_method=methods),
+                          snakefile=ROOT / "Snakefile", workdir=Path(workdir))
+        rules = {r.name: r.conda_env for r in wf._workflow.rules}
+    return rules
+
+
+@pytest.mark.parametrize("name,want", [
+    ("qwen3", {"grpo": "envs/verl.yaml", "evaluate_endpoint": "envs/vllm.yaml", "evaluate_intermediate":
+               "envs/vllm.yaml", "val_loss": "envs/cpu.yaml", "aggregate": "envs/cpu.yaml"}),
+    ("embedded", {"grpo": "envs/cpu.yaml", "evaluate_endpoint": "envs/cpu.yaml", "pretrain": "envs/cpu.yaml"})])
+def test_every_rule_runs_in_its_backends_conda_environment(name, want, tmp_path, monkeypatch):
+    """With --software-deployment-method conda each rule's `conda:` is its backend's envs/*.yaml (chosen from the
+    config) and its job runs that environment's `python`; without conda, environments.<backend>.python or
+    RLSCALING_<BACKEND>_PYTHON names the interpreter. (conda itself cannot run here: no conda channel.)"""
+    import os
+
+    for var in ("RLSCALING_JOB_PYTHON_GRPO", "RLSCALING_JOB_PYTHON_EVALUATE", "RLSCALING_VERL_PYTHON"):
+        monkeypatch.delenv(var, raising=False)
+    rules = _load_workflow(CONFIGS[name], conda=True, workdir=tmp_path)
+    assert all(env is not None for rule, env in rules.items() if rule != "all")
+    for rule, env in want.items():
+        assert rules[rule] == str(ROOT / env) and (ROOT / env).is_file()
+    assert os.environ["RLSCALING_JOB_PYTHON_GRPO"] == "python"
+    if name == "qwen3":
+        monkeypatch.setenv("RLSCALING_VERL_PYTHON", "/opt/verl-env/bin/python")
+        _load_workflow(CONFIGS[name], conda=False, workdir=tmp_path)
+        assert os.environ["RLSCALING_JOB_PYTHON_GRPO"] == "/opt/verl-env/bin/python"
+        assert os.environ["RLSCALING_JOB_PYTHON_EVALUATE"] == sys.executable  # unset: this interpreter
 
 
 def test_schema_error_stops_before_any_job(tmp_path):
