@@ -33,10 +33,9 @@ PRECISIONS = ("fp32", "bf16")
 
 def _schema_defaults() -> dict[str, Any]:
     """Defaults of the optional ``grpo`` keys: the config schema's ``default:`` values (the one place they live)."""
-    import yaml
+    from ..config import _schema
 
-    schema = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
-    props = yaml.safe_load(schema.read_text(encoding="utf-8"))["properties"]["grpo"]["properties"]
+    props = _schema()["properties"]["grpo"]["properties"]
     out = {k: v["default"] for k, v in props.items() if "default" in v}
     return {"save_steps": None, "save_every": None, "verl": None, **out}
 
