@@ -21,7 +21,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the synthetic generator lives with the tests
 from fit_synthetic import synthetic_study
-
 from rlscaling.fit import fit_summary
 
 TARGET_S = 60.0

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fit_synthetic import synthetic_study
 
+from fit_synthetic import synthetic_study
 from rlscaling import cli
 
 SEED_TABLE = Path(__file__).resolve().parent / "fixtures" / "seed_table.csv"

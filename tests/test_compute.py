@@ -4,8 +4,14 @@ import math
 
 import pytest
 
-from rlscaling.compute import (GRPOPasses, cumulative_rl_flops, grpo_flops_per_token, grpo_step_flops,
-                               pretrain_flops, rl_flops_at)
+from rlscaling.compute import (
+    GRPOPasses,
+    cumulative_rl_flops,
+    grpo_flops_per_token,
+    grpo_step_flops,
+    pretrain_flops,
+    rl_flops_at,
+)
 
 
 def test_pretrain_flops_is_6nd():
@@ -80,7 +86,8 @@ def test_verl_c_rl_counts_the_old_policy_forward(tmp_path):
     n, d = 4.4e8, 3.6e13
     (base / "pretrain.json").write_text(json.dumps({"n_params_non_embedding": n, "tokens_trained": d}))
     (grpo / "run.json").write_text(json.dumps({"backend": "verl", "passes": verl_passes(settings)}))
-    (grpo / "tokens.csv").write_text("step,prompt_tokens,completion_tokens,n_sequences,reward_mean,reward_std,kl,wall_s\n"
+    (grpo / "tokens.csv").write_text("step,prompt_tokens,completion_tokens,n_sequences,reward_mean,reward_std,kl,"
+                                     "wall_s\n"
                                      "1,300000,200000,1536,0.5,0.5,0.001,10\n2,310000,250000,1536,0.6,0.5,0.002,10\n")
     cfg = {"models": {"m": {}}, "pretrain": {"budgets": {"b": d}}}
     c = cell_compute(cfg, "m", "b", base, grpo)

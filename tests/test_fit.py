@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from fit_synthetic import synthetic_study
 
+from fit_synthetic import synthetic_study
 from rlscaling import fit as F
 
 REPO = Path(__file__).resolve().parents[1]

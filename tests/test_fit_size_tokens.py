@@ -9,8 +9,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 
 import numpy as np
 import pytest
-from fit_synthetic import synthetic_study
 
+from fit_synthetic import synthetic_study
 from rlscaling import fit as F
 from rlscaling.fit import huber, size_tokens
 

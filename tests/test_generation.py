@@ -6,7 +6,6 @@ import math
 
 import pytest
 import torch
-from tiny_models import make_char_tokenizer
 
 from rlscaling.evaluation.perplexity import strided_windows
 from rlscaling.evaluation.stopping import (
@@ -24,6 +23,7 @@ from rlscaling.evaluation.transformers_backend import (
 )
 from rlscaling.pretrain import pretrain
 from rlscaling.tokenizer import train_tokenizer
+from tiny_models import make_char_tokenizer
 
 # Short documents, each ended by EOS at packing: the model learns to finish them and then emit EOS.
 DOCS = ["the cat sat", "a dog ran far", "1 2 3 4 5 6", "we go home now"] * 40

@@ -188,8 +188,8 @@ def test_olmo2_n_estimates_match_the_architectures():
                          "num_attention_heads": 32}}
     estimates = load("olmo2.yaml")["gpu_hours"]["n_params_estimate"]
     for model, kw in arch.items():
-        config = Olmo2Config(vocab_size=100352, tie_word_embeddings=False, num_key_value_heads=kw["num_attention_heads"],
-                             **kw)
+        config = Olmo2Config(vocab_size=100352, tie_word_embeddings=False,
+                             num_key_value_heads=kw["num_attention_heads"], **kw)
         assert estimates[model] == non_embedding_params(config)
 
 

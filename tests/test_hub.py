@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-from tiny_models import make_tiny_model_dir
 
 from rlscaling import hub
 from rlscaling.hub import (
@@ -22,6 +21,7 @@ from rlscaling.hub import (
     parse_budget,
     resolve_model_path,
 )
+from tiny_models import make_tiny_model_dir
 
 HF_ID = "org/tiny-suite"
 SHA_A = "a" * 40

@@ -2,10 +2,10 @@
 
 import pytest
 import torch
-from tiny_models import make_tiny_model_dir
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rlscaling.evaluation.perplexity import document_losses, strided_windows
+from tiny_models import make_tiny_model_dir
 
 
 @pytest.fixture(scope="module")

@@ -183,7 +183,8 @@ def test_corpus_options_read_the_config_section():
 
 
 def test_format_block_is_the_fewshot_layout():
-    assert format_block("What is 1 + 2?", "1 + 2 = 3.\n#### 3") == "Question: What is 1 + 2?\nAnswer: 1 + 2 = 3.\n#### 3"
+    expected = "Question: What is 1 + 2?\nAnswer: 1 + 2 = 3.\n#### 3"
+    assert format_block("What is 1 + 2?", "1 + 2 = 3.\n#### 3") == expected
 
 
 # ----------------------------------------------------------------------------------------------- models
@@ -227,7 +228,8 @@ def test_pack_blocks_and_split_documents():
     train, val = split_documents(list("abcdefghij"), 0.15)
     assert train == list("abcdefgh") and val == list("ij")
     order = block_order(4, 10, torch.Generator().manual_seed(0))
-    assert len(order) == 10 and sorted(order[:4].tolist()) == [0, 1, 2, 3] and sorted(order[4:8].tolist()) == [0, 1, 2, 3]
+    assert len(order) == 10
+    assert sorted(order[:4].tolist()) == [0, 1, 2, 3] and sorted(order[4:8].tolist()) == [0, 1, 2, 3]
 
 
 def _run(tok_dir, out, seed=0, tokens=60 * 4 * 32):

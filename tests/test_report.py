@@ -1,5 +1,5 @@
-"""Tests for rlscaling.report: gain tables (with paired-bootstrap CIs from per-item records) and the
-numbers that end up in summary.md, checked against values computed here from the inputs."""
+"""Tests for rlscaling.gains and rlscaling.report: gain tables (with paired-bootstrap CIs from per-item records,
+the same as the fit's) and the numbers that end up in summary.md, checked against values computed from the inputs."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ import pandas as pd
 import pytest
 
 from rlscaling import report
+from rlscaling.fit import fit_summary
+from rlscaling.gains import GAIN_COLUMNS, GainSettings, gain_draws, gain_table
+from rlscaling.metrics import item_bootstrap_means, percentile_ci
 
 SCORERS = ("strict", "flexible", "custom_flexible")
 # (model, n_params, pretrain_tokens): "small" has two budgets, "big" one.
@@ -45,8 +48,8 @@ def make_study(n_items: int = 120, seed: int = 7) -> tuple[pd.DataFrame, pd.Data
                     continue
                 scorers = SCORERS if benchmark == "gsm8k" else ("math_verify",)
                 for shots in shots_list:
-                    for s_idx, scorer in enumerate(scorers):
-                        # strict loses the format on every (3 + s_idx)-th item for base models with shots.
+                    for scorer in scorers:
+                        # strict loses the format on every (2 + shots)-th item for base models.
                         fmt_ok = np.ones(n_items, bool)
                         if scorer == "strict" and step == 0:
                             fmt_ok = np.arange(n_items) % (2 + shots) != 0
@@ -73,36 +76,58 @@ def _row(summary, model, tokens, step, benchmark="gsm8k", shots=0, scorer="custo
 
 def test_gain_table_values_come_from_base_and_final_rows(study):
     summary, _ = study
-    table = report.rl_gain_table(summary)
-    assert list(table.columns[:8]) == list(report.GAIN_COLUMNS)
+    table = gain_table(summary)
+    assert list(table.columns[:9]) == list(GAIN_COLUMNS)
     # Ordered by size, then budget.
     assert list(zip(table["model"], table["pretrain_tokens"], strict=True)) == [(m, t) for m, _, t in MODELS]
     for r in table.itertuples():
         base = _row(summary, r.model, r.pretrain_tokens, 0)["accuracy"]
         final = _row(summary, r.model, r.pretrain_tokens, max(STEPS))["accuracy"]
-        assert r.base == pytest.approx(base) and r.final == pytest.approx(final)
-        assert r.gain == pytest.approx(final - base)
+        assert r.base_accuracy == pytest.approx(base) and r.final_accuracy == pytest.approx(final)
+        assert r.gain_pp == pytest.approx(100 * (final - base))
         assert math.isnan(r.gain_ci_low) and math.isnan(r.gain_ci_high)  # no records, no invented CI
 
 
 def test_missing_base_checkpoint_gives_nan_gain(study):
     summary, _ = study
     no_base = summary[~((summary["model"] == "big") & (summary["benchmark"] == "math") & (summary["rl_step"] == 0))]
-    table = report.rl_gain_table(no_base, benchmark="math", scorer="math_verify")
+    table = gain_table(no_base, benchmark="math", scorer="math_verify")
     big = table[table["model"] == "big"].iloc[0]
-    assert math.isnan(big["base"]) and math.isnan(big["gain"]) and big["final"] > 0
+    assert math.isnan(big["base_accuracy"]) and math.isnan(big["gain_pp"]) and big["final_accuracy"] > 0
 
 
 def test_gain_ci_from_records_is_paired_and_brackets_the_gain(study):
     summary, records = study
-    table = report.rl_gain_table(summary, records, n_boot=400, seed=1)
+    table = gain_table(summary, records, settings=GainSettings(n_boot=400, seed=1))
     for r in table.itertuples():
         assert r.n_paired == 120
-        assert r.gain_ci_low <= r.gain <= r.gain_ci_high
+        assert r.gain_ci_low <= r.gain_pp <= r.gain_ci_high
         # RL only ever fixes items here, so every paired difference is >= 0 and so is the whole CI.
         assert r.gain_ci_low >= 0.0
-    again = report.rl_gain_table(summary, records, n_boot=400, seed=1)
+    again = gain_table(summary, records, settings=GainSettings(n_boot=400, seed=1))
     pd.testing.assert_frame_equal(table, again)  # seeded: reproducible
+    other = gain_table(summary, records, settings=GainSettings(n_boot=400, seed=2, ci=0.5))
+    assert (other["gain_ci_high"] - other["gain_ci_low"] < table["gain_ci_high"] - table["gain_ci_low"]).all()
+
+
+def test_gain_cis_agree_with_the_fit_and_the_report(study, tmp_path):
+    """One gain, one interval: fits.json's gain points, the gain table and summary.md show the same CI."""
+    summary, records = study
+    fit_cfg = {"bootstrap": 300, "seed": 11, "ci": 0.9, "forms": ["additive"]}
+    fits = fit_summary(summary, records, fit_cfg)
+    table = gain_table(summary, records, settings=GainSettings.from_fit(fit_cfg))
+    points = [p for entry in fits["gain_power_law"] for p in entry["points"]]
+    assert len(points) == len(table)
+    for p in points:
+        row = table[(table["model"] == p["model"]) & (table["pretrain_tokens"] == p["pretrain_tokens"])].iloc[0]
+        assert (row["gain_ci_low"], row["gain_ci_high"]) == (p["gain_ci_low"], p["gain_ci_high"])
+        assert row["gain_pp"] == p["gain_pp"]
+    # summary.md takes the fit's bootstrap settings from fits.json when none are given
+    md = report.write_summary_md(summary, tmp_path / "s.md", fits=fits, records=records).read_text()
+    cells = _md_rows(md, "### GSM8K (0-shot, `custom_flexible`)")
+    for cells_row, r in zip(cells, table.itertuples(), strict=True):
+        assert cells_row[7] == f"{r.gain_pp:+.1f} pp [{r.gain_ci_low:.1f}, {r.gain_ci_high:.1f}]"
+    assert "Gain [90% CI]" in md and "300 resamples, seed 11" in md
 
 
 def _synthetic_pairs(rng, n, p_base=0.4, p_fix=0.3, p_forget=0.05):
@@ -113,13 +138,19 @@ def _synthetic_pairs(rng, n, p_base=0.4, p_fix=0.3, p_forget=0.05):
     return base, final, (1 - p_base) * p_fix - p_base * p_forget
 
 
+def _paired_ci(base, final, n_boot, seed, ci=0.95):
+    draws = item_bootstrap_means(np.column_stack([base, final]), n_boot, seed)
+    low, high = percentile_ci(gain_draws(draws, [0], [1]), ci)
+    return low[0] / 100, high[0] / 100
+
+
 def test_paired_bootstrap_ci_covers_the_true_gain():
     rng = np.random.default_rng(2024)
     covered = 0
     trials = 40
     for t in range(trials):
         base, final, true_gain = _synthetic_pairs(rng, 200)
-        low, high = report.paired_bootstrap_ci(base, final, n_boot=500, seed=t)
+        low, high = _paired_ci(base, final, n_boot=500, seed=t)
         covered += low <= true_gain <= high
     assert covered / trials >= 0.85, f"95% CI covered the true gain in only {covered}/{trials} datasets"
 
@@ -128,28 +159,21 @@ def test_paired_bootstrap_ci_excludes_zero_only_for_a_real_effect():
     rng = np.random.default_rng(5)
     base, final, true_gain = _synthetic_pairs(rng, 300, p_fix=0.4)
     assert true_gain > 0.2
-    low, _ = report.paired_bootstrap_ci(base, final, n_boot=1000, seed=0)
+    low, _ = _paired_ci(base, final, n_boot=1000, seed=0)
     assert low > 0
     null_base, null_final, null_gain = _synthetic_pairs(rng, 300, p_base=0.5, p_fix=0.1, p_forget=0.1)
     assert null_gain == pytest.approx(0.0)
-    low, high = report.paired_bootstrap_ci(null_base, null_final, n_boot=1000, seed=0)
+    low, high = _paired_ci(null_base, null_final, n_boot=1000, seed=0)
     assert low < 0 < high
-
-
-def test_paired_bootstrap_rejects_misaligned_scores():
-    with pytest.raises(ValueError, match="aligned"):
-        report.paired_bootstrap_ci(np.zeros(3), np.zeros(4))
-    assert all(math.isnan(x) for x in report.paired_bootstrap_ci(np.zeros(0), np.zeros(0)))
 
 
 def test_bad_records_are_named(study):
     summary, records = study
     with pytest.raises(ValueError, match="item_id"):
-        report.rl_gain_table(summary, records.drop(columns=["item_id"]))
-    first = records[(records["scorer"] == "custom_flexible") & (records["shots"] == 0)].iloc[:1]
-    duplicated = pd.concat([records, first])
-    with pytest.raises(ValueError, match="more than once"):
-        report.rl_gain_table(summary, duplicated)
+        gain_table(summary, records.drop(columns=["item_id"]))
+    no_final = records[~((records["model"] == "big") & (records["rl_step"] == 40))]
+    with pytest.raises(ValueError, match="no per-item scores.*big"):
+        gain_table(summary, no_final)
 
 
 def _md_rows(md: str, heading: str) -> list[list[str]]:
@@ -189,7 +213,7 @@ def test_summary_md_gain_table_numbers(study, tmp_path):
 
 def test_summary_md_method_and_fewshot_tables(study):
     summary, records = study
-    md = report.render_summary_md(summary, records=records, n_boot=200)
+    md = report.render_summary_md(summary, records=records, gain_settings=GainSettings(n_boot=200))
     methods = _md_rows(md, "## Evaluation method (GSM8K, 0-shot)")
     assert len(methods) == len(MODELS) * len(SCORERS)
     for cells in methods:

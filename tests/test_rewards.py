@@ -225,7 +225,8 @@ def test_strict_backward_scan_equals_reference(pieces):
 
 @pytest.mark.parametrize(
     "text",
-    ["x " + "1,234" * 40, "1.5," * 30 + "7", "a -$" + "1,234,567" * 20, "9" * 70 + ".5", "1." * 100 + "12.", "," * 80 + "3"],
+    ["x " + "1,234" * 40, "1.5," * 30 + "7", "a -$" + "1,234,567" * 20, "9" * 70 + ".5", "1." * 100 + "12.",
+     "," * 80 + "3"],
 )
 def test_backward_scan_on_runs_longer_than_its_first_window(text):
     assert extract_gsm8k(text, "flexible") == _reference_last_number(text)
@@ -554,7 +555,8 @@ def test_make_reward_fn_uses_the_named_column_and_checks_it():
 
 def test_scorer_names_are_listed_once_per_family():
     assert SCORERS["gsm8k"] == MODES and set(SCORERS) == {"gsm8k", "math", "mmlu"}
-    assert ALL_SCORERS == tuple(n for names in SCORERS.values() for n in names) and len(set(ALL_SCORERS)) == len(ALL_SCORERS)
+    assert ALL_SCORERS == tuple(n for names in SCORERS.values() for n in names)
+    assert len(set(ALL_SCORERS)) == len(ALL_SCORERS)
     assert set(REWARD_MODES) <= set(ALL_SCORERS)
 
 
@@ -600,7 +602,8 @@ def test_score_response_values_and_errors():
 
 
 
-_latexish = st.lists(st.sampled_from(["\\boxed", "\\fbox", "{", "}", " ", "1", "2", "/", "\\frac", "x", "^", "$", "#### 3"]), max_size=30)
+_latexish = st.lists(st.sampled_from(["\\boxed", "\\fbox", "{", "}", " ", "1", "2", "/", "\\frac", "x", "^", "$",
+                                      "#### 3"]), max_size=30)
 
 
 @settings(max_examples=40, deadline=None)
@@ -636,6 +639,7 @@ def test_verl_loads_compute_score_from_the_entry_file(tmp_path):
         "      fn('math500', r'\\boxed{3} \\boxed{4}', '3', {'reward_mode': 'math_verify_first'}),\n"
         "      fn('gsm8k', '#### 8', '7', {'reward_mode': 'strict'}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], check=False, cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["1.0", "1.0", "0.0"]

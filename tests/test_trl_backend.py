@@ -33,7 +33,8 @@ from tiny_models import make_char_tokenizer, make_tiny_model_dir
 CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
 
 BASE = {
-    "backend": "trl", "reward_mode": "flexible", "rollouts_per_prompt": 4, "prompts_per_step": 4, "steps": 3, "save_steps": [2],
+    "backend": "trl", "reward_mode": "flexible", "rollouts_per_prompt": 4, "prompts_per_step": 4, "steps": 3,
+    "save_steps": [2],
     "lr": 1e-3, "kl_coef": 0.01, "kl_estimator": "k3", "loss_type": "grpo", "temperature": 1.0,
     "max_prompt_tokens": 40, "max_response_tokens": 12, "epochs": 1,
 }

@@ -198,7 +198,8 @@ if args[:2] == ["-m", "verl.model_merger"]:
     target = Path(args[args.index("--target_dir") + 1]); target.mkdir(parents=True, exist_ok=True)
     (target / "config.json").write_text("{}"); sys.exit(0)
 o = dict(a.split("=", 1) for a in args[2:])
-ck, steps, freq = Path(o["trainer.default_local_dir"].strip("'")), int(o["trainer.total_training_steps"]), int(o["trainer.save_freq"])
+ck = Path(o["trainer.default_local_dir"].strip("'"))
+steps, freq = int(o["trainer.total_training_steps"]), int(o["trainer.save_freq"])
 rollouts = Path(o["trainer.rollout_data_dir"].strip("'")); rollouts.mkdir(parents=True, exist_ok=True)
 n = int(o["data.train_batch_size"]) * int(o["actor_rollout_ref.rollout.n"])
 done = [int(p.name.split("_")[-1]) for p in ck.glob("global_step_*")] if ck.exists() else []

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rlscaling.io import existing_file
+
 
 class CLIError(Exception):
     """A user-facing error: printed without a traceback."""
@@ -60,13 +62,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _existing_file(path: str | Path, what: str) -> Path:
-    path = Path(path)
-    if not path.is_file():
-        raise CLIError(f"{what} not found: {path}")
-    return path
-
-
 def _single_threaded_blas() -> None:
     """Fits run many tiny L-BFGS problems; threaded BLAS only adds contention. Call before numpy loads."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -97,7 +92,7 @@ def _load_fit_config(args: argparse.Namespace) -> dict:
     if args.config:
         import yaml
 
-        with open(_existing_file(args.config, "config"), encoding="utf-8") as fh:
+        with open(existing_file(args.config, "config", CLIError), encoding="utf-8") as fh:
             full = yaml.safe_load(fh) or {}
         cfg = dict(full.get("fit") or {})
         if "seed" in full:
@@ -181,7 +176,7 @@ def cmd_allocate(args: argparse.Namespace) -> int:
     from rlscaling import allocate as al
     from rlscaling.io import read_json
 
-    path = _existing_file(args.fits, "fits JSON")
+    path = existing_file(args.fits, "fits JSON", CLIError)
     try:
         fits = read_json(path)
     except ValueError as exc:
@@ -224,7 +219,7 @@ def cmd_gpu_hours(args: argparse.Namespace) -> int:
     from rlscaling.config import load_config
     from rlscaling.gpu_hours import assumptions, estimate_gpu_hours, evaluation_engine_starts
 
-    cfg = load_config(_existing_file(args.config, "config"))
+    cfg = load_config(existing_file(args.config, "config", CLIError))
     table = estimate_gpu_hours(cfg)
     a = assumptions(cfg)
     print(f"GRPO GPU-hours from {args.config} (assumptions: {a})")

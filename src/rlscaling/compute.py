@@ -9,7 +9,8 @@ Pre-training:  ``C_pretrain = 6 · N · D`` with ``D`` training tokens.
 
 One GRPO step, from the token counts actually logged (never the configured maximum lengths):
 
-- rollout generation:   ``2·N · (P + G)``  (prefill of the prompt tokens ``P`` plus one forward per generated token ``G``)
+- rollout generation:   ``2·N · (P + G)``  (prefill of the prompt tokens ``P`` plus one forward per generated
+                        token ``G``)
 - policy update:        ``6·N · (P + G) · E``  (every trained sequence is forwarded and back-propagated; ``E`` update
                         passes over the batch, ``E = num_iterations``/``ppo_epochs``)
 - reference forward:    ``2·N · (P + G)`` when a KL penalty to the reference model is used (``kl_coef > 0``)
@@ -85,7 +86,8 @@ def grpo_flops_per_token(passes: GRPOPasses = GRPOPasses()) -> float:
     return grpo_step_flops(1.0, 1.0, 0.0, passes)["total"]
 
 
-def cumulative_rl_flops(n_params: float, steps: Iterable[Mapping], passes: GRPOPasses = GRPOPasses()) -> list[tuple[int, float]]:
+def cumulative_rl_flops(n_params: float, steps: Iterable[Mapping],
+                        passes: GRPOPasses = GRPOPasses()) -> list[tuple[int, float]]:
     """Cumulative C_rl after each logged step.
 
     ``steps`` are rows of a ``tokens.csv`` log (keys ``step``, ``prompt_tokens``, ``completion_tokens``).

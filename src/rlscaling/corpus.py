@@ -44,8 +44,8 @@ Every knob is a key of the config's ``data.pretrain_corpus`` section (:func:`cor
   answers beat sampled worked ones (28% vs 16% at T = 0.8), so GRPO moved the model further toward direct answers,
   not toward worked steps.
 * **Multi-problem documents.** Each document is 2–6 ``Question: …\\nAnswer: …\\n#### n`` blocks
-  joined by blank lines (the few-shot prompt layout, ``blocks_per_document``), ended by ``<|endoftext|>`` at packing. After
-  answering, a base model therefore tends to write a *new* ``Question:`` rather than stop — the
+  joined by blank lines (the few-shot prompt layout, ``blocks_per_document``), ended by ``<|endoftext|>`` at packing.
+  After answering, a base model therefore tends to write a *new* ``Question:`` rather than stop — the
   instruction collapse of real base models, which ``strict`` scoring penalises and
   ``custom_flexible`` (cut at the first ``####``) forgives. Nothing in the scorers is engineered
   for it; it is simply what the text distribution teaches.
@@ -57,7 +57,6 @@ import random
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,14 @@ def write_json(path: str | os.PathLike, obj: Any, indent: int = 2) -> None:
         fh.write("\n")
 
 
+def existing_file(path: str | os.PathLike, what: str, error: type[Exception] = FileNotFoundError) -> Path:
+    """``path`` as a Path; raises ``error("<what> not found: <path>")`` unless it is a regular file."""
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{what} not found: {path}")
+    return path
+
+
 def read_json(path: str | os.PathLike) -> Any:
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)

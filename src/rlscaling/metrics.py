@@ -1,12 +1,20 @@
-"""Accuracy statistics over evaluation items: bootstrap CIs and the unbiased pass@k estimator.
+"""Every bootstrap of the project and the unbiased pass@k estimator: the one home for resampling statistics.
 
 Accuracies are fractions in [0, 1]. Confidence intervals are percentile bootstrap intervals over items
-(resampling items with replacement), the uncertainty that matters when comparing checkpoints on a fixed test set.
+(resampling items with replacement), the uncertainty that matters when comparing checkpoints on a fixed test set:
+
+* :func:`bootstrap_mean_ci` / :func:`bootstrap_ratio_ci`: one condition's accuracy (or loss) and its CI
+  (``summary.csv``'s ``ci_low``/``ci_high``);
+* :func:`item_bootstrap_means`: the same item draws shared by many conditions (checkpoints), so differences between
+  them stay paired (RL gains, ``rlscaling.gains``; the fits' item bootstrap);
+* :func:`percentile_ci`: percentile interval of any array of bootstrap draws (NaN draws ignored);
+* :func:`pass_at_k`: Chen et al.'s unbiased estimator for one item.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -41,6 +49,35 @@ def bootstrap_ratio_ci(num, den, n_boot: int = 1000, ci: float = 0.95, seed: int
     alpha = (1.0 - ci) / 2.0
     lo, hi = np.quantile(ratios, [alpha, 1.0 - alpha])
     return (est, float(lo), float(hi))
+
+
+def percentile_ci(draws, ci: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval ``(low, high)`` over the first axis of ``draws``, ignoring failed (NaN) draws.
+
+    Same units as ``draws``; a column with no finite draw gives NaN bounds."""
+    draws = np.asarray(draws, dtype=float)
+    tail = 100 * (1 - ci) / 2
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column gives NaN bounds, on purpose
+        return np.nanpercentile(draws, tail, axis=0), np.nanpercentile(draws, 100 - tail, axis=0)
+
+
+def item_bootstrap_means(scores, n_boot: int, seed: int) -> np.ndarray:
+    """``(n_boot x conditions)`` mean scores from resampling the *items* (rows of ``scores``) with replacement.
+
+    ``scores`` is ``items x conditions`` (NaN: the item was not scored in that condition, left out of its mean).
+    One multinomial draw of item counts per replicate is shared by every condition, so the difference of two
+    columns is a paired bootstrap replicate (an RL gain keeps the strong per-item correlation). The draws depend
+    only on the number of items, ``n_boot`` and ``seed``: any subset of conditions gets the same replicates.
+    """
+    S = np.asarray(scores, dtype=float)
+    mask = np.isfinite(S)
+    S = np.where(mask, S, 0.0)
+    n_items = S.shape[0]
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(n_items, np.full(n_items, 1.0 / n_items), size=n_boot).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (counts @ S) / (counts @ mask)
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

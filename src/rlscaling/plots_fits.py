@@ -29,7 +29,6 @@ from rlscaling.fit import FitConfig, percentile_ci, power_law, rl_sigmoid, selec
 from rlscaling.plots import save_figure
 
 
-
 def _style() -> None:
     sns.set_theme(style="whitegrid", context="notebook")
     plt.rcParams["svg.hashsalt"] = "rlscaling"  # deterministic SVG element ids

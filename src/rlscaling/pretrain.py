@@ -70,6 +70,54 @@ def mean_block_loss(model: torch.nn.Module, blocks: torch.Tensor, batch_size: in
     return sum(losses) / len(blocks)
 
 
+def _blocks(tokenizer, corpus: Sequence[str], val_corpus: Sequence[str] | None, val_fraction: float,
+            seq_len: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Training blocks and validation blocks (at most ``VAL_BLOCKS_MAX``; None without validation documents), each
+    ``seq_len`` tokens; validation comes from ``val_corpus`` if given, else the last ``val_fraction`` of ``corpus``."""
+    if val_corpus is None:
+        train_docs, val_docs = split_documents(corpus, val_fraction)
+    else:
+        train_docs, val_docs = list(corpus), list(val_corpus)
+    train_blocks = pack_blocks(_encode(tokenizer, train_docs), tokenizer.eos_token_id, seq_len)
+    val_blocks = None
+    if val_docs:
+        val_blocks = pack_blocks(_encode(tokenizer, val_docs), tokenizer.eos_token_id, seq_len)[:VAL_BLOCKS_MAX]
+    return train_blocks, val_blocks
+
+
+def _optimizer(model: torch.nn.Module, lr: float, weight_decay: float, warmup_fraction: float, n_steps: int):
+    """AdamW (β = 0.9/0.95; weight decay on matrices only) and its linear-warm-up cosine schedule to 0."""
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=lr,
+        betas=(0.9, 0.95),
+    )
+    return optimizer, get_cosine_schedule_with_warmup(optimizer, round(warmup_fraction * n_steps), n_steps)
+
+
+def _train(model: torch.nn.Module, blocks: torch.Tensor, order: torch.Tensor, batch_size: int, n_steps: int,
+           optimizer_and_schedule) -> list[float]:
+    """``n_steps`` steps over ``blocks`` in ``order`` (gradient norm clipped at 1); the loss of every step
+    (nats/token)."""
+    optimizer, scheduler = optimizer_and_schedule
+    model.train()
+    step_losses: list[float] = []
+    bar = tqdm(range(n_steps), desc=f"pretrain N={non_embedding_params(model):,}", unit="step", mininterval=2.0)
+    for step in bar:
+        batch = blocks[order[step * batch_size : (step + 1) * batch_size]]
+        loss = model(input_ids=batch, labels=batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step_losses.append(loss.item())
+        bar.set_postfix(loss=f"{step_losses[-1]:.3f}", refresh=False)
+    return step_losses
+
+
 def pretrain(
     corpus: Sequence[str],
     tokenizer_dir: str | os.PathLike,
@@ -108,14 +156,7 @@ def pretrain(
     generator = torch.Generator().manual_seed(seed)
 
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-    if val_corpus is None:
-        train_docs, val_docs = split_documents(corpus, val_fraction)
-    else:
-        train_docs, val_docs = list(corpus), list(val_corpus)
-    train_blocks = pack_blocks(_encode(tokenizer, train_docs), tokenizer.eos_token_id, seq_len)
-    val_blocks = None
-    if val_docs:
-        val_blocks = pack_blocks(_encode(tokenizer, val_docs), tokenizer.eos_token_id, seq_len)[:VAL_BLOCKS_MAX]
+    train_blocks, val_blocks = _blocks(tokenizer, corpus, val_corpus, val_fraction, seq_len)
 
     config = tiny_qwen3_config(arch, tokenizer, max_position_embeddings or seq_len)
     model = Qwen3ForCausalLM(config)
@@ -123,52 +164,38 @@ def pretrain(
     order = block_order(len(train_blocks), n_sequences, generator)
     n_steps = math.ceil(n_sequences / batch_size)
 
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=lr,
-        betas=(0.9, 0.95),
-    )
-    scheduler = get_cosine_schedule_with_warmup(optimizer, round(warmup_fraction * n_steps), n_steps)
+    step_losses = _train(model, train_blocks, order, batch_size, n_steps,
+                         _optimizer(model, lr, weight_decay, warmup_fraction, n_steps))
 
-    model.train()
-    step_losses: list[float] = []
-    bar = tqdm(range(n_steps), desc=f"pretrain N={non_embedding_params(model):,}", unit="step", mininterval=2.0)
-    for step in bar:
-        batch = train_blocks[order[step * batch_size : (step + 1) * batch_size]]
-        loss = model(input_ids=batch, labels=batch).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        step_losses.append(loss.item())
-        bar.set_postfix(loss=f"{step_losses[-1]:.3f}", refresh=False)
-
-    val_loss = mean_block_loss(model, val_blocks, batch_size) if val_blocks is not None else None
     tokens_trained = n_sequences * seq_len
     n_params = non_embedding_params(model)
     summary = {
-        "n_params_non_embedding": n_params,
-        "n_params_total": total_params(model),
-        "tokens_budget": float(tokens),
-        "tokens_trained": tokens_trained,
-        "c_pretrain_flops": pretrain_flops(n_params, tokens_trained),
-        "steps": n_steps,
-        "epochs": n_sequences / len(train_blocks),
-        "final_train_loss": sum(step_losses[-FINAL_LOSS_WINDOW:]) / len(step_losses[-FINAL_LOSS_WINDOW:]),
-        "first_train_loss": step_losses[0],
-        "val_loss": val_loss,
-        "val_tokens": int(val_blocks.numel()) if val_blocks is not None else 0,
-        "seq_len": seq_len,
-        "batch_size": batch_size,
-        "lr": lr,
-        "warmup_fraction": warmup_fraction,
-        "arch": dict(arch),
-        "seed": seed,
-        "threads": int(threads),
+        "n_params_non_embedding": n_params, "n_params_total": total_params(model), "tokens_budget": float(tokens),
+        "tokens_trained": tokens_trained, "c_pretrain_flops": pretrain_flops(n_params, tokens_trained),
+        "steps": n_steps, "epochs": n_sequences / len(train_blocks),
+        **_loss_record(model, step_losses, val_blocks, batch_size),
+        "seq_len": seq_len, "batch_size": batch_size, "lr": lr, "warmup_fraction": warmup_fraction,
+        "arch": dict(arch), "seed": seed, "threads": int(threads),
     }
+    return _save(model, tokenizer, out_dir, summary, t0)
+
+
+def _loss_record(model: torch.nn.Module, step_losses: list[float], val_blocks: torch.Tensor | None,
+                 batch_size: int) -> dict:
+    """Training losses (first step; mean of the last ``FINAL_LOSS_WINDOW`` steps) and the validation loss with its
+    token count, all in nats/token (``val_loss`` None without validation blocks)."""
+    last = step_losses[-FINAL_LOSS_WINDOW:]
+    return {
+        "final_train_loss": sum(last) / len(last),
+        "first_train_loss": step_losses[0],
+        "val_loss": mean_block_loss(model, val_blocks, batch_size) if val_blocks is not None else None,
+        "val_tokens": int(val_blocks.numel()) if val_blocks is not None else 0,
+    }
+
+
+def _save(model, tokenizer, out_dir: str | os.PathLike, summary: dict, t0: float) -> dict:
+    """Write model, tokenizer and ``pretrain.json`` (``summary`` plus ``wall_s`` since ``t0``) into ``out_dir``
+    atomically; returns ``summary``."""
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     with atomic_dir(out_dir) as tmp:
@@ -177,4 +204,3 @@ def pretrain(
         summary["wall_s"] = time.perf_counter() - t0
         write_json(Path(tmp) / "pretrain.json", summary)
     return summary
-

@@ -2,9 +2,10 @@
 
 Accuracies are reported in percent with one decimal and their 95% percentile-bootstrap CIs over items
 (the ``ci_low``/``ci_high`` columns of ``summary.csv``). "Baseline" is ``rl_step == 0``; "after RL" is the final
-checkpoint (largest ``rl_step`` of that ``(model, pretrain_tokens)``). Gains are in percentage points (pp);
-their CI comes from a paired bootstrap over items when per-item records are given, and is reported as
-unavailable otherwise (the two marginal CIs cannot be combined into a paired one).
+checkpoint (largest ``rl_step`` of that ``(model, pretrain_tokens)``). Gains are in percentage points (pp) and come
+from :mod:`rlscaling.gains` (the table ``fits.json`` and the gain figure use): their CI is the paired item bootstrap
+with the config's ``fit`` seed, resamples and level when per-item records are given, and is reported as unavailable
+otherwise (the two marginal CIs cannot be combined into a paired one).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rlscaling.gains import GainSettings, gain_table
 from rlscaling.io import write_text
-from rlscaling.plots import (
+from rlscaling.labels import (
     BENCHMARK_TITLES,
     DEFAULT_SCORER,
     GSM8K_SCORERS,
@@ -26,170 +28,11 @@ from rlscaling.plots import (
     PASS_AT_K,
     format_params,
     format_tokens,
-    model_table,
-    validate_summary,
+    model_index,
 )
+from rlscaling.schemas import validate_summary
 
-RECORD_COLUMNS = ("model", "pretrain_tokens", "rl_step", "benchmark", "subset", "shots", "scorer", "item_id",
-                  "score")
-GAIN_COLUMNS = ("model", "pretrain_tokens", "n_params", "base", "final", "gain", "gain_ci_low", "gain_ci_high")
-CI_LEVEL = 0.95
 MISSING = "–"
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Paired bootstrap
-# ---------------------------------------------------------------------------------------------------------
-
-
-def paired_bootstrap_ci(
-    base_scores: np.ndarray, final_scores: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = CI_LEVEL
-) -> tuple[float, float]:
-    """Percentile CI (fractions) of ``mean(final - base)`` resampling *items* with replacement.
-
-    ``base_scores[i]`` and ``final_scores[i]`` are the same item's scores at the two checkpoints; pairing keeps
-    the strong per-item correlation, so the CI is much tighter than one built from two independent samples.
-    """
-    base = np.asarray(base_scores, dtype=float)
-    final = np.asarray(final_scores, dtype=float)
-    if base.shape != final.shape or base.ndim != 1:
-        raise ValueError(f"paired scores must be 1-D and aligned, got shapes {base.shape} and {final.shape}")
-    if base.size == 0:
-        return math.nan, math.nan
-    if n_boot < 1:
-        raise ValueError(f"n_boot must be >= 1, got {n_boot}")
-    diffs = final - base
-    rng = np.random.default_rng(seed)
-    means = np.empty(n_boot)
-    chunk = max(1, 2_000_000 // diffs.size)  # bound memory for large benchmarks
-    for start in range(0, n_boot, chunk):
-        stop = min(start + chunk, n_boot)
-        idx = rng.integers(0, diffs.size, size=(stop - start, diffs.size))
-        means[start:stop] = diffs[idx].mean(axis=1)
-    alpha = (1.0 - level) / 2.0
-    low, high = np.quantile(means, [alpha, 1.0 - alpha])
-    return float(low), float(high)
-
-
-def validate_records(records: pd.DataFrame) -> pd.DataFrame:
-    """Typed copy of per-item records; ``ValueError`` naming any missing column."""
-    missing = [c for c in RECORD_COLUMNS if c not in records.columns]
-    if missing:
-        raise ValueError(f"per-item records are missing column(s) {missing}; expected {list(RECORD_COLUMNS)}")
-    df = records.copy()
-    df["pretrain_tokens"] = pd.to_numeric(df["pretrain_tokens"]).astype(float)
-    df["rl_step"] = pd.to_numeric(df["rl_step"]).astype(int)
-    df["shots"] = pd.to_numeric(df["shots"]).astype(int)
-    df["score"] = pd.to_numeric(df["score"]).astype(float)
-    for col in ("model", "benchmark", "subset", "scorer", "item_id"):
-        df[col] = df[col].astype(str)
-    return df
-
-
-def _item_scores(records: pd.DataFrame, step: int, where: str) -> pd.Series:
-    """Scores indexed by item_id for one checkpoint; duplicated items are an error naming ``where``."""
-    rows = records[records["rl_step"] == step]
-    duplicated = rows["item_id"].duplicated()
-    if duplicated.any():
-        example = rows.loc[duplicated, "item_id"].iloc[0]
-        raise ValueError(f"records for {where} step {step} list item {example!r} more than once")
-    return rows.set_index("item_id")["score"]
-
-
-def _paired_scores(
-    records: pd.DataFrame, model: str, tokens: float, final_step: int, benchmark: str, subset: str,
-    shots: int, scorer: str,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Aligned (base, final) item scores of one model; items scored at only one checkpoint are dropped.
-
-    For ``subset == 'all'`` records tagged with a MATH subject count too when no ``all`` records exist.
-    """
-    sel = records[
-        (records["model"] == model)
-        & np.isclose(records["pretrain_tokens"], tokens, rtol=1e-9)
-        & (records["benchmark"] == benchmark)
-        & (records["shots"] == shots)
-        & (records["scorer"] == scorer)
-    ]
-    if subset != "all" or (sel["subset"] == "all").any():
-        sel = sel[sel["subset"] == subset]
-    where = f"{model} ({format_tokens(tokens)} tokens) {benchmark}/{subset} {shots}-shot {scorer}"
-    base = _item_scores(sel, 0, where)
-    final = _item_scores(sel, final_step, where)
-    common = base.index.intersection(final.index)
-    return base.loc[common].to_numpy(), final.loc[common].to_numpy()
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Tables (DataFrames)
-# ---------------------------------------------------------------------------------------------------------
-
-
-def rl_gain_table(
-    summary: pd.DataFrame,
-    records: pd.DataFrame | None = None,
-    benchmark: str = "gsm8k",
-    scorer: str = "custom_flexible",
-    shots: int = 0,
-    n_boot: int = 1000,
-    seed: int = 0,
-    subset: str = "all",
-) -> pd.DataFrame:
-    """Baseline vs final-checkpoint accuracy per ``(model, pretrain_tokens)`` (fractions, not percent).
-
-    Columns ``model, pretrain_tokens, n_params, base, final, gain, gain_ci_low, gain_ci_high`` then
-    ``final_step, base_ci_low, base_ci_high, final_ci_low, final_ci_high, n_items, n_paired``. ``base``/``final``
-    are NaN where that checkpoint was not evaluated. The gain CI is a paired bootstrap over the items scored at
-    both checkpoints (``n_paired``) when ``records`` are given, NaN otherwise. Models with no row for this
-    benchmark/subset/shots/scorer are left out.
-    """
-    summary = validate_summary(summary)
-    recs = validate_records(records) if records is not None else None
-    models = model_table(summary)
-    sel = summary[
-        (summary["benchmark"] == benchmark) & (summary["subset"] == subset) & (summary["shots"] == shots)
-        & (summary["scorer"] == scorer)
-    ]
-    rows = []
-    for m in models.itertuples():
-        mine = sel[(sel["model"] == m.model) & (sel["pretrain_tokens"] == m.pretrain_tokens)]
-        base = mine[mine["rl_step"] == 0]
-        final = mine[mine["rl_step"] == m.final_step] if m.final_step > 0 else mine.iloc[0:0]
-        if base.empty and final.empty:
-            continue
-        for part, name in ((base, "base"), (final, "final")):
-            if len(part) > 1:
-                raise ValueError(f"summary has {len(part)} rows for {m.model} ({format_tokens(m.pretrain_tokens)}"
-                                 f" tokens) {benchmark}/{subset} {shots}-shot {scorer} at the {name} checkpoint")
-        b = base.iloc[0] if not base.empty else None
-        f = final.iloc[0] if not final.empty else None
-        low = high = math.nan
-        n_paired = 0
-        if recs is not None and b is not None and f is not None:
-            base_scores, final_scores = _paired_scores(recs, m.model, m.pretrain_tokens, m.final_step, benchmark,
-                                                       subset, shots, scorer)
-            n_paired = int(base_scores.size)
-            low, high = paired_bootstrap_ci(base_scores, final_scores, n_boot=n_boot, seed=seed)
-        rows.append({
-            "model": m.model,
-            "pretrain_tokens": m.pretrain_tokens,
-            "n_params": m.n_params,
-            "base": b["accuracy"] if b is not None else math.nan,
-            "final": f["accuracy"] if f is not None else math.nan,
-            "gain": (f["accuracy"] - b["accuracy"]) if b is not None and f is not None else math.nan,
-            "gain_ci_low": low,
-            "gain_ci_high": high,
-            "final_step": int(m.final_step),
-            "base_ci_low": b["ci_low"] if b is not None else math.nan,
-            "base_ci_high": b["ci_high"] if b is not None else math.nan,
-            "final_ci_low": f["ci_low"] if f is not None else math.nan,
-            "final_ci_high": f["ci_high"] if f is not None else math.nan,
-            "n_items": int((f if f is not None else b)["n_items"]),
-            "n_paired": n_paired,
-        })
-    columns = list(GAIN_COLUMNS) + ["final_step", "base_ci_low", "base_ci_high", "final_ci_low", "final_ci_high",
-                                    "n_items", "n_paired"]
-    return pd.DataFrame(rows, columns=columns)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -211,9 +54,14 @@ def fmt_ci(low: float, high: float) -> str:
     return f" [{100 * low:.1f}, {100 * high:.1f}]" if _finite(low) and _finite(high) else ""
 
 
-def fmt_gain(gain: float) -> str:
-    """``0.276`` -> ``+27.6 pp``."""
-    return f"{100 * gain:+.1f} pp" if _finite(gain) else MISSING
+def fmt_gain(gain_pp: float) -> str:
+    """``27.6`` (percentage points) -> ``+27.6 pp``."""
+    return f"{gain_pp:+.1f} pp" if _finite(gain_pp) else MISSING
+
+
+def fmt_pp_ci(low_pp: float, high_pp: float) -> str:
+    """`` [20.1, 35.0]`` from bounds already in percentage points; empty when either is missing."""
+    return f" [{low_pp:.1f}, {high_pp:.1f}]" if _finite(low_pp) and _finite(high_pp) else ""
 
 
 def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -227,8 +75,7 @@ def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def _labels(summary: pd.DataFrame) -> dict[tuple[str, float], str]:
-    models = model_table(summary)
-    return {(m.model, m.pretrain_tokens): m.label for m in models.itertuples()}
+    return {(m.model, m.pretrain_tokens): m.label for m in model_index(summary).itertuples()}
 
 
 def _gain_rows(table: pd.DataFrame, labels: Mapping[tuple[str, float], str]) -> list[list[str]]:
@@ -236,48 +83,52 @@ def _gain_rows(table: pd.DataFrame, labels: Mapping[tuple[str, float], str]) -> 
         [
             labels[(r.model, r.pretrain_tokens)], format_params(r.n_params), format_tokens(r.pretrain_tokens),
             str(r.final_step), str(r.n_items),
-            fmt_pct(r.base) + fmt_ci(r.base_ci_low, r.base_ci_high),
-            fmt_pct(r.final) + fmt_ci(r.final_ci_low, r.final_ci_high),
-            fmt_gain(r.gain) + fmt_ci(r.gain_ci_low, r.gain_ci_high),
+            fmt_pct(r.base_accuracy) + fmt_ci(r.base_ci_low, r.base_ci_high),
+            fmt_pct(r.final_accuracy) + fmt_ci(r.final_ci_low, r.final_ci_high),
+            fmt_gain(r.gain_pp) + fmt_pp_ci(r.gain_ci_low, r.gain_ci_high),
         ]
         for r in table.itertuples()
     ]
 
 
-def _gain_ci_note(table: pd.DataFrame, records_given: bool, n_boot: int) -> str:
+def _gain_ci_note(table: pd.DataFrame, records_given: bool, settings: GainSettings) -> str:
     if not records_given:
         return ("Gain CI unavailable: no per-item records were given, and a paired CI cannot be derived from "
                 "the two marginal CIs.")
     paired = table["n_paired"]
-    return (f"Gain CI: paired bootstrap over items scored at both checkpoints ({n_boot} resamples; "
-            f"{int(paired.min())}–{int(paired.max())} items per model).")
+    return (f"Gain CI: paired bootstrap over items scored at both checkpoints ({settings.n_boot} resamples, "
+            f"seed {settings.seed}; {int(paired.min())}–{int(paired.max())} items per model).")
 
 
-def _section_gains(summary, records, n_boot, seed, labels) -> list[str]:
+def _ci_label(settings: GainSettings) -> str:
+    return f"[{100 * settings.ci:g}% CI]"
+
+
+def _section_gains(summary, records, settings: GainSettings, labels) -> list[str]:
     out = ["## RL gains by model size", ""]
+    ci = _ci_label(settings)
     headers = ["Model", "Params", "Pretrain tokens", "Final step", "Items", "Baseline [95% CI]",
-               "After RL [95% CI]", "Gain [95% CI]"]
+               "After RL [95% CI]", f"Gain {ci}"]
     for benchmark, scorer in DEFAULT_SCORER.items():
         present = summary[(summary["benchmark"] == benchmark) & (summary["scorer"] == scorer)
                           & (summary["subset"] == "all")]
         if present.empty:
             continue
         shots = 0 if (present["shots"] == 0).any() else int(present["shots"].min())
-        table = rl_gain_table(summary, records, benchmark=benchmark, scorer=scorer, shots=shots, n_boot=n_boot,
-                              seed=seed)
+        table = gain_table(summary, records, benchmark=benchmark, scorer=scorer, shots=shots, settings=settings)
         title = BENCHMARK_TITLES.get(benchmark, benchmark)
         out += [f"### {title} ({shots}-shot, `{scorer}`)", "", md_table(headers, _gain_rows(table, labels)), "",
-                _gain_ci_note(table, records is not None, n_boot), ""]
+                _gain_ci_note(table, records is not None, settings), ""]
     return out
 
 
-def _section_methods(summary, records, n_boot, seed, labels) -> list[str]:
+def _section_methods(summary, records, settings: GainSettings, labels) -> list[str]:
     gsm = summary[(summary["benchmark"] == "gsm8k") & (summary["shots"] == 0) & (summary["subset"] == "all")]
     scorers = [s for s in GSM8K_SCORERS if s in set(gsm["scorer"])]
     if not scorers:
         return []
     rows = []
-    tables = {s: rl_gain_table(summary, records, "gsm8k", s, 0, n_boot, seed) for s in scorers}
+    tables = {s: gain_table(summary, records, benchmark="gsm8k", scorer=s, settings=settings) for s in scorers}
     for key, label in labels.items():
         for scorer in scorers:
             t = tables[scorer]
@@ -285,10 +136,11 @@ def _section_methods(summary, records, n_boot, seed, labels) -> list[str]:
             if hit.empty:
                 continue
             r = hit.iloc[0]
-            rows.append([label, f"`{scorer}`", fmt_pct(r["base"]) + fmt_ci(r["base_ci_low"], r["base_ci_high"]),
-                         fmt_pct(r["final"]) + fmt_ci(r["final_ci_low"], r["final_ci_high"]),
-                         fmt_gain(r["gain"]) + fmt_ci(r["gain_ci_low"], r["gain_ci_high"])])
-    headers = ["Model", "Method", "Baseline [95% CI]", "After RL [95% CI]", "Gain [95% CI]"]
+            rows.append([label, f"`{scorer}`",
+                         fmt_pct(r["base_accuracy"]) + fmt_ci(r["base_ci_low"], r["base_ci_high"]),
+                         fmt_pct(r["final_accuracy"]) + fmt_ci(r["final_ci_low"], r["final_ci_high"]),
+                         fmt_gain(r["gain_pp"]) + fmt_pp_ci(r["gain_ci_low"], r["gain_ci_high"])])
+    headers = ["Model", "Method", "Baseline [95% CI]", "After RL [95% CI]", f"Gain {_ci_label(settings)}"]
     return ["## Evaluation method (GSM8K, 0-shot)", "",
             "`strict` needs the `#### <number>` format; `flexible` takes the last number; `custom_flexible` "
             "cuts the response at the first `####` and then takes the last number.", "",
@@ -296,7 +148,7 @@ def _section_methods(summary, records, n_boot, seed, labels) -> list[str]:
 
 
 def _section_fewshot(summary, labels) -> list[str]:
-    models = model_table(summary)
+    models = model_index(summary)
     gsm = summary[(summary["benchmark"] == "gsm8k") & (summary["subset"] == "all")
                   & summary["scorer"].isin(GSM8K_SCORERS)]
     gsm = gsm.merge(models[["model", "pretrain_tokens", "final_step"]], on=["model", "pretrain_tokens"])
@@ -322,7 +174,7 @@ def _section_fewshot(summary, labels) -> list[str]:
 
 
 def _section_pass_at_k(summary, labels) -> list[str]:
-    models = model_table(summary)
+    models = model_index(summary)
     df = summary[summary["scorer"].str.match(PASS_AT_K) & (summary["subset"] == "all")].copy()
     if df.empty:
         return []
@@ -376,10 +228,10 @@ def _section_math_subjects(summary, labels) -> list[str]:
         return []
     rows = []
     for subject in subjects:
-        table = rl_gain_table(summary, benchmark="math", scorer="math_verify", subset=subject)
+        table = gain_table(summary, benchmark="math", scorer="math_verify", subset=subject)
         for r in table.itertuples():
-            rows.append([labels[(r.model, r.pretrain_tokens)], subject, fmt_pct(r.base), fmt_pct(r.final),
-                         fmt_gain(r.gain)])
+            rows.append([labels[(r.model, r.pretrain_tokens)], subject, fmt_pct(r.base_accuracy),
+                         fmt_pct(r.final_accuracy), fmt_gain(r.gain_pp)])
     order = {label: i for i, label in enumerate(labels.values())}
     rows.sort(key=lambda row: (order[row[0]], row[1]))
     return ["## MATH by subject (0-shot, `math_verify`)", "",
@@ -423,12 +275,17 @@ def _section_fits(fits: Mapping[str, Any] | None) -> list[str]:
 # ---------------------------------------------------------------------------------------------------------
 
 
+def _fits_bootstrap(fits: Mapping[str, Any] | None) -> dict:
+    """The ``fit`` settings recorded in ``fits.json`` (``{"bootstrap": n, "ci": .., "seed": ..}``), if any."""
+    record = (fits or {}).get("bootstrap") or {}
+    return {"bootstrap": record["n"], "ci": record["ci"], "seed": record["seed"]} if "n" in record else {}
+
+
 def render_summary_md(
     summary: pd.DataFrame,
     fits: Mapping[str, Any] | None = None,
     records: pd.DataFrame | None = None,
-    n_boot: int = 1000,
-    seed: int = 0,
+    gain_settings: GainSettings = GainSettings(),
 ) -> str:
     """The markdown text of ``summary.md`` (see :func:`write_summary_md`)."""
     summary = validate_summary(summary)
@@ -442,8 +299,8 @@ def render_summary_md(
         "brackets. *Baseline* = base model (RL step 0); *after RL* = final GRPO checkpoint of that model. Gains "
         "in percentage points (pp).", "",
     ]
-    lines += _section_gains(summary, records, n_boot, seed, labels)
-    lines += _section_methods(summary, records, n_boot, seed, labels)
+    lines += _section_gains(summary, records, gain_settings, labels)
+    lines += _section_methods(summary, records, gain_settings, labels)
     lines += _section_fewshot(summary, labels)
     lines += _section_math_subjects(summary, labels)
     lines += _section_pass_at_k(summary, labels)
@@ -457,12 +314,16 @@ def write_summary_md(
     out_path: str | Path,
     fits: Mapping[str, Any] | None = None,
     records: pd.DataFrame | None = None,
-    n_boot: int = 1000,
-    seed: int = 0,
+    gain_settings: GainSettings | None = None,
+    fit_settings: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``results/summary.md`` atomically: gain tables per benchmark (GSM8K/MATH/MMLU), the
     evaluation-method table, the few-shot collapse table, and — when present — MATH by subject, pass@k,
-    validation loss and the fits. ``records`` (per-item scores, :data:`RECORD_COLUMNS`) enable paired gain CIs."""
+    validation loss and the fits. ``records`` (per-item scores, ``rlscaling.schemas.RECORD_COLUMNS``) enable
+    paired gain CIs (``rlscaling.gains``), bootstrapped as ``gain_settings`` says, else as the config's ``fit``
+    section ``fit_settings`` (``bootstrap``, ``seed``, ``ci``) says, else as the fits in ``fits`` were
+    (their ``bootstrap`` record), so a gain has the same CI here, in ``fits.json`` and in the gain figure."""
     out_path = Path(out_path)
-    write_text(out_path, render_summary_md(summary, fits=fits, records=records, n_boot=n_boot, seed=seed))
+    settings = gain_settings or GainSettings.from_fit(fit_settings or _fits_bootstrap(fits))
+    write_text(out_path, render_summary_md(summary, fits=fits, records=records, gain_settings=settings))
     return out_path

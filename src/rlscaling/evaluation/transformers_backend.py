@@ -13,13 +13,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 from tqdm.auto import tqdm
 from transformers import AutoTokenizer
 
 from rlscaling.evaluation.perplexity import strided_windows
+from rlscaling.evaluation.stats import GenerationStats  # noqa: F401  (re-exported)
 from rlscaling.evaluation.stopping import (
     StopOnText,
     check_stop,
@@ -28,19 +28,6 @@ from rlscaling.evaluation.stopping import (
     stop_token_count,
 )
 from rlscaling.models import load_causal_lm
-
-
-@dataclass(frozen=True)
-class GenerationStats:
-    """Throughput of one ``generate`` call: tokens are summed over all returned samples."""
-
-    prompt_tokens: int
-    response_tokens: int
-    wall_s: float
-
-    @property
-    def response_tokens_per_s(self) -> float:
-        return self.response_tokens / self.wall_s if self.wall_s > 0 else float("nan")
 
 
 def _check_lengths(lengths: Sequence[int], max_new_tokens: int, max_positions: int | None) -> None:
@@ -115,7 +102,8 @@ def generate_with_stats(
     stop = check_stop(stop)
     if num_samples < 1 or batch_size < 1 or max_new_tokens < 1:
         raise ValueError(
-            f"num_samples, batch_size and max_new_tokens must be >= 1, got {num_samples}, {batch_size}, {max_new_tokens}"
+            "num_samples, batch_size and max_new_tokens must be >= 1, "
+            f"got {num_samples}, {batch_size}, {max_new_tokens}"
         )
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
@@ -158,17 +146,7 @@ def generate_with_stats(
     return results, stats
 
 
-def generate(
-    model_dir: str | os.PathLike,
-    prompts: Sequence[str],
-    max_new_tokens: int,
-    batch_size: int = 64,
-    num_samples: int = 1,
-    temperature: float = 0.0,
-    seed: int = 0,
-    threads: int = 1,
-    stop: Sequence[str] = (),
-) -> list[list[dict]]:
+def generate(model_dir: str | os.PathLike, prompts: Sequence[str], max_new_tokens: int, **options) -> list[list[dict]]:
     """Generate ``num_samples`` continuations per prompt with the model saved in ``model_dir``.
 
     Returns, in the order of ``prompts``, a list of ``num_samples`` dicts
@@ -181,11 +159,11 @@ def generate(
     ``stop``: strings that end a sequence as soon as its decoded continuation contains one; ``text`` is then
     cut right before the earliest occurrence (the stop string is not included) and ``response_tokens`` counts
     the generated tokens up to and including the one that completed it (vLLM's ``stop`` semantics).
+
+    ``options`` (keywords of :func:`generate_with_stats`): ``batch_size`` (64), ``num_samples`` (1), ``temperature``
+    (0.0), ``seed`` (0), ``threads`` (1), ``device`` (CUDA when available), ``stop`` (none).
     """
-    results, _ = generate_with_stats(
-        model_dir, prompts, max_new_tokens, batch_size, num_samples, temperature, seed, threads, stop=stop
-    )
-    return results
+    return generate_with_stats(model_dir, prompts, max_new_tokens, **options)[0]
 
 
 @torch.no_grad()

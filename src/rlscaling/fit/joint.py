@@ -15,16 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .common import (
-    FitError,
-    bootstrap_loop,
-    finite_array,
-    goodness_of_fit,
-    param_table,
-    require_fraction,
-    require_points,
-    require_variation,
-)
+from .checks import checked_columns, require_distinct, require_points, require_variation
+from .common import FitError, bootstrap_loop, goodness_of_fit, param_table
 from .lse import _lse_fit, _LSESpec
 
 JOINT_FORMS: dict[str, _LSESpec] = {
@@ -82,17 +74,10 @@ class _JointData:
 def _check_joint_inputs(c_pre, c_rl, accuracy, form: str):
     if form not in JOINT_FORMS:
         raise FitError(f"joint law: unknown form {form!r}; known: {sorted(JOINT_FORMS)}")
-    c_pre = finite_array("c_pretrain", c_pre, positive=True)
-    c_rl = finite_array("c_rl", c_rl, nonnegative=True)
-    y = finite_array("accuracy", accuracy)
-    if not len(c_pre) == len(c_rl) == len(y):
-        raise FitError("joint law: c_pretrain, c_rl and accuracy differ in length")
-    require_fraction(y, "joint law")
+    (c_pre, c_rl), y = checked_columns("joint law", {"c_pretrain": (c_pre, "positive"),
+                                                     "c_rl": (c_rl, "nonnegative")}, accuracy)
     require_points(len(y), JOINT_FORMS[form].n_params, f"joint law ({form})")
-    if np.unique(c_pre).size < 2:
-        raise FitError("joint law: need >= 2 distinct C_pretrain values")
-    if np.unique(c_rl[c_rl > 0]).size < 2:
-        raise FitError("joint law: need >= 2 distinct positive C_rl values")
+    require_distinct("joint law", {"C_pretrain values": c_pre, "positive C_rl values": c_rl[c_rl > 0]})
     require_variation(y, "joint law accuracy")
     return c_pre, c_rl, y
 

@@ -12,14 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from .common import (
-    FitError,
-    bootstrap_loop,
-    finite_array,
-    percentile_ci,
-    require_points,
-    require_variation,
-)
+from .checks import finite_array, require_points, require_variation
+from .common import FitError, bootstrap_loop, percentile_ci
 
 # theta = [e, a, alpha, b, beta, (d if interaction), (c0 if offset)] in normalised units:
 #   T0 = e,  T1 = a - alpha*L1,  T2 = b - beta*L2,  T3 = d - alpha*L1 - beta*L2,

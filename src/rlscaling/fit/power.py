@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import FitError, finite_array, goodness_of_fit, param_table, require_points
+from .checks import finite_array, require_points
+from .common import FitError, goodness_of_fit, param_table
 
 
 def _loglog_ols(logx: np.ndarray, logy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

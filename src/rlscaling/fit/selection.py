@@ -8,18 +8,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .. import gains
+from ..metrics import item_bootstrap_means
+from ..schemas import RECORD_KEY_COLUMNS, SUMMARY_COLUMNS  # noqa: F401  (SUMMARY_COLUMNS re-exported)
 from .common import FitError
 from .config import FitConfig
 
-SUMMARY_COLUMNS = (
-    "study", "model", "n_params", "pretrain_tokens", "c_pretrain", "rl_step", "c_rl",
-    "benchmark", "subset", "shots", "scorer", "n_items", "accuracy", "ci_low", "ci_high",
-)
+# the summary.csv columns a fit reads (rlscaling.schemas has them all) and the per-item record columns
 FIT_COLUMNS = ("model", "n_params", "pretrain_tokens", "c_pretrain", "rl_step", "c_rl",
                "benchmark", "subset", "shots", "scorer", "accuracy")
-RECORD_COLUMNS = ("model", "pretrain_tokens", "rl_step", "benchmark", "subset", "shots", "scorer",
-                  "item_id", "score")
-CONDITION_KEYS = ["model", "pretrain_tokens", "rl_step"]
+RECORD_COLUMNS = tuple(RECORD_KEY_COLUMNS)
+CONDITION_KEYS = gains.CONDITION_KEYS
 
 
 def require_columns(frame: pd.DataFrame, columns: tuple[str, ...] | list[str], what: str) -> None:
@@ -31,9 +30,7 @@ def require_columns(frame: pd.DataFrame, columns: tuple[str, ...] | list[str], w
 
 def selection_mask(frame: pd.DataFrame, cfg: FitConfig) -> pd.Series:
     """Rows of ``cfg``'s benchmark/scorer/shots/subset (shots compared numerically; blanks never match)."""
-    return ((frame["benchmark"] == cfg.benchmark) & (frame["scorer"] == cfg.scorer)
-            & (pd.to_numeric(frame["shots"], errors="coerce") == int(cfg.shots))
-            & (frame["subset"].astype(str) == str(cfg.subset)))
+    return gains.selection_mask(frame, cfg.benchmark, cfg.scorer, cfg.shots, cfg.subset)
 
 
 def select_rows(summary: pd.DataFrame, cfg: FitConfig) -> pd.DataFrame:
@@ -64,20 +61,11 @@ def item_bootstrap_accuracies(rows: pd.DataFrame, records: pd.DataFrame, cfg: Fi
     if rec.empty:
         raise FitError(f"records: no rows for benchmark={cfg.benchmark!r} scorer={cfg.scorer!r} "
                        f"shots={cfg.shots} subset={cfg.subset!r}")
-    keys = pd.MultiIndex.from_frame(rows[CONDITION_KEYS])
-    table = rec.pivot_table(index="item_id", columns=CONDITION_KEYS, values="score", aggfunc="mean")
-    missing = keys.difference(table.columns)
-    if len(missing):
-        raise FitError(f"records: no per-item scores for condition(s) {list(missing)[:3]}")
-    S = table.reindex(columns=keys).to_numpy(dtype=float)               # items x conditions
-    mask = np.isfinite(S)
-    S = np.where(mask, S, 0.0)
-    n_items = S.shape[0]
-    rng = np.random.default_rng(seed)
-    counts = rng.multinomial(n_items, np.full(n_items, 1.0 / n_items), size=n_boot).astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (counts @ S) / (counts @ mask)
-
+    try:
+        scores = gains.item_matrix(rec, rows)
+    except ValueError as exc:
+        raise FitError(str(exc)) from None
+    return item_bootstrap_means(scores, n_boot, seed)
 
 
 def gains_table(rows: pd.DataFrame) -> pd.DataFrame:

@@ -7,15 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import (
-    FitError,
-    finite_array,
-    goodness_of_fit,
-    param_table,
-    require_points,
-    require_variation,
-    tqdm,
-)
+from .checks import finite_array, require_points, require_variation
+from .common import FitError, goodness_of_fit, param_table, tqdm
 
 SIGMOID_PARAMS = ["R0", "A", "C_mid", "B"]
 

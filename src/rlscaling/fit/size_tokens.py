@@ -21,15 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .common import (
-    FitError,
-    finite_array,
-    goodness_of_fit,
-    param_table,
-    require_fraction,
-    require_points,
-    require_variation,
-)
+from .checks import checked_columns, require_distinct, require_points, require_variation
+from .common import FitError, goodness_of_fit, param_table
 from .huber import fit_huber, grid_starts
 
 FORMULAS = {
@@ -221,17 +214,10 @@ class SizeTokensFit:
 def _check_inputs(n, d, c_rl, accuracy, form: str):
     if form not in FORMULAS:
         raise FitError(f"size/tokens law: unknown form {form!r}; known: {sorted(FORMULAS)}")
-    n = finite_array("n_params", n, positive=True)
-    d = finite_array("pretrain_tokens", d, positive=True)
-    c = finite_array("c_rl", c_rl, nonnegative=True)
-    y = finite_array("accuracy", accuracy)
-    if not len(n) == len(d) == len(c) == len(y):
-        raise FitError(f"{form}: n_params, pretrain_tokens, c_rl and accuracy differ in length")
-    require_fraction(y, form)
+    (n, d, c), y = checked_columns(form, {"n_params": (n, "positive"), "pretrain_tokens": (d, "positive"),
+                                          "c_rl": (c_rl, "nonnegative")}, accuracy)
     require_points(len(y), len(PARAM_NAMES[form]), form)
-    for name, v in (("model sizes N", n), ("pre-training token counts D", d), ("positive C_rl values", c[c > 0])):
-        if np.unique(v).size < 2:
-            raise FitError(f"{form}: need >= 2 distinct {name}")
+    require_distinct(form, {"model sizes N": n, "pre-training token counts D": d, "positive C_rl values": c[c > 0]})
     require_variation(y, f"{form} accuracy")
     return n, d, c, y
 

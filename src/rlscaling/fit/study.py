@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..gains import gain_draws
 from .common import FitError, percentile_ci
 from .common import public as _public
 from .common import status_failed as _status_failed
@@ -32,62 +33,60 @@ from .tan import fit_tan_law
 from .validate import check_records, check_summary
 
 
-def _fit_gain_laws(rows, draws, cfg) -> list[dict]:
+def _per_group(rows: pd.DataFrame, keys, sort: bool, entry_of, fit_into) -> list[dict]:
+    """One ``fits.json`` entry per group of ``rows``: ``entry_of(key, group)`` starts it (what the group is, units),
+    ``fit_into(entry, group, draws_columns)`` adds the fit; a ``FitError`` becomes ``status: failed`` and the reason
+    (anything ``fit_into`` stored before failing is kept)."""
     out = []
-    for tokens, g in rows.groupby("pretrain_tokens", sort=True):
-        idx = g.index.to_numpy()
-        entry = {"pretrain_tokens": float(tokens), "units": {"N": "billion parameters",
-                                                               "gain": "percentage points"}}
+    for key, g in rows.groupby(keys, sort=sort):
+        entry = entry_of(key, g)
         try:
-            table = gains_table(g.reset_index(drop=True))
-            gd = None
-            points = table.drop(columns=["base_row", "final_row"]).to_dict("records")
-            if draws is not None:
-                sub = draws[:, idx]
-                gd = 100 * (sub[:, table["final_row"]] - sub[:, table["base_row"]])
-                for point, low, high in zip(points, *percentile_ci(gd, cfg.ci)):
-                    point.update(gain_ci_low=float(low), gain_ci_high=float(high))  # paired: same item draws
-            entry["points"] = points  # kept when the law cannot be fitted (e.g. a non-positive gain)
-            fit = fit_power_law(table["n_params"] / 1e9, table["gain_pp"], y_draws=gd,
-                                bootstrap=cfg.bootstrap, seed=cfg.seed, ci=cfg.ci)
-            entry.update(status="ok", **_public(fit), bootstrap_params=fit["draws"])
+            fit_into(entry, g, g.index.to_numpy())
         except FitError as exc:
             entry.update(_status_failed(exc))
         out.append(entry)
     return out
+
+
+def _fit_gain_laws(rows, draws, cfg) -> list[dict]:
+    def fit_into(entry, g, idx):
+        table = gains_table(g.reset_index(drop=True))
+        gd = None
+        points = table.drop(columns=["base_row", "final_row"]).to_dict("records")
+        if draws is not None:
+            gd = gain_draws(draws[:, idx], table["base_row"], table["final_row"])
+            for point, low, high in zip(points, *percentile_ci(gd, cfg.ci)):
+                point.update(gain_ci_low=float(low), gain_ci_high=float(high))  # paired: same item draws
+        entry["points"] = points  # kept when the law cannot be fitted (e.g. a non-positive gain)
+        fit = fit_power_law(table["n_params"] / 1e9, table["gain_pp"], y_draws=gd,
+                            bootstrap=cfg.bootstrap, seed=cfg.seed, ci=cfg.ci)
+        entry.update(status="ok", **_public(fit), bootstrap_params=fit["draws"])
+
+    return _per_group(rows, "pretrain_tokens", True, lambda tokens, g: {
+        "pretrain_tokens": float(tokens), "units": {"N": "billion parameters", "gain": "percentage points"}}, fit_into)
 
 
 def _fit_sigmoids(rows, draws, cfg) -> list[dict]:
-    out = []
-    for (model, tokens), g in rows.groupby(["model", "pretrain_tokens"], sort=False):
-        idx = g.index.to_numpy()
-        entry = {"model": model, "pretrain_tokens": float(tokens), "n_params": float(g["n_params"].iloc[0]),
-                 "units": {"C": "FLOPs", "R": "accuracy fraction"}}
-        try:
-            fit = fit_rl_sigmoid(g["c_rl"], g["accuracy"], acc_draws=None if draws is None else draws[:, idx],
-                                 bootstrap=cfg.bootstrap, seed=cfg.seed, ci=cfg.ci, progress=cfg.progress)
-            entry.update(status="ok", **_public(fit))
-        except FitError as exc:
-            entry.update(_status_failed(exc))
-        out.append(entry)
-    return out
+    def fit_into(entry, g, idx):
+        fit = fit_rl_sigmoid(g["c_rl"], g["accuracy"], acc_draws=None if draws is None else draws[:, idx],
+                             bootstrap=cfg.bootstrap, seed=cfg.seed, ci=cfg.ci, progress=cfg.progress)
+        entry.update(status="ok", **_public(fit))
+
+    return _per_group(rows, ["model", "pretrain_tokens"], False, lambda key, g: {
+        "model": key[0], "pretrain_tokens": float(key[1]), "n_params": float(g["n_params"].iloc[0]),
+        "units": {"C": "FLOPs", "R": "accuracy fraction"}}, fit_into)
 
 
 def _fit_tan(rows, draws, cfg) -> list[dict]:
-    out = []
-    for tokens, g in rows.groupby("pretrain_tokens", sort=True):
-        idx = g.index.to_numpy()
-        entry = {"pretrain_tokens": float(tokens), "units": {"N": "parameters", "C": "FLOPs",
-                                                               "error": "1 - accuracy"}}
-        try:
-            fit = fit_tan_law(g["n_params"], g["c_rl"], g["accuracy"],
-                              acc_draws=None if draws is None else draws[:, idx], bootstrap=cfg.bootstrap,
-                              seed=cfg.seed, ci=cfg.ci, error_floor=cfg.error_floor, progress=cfg.progress)
-            entry.update(status="ok", **_public(fit))
-        except FitError as exc:
-            entry.update(_status_failed(exc))
-        out.append(entry)
-    return out
+    def fit_into(entry, g, idx):
+        fit = fit_tan_law(g["n_params"], g["c_rl"], g["accuracy"], acc_draws=None if draws is None else draws[:, idx],
+                          bootstrap=cfg.bootstrap, seed=cfg.seed, ci=cfg.ci, error_floor=cfg.error_floor,
+                          progress=cfg.progress)
+        entry.update(status="ok", **_public(fit))
+
+    return _per_group(rows, "pretrain_tokens", True, lambda tokens, g: {
+        "pretrain_tokens": float(tokens), "units": {"N": "parameters", "C": "FLOPs", "error": "1 - accuracy"}},
+        fit_into)
 
 
 def _fit_forms(pts: StudyPoints, cfg: FitConfig) -> tuple[dict, dict]:

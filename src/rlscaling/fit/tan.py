@@ -8,15 +8,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import least_squares
 
-from .common import (
-    FitError,
-    bootstrap_loop,
-    finite_array,
-    goodness_of_fit,
-    param_table,
-    require_points,
-    require_variation,
-)
+from .checks import finite_array, require_points, require_variation
+from .common import FitError, bootstrap_loop, goodness_of_fit, param_table
 
 TAN_PARAMS = ["C0", "r", "k_max", "N0"]
 

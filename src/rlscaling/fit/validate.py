@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..io import existing_file
 from .common import FitInputError
 from .config import FitConfig
 from .selection import FIT_COLUMNS, RECORD_COLUMNS, selection_mask
@@ -78,9 +79,7 @@ def check_records(records: pd.DataFrame, cfg: FitConfig, source: str = "records"
 
 def read_summary(path: str | Path, cfg: FitConfig) -> pd.DataFrame:
     """Read and check ``summary.csv``; FitInputError for a missing or empty file or a bad value (file:line)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FitInputError(f"summary CSV not found: {path}")
+    path = existing_file(path, "summary CSV", FitInputError)
     try:
         frame = pd.read_csv(path)
     except pd.errors.EmptyDataError:
@@ -92,9 +91,7 @@ def read_summary(path: str | Path, cfg: FitConfig) -> pd.DataFrame:
 
 def read_records(path: str | Path, cfg: FitConfig) -> pd.DataFrame:
     """Read and check the per-item records parquet; FitInputError names the file and the first bad row."""
-    path = Path(path)
-    if not path.is_file():
-        raise FitInputError(f"records parquet not found: {path}")
+    path = existing_file(path, "records parquet", FitInputError)
     try:
         frame = pd.read_parquet(path)
     except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError, a truncated file an OSError

@@ -15,7 +15,8 @@ import time
 from collections.abc import Sequence
 
 _STARTUP_TIMEOUT_S = 60.0
-_WORKER_COMMAND = (sys.executable, "-c", "from rlscaling.rewards.math_worker import serve_math_verify; serve_math_verify()")
+_WORKER_COMMAND = (sys.executable, "-c",
+                   "from rlscaling.rewards.math_worker import serve_math_verify; serve_math_verify()")
 
 
 class _WorkerTimeout(BaseException):

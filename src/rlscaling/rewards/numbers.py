@@ -104,7 +104,7 @@ def last_number(text: str, end: int) -> str | None:
             if start > 0 and text[start - 1] in _SIGN_OR_DOLLAR:
                 start -= 1
     last = None
-    for last in NUMBER.finditer(text, start, run_end):
+    for last in NUMBER.finditer(text, start, run_end):  # noqa: B007  (only the last match is wanted)
         pass
     return None if last is None else canonical_token(last.group())
 
