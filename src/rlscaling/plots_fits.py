@@ -74,6 +74,28 @@ def gain_series_from_fits(fits: Mapping, seed_table: bool = False) -> list[dict]
     return series
 
 
+def _draw_gain_series(ax, s: Mapping, color, shift: float) -> None:
+    """One series: measured gains (pp; with their paired CIs as error bars where given) at ``shift`` x N (side by
+    side with the other series), and the fitted ``a N^b`` with its bootstrap band, or why it is missing."""
+    n, g = np.asarray(s["n_b"], float), np.asarray(s["gain_pp"], float)
+    x = np.logspace(np.log10(n.min()) - 0.15, np.log10(n.max()) + 0.15, 200)
+    if s.get("gain_ci") is not None:
+        lo, hi = np.asarray(s["gain_ci"], float).T
+        ax.errorbar(n * shift, g, yerr=[g - lo, hi - g], color=color, fmt="o", ms=5, capsize=3, zorder=3)
+    else:
+        ax.scatter(n * shift, g, color=color, zorder=3, s=30)
+    if s.get("a") is not None:
+        ax.plot(x, power_law(x, s["a"], s["b"]), color=color, label=f"{s['label']}: {s['a']:.3g}·N^{s['b']:.3f}")
+        band = _band(s.get("draws"), x, power_law)
+        if band is not None:
+            ax.fill_between(x, *band, color=color, alpha=0.18, lw=0)
+    else:
+        ax.plot([], [], color=color, marker="o", ls="none",
+                label=f"{s['label']}: no power law (a gain is not positive)"
+                if s.get("reason") and "positive" in str(s["reason"]) else
+                f"{s['label']}: not fitted ({s.get('reason') or 'no fit'})"[:90])
+
+
 def plot_gain_vs_size(series: Sequence[Mapping], out_stem: Path, *, title: str = "RL gain vs model size",
                       reference: tuple[float, float, str] | None = None) -> list[Path]:
     """Gain (percentage points) vs N (billions), fitted ``a N^b`` with 95% CI band per series; per-point paired
@@ -96,25 +118,7 @@ def plot_gain_vs_size(series: Sequence[Mapping], out_stem: Path, *, title: str =
                 va="center", fontsize=8, wrap=True)
     else:
         for k, (s, color) in enumerate(zip(series, colors)):
-            n, g = np.asarray(s["n_b"], float), np.asarray(s["gain_pp"], float)
-            x = np.logspace(np.log10(n.min()) - 0.15, np.log10(n.max()) + 0.15, 200)
-            shift = 1.0 + 0.04 * (k - (len(series) - 1) / 2)  # side by side, so error bars do not overlap
-            if s.get("gain_ci") is not None:
-                lo, hi = np.asarray(s["gain_ci"], float).T
-                ax.errorbar(n * shift, g, yerr=[g - lo, hi - g], color=color, fmt="o", ms=5, capsize=3, zorder=3)
-            else:
-                ax.scatter(n * shift, g, color=color, zorder=3, s=30)
-            if s.get("a") is not None:
-                ax.plot(x, power_law(x, s["a"], s["b"]), color=color,
-                        label=f"{s['label']}: {s['a']:.3g}·N^{s['b']:.3f}")
-                band = _band(s.get("draws"), x, power_law)
-                if band is not None:
-                    ax.fill_between(x, *band, color=color, alpha=0.18, lw=0)
-            else:
-                ax.plot([], [], color=color, marker="o", ls="none",
-                        label=f"{s['label']}: no power law (a gain is not positive)"
-                        if s.get("reason") and "positive" in str(s["reason"]) else
-                        f"{s['label']}: not fitted ({s.get('reason') or 'no fit'})"[:90])
+            _draw_gain_series(ax, s, color, shift=1.0 + 0.04 * (k - (len(series) - 1) / 2))
         if reference is not None:
             a, b, label = reference
             x = np.logspace(np.log10(min(all_n)) - 0.15, np.log10(max(all_n)) + 0.15, 200)
@@ -138,6 +142,15 @@ def plot_gain_vs_size(series: Sequence[Mapping], out_stem: Path, *, title: str =
 # --------------------------------------------------------------------------------------------------
 # RL curves with fitted sigmoids
 # --------------------------------------------------------------------------------------------------
+
+
+def _draw_sigmoid(ax, entry: Mapping, color, x_base: float, hi: float) -> None:
+    """A fitted sigmoid: solid over the measured C_rl range (FLOPs, up to ``hi``), dashed beyond it (extrapolation)."""
+    params = (entry["R0"], entry["A"], entry["C_mid"], entry["B"])
+    xc = np.logspace(np.log10(x_base) + 0.3, np.log10(hi), 200)
+    ax.plot(xc, rl_sigmoid(xc, *params), color=color)
+    xe = np.logspace(np.log10(hi), np.log10(hi) + 0.3, 30)
+    ax.plot(xe, rl_sigmoid(xe, *params), color=color, ls="--", lw=0.9)
 
 
 def plot_rl_curves(rows: pd.DataFrame, fits: Mapping, out_stem: Path) -> list[Path]:
@@ -169,12 +182,7 @@ def plot_rl_curves(rows: pd.DataFrame, fits: Mapping, out_stem: Path) -> list[Pa
                         label=f"{model} ({g['n_params'].iloc[0]:.3g} params)")
             entry = sig.get((model, float(budget)))
             if entry and entry.get("status") == "ok":
-                # solid over the measured C_rl range, dashed beyond it (an extrapolation of the fit)
-                params = (entry["R0"], entry["A"], entry["C_mid"], entry["B"])
-                xc = np.logspace(np.log10(x_base) + 0.3, np.log10(hi), 200)
-                ax.plot(xc, rl_sigmoid(xc, *params), color=colors[model])
-                xe = np.logspace(np.log10(hi), np.log10(hi) + 0.3, 30)
-                ax.plot(xe, rl_sigmoid(xe, *params), color=colors[model], ls="--", lw=0.9)
+                _draw_sigmoid(ax, entry, colors[model], x_base, hi)
             else:  # no fitted curve: join the measurements so each model's trajectory stays readable
                 ax.plot(x, g["accuracy"], color=colors[model], lw=0.9, ls=":")
                 if entry:

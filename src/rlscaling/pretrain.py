@@ -70,6 +70,14 @@ def mean_block_loss(model: torch.nn.Module, blocks: torch.Tensor, batch_size: in
     return sum(losses) / len(blocks)
 
 
+def _check_settings(tokens: float, seq_len: int, warmup_fraction: float) -> None:
+    """ValueError for a budget under one ``seq_len`` block or a warm-up fraction outside [0, 1)."""
+    if tokens < seq_len:
+        raise ValueError(f"pretrain budget of {tokens} tokens is less than one seq_len={seq_len} block")
+    if not 0.0 <= warmup_fraction < 1.0:
+        raise ValueError(f"pretrain.warmup_fraction must be in [0, 1), got {warmup_fraction}")
+
+
 def _blocks(tokenizer, corpus: Sequence[str], val_corpus: Sequence[str] | None, val_fraction: float,
             seq_len: int) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Training blocks and validation blocks (at most ``VAL_BLOCKS_MAX``; None without validation documents), each
@@ -146,10 +154,7 @@ def pretrain(
     Weight decay applies to matrices only. Returns the ``pretrain.json`` dict (losses in nats/token,
     FLOPs as floats, wall time in seconds).
     """
-    if tokens < seq_len:
-        raise ValueError(f"pretrain budget of {tokens} tokens is less than one seq_len={seq_len} block")
-    if not 0.0 <= warmup_fraction < 1.0:
-        raise ValueError(f"pretrain.warmup_fraction must be in [0, 1), got {warmup_fraction}")
+    _check_settings(tokens, seq_len, warmup_fraction)
     t0 = time.perf_counter()
     torch.set_num_threads(int(threads))
     torch.manual_seed(seed)
@@ -167,17 +172,22 @@ def pretrain(
     step_losses = _train(model, train_blocks, order, batch_size, n_steps,
                          _optimizer(model, lr, weight_decay, warmup_fraction, n_steps))
 
-    tokens_trained = n_sequences * seq_len
-    n_params = non_embedding_params(model)
     summary = {
-        "n_params_non_embedding": n_params, "n_params_total": total_params(model), "tokens_budget": float(tokens),
-        "tokens_trained": tokens_trained, "c_pretrain_flops": pretrain_flops(n_params, tokens_trained),
-        "steps": n_steps, "epochs": n_sequences / len(train_blocks),
+        **_size_record(model, tokens, n_sequences * seq_len, n_steps, n_sequences / len(train_blocks)),
         **_loss_record(model, step_losses, val_blocks, batch_size),
         "seq_len": seq_len, "batch_size": batch_size, "lr": lr, "warmup_fraction": warmup_fraction,
         "arch": dict(arch), "seed": seed, "threads": int(threads),
     }
     return _save(model, tokenizer, out_dir, summary, t0)
+
+
+def _size_record(model: torch.nn.Module, tokens: float, tokens_trained: int, n_steps: int, epochs: float) -> dict:
+    """Parameters (non-embedding and total), the token budget and the tokens trained, ``C_pretrain`` in FLOPs,
+    optimizer steps and epochs over the training blocks."""
+    n_params = non_embedding_params(model)
+    return {"n_params_non_embedding": n_params, "n_params_total": total_params(model), "tokens_budget": float(tokens),
+            "tokens_trained": tokens_trained, "c_pretrain_flops": pretrain_flops(n_params, tokens_trained),
+            "steps": n_steps, "epochs": epochs}
 
 
 def _loss_record(model: torch.nn.Module, step_losses: list[float], val_blocks: torch.Tensor | None,

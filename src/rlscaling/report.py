@@ -11,11 +11,10 @@ otherwise (the two marginal CIs cannot be combined into a paired one).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from rlscaling.gains import GainSettings, gain_table
@@ -30,48 +29,12 @@ from rlscaling.labels import (
     format_tokens,
     model_index,
 )
+from rlscaling.markdown import flatten, fmt_ci, fmt_gain, fmt_pct, fmt_pp_ci, md_table, section
 from rlscaling.schemas import validate_summary
-
-MISSING = "–"
-
 
 # ---------------------------------------------------------------------------------------------------------
 # Markdown formatting
 # ---------------------------------------------------------------------------------------------------------
-
-
-def _finite(x: Any) -> bool:
-    return x is not None and isinstance(x, (int, float, np.integer, np.floating)) and math.isfinite(float(x))
-
-
-def fmt_pct(fraction: float) -> str:
-    """``0.4071`` -> ``40.7%``; missing -> ``–``."""
-    return f"{100 * fraction:.1f}%" if _finite(fraction) else MISSING
-
-
-def fmt_ci(low: float, high: float) -> str:
-    """``[37.1, 44.2]`` in percent; empty when either bound is missing."""
-    return f" [{100 * low:.1f}, {100 * high:.1f}]" if _finite(low) and _finite(high) else ""
-
-
-def fmt_gain(gain_pp: float) -> str:
-    """``27.6`` (percentage points) -> ``+27.6 pp``."""
-    return f"{gain_pp:+.1f} pp" if _finite(gain_pp) else MISSING
-
-
-def fmt_pp_ci(low_pp: float, high_pp: float) -> str:
-    """`` [20.1, 35.0]`` from bounds already in percentage points; empty when either is missing."""
-    return f" [{low_pp:.1f}, {high_pp:.1f}]" if _finite(low_pp) and _finite(high_pp) else ""
-
-
-def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """GitHub-flavoured markdown table (``|`` in cells escaped)."""
-    def cell(x: Any) -> str:
-        return str(x).replace("|", "\\|")
-
-    lines = ["| " + " | ".join(cell(h) for h in headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def _labels(summary: pd.DataFrame) -> dict[tuple[str, float], str]:
@@ -141,10 +104,9 @@ def _section_methods(summary, records, settings: GainSettings, labels) -> list[s
                          fmt_pct(r["final_accuracy"]) + fmt_ci(r["final_ci_low"], r["final_ci_high"]),
                          fmt_gain(r["gain_pp"]) + fmt_pp_ci(r["gain_ci_low"], r["gain_ci_high"])])
     headers = ["Model", "Method", "Baseline [95% CI]", "After RL [95% CI]", f"Gain {_ci_label(settings)}"]
-    return ["## Evaluation method (GSM8K, 0-shot)", "",
-            "`strict` needs the `#### <number>` format; `flexible` takes the last number; `custom_flexible` "
-            "cuts the response at the first `####` and then takes the last number.", "",
-            md_table(headers, rows), ""]
+    return section("## Evaluation method (GSM8K, 0-shot)",
+                   "`strict` needs the `#### <number>` format; `flexible` takes the last number; `custom_flexible` "
+                   "cuts the response at the first `####` and then takes the last number.", md_table(headers, rows))
 
 
 def _section_fewshot(summary, labels) -> list[str]:
@@ -167,10 +129,10 @@ def _section_fewshot(summary, labels) -> list[str]:
                 rows.append([label, f"`{scorer}`", f"{stage} (step {step})"]
                             + [fmt_pct(cur.get(k, math.nan)) for k in shots])
     headers = ["Model", "Scorer", "Checkpoint"] + [f"{k}-shot" for k in shots]
-    return ["## Few-shot collapse (GSM8K accuracy vs number of examples)", "",
-            "A base model that solves the problem but keeps generating new `Question:` blocks after its answer "
-            "fails `strict` scoring; `custom_flexible` removes that artifact. CIs: `summary.csv` and the "
-            "accuracy-vs-shots figure.", "", md_table(headers, rows), ""]
+    return section("## Few-shot collapse (GSM8K accuracy vs number of examples)",
+                   "A base model that solves the problem but keeps generating new `Question:` blocks after its answer "
+                   "fails `strict` scoring; `custom_flexible` removes that artifact. CIs: `summary.csv` and the "
+                   "accuracy-vs-shots figure.", md_table(headers, rows))
 
 
 def _section_pass_at_k(summary, labels) -> list[str]:
@@ -218,7 +180,7 @@ def _section_loss(summary, labels) -> list[str]:
                      f"{r.accuracy:.3f}", f"{math.exp(r.accuracy):.2f}"])
     headers = ["Model", "Dataset", "Params", "Pretrain tokens", "C_pretrain (FLOPs)", "Loss (nats/token)",
                "Perplexity"]
-    return ["## Validation loss of the base models", "", md_table(headers, rows), ""]
+    return section("## Validation loss of the base models", None, md_table(headers, rows))
 
 
 def _section_math_subjects(summary, labels) -> list[str]:
@@ -234,31 +196,8 @@ def _section_math_subjects(summary, labels) -> list[str]:
                          fmt_pct(r.final_accuracy), fmt_gain(r.gain_pp)])
     order = {label: i for i, label in enumerate(labels.values())}
     rows.sort(key=lambda row: (order[row[0]], row[1]))
-    return ["## MATH by subject (0-shot, `math_verify`)", "",
-            md_table(["Model", "Subject", "Baseline", "After RL", "Gain"], rows), ""]
-
-
-def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, str]]:
-    """Scalar leaves of a nested fits dict as (dotted key, formatted value)."""
-    if isinstance(obj, Mapping):
-        out = []
-        for key, value in obj.items():
-            out += _flatten(value, f"{prefix}.{key}" if prefix else str(key))
-        return out
-    if isinstance(obj, (list, tuple)) and all(_finite(v) or v is None for v in obj):
-        if len(obj) <= 4:
-            return [(prefix, "[" + ", ".join(MISSING if v is None else f"{v:.4g}" for v in obj) + "]")]
-        return [(prefix, f"({len(obj)} values)")]
-    if isinstance(obj, (list, tuple)):
-        out = []
-        for i, value in enumerate(obj):
-            out += _flatten(value, f"{prefix}[{i}]")
-        return out
-    if isinstance(obj, bool) or obj is None:
-        return [(prefix, str(obj))]
-    if _finite(obj):
-        return [(prefix, f"{obj:.4g}")]
-    return [(prefix, str(obj))]
+    return section("## MATH by subject (0-shot, `math_verify`)", None,
+                   md_table(["Model", "Subject", "Baseline", "After RL", "Gain"], rows))
 
 
 def _section_fits(fits: Mapping[str, Any] | None) -> list[str]:
@@ -266,7 +205,7 @@ def _section_fits(fits: Mapping[str, Any] | None) -> list[str]:
         return []
     out = ["## Fits", "", "Parameters and bootstrap CIs from `fits/fits.json`.", ""]
     for name, fit in fits.items():
-        out += [f"### {name}", "", md_table(["Quantity", "Value"], _flatten(fit)), ""]
+        out += [f"### {name}", "", md_table(["Quantity", "Value"], flatten(fit)), ""]
     return out
 
 

@@ -18,8 +18,8 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoTokenizer
 
+from rlscaling.evaluation.common import GenerationStats, check_prompt_lengths  # noqa: F401  (re-exported)
 from rlscaling.evaluation.perplexity import strided_windows
-from rlscaling.evaluation.stats import GenerationStats  # noqa: F401  (re-exported)
 from rlscaling.evaluation.stopping import (
     StopOnText,
     check_stop,
@@ -28,18 +28,6 @@ from rlscaling.evaluation.stopping import (
     stop_token_count,
 )
 from rlscaling.models import load_causal_lm
-
-
-def _check_lengths(lengths: Sequence[int], max_new_tokens: int, max_positions: int | None) -> None:
-    for i, n in enumerate(lengths):
-        if n == 0:
-            raise ValueError(f"prompt {i} is empty after tokenization")
-        if max_positions is not None and n + max_new_tokens > max_positions:
-            raise ValueError(
-                f"prompt {i} has {n} tokens; with max_new_tokens={max_new_tokens} it needs {n + max_new_tokens} "
-                f"positions but the model has max_position_embeddings={max_positions} "
-                f"(use fewer shots, a shorter max_new_tokens, or a longer-context model)"
-            )
 
 
 def _response_length(ids: torch.Tensor, eos_id: int, pad_id: int) -> int:
@@ -86,6 +74,27 @@ def _generate_batch(model, tokenizer, prompt_ids: list[list[int]], gen_kwargs: d
     return [_decode_response(tokenizer, ids, stop) for ids in out[:, prompt_len:].cpu()]
 
 
+def _check_settings(num_samples: int, batch_size: int, max_new_tokens: int, temperature: float) -> None:
+    """ValueError unless the counts are >= 1 and the temperature >= 0."""
+    if num_samples < 1 or batch_size < 1 or max_new_tokens < 1:
+        raise ValueError(
+            "num_samples, batch_size and max_new_tokens must be >= 1, "
+            f"got {num_samples}, {batch_size}, {max_new_tokens}"
+        )
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+
+
+def _generate_kwargs(tokenizer, max_new_tokens: int, n_return: int, temperature: float) -> dict:
+    """``model.generate`` keywords: greedy at temperature 0, else plain temperature sampling (no top-k/top-p)."""
+    sampling = temperature > 0
+    kwargs = {"max_new_tokens": max_new_tokens, "do_sample": sampling, "num_return_sequences": n_return,
+              "pad_token_id": tokenizer.pad_token_id, "eos_token_id": tokenizer.eos_token_id}
+    if sampling:
+        kwargs.update(temperature=temperature, top_k=0, top_p=1.0)
+    return kwargs
+
+
 def generate_with_stats(
     model_dir: str | os.PathLike,
     prompts: Sequence[str],
@@ -100,13 +109,7 @@ def generate_with_stats(
 ) -> tuple[list[list[dict]], GenerationStats]:
     """Like :func:`generate`, also returning token counts and wall time (for tokens/s)."""
     stop = check_stop(stop)
-    if num_samples < 1 or batch_size < 1 or max_new_tokens < 1:
-        raise ValueError(
-            "num_samples, batch_size and max_new_tokens must be >= 1, "
-            f"got {num_samples}, {batch_size}, {max_new_tokens}"
-        )
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    _check_settings(num_samples, batch_size, max_new_tokens, temperature)
     t0 = time.perf_counter()
     torch.set_num_threads(int(threads))
     tokenizer = _load_left_padding_tokenizer(model_dir)
@@ -114,17 +117,16 @@ def generate_with_stats(
 
     encoded = tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
     lengths = [len(ids) for ids in encoded]
-    _check_lengths(lengths, max_new_tokens, getattr(model.config, "max_position_embeddings", None))
+    check_prompt_lengths(lengths, max_new_tokens, getattr(model.config, "max_position_embeddings", None),
+                         "the model's max_position_embeddings",
+                         "use fewer shots, a shorter max_new_tokens, or a longer-context model")
 
     sampling = temperature > 0
     n_return = num_samples if sampling else 1           # greedy samples are identical: decode once, copy
     prompts_per_batch = max(1, batch_size // n_return)  # batch_size bounds the sequences decoded together
     order = sorted(range(len(prompts)), key=lambda i: lengths[i])
     results: list[list[dict]] = [[] for _ in prompts]
-    gen_kwargs = {"max_new_tokens": max_new_tokens, "do_sample": sampling, "num_return_sequences": n_return,
-                  "pad_token_id": tokenizer.pad_token_id, "eos_token_id": tokenizer.eos_token_id}
-    if sampling:
-        gen_kwargs.update(temperature=temperature, top_k=0, top_p=1.0)
+    gen_kwargs = _generate_kwargs(tokenizer, max_new_tokens, n_return, temperature)
     completing = completing_tokens(tokenizer, stop) if stop else None
     torch.manual_seed(seed)
     n_response = 0

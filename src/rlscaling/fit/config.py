@@ -32,6 +32,10 @@ class FitConfig:
     forms: tuple[str, ...] = DEFAULT_FORMS
     progress: bool = False
 
+    def resampling(self) -> dict:
+        """The bootstrap keywords of the fit functions: ``bootstrap`` (replicates), ``seed``, ``ci``, ``progress``."""
+        return {"bootstrap": self.bootstrap, "seed": self.seed, "ci": self.ci, "progress": self.progress}
+
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any] | None) -> FitConfig:
         """Build from a dict: either the ``fit`` section itself or a whole config holding one."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .checks import checked_columns, require_distinct, require_points, require_variation
-from .common import FitError, bootstrap_loop, goodness_of_fit, param_table
+from .common import FitError, bootstrap_draws, goodness_of_fit, param_table
 from .lse import _lse_fit, _LSESpec
 
 JOINT_FORMS: dict[str, _LSESpec] = {
@@ -102,30 +102,19 @@ def fit_joint_law(c_pre, c_rl, accuracy, form: str = "additive", *, delta: float
     theta, loss = _lse_fit(spec, data.L1, data.X2, logerr(y), delta)
     names = joint_param_names(form)
     est = data.to_params(theta, form)
-    rng = np.random.default_rng(seed)
-    draws = None
-    if acc_draws is not None:
-        ad = np.asarray(acc_draws, dtype=float)
-        draws = bootstrap_loop(
-            len(ad), lambda i: data.to_params(_lse_fit(spec, data.L1, data.X2, logerr(ad[i]), delta,
-                                                       starts=[theta])[0], form),
-            len(names), f"bootstrap joint law ({form})", progress)
-    elif bootstrap > 0:
-        n = len(y)
-        ly = logerr(y)
+    ad = None if acc_draws is None else np.asarray(acc_draws, dtype=float)
+    ly, n = logerr(y), len(y)
 
-        def refit(_):
-            w = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
-            return data.to_params(_lse_fit(spec, data.L1, data.X2, ly, delta, w=w, starts=[theta])[0], form)
+    def refit(target, w=None):
+        return data.to_params(_lse_fit(spec, data.L1, data.X2, target, delta, w=w, starts=[theta])[0], form)
 
-        draws = bootstrap_loop(bootstrap, refit, len(names), f"bootstrap joint law ({form})", progress)
+    draws = bootstrap_draws(ad, bootstrap, seed, lambda i: refit(logerr(ad[i])),
+                            lambda idx: refit(ly, np.bincount(idx, minlength=n).astype(float)), n, len(names),
+                            f"bootstrap joint law ({form})", progress)
     params = dict(zip(names, map(float, est)))
-    out = {"form": form, "formula": JOINT_FORMULAS[form], "params": param_table(names, est, draws, ci),
-           "n": len(y), "loss": loss, **goodness_of_fit(y, predict_joint(params, c_pre, c_rl))}
-    out.update(params)
-    out["param_names"] = names
-    out["draws"] = draws
-    return out
+    return {"form": form, "formula": JOINT_FORMULAS[form], "params": param_table(names, est, draws, ci),
+            "n": len(y), "loss": loss, **goodness_of_fit(y, predict_joint(params, c_pre, c_rl)), **params,
+            "param_names": names, "draws": draws}
 
 
 def leave_one_size_out(groups, c_pre, c_rl, accuracy, form: str, *, delta: float = 1e-3,

@@ -14,9 +14,8 @@ from ..schemas import RECORD_KEY_COLUMNS, SUMMARY_COLUMNS  # noqa: F401  (SUMMAR
 from .common import FitError
 from .config import FitConfig
 
-# the summary.csv columns a fit reads (rlscaling.schemas has them all) and the per-item record columns
-FIT_COLUMNS = ("model", "n_params", "pretrain_tokens", "c_pretrain", "rl_step", "c_rl",
-               "benchmark", "subset", "shots", "scorer", "accuracy")
+# the summary.csv columns a fit reads (rlscaling.schemas defines them) and the per-item record columns it needs
+FIT_COLUMNS = tuple(c for c in SUMMARY_COLUMNS if c not in ("study", "n_items", "ci_low", "ci_high"))
 RECORD_COLUMNS = tuple(RECORD_KEY_COLUMNS)
 CONDITION_KEYS = gains.CONDITION_KEYS
 
@@ -33,13 +32,19 @@ def selection_mask(frame: pd.DataFrame, cfg: FitConfig) -> pd.Series:
     return gains.selection_mask(frame, cfg.benchmark, cfg.scorer, cfg.shots, cfg.subset)
 
 
+def _selected(frame: pd.DataFrame, columns, cfg: FitConfig, what: str) -> pd.DataFrame:
+    """The rows of ``cfg``'s selection; FitError naming ``what`` for a missing column or no such rows."""
+    require_columns(frame, columns, what)
+    sel = frame[selection_mask(frame, cfg)]
+    if sel.empty:
+        raise FitError(f"{what}: no rows for benchmark={cfg.benchmark!r} scorer={cfg.scorer!r} "
+                       f"shots={cfg.shots} subset={cfg.subset!r}")
+    return sel
+
+
 def select_rows(summary: pd.DataFrame, cfg: FitConfig) -> pd.DataFrame:
     """Rows of one benchmark/subset/shots/scorer, sorted by model size, budget and RL step."""
-    require_columns(summary, FIT_COLUMNS, "summary")
-    sel = summary[selection_mask(summary, cfg)]
-    if sel.empty:
-        raise FitError(f"summary: no rows for benchmark={cfg.benchmark!r} scorer={cfg.scorer!r} "
-                       f"shots={cfg.shots} subset={cfg.subset!r}")
+    sel = _selected(summary, FIT_COLUMNS, cfg, "summary")
     for col in ("c_pretrain", "c_rl"):
         if (sel[col].astype(float) < 0).any():
             raise FitError(f"summary: negative compute in column {col!r}")
@@ -56,11 +61,7 @@ def item_bootstrap_accuracies(rows: pd.DataFrame, records: pd.DataFrame, cfg: Fi
     Items are resampled once per draw and shared by every model/checkpoint, so differences (gains)
     keep their pairing. Repeated samples of one item are averaged first.
     """
-    require_columns(records, RECORD_COLUMNS, "records")
-    rec = records[selection_mask(records, cfg)]
-    if rec.empty:
-        raise FitError(f"records: no rows for benchmark={cfg.benchmark!r} scorer={cfg.scorer!r} "
-                       f"shots={cfg.shots} subset={cfg.subset!r}")
+    rec = _selected(records, RECORD_COLUMNS, cfg, "records")
     try:
         scores = gains.item_matrix(rec, rows)
     except ValueError as exc:

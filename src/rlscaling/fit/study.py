@@ -33,6 +33,11 @@ from .tan import fit_tan_law
 from .validate import check_records, check_summary
 
 
+def _columns(draws: np.ndarray | None, idx) -> np.ndarray | None:
+    """The bootstrap accuracy replicates of the rows ``idx`` (None without item draws)."""
+    return None if draws is None else draws[:, idx]
+
+
 def _per_group(rows: pd.DataFrame, keys, sort: bool, entry_of, fit_into) -> list[dict]:
     """One ``fits.json`` entry per group of ``rows``: ``entry_of(key, group)`` starts it (what the group is, units),
     ``fit_into(entry, group, draws_columns)`` adds the fit; a ``FitError`` becomes ``status: failed`` and the reason
@@ -46,6 +51,12 @@ def _per_group(rows: pd.DataFrame, keys, sort: bool, entry_of, fit_into) -> list
             entry.update(_status_failed(exc))
         out.append(entry)
     return out
+
+
+def _per_budget(rows: pd.DataFrame, units: dict, fit_into) -> list[dict]:
+    """:func:`_per_group` over pre-training budgets (ascending); each entry starts ``{pretrain_tokens, units}``."""
+    return _per_group(rows, "pretrain_tokens", True,
+                      lambda tokens, g: {"pretrain_tokens": float(tokens), "units": dict(units)}, fit_into)
 
 
 def _fit_gain_laws(rows, draws, cfg) -> list[dict]:
@@ -62,14 +73,12 @@ def _fit_gain_laws(rows, draws, cfg) -> list[dict]:
                             bootstrap=cfg.bootstrap, seed=cfg.seed, ci=cfg.ci)
         entry.update(status="ok", **_public(fit), bootstrap_params=fit["draws"])
 
-    return _per_group(rows, "pretrain_tokens", True, lambda tokens, g: {
-        "pretrain_tokens": float(tokens), "units": {"N": "billion parameters", "gain": "percentage points"}}, fit_into)
+    return _per_budget(rows, {"N": "billion parameters", "gain": "percentage points"}, fit_into)
 
 
 def _fit_sigmoids(rows, draws, cfg) -> list[dict]:
     def fit_into(entry, g, idx):
-        fit = fit_rl_sigmoid(g["c_rl"], g["accuracy"], acc_draws=None if draws is None else draws[:, idx],
-                             bootstrap=cfg.bootstrap, seed=cfg.seed, ci=cfg.ci, progress=cfg.progress)
+        fit = fit_rl_sigmoid(g["c_rl"], g["accuracy"], acc_draws=_columns(draws, idx), **cfg.resampling())
         entry.update(status="ok", **_public(fit))
 
     return _per_group(rows, ["model", "pretrain_tokens"], False, lambda key, g: {
@@ -79,14 +88,11 @@ def _fit_sigmoids(rows, draws, cfg) -> list[dict]:
 
 def _fit_tan(rows, draws, cfg) -> list[dict]:
     def fit_into(entry, g, idx):
-        fit = fit_tan_law(g["n_params"], g["c_rl"], g["accuracy"], acc_draws=None if draws is None else draws[:, idx],
-                          bootstrap=cfg.bootstrap, seed=cfg.seed, ci=cfg.ci, error_floor=cfg.error_floor,
-                          progress=cfg.progress)
+        fit = fit_tan_law(g["n_params"], g["c_rl"], g["accuracy"], acc_draws=_columns(draws, idx),
+                          error_floor=cfg.error_floor, **cfg.resampling())
         entry.update(status="ok", **_public(fit))
 
-    return _per_group(rows, "pretrain_tokens", True, lambda tokens, g: {
-        "pretrain_tokens": float(tokens), "units": {"N": "parameters", "C": "FLOPs", "error": "1 - accuracy"}},
-        fit_into)
+    return _per_budget(rows, {"N": "parameters", "C": "FLOPs", "error": "1 - accuracy"}, fit_into)
 
 
 def _fit_forms(pts: StudyPoints, cfg: FitConfig) -> tuple[dict, dict]:
@@ -111,8 +117,7 @@ def _fit_forms(pts: StudyPoints, cfg: FitConfig) -> tuple[dict, dict]:
 def _bootstrap_form(entry: dict, form: JointForm, pts: StudyPoints, draws, cfg: FitConfig) -> None:
     if draws is None and cfg.bootstrap <= 0:
         return
-    fit = form.fit(pts, delta=cfg.huber_delta, error_floor=cfg.error_floor, acc_draws=draws,
-                   bootstrap=cfg.bootstrap, seed=cfg.seed, ci=cfg.ci, progress=cfg.progress)
+    fit = form.fit(pts, delta=cfg.huber_delta, error_floor=cfg.error_floor, acc_draws=draws, **cfg.resampling())
     entry.update(_public(fit), bootstrap_params=fit["draws"])
 
 
@@ -148,9 +153,8 @@ def extrapolation_check(rows: pd.DataFrame, draws: np.ndarray | None, cfg: FitCo
     hold = (rows["model"] == largest).to_numpy()
     pts = StudyPoints.from_rows(rows)
     train, test = pts.subset(~hold), pts.subset(hold)
-    fit = law.fit(train, delta=cfg.huber_delta, error_floor=cfg.error_floor,
-                  acc_draws=None if draws is None else draws[:, ~hold], bootstrap=cfg.bootstrap,
-                  seed=cfg.seed, ci=cfg.ci, progress=cfg.progress)
+    fit = law.fit(train, delta=cfg.huber_delta, error_floor=cfg.error_floor, acc_draws=_columns(draws, ~hold),
+                  **cfg.resampling())
     pred = law.predict_points(fit, test)
     low = high = np.full(len(test.y), np.nan)
     if fit["draws"] is not None:

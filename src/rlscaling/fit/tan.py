@@ -9,7 +9,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from .checks import finite_array, require_points, require_variation
-from .common import FitError, bootstrap_loop, goodness_of_fit, param_table
+from .common import FitError, bootstrap_draws, goodness_of_fit, param_table
 
 TAN_PARAMS = ["C0", "r", "k_max", "N0"]
 
@@ -20,6 +20,31 @@ def tan_error(n_params, c_rl, c0: float, r: float, k_max: float, n0: float) -> n
     c = np.asarray(c_rl, dtype=float)
     k = k_max * n / (n + n0)
     return np.exp(k * (np.log(c0) + r * np.log(n) - np.log(c)))
+
+
+def _log_err(q, ln, lc):
+    """Log error of the law in the normalised parameters ``q = (log C0', r, log k_max, log N0')``."""
+    k = np.exp(q[2]) / (1 + np.exp(q[3] - ln))
+    return k * (q[0] + q[1] * ln - lc)
+
+
+def _fit_normalised(yy, ln, lc, scales: tuple[float, float], error_floor: float, starts=None):
+    """Least-squares fit on log error of accuracies ``yy`` at normalised log N / log C (``scales`` = the geometric
+    means of N and C); returns ``(q, parameters in original units: C0 FLOPs, r, k_max, N0 parameters)``."""
+    sn, sc = scales
+    target = np.log(np.clip(1 - yy, error_floor, None))
+    if starts is None:
+        starts = [np.array([0.0, 0.0, np.log(kk), n0]) for kk in (0.1, 0.5)
+                  for n0 in np.linspace(ln.min() - 1, ln.max() + 1, 4)]
+    best = None
+    for q0 in starts:
+        res = least_squares(lambda q: _log_err(q, ln, lc) - target, q0, method="lm", max_nfev=400)
+        if best is None or res.cost < best.cost:
+            best = res
+    if best is None or not np.all(np.isfinite(best.x)):
+        raise FitError("Tan et al. law: least squares failed")
+    q = best.x
+    return q, np.array([np.exp(q[0]) * sc / sn ** q[1], q[1], np.exp(q[2]), np.exp(q[3]) * sn])
 
 
 def fit_tan_law(n_params, c_rl, accuracy, *, acc_draws: np.ndarray | None = None, bootstrap: int = 0,
@@ -41,37 +66,14 @@ def fit_tan_law(n_params, c_rl, accuracy, *, acc_draws: np.ndarray | None = None
     sn, sc = np.exp(np.mean(np.log(n))), np.exp(np.mean(np.log(c)))
     ln, lc = np.log(n / sn), np.log(c / sc)
 
-    def log_err(q, ln_=ln, lc_=lc):
-        k = np.exp(q[2]) / (1 + np.exp(q[3] - ln_))
-        return k * (q[0] + q[1] * ln_ - lc_)
-
     def fit_once(yy, ln_=ln, lc_=lc, starts=None):
-        target = np.log(np.clip(1 - yy, error_floor, None))
-        if starts is None:
-            starts = [np.array([0.0, 0.0, np.log(kk), n0]) for kk in (0.1, 0.5)
-                      for n0 in np.linspace(ln_.min() - 1, ln_.max() + 1, 4)]
-        best = None
-        for q0 in starts:
-            res = least_squares(lambda q: log_err(q, ln_, lc_) - target, q0, method="lm", max_nfev=400)
-            if best is None or res.cost < best.cost:
-                best = res
-        if best is None or not np.all(np.isfinite(best.x)):
-            raise FitError("Tan et al. law: least squares failed")
-        q = best.x
-        return q, np.array([np.exp(q[0]) * sc / sn ** q[1], q[1], np.exp(q[2]), np.exp(q[3]) * sn])
+        return _fit_normalised(yy, ln_, lc_, (sn, sc), error_floor, starts)
 
     q_est, est = fit_once(y)
-    rng = np.random.default_rng(seed)
-    draws = None
-    if acc_draws is not None:
-        ad = np.asarray(acc_draws, dtype=float)[:, keep]
-        draws = bootstrap_loop(len(ad), lambda i: fit_once(ad[i], starts=[q_est])[1], 4,
-                                "bootstrap Tan law", progress)
-    elif bootstrap > 0:
-        def refit(_):
-            idx = rng.integers(0, len(y), len(y))
-            return fit_once(y[idx], ln[idx], lc[idx], starts=[q_est])[1]
-        draws = bootstrap_loop(bootstrap, refit, 4, "bootstrap Tan law", progress)
+    ad = None if acc_draws is None else np.asarray(acc_draws, dtype=float)[:, keep]
+    draws = bootstrap_draws(ad, bootstrap, seed, lambda i: fit_once(ad[i], starts=[q_est])[1],
+                            lambda idx: fit_once(y[idx], ln[idx], lc[idx], starts=[q_est])[1], len(y), 4,
+                            "bootstrap Tan law", progress)
     acc_hat = 1 - tan_error(n, c, *est)
     out = {"params": param_table(TAN_PARAMS, est, draws, ci), "n": len(y), **goodness_of_fit(y, acc_hat)}
     out.update(dict(zip(TAN_PARAMS, map(float, est))))
