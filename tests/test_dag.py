@@ -106,30 +106,19 @@ def test_every_rule_runs_in_its_backends_conda_environment(name, want, tmp_path,
         assert os.environ["RLSCALING_JOB_PYTHON_EVALUATE"] == sys.executable  # unset: this interpreter
 
 
-def test_schema_error_stops_before_any_job(tmp_path):
+@pytest.mark.parametrize("old,new,message", [
+    ("kl_coef:", "kl_coeff:", "kl_coeff"),
+    ("lr: 1.0e-4", "lr: .nan", "grpo.lr: nan is not a finite number"),
+    ("vocab_size: 64", "vocab_size: 32", "config error, nothing was run: tokenizer.vocab_size=32 is too small"),
+])
+def test_bad_config_stops_before_any_job(tmp_path, old, new, message):
     bad = tmp_path / "bad.yaml"
-    bad.write_text((ROOT / "tests" / "configs" / "micro.yaml").read_text().replace("kl_coef:", "kl_coeff:"))
+    text = (ROOT / "tests" / "configs" / "micro.yaml").read_text()
+    assert old in text
+    bad.write_text(text.replace(old, new))
     proc = subprocess.run(snakemake_cmd(tmp_path, "--configfile", str(bad), "-c1"), capture_output=True, text=True)
     assert proc.returncode != 0
-    assert "kl_coeff" in proc.stdout + proc.stderr
-    assert not (tmp_path / "results").exists()
-
-
-def test_nan_setting_stops_before_any_job(tmp_path):
-    bad = tmp_path / "bad.yaml"
-    bad.write_text((ROOT / "tests" / "configs" / "micro.yaml").read_text().replace("lr: 1.0e-4", "lr: .nan"))
-    proc = subprocess.run(snakemake_cmd(tmp_path, "--configfile", str(bad), "-c1"), capture_output=True, text=True)
-    assert proc.returncode != 0
-    assert "grpo.lr: nan is not a finite number" in proc.stdout + proc.stderr
-    assert not (tmp_path / "results").exists()
-
-
-def test_vocabulary_too_small_stops_before_any_job(tmp_path):
-    bad = tmp_path / "bad.yaml"
-    bad.write_text((ROOT / "tests" / "configs" / "micro.yaml").read_text().replace("vocab_size: 64", "vocab_size: 32"))
-    proc = subprocess.run(snakemake_cmd(tmp_path, "--configfile", str(bad), "-c1"), capture_output=True, text=True)
-    assert proc.returncode != 0
-    assert "config error, nothing was run: tokenizer.vocab_size=32 is too small" in proc.stdout + proc.stderr
+    assert message in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
 
 

@@ -19,6 +19,7 @@ from test_workflow import MICRO, ROOT
 
 pytestmark = pytest.mark.slow
 VLLM_PYTHON = os.environ.get("RLSCALING_VLLM_PYTHON")
+ITEMS = 16
 
 
 def _has_vllm(python: str | None) -> bool:
@@ -31,13 +32,14 @@ requires_vllm = pytest.mark.skipif(not _has_vllm(VLLM_PYTHON), reason="RLSCALING
                                    "interpreter that imports vllm (build one with .ci/vllm_env.sh)")
 
 
-def _config(tmp: Path, backend: str) -> Path:
+def vllm_servable_micro_config(tmp: Path, backend: str) -> Path:
+    """The micro study with one model vLLM's CPU attention serves, evaluated by ``backend`` in fp32; returns its path."""
     cfg = yaml.safe_load(MICRO.read_text())
     # vLLM's CPU attention serves head_dim 32-512: one model with 2 heads of 32
     cfg["models"] = {"vm": {"arch": {"hidden_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
                                      "num_key_value_heads": 1, "intermediate_size": 128}}}
     cfg["pretrain"].update(budgets={"b1": 2.0e4}, seq_len=96)
-    cfg["benchmarks"]["gsm8k"].update(n=16, max_new_tokens=24)
+    cfg["benchmarks"]["gsm8k"].update(n=ITEMS, max_new_tokens=24)
     cfg["evaluate"].update(backend=backend, precision="fp32")
     cfg["evaluate"]["pass_at_k"].update(n=4, k=[1, 2, 4])
     path = tmp / f"{backend}.yaml"
@@ -61,11 +63,11 @@ def _records(path: Path) -> list[dict]:
 def test_vllm_evaluation_through_snakemake_matches_transformers(tmp_path):
     ck = "results/eval/vm/b1/step_0"
     files = [f"{ck}/gsm8k_0shot.summary.json", f"{ck}/gsm8k_1shot.summary.json", f"{ck}/gsm8k_0shot_passk.summary.json"]
-    _snakemake(tmp_path, _config(tmp_path, "transformers"), *files)
+    _snakemake(tmp_path, vllm_servable_micro_config(tmp_path, "transformers"), *files)
     hf = {f: _records(tmp_path / f.replace(".summary.json", ".records.jsonl")) for f in files[:2]}
     saved = tmp_path / "transformers_eval"
     shutil.copytree(tmp_path / ck, saved)
-    vllm_cfg = _config(tmp_path, "vllm")
+    vllm_cfg = vllm_servable_micro_config(tmp_path, "vllm")
     _snakemake(tmp_path, vllm_cfg, *files)  # the backend is a setting of the evaluate job: it reruns
     summary = json.loads((tmp_path / files[0]).read_text())
     assert summary["model_dir"].endswith("models/vm/b1/base")
@@ -82,7 +84,7 @@ def test_vllm_evaluation_through_snakemake_matches_transformers(tmp_path):
     # pass@k: n seeded samples per item, and asking for that one file again reproduces it exactly
     passk = tmp_path / files[2].replace(".summary.json", ".records.jsonl")
     first = _records(passk)
-    assert {r["sample"] for r in first} == {0, 1, 2, 3} and len(first) == 4 * 16
+    assert {r["sample"] for r in first} == {0, 1, 2, 3} and len(first) == 4 * ITEMS
     log = _snakemake(tmp_path, vllm_cfg, files[2], extra=("--force",))
     assert "evaluate_endpoint" in log.stdout + log.stderr
     assert _records(passk) == first

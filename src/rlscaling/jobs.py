@@ -146,13 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", exc)
         print(f"rlscaling.jobs: {exc}", file=sys.stderr)
         return 2
-    log.info("%s job done in %.1f s: %s", args.job, time.time() - t0, _short(result))
+    log.info("%s job done in %.1f s: %s", args.job, time.time() - t0, json.dumps(result, default=str))
     return 0
-
-
-def _short(result) -> str:
-    text = json.dumps(result, default=str)
-    return text if len(text) < 400 else text[:400] + "..."
 
 
 if __name__ == "__main__":  # guard: vLLM's CPU engine starts worker processes with spawn, which re-imports __main__
