@@ -116,7 +116,7 @@ def test_rl_sigmoid_recovers_parameters_from_item_bootstrap_draws():
     n_items = 800
     acc = rng.binomial(n_items, p) / n_items
     draws = rng.binomial(n_items, acc, size=(400, c.size)) / n_items  # parametric stand-in for item resampling
-    fit = F.fit_rl_sigmoid(c, acc, acc_draws=draws)
+    fit = F.fit_rl_sigmoid(c, acc, F.Resampling(acc_draws=draws))
     for name, value in zip(F.SIGMOID_PARAMS, truth):
         assert _inside(fit["params"][name], value), (name, fit["params"][name], value)
     est = [fit[k] for k in F.SIGMOID_PARAMS]
@@ -125,7 +125,7 @@ def test_rl_sigmoid_recovers_parameters_from_item_bootstrap_draws():
 
 def test_rl_sigmoid_respects_bounds_on_a_flat_curve_with_noise():
     c = np.array([0, 1e10, 2e10, 4e10, 8e10, 1.6e11])
-    fit = F.fit_rl_sigmoid(c, [0.30, 0.31, 0.29, 0.30, 0.32, 0.31], bootstrap=50)
+    fit = F.fit_rl_sigmoid(c, [0.30, 0.31, 0.29, 0.30, 0.32, 0.31], F.Resampling(bootstrap=50))
     assert 0 <= fit["R0"] <= fit["A"] <= 1 and fit["B"] > 0
 
 
@@ -136,7 +136,7 @@ def test_tan_law_recovers_parameters():
     c = np.tile(np.logspace(18, 20, 8), sizes.size)
     truth = (1e10, 1.0, 0.4, 1e9)  # C0, r, k_max, N0
     err = F.tan_error(n, c, *truth) * np.exp(rng.normal(0, 0.02, n.size))
-    fit = F.fit_tan_law(n, c, 1 - err, bootstrap=200, seed=0)
+    fit = F.fit_tan_law(n, c, 1 - err, F.Resampling(bootstrap=200, seed=0))
     for name, value in zip(F.TAN_PARAMS, truth):
         assert _inside(fit["params"][name], value), (name, fit["params"][name], value)
 
@@ -163,7 +163,7 @@ def test_joint_additive_law_recovers_parameters_with_item_bootstrap():
     rows = F.select_rows(summary, cfg)
     draws = F.item_bootstrap_accuracies(rows, records, cfg, 150, seed=0)
     fit = F.fit_joint_law(rows["c_pretrain"], rows["c_rl"], rows["accuracy"], "additive",
-                          delta=cfg.huber_delta, acc_draws=draws)
+                          delta=cfg.huber_delta, resampling=F.Resampling(acc_draws=draws))
     for name in ("E", "A", "alpha", "B", "beta", "C0"):
         assert _inside(fit["params"][name], law[name]), (name, fit["params"][name], law[name])
     assert fit["rmse"] < 0.03

@@ -62,7 +62,7 @@ def test_sigmoid_fits_each_real_rl_curve(size):
 def test_sigmoid_on_the_first_half_predicts_the_last_step_inside_its_ci(size):
     _, c, y = _curves()[size]
     half = c <= c.max() / 2
-    fit = F.fit_rl_sigmoid(c[half], y[half], acc_draws=_binomial_draws(y[half]))
+    fit = F.fit_rl_sigmoid(c[half], y[half], F.Resampling(acc_draws=_binomial_draws(y[half])))
     draws = fit["draws"][np.all(np.isfinite(fit["draws"]), axis=1)]
     preds = F.rl_sigmoid(c[-1], *draws.T)
     low, high = np.percentile(preds, [2.5, 97.5])
@@ -75,7 +75,7 @@ def test_tan_law_fitted_without_14b_predicts_the_14b_curve():
     n = np.concatenate([np.full((c > 0).sum(), size) for size, c, _ in train])
     c = np.concatenate([c[c > 0] for _, c, _ in train])
     y = np.concatenate([y[cc > 0] for _, cc, y in train])
-    fit = F.fit_tan_law(n, c, y, bootstrap=300, seed=0)
+    fit = F.fit_tan_law(n, c, y, F.Resampling(bootstrap=300, seed=0))
     n14, c14, y14 = curves["14b"]
     pos = c14 > 0
     params = [fit[k] for k in F.TAN_PARAMS]

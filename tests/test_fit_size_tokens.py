@@ -54,7 +54,7 @@ def test_parameters_are_recovered_inside_item_bootstrap_cis(form):
     rows = F.select_rows(summary, cfg)
     draws = F.item_bootstrap_accuracies(rows, records, cfg, 60, seed=0)
     fit = F.fit_size_tokens_law(rows["n_params"], rows["pretrain_tokens"], rows["c_rl"], rows["accuracy"], form,
-                                acc_draws=draws)
+                                resampling=F.Resampling(acc_draws=draws))
     table = fit.as_dict()["params"]
     for name, truth in LAWS[form].items():
         assert table[name]["ci_low"] <= truth <= table[name]["ci_high"], (name, table[name], truth)

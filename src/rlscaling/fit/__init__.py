@@ -18,8 +18,10 @@ error = 1 - accuracy, gains percentage points.
 """
 
 from .common import (  # noqa: F401
+                     NO_RESAMPLING,
                      FitError,
                      FitInputError,
+                     Resampling,
                      goodness_of_fit,
                      param_table,
                      percentile_ci,

@@ -6,6 +6,7 @@ Units are those of the caller (compute in FLOPs, accuracy as a fraction in [0, 1
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -65,21 +66,45 @@ def bootstrap_loop(n_boot: int, refit: Callable[[int], np.ndarray], n_params: in
     return out
 
 
-def bootstrap_draws(acc_draws, bootstrap: int, seed: int, refit_draw: Callable[[int], np.ndarray],
-                    refit_points: Callable[[np.ndarray], np.ndarray], n_points: int, n_params: int, desc: str,
-                    progress: bool) -> np.ndarray | None:
+@dataclass(frozen=True, eq=False)
+class Resampling:
+    """How the CIs of a law's parameters are bootstrapped (every fit function takes one).
+
+    ``acc_draws`` (B x points, fractions): item-bootstrap replicates of the fitted accuracies, refitted one by one;
+    without them the points are resampled ``bootstrap`` times with ``seed`` (0: no CIs). ``ci``: two-sided
+    percentile level; ``progress``: show a progress bar.
+    """
+
+    acc_draws: np.ndarray | None = None
+    bootstrap: int = 0
+    seed: int = 0
+    ci: float = 0.95
+    progress: bool = False
+
+    def columns(self, idx) -> Resampling:
+        """The same resampling for a subset of the points: the ``idx`` columns of ``acc_draws``."""
+        return replace(self, acc_draws=None if self.acc_draws is None else np.asarray(self.acc_draws)[:, idx])
+
+
+NO_RESAMPLING = Resampling()
+
+
+def bootstrap_draws(resampling: Resampling, refit_draw: Callable[[int], np.ndarray],
+                    refit_points: Callable[[np.ndarray], np.ndarray], n_points: int, n_params: int,
+                    desc: str) -> np.ndarray | None:
     """Bootstrap parameter draws (B x ``n_params``, NaN rows for failed refits) of one law, in its units.
 
-    With item-bootstrap accuracy replicates ``acc_draws`` (B rows), ``refit_draw(i)`` refits replicate ``i``;
-    otherwise ``bootstrap`` times ``refit_points(idx)`` refits the points ``idx`` drawn with replacement by
-    ``numpy.random.default_rng(seed)``; None when neither is asked for.
+    With item replicates (``resampling.acc_draws``), ``refit_draw(i)`` refits replicate ``i``; otherwise
+    ``resampling.bootstrap`` times ``refit_points(idx)`` refits the points ``idx`` drawn with replacement by
+    ``numpy.random.default_rng(resampling.seed)``; None when neither is asked for.
     """
-    if acc_draws is not None:
-        return bootstrap_loop(len(acc_draws), refit_draw, n_params, desc, progress)
-    if bootstrap > 0:
-        rng = np.random.default_rng(seed)
-        return bootstrap_loop(bootstrap, lambda _: refit_points(rng.integers(0, n_points, n_points)), n_params,
-                              desc, progress)
+    r = resampling
+    if r.acc_draws is not None:
+        return bootstrap_loop(len(r.acc_draws), refit_draw, n_params, desc, r.progress)
+    if r.bootstrap > 0:
+        rng = np.random.default_rng(r.seed)
+        return bootstrap_loop(r.bootstrap, lambda _: refit_points(rng.integers(0, n_points, n_points)), n_params,
+                              desc, r.progress)
     return None
 
 

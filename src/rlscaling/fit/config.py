@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .common import FitError
+import numpy as np
+
+from .common import FitError, Resampling
 
 DEFAULT_FORMS = ("additive", "interaction", "size_tokens_additive", "size_tokens_ceiling")
 
@@ -32,9 +34,9 @@ class FitConfig:
     forms: tuple[str, ...] = DEFAULT_FORMS
     progress: bool = False
 
-    def resampling(self) -> dict:
-        """The bootstrap keywords of the fit functions: ``bootstrap`` (replicates), ``seed``, ``ci``, ``progress``."""
-        return {"bootstrap": self.bootstrap, "seed": self.seed, "ci": self.ci, "progress": self.progress}
+    def resampling(self, acc_draws: np.ndarray | None = None) -> Resampling:
+        """This config's bootstrap (replicates, seed, CI level, progress) over the item replicates ``acc_draws``."""
+        return Resampling(acc_draws, self.bootstrap, self.seed, self.ci, self.progress)
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any] | None) -> FitConfig:

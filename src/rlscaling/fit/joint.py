@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .checks import checked_columns, require_distinct, require_points, require_variation
-from .common import FitError, bootstrap_draws, goodness_of_fit, param_table
+from .common import NO_RESAMPLING, FitError, Resampling, bootstrap_draws, goodness_of_fit, param_table
 from .lse import _lse_fit, _LSESpec
 
 JOINT_FORMS: dict[str, _LSESpec] = {
@@ -83,8 +83,7 @@ def _check_joint_inputs(c_pre, c_rl, accuracy, form: str):
 
 
 def fit_joint_law(c_pre, c_rl, accuracy, form: str = "additive", *, delta: float = 1e-3,
-                  error_floor: float = 1e-3, acc_draws: np.ndarray | None = None, bootstrap: int = 0,
-                  seed: int = 0, ci: float = 0.95, progress: bool = False) -> dict:
+                  error_floor: float = 1e-3, resampling: Resampling = NO_RESAMPLING) -> dict:
     """Fit a joint law of error = 1 - accuracy on (C_pretrain, C_rl) FLOPs, Huber on log error.
 
     ``form`` is ``additive`` or ``interaction`` (see ``JOINT_FORMULAS``); C_rl = 0 (base models) is
@@ -102,17 +101,17 @@ def fit_joint_law(c_pre, c_rl, accuracy, form: str = "additive", *, delta: float
     theta, loss = _lse_fit(spec, data.L1, data.X2, logerr(y), delta)
     names = joint_param_names(form)
     est = data.to_params(theta, form)
-    ad = None if acc_draws is None else np.asarray(acc_draws, dtype=float)
+    ad = None if resampling.acc_draws is None else np.asarray(resampling.acc_draws, dtype=float)
     ly, n = logerr(y), len(y)
 
     def refit(target, w=None):
         return data.to_params(_lse_fit(spec, data.L1, data.X2, target, delta, w=w, starts=[theta])[0], form)
 
-    draws = bootstrap_draws(ad, bootstrap, seed, lambda i: refit(logerr(ad[i])),
+    draws = bootstrap_draws(resampling, lambda i: refit(logerr(ad[i])),
                             lambda idx: refit(ly, np.bincount(idx, minlength=n).astype(float)), n, len(names),
-                            f"bootstrap joint law ({form})", progress)
+                            f"bootstrap joint law ({form})")
     params = dict(zip(names, map(float, est)))
-    return {"form": form, "formula": JOINT_FORMULAS[form], "params": param_table(names, est, draws, ci),
+    return {"form": form, "formula": JOINT_FORMULAS[form], "params": param_table(names, est, draws, resampling.ci),
             "n": len(y), "loss": loss, **goodness_of_fit(y, predict_joint(params, c_pre, c_rl)), **params,
             "param_names": names, "draws": draws}
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .common import FitError
+from .common import NO_RESAMPLING, FitError, Resampling
 from .joint import JOINT_FORMULAS, fit_joint_law, joint_param_names, predict_joint
 from .size_tokens import FORMULAS as SIZE_TOKENS_FORMULAS
 from .size_tokens import PARAM_NAMES as SIZE_TOKENS_PARAMS
@@ -61,14 +61,13 @@ class JointForm:
     def separates_size(self) -> bool:
         return self.variables == "size_tokens"
 
-    def fit(self, pts: StudyPoints, *, delta: float, error_floor: float, acc_draws: np.ndarray | None = None,
-            bootstrap: int = 0, seed: int = 0, ci: float = 0.95, progress: bool = False) -> dict:
+    def fit(self, pts: StudyPoints, *, delta: float, error_floor: float,
+            resampling: Resampling = NO_RESAMPLING) -> dict:
         """Fit on ``pts``; a dict with parameters (original units), ``params`` table, r2/rmse and ``draws``."""
-        kw = {"delta": delta, "error_floor": error_floor, "acc_draws": acc_draws, "bootstrap": bootstrap,
-              "seed": seed, "ci": ci}
+        kw = {"delta": delta, "error_floor": error_floor, "resampling": resampling}
         if self.separates_size:
             return fit_size_tokens_law(pts.n, pts.d, pts.c_rl, pts.y, self.name, **kw).as_dict()
-        out = fit_joint_law(pts.c_pre, pts.c_rl, pts.y, self.name, progress=progress, **kw)
+        out = fit_joint_law(pts.c_pre, pts.c_rl, pts.y, self.name, **kw)
         return {**out, "variables": ["c_pretrain", "c_rl"]}
 
     def predict(self, params: Mapping[str, float], *, n=None, d=None, c_pre=None, c_rl) -> np.ndarray:

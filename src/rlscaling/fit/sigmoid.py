@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .checks import finite_array, require_points, require_variation
-from .common import FitError, goodness_of_fit, param_table, tqdm
+from .common import NO_RESAMPLING, FitError, Resampling, goodness_of_fit, param_table, tqdm
 
 SIGMOID_PARAMS = ["R0", "A", "C_mid", "B"]
 
@@ -101,14 +101,28 @@ def _sigmoid_polish(c, Y: np.ndarray, p0: np.ndarray) -> np.ndarray:
     return _q_to_sigmoid(_batched_lm(Q0, lc, pos, Y), scale)
 
 
-def fit_rl_sigmoid(c_rl, accuracy, *, acc_draws: np.ndarray | None = None, bootstrap: int = 0,
-                   seed: int = 0, ci: float = 0.95, progress: bool = False) -> dict:
+def _sigmoid_draws(c: np.ndarray, y: np.ndarray, est: np.ndarray, r: Resampling) -> np.ndarray | None:
+    """Bootstrap parameter draws (B x 4): all item replicates polished together, else point resamples one by one
+    (a resample with fewer than 2 distinct positive C_rl stays NaN)."""
+    if r.acc_draws is not None:
+        return _sigmoid_polish(c, np.asarray(r.acc_draws, dtype=float), est)
+    if r.bootstrap <= 0:
+        return None
+    idx = np.random.default_rng(r.seed).integers(0, len(c), size=(r.bootstrap, len(c)))
+    draws = np.full((r.bootstrap, 4), np.nan)
+    for i in tqdm(range(r.bootstrap), desc="bootstrap RL sigmoid", disable=not r.progress, leave=False):
+        if np.unique(c[idx[i]][c[idx[i]] > 0]).size >= 2:
+            draws[i] = _sigmoid_polish(c[idx[i]], y[idx[i]], est)[0]
+    return draws
+
+
+def fit_rl_sigmoid(c_rl, accuracy, resampling: Resampling = NO_RESAMPLING) -> dict:
     """Fit the ScaleRL saturating sigmoid to one model's RL curve (C in FLOPs, accuracy fraction).
 
     Bounds 0 <= R0 <= A <= 1, B > 0. Robust: grid over A and C_mid, least squares for B (1-D grid) with
     R0 in closed form, then a bounded Levenberg-Marquardt polish kept only if it lowers the error.
-    ``acc_draws`` (D x n) are bootstrap replicates of the accuracies (item resampling); otherwise points
-    are resampled ``bootstrap`` times. Bootstrap refits start from the point estimate and run batched.
+    CIs: ``resampling`` (item replicates of the accuracies, else point resamples). Bootstrap refits start from
+    the point estimate and run batched.
     """
     c = finite_array("c_rl", c_rl, nonnegative=True)
     y = finite_array("accuracy", accuracy)
@@ -122,17 +136,8 @@ def fit_rl_sigmoid(c_rl, accuracy, *, acc_draws: np.ndarray | None = None, boots
     polished = _sigmoid_polish(c, y, grid)[0]
     sse = lambda p: np.sum((rl_sigmoid(c, *p) - y) ** 2)
     est = polished if sse(polished) <= sse(grid) else grid
-    draws = None
-    if acc_draws is not None:
-        draws = _sigmoid_polish(c, np.asarray(acc_draws, dtype=float), est)
-    elif bootstrap > 0:
-        rng = np.random.default_rng(seed)
-        idx = rng.integers(0, len(c), size=(bootstrap, len(c)))
-        draws = np.full((bootstrap, 4), np.nan)
-        for i in tqdm(range(bootstrap), desc="bootstrap RL sigmoid", disable=not progress, leave=False):
-            if np.unique(c[idx[i]][c[idx[i]] > 0]).size >= 2:
-                draws[i] = _sigmoid_polish(c[idx[i]], y[idx[i]], est)[0]
-    out = {"params": param_table(SIGMOID_PARAMS, est, draws, ci), "n": len(y),
+    draws = _sigmoid_draws(c, y, est, resampling)
+    out = {"params": param_table(SIGMOID_PARAMS, est, draws, resampling.ci), "n": len(y),
            **goodness_of_fit(y, rl_sigmoid(c, *est))}
     out.update(dict(zip(SIGMOID_PARAMS, map(float, est))))
     out["draws"] = draws

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .checks import checked_columns, require_distinct, require_points, require_variation
-from .common import FitError, goodness_of_fit, param_table
+from .common import NO_RESAMPLING, FitError, Resampling, goodness_of_fit, param_table
 from .huber import fit_huber, grid_starts
 
 FORMULAS = {
@@ -223,12 +223,12 @@ def _check_inputs(n, d, c_rl, accuracy, form: str):
 
 
 def fit_size_tokens_law(n_params, tokens, c_rl, accuracy, form: str = "size_tokens_ceiling", *,
-                        delta: float = 1e-2, error_floor: float = 1e-3, acc_draws: np.ndarray | None = None,
-                        bootstrap: int = 0, seed: int = 0, ci: float = 0.95) -> SizeTokensFit:
+                        delta: float = 1e-2, error_floor: float = 1e-3,
+                        resampling: Resampling = NO_RESAMPLING) -> SizeTokensFit:
     """Fit a size/tokens form (Huber on log error, L-BFGS) to accuracies at (N, D, C_rl).
 
-    ``acc_draws`` (B x n) are bootstrap replicates of the accuracies (item resampling); otherwise ``bootstrap``
-    point resamples. Refits start from the point estimate. Errors are clipped below at ``error_floor``.
+    CIs: ``resampling`` (item replicates of the accuracies, else point resamples; no progress bar). Refits start
+    from the point estimate. Errors are clipped below at ``error_floor``.
     """
     n, d, c, y = _check_inputs(n_params, tokens, c_rl, accuracy, form)
     sc = _Scales.of(n, d, c)
@@ -241,12 +241,13 @@ def fit_size_tokens_law(n_params, tokens, c_rl, accuracy, form: str = "size_toke
     ly = logerr(y)
     theta, loss = fit_huber(model, X, ly, delta, bounds, _starts(form, ly, X))
     est = dict(zip(PARAM_NAMES[form], map(float, _to_params(form, theta, sc))))
-    draws = _bootstrap(form, model, X, ly, logerr, theta, sc, delta, acc_draws, bootstrap, seed)
+    draws = _bootstrap(form, model, X, ly, logerr, theta, sc, delta, resampling)
     acc_hat = 1 - size_tokens_error(form, est, n, d, c)
-    return SizeTokensFit(form, est, draws, loss, len(y), **goodness_of_fit(y, acc_hat), ci=ci)
+    return SizeTokensFit(form, est, draws, loss, len(y), **goodness_of_fit(y, acc_hat), ci=resampling.ci)
 
 
-def _bootstrap(form, model, X, ly, logerr, theta, sc, delta, acc_draws, bootstrap, seed) -> np.ndarray | None:
+def _bootstrap(form, model, X, ly, logerr, theta, sc, delta, resampling: Resampling) -> np.ndarray | None:
+    acc_draws, bootstrap, seed = resampling.acc_draws, resampling.bootstrap, resampling.seed
     from .common import bootstrap_loop
 
     bounds, P = BOUNDS[form], len(PARAM_NAMES[form])

@@ -78,7 +78,7 @@ def _fit_gain_laws(rows, draws, cfg) -> list[dict]:
 
 def _fit_sigmoids(rows, draws, cfg) -> list[dict]:
     def fit_into(entry, g, idx):
-        fit = fit_rl_sigmoid(g["c_rl"], g["accuracy"], acc_draws=_columns(draws, idx), **cfg.resampling())
+        fit = fit_rl_sigmoid(g["c_rl"], g["accuracy"], cfg.resampling(_columns(draws, idx)))
         entry.update(status="ok", **_public(fit))
 
     return _per_group(rows, ["model", "pretrain_tokens"], False, lambda key, g: {
@@ -88,8 +88,8 @@ def _fit_sigmoids(rows, draws, cfg) -> list[dict]:
 
 def _fit_tan(rows, draws, cfg) -> list[dict]:
     def fit_into(entry, g, idx):
-        fit = fit_tan_law(g["n_params"], g["c_rl"], g["accuracy"], acc_draws=_columns(draws, idx),
-                          error_floor=cfg.error_floor, **cfg.resampling())
+        fit = fit_tan_law(g["n_params"], g["c_rl"], g["accuracy"], cfg.resampling(_columns(draws, idx)),
+                          error_floor=cfg.error_floor)
         entry.update(status="ok", **_public(fit))
 
     return _per_budget(rows, {"N": "parameters", "C": "FLOPs", "error": "1 - accuracy"}, fit_into)
@@ -117,7 +117,7 @@ def _fit_forms(pts: StudyPoints, cfg: FitConfig) -> tuple[dict, dict]:
 def _bootstrap_form(entry: dict, form: JointForm, pts: StudyPoints, draws, cfg: FitConfig) -> None:
     if draws is None and cfg.bootstrap <= 0:
         return
-    fit = form.fit(pts, delta=cfg.huber_delta, error_floor=cfg.error_floor, acc_draws=draws, **cfg.resampling())
+    fit = form.fit(pts, delta=cfg.huber_delta, error_floor=cfg.error_floor, resampling=cfg.resampling(draws))
     entry.update(_public(fit), bootstrap_params=fit["draws"])
 
 
@@ -153,8 +153,8 @@ def extrapolation_check(rows: pd.DataFrame, draws: np.ndarray | None, cfg: FitCo
     hold = (rows["model"] == largest).to_numpy()
     pts = StudyPoints.from_rows(rows)
     train, test = pts.subset(~hold), pts.subset(hold)
-    fit = law.fit(train, delta=cfg.huber_delta, error_floor=cfg.error_floor, acc_draws=_columns(draws, ~hold),
-                  **cfg.resampling())
+    fit = law.fit(train, delta=cfg.huber_delta, error_floor=cfg.error_floor,
+                  resampling=cfg.resampling(_columns(draws, ~hold)))
     pred = law.predict_points(fit, test)
     low = high = np.full(len(test.y), np.nan)
     if fit["draws"] is not None:

@@ -9,7 +9,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from .checks import finite_array, require_points, require_variation
-from .common import FitError, bootstrap_draws, goodness_of_fit, param_table
+from .common import NO_RESAMPLING, FitError, Resampling, bootstrap_draws, goodness_of_fit, param_table
 
 TAN_PARAMS = ["C0", "r", "k_max", "N0"]
 
@@ -47,8 +47,7 @@ def _fit_normalised(yy, ln, lc, scales: tuple[float, float], error_floor: float,
     return q, np.array([np.exp(q[0]) * sc / sn ** q[1], q[1], np.exp(q[2]), np.exp(q[3]) * sn])
 
 
-def fit_tan_law(n_params, c_rl, accuracy, *, acc_draws: np.ndarray | None = None, bootstrap: int = 0,
-                seed: int = 0, ci: float = 0.95, error_floor: float = 1e-3, progress: bool = False) -> dict:
+def fit_tan_law(n_params, c_rl, accuracy, resampling: Resampling = NO_RESAMPLING, *, error_floor: float = 1e-3) -> dict:
     """Fit Tan et al.'s law by least squares on log error, over points with C_rl > 0.
 
     Parameters are fitted as (log C0', r, log k_max, log N0') with N and C normalised by their geometric
@@ -70,12 +69,12 @@ def fit_tan_law(n_params, c_rl, accuracy, *, acc_draws: np.ndarray | None = None
         return _fit_normalised(yy, ln_, lc_, (sn, sc), error_floor, starts)
 
     q_est, est = fit_once(y)
-    ad = None if acc_draws is None else np.asarray(acc_draws, dtype=float)[:, keep]
-    draws = bootstrap_draws(ad, bootstrap, seed, lambda i: fit_once(ad[i], starts=[q_est])[1],
+    r = resampling.columns(keep)
+    draws = bootstrap_draws(r, lambda i: fit_once(np.asarray(r.acc_draws[i], dtype=float), starts=[q_est])[1],
                             lambda idx: fit_once(y[idx], ln[idx], lc[idx], starts=[q_est])[1], len(y), 4,
-                            "bootstrap Tan law", progress)
+                            "bootstrap Tan law")
     acc_hat = 1 - tan_error(n, c, *est)
-    out = {"params": param_table(TAN_PARAMS, est, draws, ci), "n": len(y), **goodness_of_fit(y, acc_hat)}
+    out = {"params": param_table(TAN_PARAMS, est, draws, resampling.ci), "n": len(y), **goodness_of_fit(y, acc_hat)}
     out.update(dict(zip(TAN_PARAMS, map(float, est))))
     out["draws"] = draws
     return out
