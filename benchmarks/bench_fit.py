@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the synthetic generator lives with the tests
-from fit_synthetic import synthetic_study
 from rlscaling.fit import fit_summary
+
+from fit_synthetic import synthetic_study
 
 TARGET_S = 60.0
 SIZES = (1e5, 3e5, 1e6, 3e6, 1e7)          # parameters

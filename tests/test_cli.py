@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fit_synthetic import synthetic_study
 from rlscaling import cli
+
+from fit_synthetic import synthetic_study
 
 SEED_TABLE = Path(__file__).resolve().parent / "fixtures" / "seed_table.csv"
 

@@ -13,6 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rlscaling import data, procedural
+from rlscaling.data import DataSourceError, load_records, parse_spec, validate_record
+
 from fixtures_data import (
     GSM8K_ROWS,
     WIKITEXT_PAGES,
@@ -22,8 +25,6 @@ from fixtures_data import (
     write_mmlu_dir,
     write_wikitext_dir,
 )
-from rlscaling import data, procedural
-from rlscaling.data import DataSourceError, load_records, parse_spec, validate_record
 
 
 @pytest.fixture()

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fit_synthetic import synthetic_study
 from rlscaling import fit as F
+
+from fit_synthetic import synthetic_study
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_TABLE = REPO / "tests" / "fixtures" / "seed_table.csv"

@@ -10,9 +10,10 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 import numpy as np
 import pytest
 
-from fit_synthetic import synthetic_study
 from rlscaling import fit as F
 from rlscaling.fit import huber, size_tokens
+
+from fit_synthetic import synthetic_study
 
 # A grid on which both the size and the token term are identifiable: N over 3 decades, D over 2.
 GRID = {"n_params": (1e5, 1e6, 1e7, 1e8), "pretrain_tokens": (1e5, 1e6, 1e7), "rl_steps": (0, 2, 5, 10, 20, 40),

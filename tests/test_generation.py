@@ -23,6 +23,7 @@ from rlscaling.evaluation.transformers_backend import (
 )
 from rlscaling.pretrain import pretrain
 from rlscaling.tokenizer import train_tokenizer
+
 from tiny_models import make_char_tokenizer
 
 # Short documents, each ended by EOS at packing: the model learns to finish them and then emit EOS.

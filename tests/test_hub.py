@@ -21,6 +21,7 @@ from rlscaling.hub import (
     parse_budget,
     resolve_model_path,
 )
+
 from tiny_models import make_tiny_model_dir
 
 HF_ID = "org/tiny-suite"

@@ -5,6 +5,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rlscaling.evaluation.perplexity import document_losses, strided_windows
+
 from tiny_models import make_tiny_model_dir
 
 

@@ -28,6 +28,7 @@ from rlscaling.training.trl_backend import (
     run_grpo,
     tokenize_rows,
 )
+
 from tiny_models import make_char_tokenizer, make_tiny_model_dir
 
 CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"

@@ -78,6 +78,7 @@ def checkpoints(tmp_path_factory):
     """(model trained ~5 s, head_dim 32; random model with head_dim 16), both with the char tokenizer."""
     from rlscaling.corpus import build_pretrain_corpus
     from rlscaling.pretrain import pretrain
+
     from tiny_models import make_tiny_model_dir
 
     root = tmp_path_factory.mktemp("vllm_real")
