@@ -53,10 +53,10 @@ def main(argv=None) -> int:
     ap.add_argument("--workdir", type=Path, default=None)
     args = ap.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_eval_"))
-    cfg = study_config(workdir, "transformers")
+    study_config(workdir, "transformers")  # writes transformers.yaml for the Snakemake run below
     subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
-                    "--configfile", str(workdir / "transformers.yaml"), "-c2", "-q", "rules",
-                    "results/models/vm/b1/base", "results/data/eval_gsm8k.jsonl", "results/data/fewshot_gsm8k.jsonl"],
+                    "--configfile", str(workdir / "transformers.yaml"), "-c2", "results/models/vm/b1/base",
+                    "results/data/eval_gsm8k.jsonl", "results/data/fewshot_gsm8k.jsonl", "--quiet", "rules"],
                    check=True)
     backends = {"transformers": sys.executable}
     vllm_python = os.environ.get("RLSCALING_VLLM_PYTHON")

@@ -44,8 +44,9 @@ def test_production_dry_run_with_slurm_profile(name, tmp_path):
 def test_the_slurm_profile_alone_plans_the_qwen3_study(tmp_path):
     """The design card's command: `snakemake --profile profiles/slurm` with no other flag is the Qwen3 study; GPU
     jobs ask for one node; a --configfile on the command line replaces the profile's."""
+    env = {**__import__("os").environ, "RLSCALING_SLURM_ACCOUNT": ""}
     out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--profile", str(PROFILE)], cwd=ROOT,
-                         capture_output=True, text=True, env={**__import__("os").environ, "RLSCALING_SLURM_ACCOUNT": ""})
+                         capture_output=True, text=True, env=env)
     text = out.stdout + out.stderr
     assert out.returncode == 0, text[-3000:]
     assert "results/grpo/qwen3-14b/36T" in text and "tiny-s" not in text
@@ -70,8 +71,13 @@ def _load_workflow(config, conda: bool, workdir):
     from pathlib import Path
 
     from snakemake.api import SnakemakeApi
-    from snakemake.settings.types import (ConfigSettings, DeploymentMethod, DeploymentSettings, OutputSettings,
-                                          ResourceSettings)
+    from snakemake.settings.types import (
+        ConfigSettings,
+        DeploymentMethod,
+        DeploymentSettings,
+        OutputSettings,
+        ResourceSettings,
+    )
 
     methods = {DeploymentMethod.CONDA} if conda else set()
     with SnakemakeApi(OutputSettings(quiet=set())) as api:

@@ -33,7 +33,7 @@ requires_vllm = pytest.mark.skipif(not _has_vllm(VLLM_PYTHON), reason="RLSCALING
 
 
 def vllm_servable_micro_config(tmp: Path, backend: str) -> Path:
-    """The micro study with one model vLLM's CPU attention serves, evaluated by ``backend`` in fp32; returns its path."""
+    """The micro study with one model vLLM's CPU attention serves, evaluated by ``backend`` in fp32 (its path)."""
     cfg = yaml.safe_load(MICRO.read_text())
     # vLLM's CPU attention serves head_dim 32-512: one model with 2 heads of 32
     cfg["models"] = {"vm": {"arch": {"hidden_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import yaml
 import pytest
+import yaml
 
 from rlscaling import config as rc
 from rlscaling.aggregate import SUMMARY_COLUMNS
@@ -89,7 +89,8 @@ def test_outputs_have_the_right_content(study, micro_cfg):
     # the per-item records reproduce every greedy accuracy
     recs = pd.read_parquet(r / "records.parquet")
     greedy = summary[summary.scorer.isin(g["scorers"]) | summary.scorer.str.startswith("maj@")]
-    re_acc = recs.groupby(["model", "pretrain_tokens", "rl_step", "benchmark", "subset", "shots", "scorer"])["score"].mean()
+    keys = ["model", "pretrain_tokens", "rl_step", "benchmark", "subset", "shots", "scorer"]
+    re_acc = recs.groupby(keys)["score"].mean()
     for row in greedy.itertuples():
         key = (row.model, row.pretrain_tokens, row.rl_step, row.benchmark, row.subset, row.shots, row.scorer)
         assert re_acc[key] == pytest.approx(row.accuracy)
@@ -207,12 +208,14 @@ def test_a_config_edit_reruns_exactly_what_it_affects(study, micro_cfg):
     assert dry_run_jobs(study) == {}
 
 
-FAKE_VERL_MAIN = r'''"""Stands in for `python -m verl.trainer.main_ppo`: steps, checkpoints, metrics, rollout dumps; resumes like
-verl's resume_mode=auto (from the last global_step_<k> under default_local_dir); crashes once after a given step."""
+FAKE_VERL_MAIN = r'''"""Stands in for `python -m verl.trainer.main_ppo`: steps, checkpoints, metrics, rollout
+dumps; resumes like verl's resume_mode=auto (from the last global_step_<k> under default_local_dir); crashes once
+after a given step."""
 import json, os, sys
 from pathlib import Path
 o = dict(a.split("=", 1) for a in sys.argv[1:])
-ck, steps, freq = Path(o["trainer.default_local_dir"].strip("'")), int(o["trainer.total_training_steps"]), int(o["trainer.save_freq"])
+ck = Path(o["trainer.default_local_dir"].strip("'"))
+steps, freq = int(o["trainer.total_training_steps"]), int(o["trainer.save_freq"])
 rollouts = Path(o["trainer.rollout_data_dir"].strip("'")); rollouts.mkdir(parents=True, exist_ok=True)
 n = int(o["data.train_batch_size"]) * int(o["actor_rollout_ref.rollout.n"])
 done = [int(p.name.split("_")[-1]) for p in ck.glob("global_step_*")] if ck.exists() else []
@@ -231,7 +234,7 @@ with open(os.environ["VERL_FILE_LOGGER_PATH"], "w") as fh:
         if k == int(os.environ["FAKE_VERL_CRASH_AT"]) and not crash_flag.exists():
             crash_flag.write_text("crashed once"); os._exit(9)  # preempted
 '''
-FAKE_VERL_MERGER = r'''"""Stands in for `python -m verl.model_merger merge`: writes the base model's files as the merged checkpoint."""
+FAKE_VERL_MERGER = r'''"""Stands in for `python -m verl.model_merger merge`: the base model's files, merged."""
 import shutil, sys
 from pathlib import Path
 a = sys.argv[1:]

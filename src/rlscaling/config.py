@@ -16,11 +16,8 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
-import json
 import math
 import os
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -174,10 +171,11 @@ def check_tokenizer_vocabulary(cfg: dict) -> None:
 
     rows = prepare_dataset(job_config(cfg, "prepare_data", dataset="pretrain_corpus"), "pretrain_corpus")
     needed = _alphabet_size([r["text"] for r in rows if r["split"] == "train"]) + len(SPECIAL_TOKENS)
+    specials = len(SPECIAL_TOKENS)
     if cfg["tokenizer"]["vocab_size"] < needed:
         raise ConfigError(f"tokenizer.vocab_size={cfg['tokenizer']['vocab_size']} is too small for the pre-training "
-                          f"corpus (data.pretrain_corpus): it needs at least {needed} entries ({needed - len(SPECIAL_TOKENS)} "
-                          f"distinct bytes + {len(SPECIAL_TOKENS)} special tokens)")
+                          f"corpus (data.pretrain_corpus): it needs at least {needed} entries "
+                          f"({needed - specials} distinct bytes + {specials} special tokens)")
 
 
 def benchmark_kind(name: str, bench: dict) -> str:
@@ -239,123 +237,6 @@ def checkpoint_steps(cfg: dict, model: str) -> list[int]:
     return list(GRPOSettings.from_config(grpo_settings(cfg, model), 0).save_steps)
 
 
-# ------------------------------------------------------------------------------------------ evaluation plan
-
-
-@dataclass(frozen=True)
-class EvalJob:
-    """One evaluated file pair (records + summary): a checkpoint x benchmark x shots."""
-
-    model: str
-    budget: str
-    step: int
-    bench: str
-    shots: int
-
-
-@dataclass(frozen=True)
-class EvalItem:
-    """What one checkpoint's evaluation job writes for one benchmark: ``shots`` and whether it is pass@k."""
-
-    bench: str
-    shots: int
-    passk: bool = False
-
-    @property
-    def stem(self) -> str:
-        return f"{self.bench}_{self.shots}shot" + ("_passk" if self.passk else "")
-
-
-PLANS = ("endpoint", "intermediate")
-"""Evaluation plans: ``endpoint`` = the base model and the final checkpoint (every shot count, pass@k),
-``intermediate`` = every other checkpoint (``shots_intermediate``)."""
-
-
-def eval_plan(cfg: dict, plan: str) -> list[EvalItem]:
-    """The files one checkpoint's evaluation job writes under a plan (same for every model)."""
-    items = []
-    for bench, spec in cfg["benchmarks"].items():
-        shots = spec["shots"] if plan == "endpoint" else spec.get("shots_intermediate", spec["shots"])
-        items += [EvalItem(bench, int(s)) for s in shots]
-    pk = cfg["evaluate"].get("pass_at_k")
-    if plan == "endpoint" and pk:
-        items.append(EvalItem(pk.get("benchmark", "gsm8k"), int(pk.get("shots", 0)), passk=True))
-    return items
-
-
-def checkpoints(cfg: dict, plan: str) -> list[tuple[str, str, int]]:
-    """(model, budget, step) of every checkpoint evaluated under ``plan``."""
-    out = []
-    for model, budget in cells(cfg):
-        steps = checkpoint_steps(cfg, model)
-        if plan == "endpoint":
-            out += [(model, budget, 0), (model, budget, steps[-1])]
-        else:
-            out += [(model, budget, s) for s in steps[:-1]]
-    return out
-
-
-def checkpoint_id(model: str, budget: str, step: int) -> str:
-    """The ``{checkpoint}`` wildcard of the evaluation rules: ``<model>/<budget>/step_<k>``."""
-    return f"{model}/{budget}/step_{step}"
-
-
-def parse_checkpoint_id(checkpoint: str) -> tuple[str, str, int]:
-    model, budget, step = checkpoint.split("/")
-    return model, budget, int(step.removeprefix("step_"))
-
-
-def checkpoint_regex(cfg: dict, plan: str) -> str:
-    """Wildcard constraint matching exactly the checkpoints of ``plan`` (``(?!)`` matches nothing)."""
-    ids = [re.escape(checkpoint_id(*c)) for c in checkpoints(cfg, plan)]
-    return "|".join(ids) if ids else "(?!)"
-
-
-def eval_jobs(cfg: dict) -> list[EvalJob]:
-    """Every greedy (checkpoint, benchmark, shots) evaluated; each is one records + summary file pair."""
-    return [EvalJob(m, b, s, it.bench, it.shots) for plan in PLANS for (m, b, s) in checkpoints(cfg, plan)
-            for it in eval_plan(cfg, plan) if not it.passk]
-
-
-def passk_jobs(cfg: dict) -> list[EvalJob]:
-    """Every pass@k (checkpoint, benchmark, shots): the base model and the final checkpoint of every cell."""
-    return [EvalJob(m, b, s, it.bench, it.shots) for (m, b, s) in checkpoints(cfg, "endpoint")
-            for it in eval_plan(cfg, "endpoint") if it.passk]
-
-
-def val_loss_jobs(cfg: dict) -> list[tuple[str, str, int]]:
-    """Validation-loss jobs (model, budget, step): every base model (the pre-training scaling axis)."""
-    if not cfg.get("val_loss"):
-        return []
-    return [(m, b, 0) for m, b in cells(cfg)]
-
-
-def dataset_names(cfg: dict) -> list[str]:
-    """Every prepared dataset the config needs (``results/data/<name>.jsonl``); see ``rlscaling.prepare``."""
-    names = ["rl_train"]
-    for bench, spec in cfg["benchmarks"].items():
-        names.append(f"eval_{bench}")
-        if max(spec["shots"] + spec.get("shots_intermediate", [])) > 0:
-            names.append(f"fewshot_{bench}")
-    if cfg["pretrain"]["backend"] == "transformers":
-        names.append("pretrain_corpus")
-    if cfg.get("val_loss") and cfg["val_loss"].get("source", "corpus") != "corpus":
-        names.append("val_text")
-    return names
-
-
-def expected_job_counts(cfg: dict) -> dict[str, int]:
-    """Jobs per rule that a from-scratch run of this config executes (what ``snakemake -n`` must list)."""
-    n_cells = len(cells(cfg))
-    counts = {"prepare_data": len(dataset_names(cfg)), "pretrain": n_cells, "grpo": n_cells,
-              "evaluate_endpoint": len(checkpoints(cfg, "endpoint")),
-              "evaluate_intermediate": len(checkpoints(cfg, "intermediate")),
-              "val_loss": len(val_loss_jobs(cfg)), "aggregate": 1, "fit": 1, "plots": 1, "report_tables": 1, "all": 1}
-    if cfg["pretrain"]["backend"] == "transformers":
-        counts["train_tokenizer"] = 1
-    return {k: v for k, v in counts.items() if v}
-
-
 def results_dir(cfg: dict) -> str:
     return cfg.get("results_dir", "results")
 
@@ -368,111 +249,6 @@ def path(cfg: dict, key: str, **wildcards) -> str:
 def final_targets(cfg: dict) -> list[str]:
     """What ``rule all`` asks for."""
     return [path(cfg, "summary"), path(cfg, "fits"), path(cfg, "summary_md"), f"{results_dir(cfg)}/figures"]
-
-
-# ------------------------------------------------------------------------------------------- job settings
-
-
-def _benchmark_data(spec: dict, kind: str) -> dict:
-    keep = ("source", "split", "n", "seed", "fewshot_source", "fewshot_split", "fewshot_n", "fewshot_seed")
-    return {"kind": kind, **{k: spec[k] for k in keep if k in spec}}
-
-
-def _dataset_config(cfg: dict, dataset: str) -> dict:
-    if dataset == "rl_train":
-        return {"seed": cfg["seed"], "data": {"rl_train": cfg["data"]["rl_train"]},
-                "grpo": {"reward_mode": cfg["grpo"]["reward_mode"]}}
-    if dataset == "pretrain_corpus":
-        return {"data": {"pretrain_corpus": cfg["data"].get("pretrain_corpus") or {}}}
-    if dataset == "val_text":
-        return {"seed": cfg["seed"], "val_loss": cfg["val_loss"]}
-    bench = dataset.split("_", 1)[1]
-    if bench not in cfg["benchmarks"]:
-        raise ConfigError(f"dataset '{dataset}': no benchmark '{bench}' in benchmarks ({sorted(cfg['benchmarks'])})")
-    spec = cfg["benchmarks"][bench]
-    return {"seed": cfg["seed"], "benchmarks": {bench: _benchmark_data(spec, benchmark_kind(bench, spec))}}
-
-
-def _model_entry(cfg: dict, model: str, *keys: str) -> dict:
-    spec = cfg["models"][model]
-    return {k: copy.deepcopy(spec[k]) for k in keys if k in spec}
-
-
-def _pretrain_config(cfg: dict, model: str, budget: str) -> dict:
-    out = {"seed": cell_seed(cfg, model, budget), "budget": budgets_detail(cfg, model)[budget],
-           "pretrain": {"backend": cfg["pretrain"]["backend"]}}
-    if cfg["pretrain"]["backend"] == "transformers":
-        out["pretrain"].update({k: cfg["pretrain"][k] for k in ("seq_len", "batch_size", "lr", "warmup_fraction")})
-        out["models"] = {model: _model_entry(cfg, model, "arch")}
-    else:
-        out["models"] = {model: _model_entry(cfg, model, "n_params")}
-    return out
-
-
-def _grpo_config(cfg: dict, model: str, budget: str) -> dict:
-    g = grpo_settings(cfg, model)
-    resources = (cfg["models"][model].get("resources") or {}).get("grpo") or {}
-    return {"seed": cell_seed(cfg, model, budget), "prompt_seed": cfg["seed"], "grpo": g,
-            "models": {model: {"grpo": {}, "resources": {"grpo": resources}}},
-            "data": {"rl_train": {k: cfg["data"]["rl_train"][k] for k in ("source", "instruction")}}}
-
-
-def _evaluate_config(cfg: dict, plan: str) -> dict:
-    items = eval_plan(cfg, plan)
-    benches = {}
-    for it in items:
-        spec = cfg["benchmarks"][it.bench]
-        if it.bench not in benches:
-            keep = ("scorers", "instruction", "max_new_tokens", "max_prompt_tokens", "stop")
-            benches[it.bench] = {"kind": benchmark_kind(it.bench, spec), **{k: spec[k] for k in keep}}
-    ev = {k: v for k, v in cfg["evaluate"].items() if k != "pass_at_k"}
-    if any(it.passk for it in items):
-        ev["pass_at_k"] = cfg["evaluate"]["pass_at_k"]
-    return {"seed": cfg["seed"], "benchmarks": benches, "evaluate": ev,
-            "plan": [[it.bench, it.shots, it.passk] for it in items]}
-
-
-def _aggregate_config(cfg: dict) -> dict:
-    models = {m: {"n_params": spec["n_params"]} if "n_params" in spec else {} for m, spec in cfg["models"].items()}
-    for m in models:
-        models[m]["budgets"] = budgets(cfg, m)
-    return {"study": cfg["study"], "seed": cfg["seed"], "fit": {"ci": cfg["fit"]["ci"]},
-            "evaluate": {"pass_at_k": cfg["evaluate"]["pass_at_k"]}, "models": models}
-
-
-def fit_settings(cfg: dict) -> dict:
-    """The ``fit`` section with the study seed as its default ``seed``."""
-    return {**cfg["fit"], "seed": cfg["fit"].get("seed", cfg["seed"])}
-
-
-def job_config(cfg: dict, rule: str, **wc) -> dict:
-    """The pruned config one job of ``rule`` reads (wildcards as keyword arguments); see the module docstring."""
-    if rule == "prepare_data":
-        return _dataset_config(cfg, wc["dataset"])
-    if rule == "train_tokenizer":
-        return {"tokenizer": cfg["tokenizer"]}
-    if rule == "pretrain":
-        return _pretrain_config(cfg, wc["model"], wc["budget"])
-    if rule == "grpo":
-        return _grpo_config(cfg, wc["model"], wc["budget"])
-    if rule in ("evaluate_endpoint", "evaluate_intermediate"):
-        return _evaluate_config(cfg, rule.removeprefix("evaluate_"))
-    if rule == "val_loss":
-        return {"val_loss": cfg["val_loss"], "evaluate": {"precision": cfg["evaluate"]["precision"]}}
-    if rule == "aggregate":
-        return _aggregate_config(cfg)
-    if rule == "fit":
-        return {"fit": fit_settings(cfg)}
-    if rule == "plots":
-        return {"plots": cfg["plots"]}
-    if rule == "report_tables":
-        return {"fit": {k: fit_settings(cfg)[k] for k in ("ci", "seed")}}
-    raise ConfigError(f"no job settings for rule '{rule}'")
-
-
-def job_settings_json(cfg: dict, rule: str, **wc) -> str:
-    """:func:`job_config` as canonical JSON (what ``params:`` carries; Snakemake compares it between runs)."""
-    return json.dumps(job_config(cfg, rule, **wc), sort_keys=True, separators=(",", ":"))
 
 
 # -------------------------------------------------------------------------------------------- environments
@@ -505,3 +281,22 @@ def conda_env_file(cfg: dict, backend: str) -> str:
     """Path (relative to the repository root) of a backend's conda environment file (default: the schema's)."""
     default = _schema()["properties"]["environments"]["properties"][backend]["default"]["conda"]
     return cfg["environments"][backend].get("conda") or default
+
+
+# The evaluation plan and the job settings live in their own modules; their names stay importable from here.
+from .job_settings import fit_settings, job_config, job_settings_json  # noqa: E402, F401 (re-exported)
+from .plan import (  # noqa: E402, F401 (re-exported)
+    PLANS,
+    EvalItem,
+    EvalJob,
+    checkpoint_id,
+    checkpoint_regex,
+    checkpoints,
+    dataset_names,
+    eval_jobs,
+    eval_plan,
+    expected_job_counts,
+    parse_checkpoint_id,
+    passk_jobs,
+    val_loss_jobs,
+)

@@ -109,7 +109,7 @@ def evaluate_job(cfg: dict, model_dir, step: int, bench: str, shots: int, items_
     """Run one checkpoint x benchmark x shots evaluation; writes records (JSONL) and a summary (JSON).
 
     ``model_dir``/``step`` locate the model (:func:`checkpoint_path`); ``step_label`` is the RL step recorded in the
-    summary (default ``step``)."""
+    summary (default ``step``). Greedy unless ``passk`` (``evaluate.pass_at_k``: n samples at its temperature)."""
     t0 = time.time()
     spec = cfg["benchmarks"][bench]
     kind = benchmark_kind(bench, spec)
@@ -118,24 +118,9 @@ def evaluate_job(cfg: dict, model_dir, step: int, bench: str, shots: int, items_
     seed = int(cfg.get("seed", 0))
     prompts_ = build_eval_prompts(kind, items, pool, shots, seed, bool(spec.get("instruction", False)))
     model_path = checkpoint_path(model_dir, step)
-
-    clip = None
-    limit = spec.get("max_prompt_tokens")
-    if limit:
-        from transformers import AutoTokenizer
-
-        from ..prompts import clip_report
-
-        clip = clip_report(prompts_, AutoTokenizer.from_pretrained(str(model_path)), int(limit))
-        if clip["n_over"]:
-            log.warning("%d of %d prompts exceed max_prompt_tokens=%d (clip rate %.1f%%); they are evaluated in full",
-                        clip["n_over"], clip["n"], limit, 100 * clip["clip_rate"])
-
-    if passk:
-        pk = cfg["evaluate"]["pass_at_k"]
-        num_samples, temperature = int(pk["n"]), float(pk["temperature"])
-    else:
-        num_samples, temperature = 1, 0.0
+    clip = _clip_report(prompts_, model_path, spec.get("max_prompt_tokens"))
+    pk = cfg["evaluate"]["pass_at_k"] if passk else None
+    num_samples, temperature = (int(pk["n"]), float(pk["temperature"])) if pk else (1, 0.0)
     stop = list(spec.get("stop") or [])
     t_gen = time.time()
     outs = generate(cfg, model_path, prompts_, int(spec.get("max_new_tokens", 256)), num_samples, temperature,
@@ -143,8 +128,38 @@ def evaluate_job(cfg: dict, model_dir, step: int, bench: str, shots: int, items_
     generate_s = time.time() - t_gen
     if len(outs) != len(items):
         raise RuntimeError(f"backend returned {len(outs)} results for {len(items)} prompts")
-
     scorers = list(spec["scorers"])
+    records = scored_records(kind, items, outs, scorers)
+    write_jsonl(records_path, records)
+    summary = {
+        "model_dir": str(model_path), "step": step if step_label is None else step_label, "benchmark": bench,
+        "kind": kind, "shots": shots, "n_items": len(items), "num_samples": num_samples, "temperature": temperature,
+        "passk": passk, "scorers": scorers, "stop": stop, "clip": clip, "wall_s": round(time.time() - t0, 3),
+        "generate_s": round(generate_s, 3), "generated_tokens": sum(r["response_tokens"] or 0 for r in records),
+        "mean_response_tokens": _mean([r["response_tokens"] for r in records if r["response_tokens"] is not None]),
+        "accuracy": _accuracies(records, scorers, num_samples, [int(k) for k in pk["k"]] if pk else None, seed),
+    }
+    write_json(summary_path, summary)
+    return summary
+
+
+def _clip_report(prompts_: list[str], model_path: Path, limit: int | None) -> dict | None:
+    """How many prompts exceed ``max_prompt_tokens`` (tokens; logged, and evaluated in full), or None."""
+    if not limit:
+        return None
+    from transformers import AutoTokenizer
+
+    from ..prompts import clip_report
+
+    clip = clip_report(prompts_, AutoTokenizer.from_pretrained(str(model_path)), int(limit))
+    if clip["n_over"]:
+        log.warning("%d of %d prompts exceed max_prompt_tokens=%d (clip rate %.1f%%); they are evaluated in full",
+                    clip["n_over"], clip["n"], limit, 100 * clip["clip_rate"])
+    return clip
+
+
+def scored_records(kind: str, items: list[dict], outs: list[list[dict]], scorers: list[str]) -> list[dict]:
+    """Per-item records (one per sample): response, token counts, and every scorer's extraction and score."""
     records = []
     for item, samples in zip(items, outs):
         for j, out in enumerate(samples):
@@ -155,28 +170,20 @@ def evaluate_job(cfg: dict, model_dir, step: int, bench: str, shots: int, items_
                 "answer": item["answer"], "subject": item.get("subject"), "level": item.get("level"),
                 "extracted": extracted, "score": scores,
             })
-    write_jsonl(records_path, records)
+    return records
 
-    n_generated = sum(r["response_tokens"] or 0 for r in records)
-    summary = {
-        "model_dir": str(model_path), "step": step if step_label is None else step_label, "benchmark": bench,
-        "kind": kind, "shots": shots, "n_items": len(items), "num_samples": num_samples, "temperature": temperature,
-        "passk": passk, "scorers": scorers, "stop": stop, "clip": clip, "wall_s": round(time.time() - t0, 3),
-        "generate_s": round(generate_s, 3), "generated_tokens": n_generated,
-        "mean_response_tokens": _mean([r["response_tokens"] for r in records if r["response_tokens"] is not None]),
-        "accuracy": {},
-    }
-    if passk:
-        ks = [int(k) for k in cfg["evaluate"]["pass_at_k"]["k"]]
-        for s in scorers:
-            per_item = _passk_per_item(records, s, num_samples, ks)
-            summary["accuracy"][s] = {f"pass@{k}": _mean(v) for k, v in per_item.items()}
-    else:
-        for s in scorers:
-            mean, lo, hi = bootstrap_mean_ci([r["score"][s] for r in records], seed=seed)
-            summary["accuracy"][s] = {"accuracy": mean, "ci_low": lo, "ci_high": hi}
-    write_json(summary_path, summary)
-    return summary
+
+def _accuracies(records: list[dict], scorers: list[str], num_samples: int, ks: list[int] | None,
+                seed: int) -> dict:
+    """Per scorer: greedy accuracy with its item-bootstrap CI (fractions), or unbiased pass@k for each k."""
+    if ks is not None:
+        return {s: {f"pass@{k}": _mean(v) for k, v in _passk_per_item(records, s, num_samples, ks).items()}
+                for s in scorers}
+    out = {}
+    for s in scorers:
+        mean, lo, hi = bootstrap_mean_ci([r["score"][s] for r in records], seed=seed)
+        out[s] = {"accuracy": mean, "ci_low": lo, "ci_high": hi}
+    return out
 
 
 def _passk_per_item(records: list[dict], scorer: str, n: int, ks: list[int]) -> dict[int, list[float]]:

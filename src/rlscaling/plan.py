@@ -1,0 +1,126 @@
+"""What a config implies for the DAG: the checkpoints, what each one's evaluation job writes, every job count.
+
+Pure functions of the (validated) config, so tests compute from a config alone how many jobs a dry run must show.
+Re-exported by ``rlscaling.config``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .config import cells, checkpoint_steps
+
+
+@dataclass(frozen=True)
+class EvalJob:
+    """One evaluated file pair (records + summary): a checkpoint x benchmark x shots."""
+
+    model: str
+    budget: str
+    step: int
+    bench: str
+    shots: int
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """What one checkpoint's evaluation job writes for one benchmark: ``shots`` and whether it is pass@k."""
+
+    bench: str
+    shots: int
+    passk: bool = False
+
+    @property
+    def stem(self) -> str:
+        return f"{self.bench}_{self.shots}shot" + ("_passk" if self.passk else "")
+
+
+PLANS = ("endpoint", "intermediate")
+"""Evaluation plans: ``endpoint`` = the base model and the final checkpoint (every shot count, pass@k),
+``intermediate`` = every other checkpoint (``shots_intermediate``)."""
+
+
+def eval_plan(cfg: dict, plan: str) -> list[EvalItem]:
+    """The files one checkpoint's evaluation job writes under a plan (same for every model)."""
+    items = []
+    for bench, spec in cfg["benchmarks"].items():
+        shots = spec["shots"] if plan == "endpoint" else spec.get("shots_intermediate", spec["shots"])
+        items += [EvalItem(bench, int(s)) for s in shots]
+    pk = cfg["evaluate"].get("pass_at_k")
+    if plan == "endpoint" and pk:
+        items.append(EvalItem(pk.get("benchmark", "gsm8k"), int(pk.get("shots", 0)), passk=True))
+    return items
+
+
+def checkpoints(cfg: dict, plan: str) -> list[tuple[str, str, int]]:
+    """(model, budget, step) of every checkpoint evaluated under ``plan``."""
+    out = []
+    for model, budget in cells(cfg):
+        steps = checkpoint_steps(cfg, model)
+        if plan == "endpoint":
+            out += [(model, budget, 0), (model, budget, steps[-1])]
+        else:
+            out += [(model, budget, s) for s in steps[:-1]]
+    return out
+
+
+def checkpoint_id(model: str, budget: str, step: int) -> str:
+    """The ``{checkpoint}`` wildcard of the evaluation rules: ``<model>/<budget>/step_<k>``."""
+    return f"{model}/{budget}/step_{step}"
+
+
+def parse_checkpoint_id(checkpoint: str) -> tuple[str, str, int]:
+    model, budget, step = checkpoint.split("/")
+    return model, budget, int(step.removeprefix("step_"))
+
+
+def checkpoint_regex(cfg: dict, plan: str) -> str:
+    """Wildcard constraint matching exactly the checkpoints of ``plan`` (``(?!)`` matches nothing)."""
+    ids = [re.escape(checkpoint_id(*c)) for c in checkpoints(cfg, plan)]
+    return "|".join(ids) if ids else "(?!)"
+
+
+def eval_jobs(cfg: dict) -> list[EvalJob]:
+    """Every greedy (checkpoint, benchmark, shots) evaluated; each is one records + summary file pair."""
+    return [EvalJob(m, b, s, it.bench, it.shots) for plan in PLANS for (m, b, s) in checkpoints(cfg, plan)
+            for it in eval_plan(cfg, plan) if not it.passk]
+
+
+def passk_jobs(cfg: dict) -> list[EvalJob]:
+    """Every pass@k (checkpoint, benchmark, shots): the base model and the final checkpoint of every cell."""
+    return [EvalJob(m, b, s, it.bench, it.shots) for (m, b, s) in checkpoints(cfg, "endpoint")
+            for it in eval_plan(cfg, "endpoint") if it.passk]
+
+
+def val_loss_jobs(cfg: dict) -> list[tuple[str, str, int]]:
+    """Validation-loss jobs (model, budget, step): every base model (the pre-training scaling axis)."""
+    if not cfg.get("val_loss"):
+        return []
+    return [(m, b, 0) for m, b in cells(cfg)]
+
+
+def dataset_names(cfg: dict) -> list[str]:
+    """Every prepared dataset the config needs (``results/data/<name>.jsonl``); see ``rlscaling.prepare``."""
+    names = ["rl_train"]
+    for bench, spec in cfg["benchmarks"].items():
+        names.append(f"eval_{bench}")
+        if max(spec["shots"] + spec.get("shots_intermediate", [])) > 0:
+            names.append(f"fewshot_{bench}")
+    if cfg["pretrain"]["backend"] == "transformers":
+        names.append("pretrain_corpus")
+    if cfg.get("val_loss") and cfg["val_loss"].get("source", "corpus") != "corpus":
+        names.append("val_text")
+    return names
+
+
+def expected_job_counts(cfg: dict) -> dict[str, int]:
+    """Jobs per rule that a from-scratch run of this config executes (what ``snakemake -n`` must list)."""
+    n_cells = len(cells(cfg))
+    counts = {"prepare_data": len(dataset_names(cfg)), "pretrain": n_cells, "grpo": n_cells,
+              "evaluate_endpoint": len(checkpoints(cfg, "endpoint")),
+              "evaluate_intermediate": len(checkpoints(cfg, "intermediate")),
+              "val_loss": len(val_loss_jobs(cfg)), "aggregate": 1, "fit": 1, "plots": 1, "report_tables": 1, "all": 1}
+    if cfg["pretrain"]["backend"] == "transformers":
+        counts["train_tokenizer"] = 1
+    return {k: v for k, v in counts.items() if v}
