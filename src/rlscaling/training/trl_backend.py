@@ -20,21 +20,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import shutil
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from rlscaling.io import atomic_dir, read_json, write_json
 from rlscaling.training.common import GRPOSettings, StepRecord, TokensLog, check_data_budget
+from rlscaling.training.trl_callbacks import PROMPT_TOKENS_COLUMN, RewardFn, RolloutBatch, RolloutMeter, _callbacks
 
 TRL_KL_ESTIMATOR = "k3"
 TRL_KL_FORMULA = "exp(ref_logp - logp) - (ref_logp - logp) - 1 per completion token (k3, unclamped)"
@@ -42,8 +40,14 @@ CLIP_EPSILON = 0.2
 SCALE_REWARDS = "group"
 WEIGHT_DECAY = 0.01
 MAX_GRAD_NORM = 1.0
-PROMPT_TOKENS_COLUMN = "n_prompt_tokens"
 RUN_FORMAT = 1
+
+__all__ = [
+    "CLIP_EPSILON", "MAX_GRAD_NORM", "PROMPT_TOKENS_COLUMN", "RUN_FORMAT", "SCALE_REWARDS", "TRL_KL_ESTIMATOR",
+    "TRL_KL_FORMULA", "WEIGHT_DECAY", "RewardFn", "RolloutBatch", "RolloutMeter", "build_grpo_config",
+    "completed_run", "forward_passes", "library_versions", "old_policy_forward", "recorded_config",
+    "run_fingerprint", "run_grpo", "tokenize_rows",
+]
 
 # GRPOConfig fields recorded in run.json (after TRL's __post_init__ resolved them).
 _RECORDED_FIELDS = (
@@ -56,8 +60,6 @@ _RECORDED_FIELDS = (
     "fp16", "activation_checkpointing", "use_cache", "use_cpu", "seed", "data_seed", "shuffle_dataset",
     "disable_dropout", "report_to", "logging_steps", "save_strategy", "eval_strategy",
 )
-
-RewardFn = Callable[..., list[float]]
 
 
 def build_grpo_config(settings: GRPOSettings, output_dir: str | os.PathLike, use_cpu: bool):
@@ -75,7 +77,18 @@ def build_grpo_config(settings: GRPOSettings, output_dir: str | os.PathLike, use
         raise ValueError("grpo.precision='bf16': mixed precision is not used on CPU; set grpo.precision to fp32")
     return GRPOConfig(
         output_dir=str(output_dir),
-        # batch geometry: one generation batch per optimizer step, used once
+        **_batch_kwargs(settings),
+        **_optimizer_kwargs(settings),
+        **_objective_kwargs(settings),
+        **_sampling_kwargs(settings),
+        **_numerics_kwargs(settings, use_cpu),
+        **_BOOKKEEPING_KWARGS,
+    )
+
+
+def _batch_kwargs(settings: GRPOSettings) -> dict[str, Any]:
+    """Batch geometry: one generation batch per optimizer step, used once."""
+    return dict(
         per_device_train_batch_size=settings.sequences_per_step,
         gradient_accumulation_steps=1,
         steps_per_generation=1,
@@ -84,7 +97,12 @@ def build_grpo_config(settings: GRPOSettings, output_dir: str | os.PathLike, use
         max_steps=settings.steps,
         num_train_epochs=settings.epochs,
         shuffle_dataset=True,
-        # optimiser (verl defaults for what the config does not set)
+    )
+
+
+def _optimizer_kwargs(settings: GRPOSettings) -> dict[str, Any]:
+    """Optimiser (verl defaults for what the config does not set)."""
+    return dict(
         learning_rate=settings.lr,
         lr_scheduler_type="constant",
         warmup_steps=0,
@@ -94,7 +112,12 @@ def build_grpo_config(settings: GRPOSettings, output_dir: str | os.PathLike, use
         adam_beta2=0.999,
         adam_epsilon=1e-8,
         max_grad_norm=MAX_GRAD_NORM,
-        # GRPO objective
+    )
+
+
+def _objective_kwargs(settings: GRPOSettings) -> dict[str, Any]:
+    """The GRPO objective: KL (k3, no importance-ratio correction), loss aggregation, clipping, reward scaling."""
+    return dict(
         beta=settings.kl_coef,
         use_bias_correction_kl=False,
         loss_type=settings.loss_type,
@@ -108,7 +131,12 @@ def build_grpo_config(settings: GRPOSettings, output_dir: str | os.PathLike, use
         entropy_coef=0.0,
         sync_ref_model=False,
         disable_dropout=True,
-        # sampling
+    )
+
+
+def _sampling_kwargs(settings: GRPOSettings) -> dict[str, Any]:
+    """Sampling: pure temperature sampling up to ``max_response_tokens`` tokens, with transformers' ``generate``."""
+    return dict(
         temperature=settings.temperature,
         top_p=1.0,
         top_k=0,
@@ -118,7 +146,12 @@ def build_grpo_config(settings: GRPOSettings, output_dir: str | os.PathLike, use
         generation_kwargs={"use_cache": True},
         use_vllm=False,
         use_transformers_continuous_batching=False,
-        # numerics and reproducibility
+    )
+
+
+def _numerics_kwargs(settings: GRPOSettings, use_cpu: bool) -> dict[str, Any]:
+    """Numerics and reproducibility."""
+    return dict(
         bf16=settings.precision == "bf16",
         fp16=False,
         activation_checkpointing=settings.gradient_checkpointing,  # TRL defaults it to on
@@ -127,16 +160,20 @@ def build_grpo_config(settings: GRPOSettings, output_dir: str | os.PathLike, use
         seed=settings.seed,
         data_seed=settings.seed,
         dataloader_num_workers=0,
-        # bookkeeping: log every step (read by our callbacks), save and evaluate nothing through the Trainer
-        logging_strategy="steps",
-        logging_steps=1,
-        save_strategy="no",
-        eval_strategy="no",
-        report_to=[],
-        disable_tqdm=True,
-        log_completions=False,
-        remove_unused_columns=False,
     )
+
+
+# Bookkeeping: log every step (read by our callbacks), save and evaluate nothing through the Trainer.
+_BOOKKEEPING_KWARGS: dict[str, Any] = dict(
+    logging_strategy="steps",
+    logging_steps=1,
+    save_strategy="no",
+    eval_strategy="no",
+    report_to=[],
+    disable_tqdm=True,
+    log_completions=False,
+    remove_unused_columns=False,
+)
 
 
 def old_policy_forward(cfg) -> bool:
@@ -197,112 +234,6 @@ def tokenize_rows(rows: Sequence[Mapping], tokenizer, max_prompt_tokens: int) ->
     return kept, len(rows) - len(kept)
 
 
-@dataclass
-class RolloutBatch:
-    """Token counts and rewards of one generation batch (all rollouts of its prompts)."""
-
-    prompt_tokens: int
-    completion_tokens: int
-    rewards: list[float]
-
-
-class RolloutMeter:
-    """Reward function for TRL that delegates to ``reward_fn`` and records each generation batch's exact
-    token counts: prompt tokens from the dataset column (one count per rollout row TRL passes) and completion tokens
-    from TRL's ``completion_ids`` (generated tokens up to and including the first EOS; nothing after it)."""
-
-    __name__ = "reward"
-
-    def __init__(self, reward_fn: RewardFn):
-        self.reward_fn = reward_fn
-        self.pending: list[RolloutBatch] = []
-
-    def __call__(self, prompts: list, completions: list, completion_ids: list[list[int]], **kwargs) -> list[float]:
-        rewards = [float(r) for r in self.reward_fn(prompts, completions, completion_ids=completion_ids, **kwargs)]
-        if len(rewards) != len(completions) or not all(math.isfinite(r) for r in rewards):
-            raise ValueError(f"reward function returned {len(rewards)} rewards (need {len(completions)}, all finite)")
-        self.pending.append(
-            RolloutBatch(
-                prompt_tokens=int(sum(kwargs[PROMPT_TOKENS_COLUMN])),
-                completion_tokens=sum(len(ids) for ids in completion_ids),
-                rewards=rewards,
-            )
-        )
-        return rewards
-
-    def pop(self) -> list[RolloutBatch]:
-        batches, self.pending = self.pending, []
-        return batches
-
-
-def _callbacks(meter: RolloutMeter, log: TokensLog, run_dir: Path, save_steps: Sequence[int], tokenizer,
-               total_steps: int):
-    """The two TrainerCallbacks: per-step tokens log + progress bar, and checkpoint saving."""
-    from tqdm.auto import tqdm
-    from transformers import TrainerCallback
-
-    class StepLogCallback(TrainerCallback):
-        """Turns each step's rollout batches and TRL's logged ``kl`` into a :class:`StepRecord`."""
-
-        def __init__(self):
-            self.t0 = None
-            self.wall = {}
-            self.tokens_seen = 0
-            self.bar = None
-
-        def on_train_begin(self, args, state, control, **kw):
-            self.bar = tqdm(total=total_steps, desc="grpo", unit="step", dynamic_ncols=True)
-
-        def on_step_begin(self, args, state, control, **kw):
-            self.t0 = time.perf_counter()
-
-        def on_step_end(self, args, state, control, **kw):
-            self.wall[state.global_step] = time.perf_counter() - self.t0
-
-        def on_log(self, args, state, control, logs=None, **kw):
-            if "reward" not in (logs or {}):
-                return  # the end-of-training summary
-            batches = meter.pop()
-            if not batches:
-                raise RuntimeError(f"step {state.global_step}: no rollouts were scored")
-            rewards = np.array([r for b in batches for r in b.rewards], dtype=float)
-            record = StepRecord(
-                step=state.global_step,
-                prompt_tokens=sum(b.prompt_tokens for b in batches),
-                completion_tokens=sum(b.completion_tokens for b in batches),
-                n_sequences=len(rewards),
-                reward_mean=float(rewards.mean()),
-                reward_std=float(rewards.std()),
-                kl=logs.get("kl"),
-                wall_s=self.wall.pop(state.global_step),
-            )
-            seen = int(logs["num_tokens"])  # TRL's cumulative prompt + completion tokens: must agree with ours
-            if seen - self.tokens_seen != record.prompt_tokens + record.completion_tokens:
-                raise RuntimeError(
-                    f"step {record.step}: TRL counted {seen - self.tokens_seen} tokens, the meter "
-                    f"{record.prompt_tokens + record.completion_tokens}"
-                )
-            self.tokens_seen = seen
-            log.append(record)
-            self.bar.update(1)
-            kl = "-" if record.kl is None else f"{record.kl:.2e}"
-            self.bar.set_postfix(reward=f"{record.reward_mean:.3f}", kl=kl)
-
-        def on_train_end(self, args, state, control, **kw):
-            self.bar.close()
-
-    class CheckpointCallback(TrainerCallback):
-        """Saves model + tokenizer (no optimizer state) to ``step_{k}/`` at the configured steps, atomically."""
-
-        def on_step_end(self, args, state, control, model=None, **kw):
-            if state.global_step in save_steps:
-                with atomic_dir(run_dir / f"step_{state.global_step}") as tmp:
-                    model.save_pretrained(tmp)
-                    tokenizer.save_pretrained(tmp)
-
-    return [StepLogCallback(), CheckpointCallback()]
-
-
 def run_fingerprint(model_dir: str | os.PathLike, rows: Sequence[Mapping], settings: GRPOSettings) -> str:
     """SHA-256 over the settings, the base model path and the training rows: equal fingerprints, equal runs."""
     payload = json.dumps(
@@ -347,8 +278,7 @@ def run_grpo(
     (tests). A completed run with the same fingerprint in ``out_dir`` is returned as is; an incomplete one is redone
     from scratch. ``threads`` sets torch's intra-op threads.
     """
-    from transformers import AutoTokenizer, PrinterCallback
-    from trl import GRPOTrainer
+    from transformers import AutoTokenizer
 
     out_dir = Path(out_dir)
     fingerprint = run_fingerprint(model_dir, train_rows, settings)
@@ -373,25 +303,8 @@ def run_grpo(
 
     _remove_stale_tmp_dirs(out_dir)
     with atomic_dir(out_dir) as run_dir:
-        from datasets import Dataset
-
         cfg = build_grpo_config(settings, run_dir / "_trainer", use_cpu=use_cpu)
-        meter = RolloutMeter(reward_fn)
-        with TokensLog(run_dir / "tokens.csv") as log:
-            trainer = GRPOTrainer(
-                model=str(model_dir),
-                reward_funcs=meter,
-                args=cfg,
-                train_dataset=Dataset.from_list(rows),
-                processing_class=tokenizer,
-                callbacks=_callbacks(meter, log, run_dir, settings.save_steps, tokenizer, settings.steps),
-            )
-            trainer.remove_callback(PrinterCallback)  # it prints every step's ~30 metrics; our bar shows 2
-            with warnings.catch_warnings():  # transformers 5.x renaming notices raised inside TRL, once per step
-                warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning)
-                trainer.train()
-            if len(log.records) != settings.steps:
-                raise RuntimeError(f"trained {len(log.records)} steps, expected grpo.steps={settings.steps}")
+        records = _train(model_dir, cfg, rows, tokenizer, reward_fn, run_dir, settings)
         shutil.rmtree(run_dir / "_trainer", ignore_errors=True)
         missing = [k for k in settings.save_steps if not (run_dir / f"step_{k}").is_dir()]
         if missing:
@@ -406,16 +319,51 @@ def run_grpo(
             "n_dropped_overlong_prompts": n_dropped,
             "steps_per_epoch": steps_per_epoch,
             "saved_steps": list(settings.save_steps),
-            "passes": forward_passes(cfg),
-            "kl_estimator": TRL_KL_ESTIMATOR,
-            "kl_formula": TRL_KL_FORMULA,
-            "grpo_config": recorded_config(cfg),
-            "versions": library_versions(),
-            "device": "cpu" if use_cpu else "cuda",
-            "threads": threads,
-            "total_prompt_tokens": sum(r.prompt_tokens for r in log.records),
-            "total_completion_tokens": sum(r.completion_tokens for r in log.records),
-            "wall_s": time.perf_counter() - start,
+            **_trainer_record(cfg, records, use_cpu, threads, start),
         }
         write_json(run_dir / "run.json", run)
     return run
+
+
+def _train(model_dir: str | os.PathLike, cfg, rows: list[dict], tokenizer, reward_fn: RewardFn, run_dir: Path,
+           settings: GRPOSettings) -> list[StepRecord]:
+    """Run ``GRPOTrainer`` on ``rows``, writing ``run_dir/tokens.csv`` and ``run_dir/step_{k}/``; returns the
+    per-step records (exactly ``settings.steps`` of them, else it raises)."""
+    from datasets import Dataset
+    from transformers import PrinterCallback
+    from trl import GRPOTrainer
+
+    meter = RolloutMeter(reward_fn)
+    with TokensLog(run_dir / "tokens.csv") as log:
+        trainer = GRPOTrainer(
+            model=str(model_dir),
+            reward_funcs=meter,
+            args=cfg,
+            train_dataset=Dataset.from_list(rows),
+            processing_class=tokenizer,
+            callbacks=_callbacks(meter, log, run_dir, settings.save_steps, tokenizer, settings.steps),
+        )
+        trainer.remove_callback(PrinterCallback)  # it prints every step's ~30 metrics; our bar shows 2
+        with warnings.catch_warnings():  # transformers 5.x renaming notices raised inside TRL, once per step
+            warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning)
+            trainer.train()
+        if len(log.records) != settings.steps:
+            raise RuntimeError(f"trained {len(log.records)} steps, expected grpo.steps={settings.steps}")
+    return log.records
+
+
+def _trainer_record(cfg, records: Sequence[StepRecord], use_cpu: bool, threads: int, start: float) -> dict[str, Any]:
+    """The run.json fields about how the run trained: passes, KL, resolved ``GRPOConfig``, versions, device, token
+    totals, and ``wall_s`` (seconds since ``start``, a ``time.perf_counter()`` reading)."""
+    return {
+        "passes": forward_passes(cfg),
+        "kl_estimator": TRL_KL_ESTIMATOR,
+        "kl_formula": TRL_KL_FORMULA,
+        "grpo_config": recorded_config(cfg),
+        "versions": library_versions(),
+        "device": "cpu" if use_cpu else "cuda",
+        "threads": threads,
+        "total_prompt_tokens": sum(r.prompt_tokens for r in records),
+        "total_completion_tokens": sum(r.completion_tokens for r in records),
+        "wall_s": time.perf_counter() - start,
+    }
