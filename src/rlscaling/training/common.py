@@ -41,7 +41,8 @@ def _schema_defaults() -> dict[str, Any]:
 
 
 _DEFAULTS: dict[str, Any] = _schema_defaults()
-_REQUIRED = ("backend", "reward_mode", "rollouts_per_prompt", "prompts_per_step", "steps", "lr", "kl_coef", "kl_estimator")
+_REQUIRED = ("backend", "reward_mode", "rollouts_per_prompt", "prompts_per_step", "steps", "lr", "kl_coef",
+             "kl_estimator")
 _KNOWN_KEYS = frozenset(_REQUIRED) | frozenset(_DEFAULTS)
 
 
