@@ -1,6 +1,6 @@
 """Time `snakemake -n --profile profiles/slurm` on the production (Qwen3) study; target < 5 s.
 
-    python benchmarks/bench_dry_run.py [--config configs/qwen3.yaml] [--repeat 3]
+python benchmarks/bench_dry_run.py [--config configs/qwen3.yaml] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -25,13 +25,31 @@ def main(argv=None) -> int:
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as wd:
             t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", wd,
-                            "--profile", str(ROOT / "profiles" / "slurm"), "--configfile", args.config, "-n",
-                            "--quiet"], check=True, capture_output=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "snakemake",
+                    "-s",
+                    str(ROOT / "Snakefile"),
+                    "-d",
+                    wd,
+                    "--profile",
+                    str(ROOT / "profiles" / "slurm"),
+                    "--configfile",
+                    args.config,
+                    "-n",
+                    "--quiet",
+                ],
+                check=True,
+                capture_output=True,
+            )
             times.append(time.perf_counter() - t0)
     best = min(times)
-    print(f"dry run of {Path(args.config).name} with profiles/slurm: best {best:.2f} s of {args.repeat} "
-          f"(all: {', '.join(f'{t:.2f}' for t in times)}); target {TARGET_S:.0f} s; ratio {best / TARGET_S:.2f}")
+    print(
+        f"dry run of {Path(args.config).name} with profiles/slurm: best {best:.2f} s of {args.repeat} "
+        f"(all: {', '.join(f'{t:.2f}' for t in times)}); target {TARGET_S:.0f} s; ratio {best / TARGET_S:.2f}"
+    )
     return 0
 
 

@@ -35,8 +35,20 @@ def study_config(workdir: Path, backend: str) -> dict:
 
 def run_job(python: str, settings: dict, workdir: Path, out: str) -> dict:
     """One `rlscaling.jobs evaluate` process; returns its wall time and the result it logged."""
-    cmd = [python, "-m", "rlscaling.jobs", "evaluate", "--settings", json.dumps(settings), "--threads", "1",
-           "model=results/models/vm/b1/base", "data=results/data", "checkpoint=vm/b1/step_0", f"out={out}"]
+    cmd = [
+        python,
+        "-m",
+        "rlscaling.jobs",
+        "evaluate",
+        "--settings",
+        json.dumps(settings),
+        "--threads",
+        "1",
+        "model=results/models/vm/b1/base",
+        "data=results/data",
+        "checkpoint=vm/b1/step_0",
+        f"out={out}",
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "HF_HUB_OFFLINE": "1"}
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env=env)
@@ -54,10 +66,26 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_eval_"))
     study_config(workdir, "transformers")  # writes transformers.yaml for the Snakemake run below
-    subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
-                    "--configfile", str(workdir / "transformers.yaml"), "-c2", "results/models/vm/b1/base",
-                    "results/data/eval_gsm8k.jsonl", "results/data/fewshot_gsm8k.jsonl", "--quiet", "rules"],
-                   check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(ROOT / "Snakefile"),
+            "-d",
+            str(workdir),
+            "--configfile",
+            str(workdir / "transformers.yaml"),
+            "-c2",
+            "results/models/vm/b1/base",
+            "results/data/eval_gsm8k.jsonl",
+            "results/data/fewshot_gsm8k.jsonl",
+            "--quiet",
+            "rules",
+        ],
+        check=True,
+    )
     backends = {"transformers": sys.executable}
     vllm_python = os.environ.get("RLSCALING_VLLM_PYTHON")
     if vllm_python:
@@ -67,18 +95,33 @@ def main(argv=None) -> int:
         settings = rc.job_config(study_config(workdir, backend), "evaluate_endpoint")
         plan = settings["plan"]
         whole = run_job(python, settings, workdir, f"out/{backend}/checkpoint")
-        per_file = [run_job(python, {**settings, "plan": [item]}, workdir, f"out/{backend}/file{i}")
-                    for i, item in enumerate(plan)]
+        per_file = [
+            run_job(python, {**settings, "plan": [item]}, workdir, f"out/{backend}/file{i}")
+            for i, item in enumerate(plan)
+        ]
         for layout, runs in (("per checkpoint", [whole]), ("per file", per_file)):
             wall = sum(r["wall_s"] for r in runs)
-            start = sum(r["result"].get("engine", {}).get("import_s", 0) + r["result"].get("engine", {})
-                        .get("engine_start_s", 0) for r in runs)
-            gen = sum(v["generate_s"] for r in runs for k, v in r["result"].items() if isinstance(v, dict)
-                      and "generate_s" in v)
-            tokens = sum(v["generated_tokens"] for r in runs for k, v in r["result"].items()
-                         if isinstance(v, dict) and "generated_tokens" in v)
-            print(f"{backend:<13}{layout:<16}{len(runs):>5}{wall:>9.1f}{start:>16.1f}{gen:>12.2f}"
-                  f"{tokens / max(gen, 1e-9):>9.0f}")
+            start = sum(
+                r["result"].get("engine", {}).get("import_s", 0)
+                + r["result"].get("engine", {}).get("engine_start_s", 0)
+                for r in runs
+            )
+            gen = sum(
+                v["generate_s"]
+                for r in runs
+                for k, v in r["result"].items()
+                if isinstance(v, dict) and "generate_s" in v
+            )
+            tokens = sum(
+                v["generated_tokens"]
+                for r in runs
+                for k, v in r["result"].items()
+                if isinstance(v, dict) and "generated_tokens" in v
+            )
+            print(
+                f"{backend:<13}{layout:<16}{len(runs):>5}{wall:>9.1f}{start:>16.1f}{gen:>12.2f}"
+                f"{tokens / max(gen, 1e-9):>9.0f}"
+            )
         ratio = sum(r["wall_s"] for r in per_file) / whole["wall_s"]
         print(f"{backend}: one job per file / one per checkpoint = {ratio:.2f}x wall ({len(plan)} files)")
     return 0

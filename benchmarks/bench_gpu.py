@@ -29,12 +29,30 @@ from rlscaling.models import non_embedding_params
 
 # Architectures of the Qwen3-Base models (Qwen3 technical report, Table 1, and the models' config.json files).
 QWEN3_ARCH = {
-    "0.6B": dict(hidden_size=1024, num_hidden_layers=28, num_attention_heads=16, num_key_value_heads=8,
-                 intermediate_size=3072, tie_word_embeddings=True),
-    "1.7B": dict(hidden_size=2048, num_hidden_layers=28, num_attention_heads=16, num_key_value_heads=8,
-                 intermediate_size=6144, tie_word_embeddings=True),
-    "4B": dict(hidden_size=2560, num_hidden_layers=36, num_attention_heads=32, num_key_value_heads=8,
-               intermediate_size=9728, tie_word_embeddings=True),
+    "0.6B": dict(
+        hidden_size=1024,
+        num_hidden_layers=28,
+        num_attention_heads=16,
+        num_key_value_heads=8,
+        intermediate_size=3072,
+        tie_word_embeddings=True,
+    ),
+    "1.7B": dict(
+        hidden_size=2048,
+        num_hidden_layers=28,
+        num_attention_heads=16,
+        num_key_value_heads=8,
+        intermediate_size=6144,
+        tie_word_embeddings=True,
+    ),
+    "4B": dict(
+        hidden_size=2560,
+        num_hidden_layers=36,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        intermediate_size=9728,
+        tie_word_embeddings=True,
+    ),
 }
 VOCAB = 151936
 HEAD_DIM = 128
@@ -82,9 +100,19 @@ def bench_update(size: str, batch: int, seq: int, repeats: int) -> dict:
     peak_mem = torch.cuda.max_memory_allocated() / 2**30
     tok_s = batch * seq / s
     mfu = 6 * n * tok_s / DEFAULTS["peak_flops_per_s"]
-    return {"what": "update", "size": size, "n_params": n, "batch": batch, "seq": seq, "s_per_step": s,
-            "tokens_per_s": tok_s, "mfu": mfu, "assumed_mfu": DEFAULTS["mfu_update"],
-            "ratio": mfu / DEFAULTS["mfu_update"], "peak_mem_gib": peak_mem}
+    return {
+        "what": "update",
+        "size": size,
+        "n_params": n,
+        "batch": batch,
+        "seq": seq,
+        "s_per_step": s,
+        "tokens_per_s": tok_s,
+        "mfu": mfu,
+        "assumed_mfu": DEFAULTS["mfu_update"],
+        "ratio": mfu / DEFAULTS["mfu_update"],
+        "peak_mem_gib": peak_mem,
+    }
 
 
 @torch.no_grad()
@@ -95,17 +123,35 @@ def bench_rollout(size: str, batch: int, prompt: int, response: int, repeats: in
     mask = torch.ones_like(ids)
 
     def gen():
-        out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=response, min_new_tokens=response,
-                             do_sample=False, use_cache=True, pad_token_id=0, eos_token_id=None)
+        out = model.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            max_new_tokens=response,
+            min_new_tokens=response,
+            do_sample=False,
+            use_cache=True,
+            pad_token_id=0,
+            eos_token_id=None,
+        )
         assert out.shape[1] == prompt + response
 
     n = non_embedding_params(model)
     s = timed(gen, repeats)
     tok_s = batch * (prompt + response) / s
     mfu = 2 * n * tok_s / DEFAULTS["peak_flops_per_s"]
-    return {"what": "rollout (transformers generate)", "size": size, "n_params": n, "batch": batch,
-            "seq": prompt + response, "s_per_step": s, "tokens_per_s": tok_s, "new_tokens_per_s": batch * response / s,
-            "mfu": mfu, "assumed_mfu": DEFAULTS["mfu_rollout"], "ratio": mfu / DEFAULTS["mfu_rollout"]}
+    return {
+        "what": "rollout (transformers generate)",
+        "size": size,
+        "n_params": n,
+        "batch": batch,
+        "seq": prompt + response,
+        "s_per_step": s,
+        "tokens_per_s": tok_s,
+        "new_tokens_per_s": batch * response / s,
+        "mfu": mfu,
+        "assumed_mfu": DEFAULTS["mfu_rollout"],
+        "ratio": mfu / DEFAULTS["mfu_rollout"],
+    }
 
 
 def main() -> None:
@@ -120,16 +166,23 @@ def main() -> None:
     args = ap.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit("bench_gpu needs CUDA: torch.cuda.is_available() is False on this machine")
-    print(f"device: {torch.cuda.get_device_name()}  torch {torch.__version__}  "
-          f"peak assumed {DEFAULTS['peak_flops_per_s']:.3g} FLOP/s ({DEFAULTS['gpu']})")
+    print(
+        f"device: {torch.cuda.get_device_name()}  torch {torch.__version__}  "
+        f"peak assumed {DEFAULTS['peak_flops_per_s']:.3g} FLOP/s ({DEFAULTS['gpu']})"
+    )
     rows = []
     for size in args.sizes:
-        for row in (bench_update(size, args.batch, args.prompt + args.response, args.repeats),
-                    bench_rollout(size, args.gen_batch, args.prompt, args.response, args.repeats)):
+        for row in (
+            bench_update(size, args.batch, args.prompt + args.response, args.repeats),
+            bench_rollout(size, args.gen_batch, args.prompt, args.response, args.repeats),
+        ):
             rows.append(row)
-            print(f"{row['size']:>5} N={row['n_params'] / 1e9:.3f}B {row['what']:<31} batch {row['batch']:>3} x "
-                  f"{row['seq']} tok: {row['s_per_step']:7.3f} s  {row['tokens_per_s']:10,.0f} tok/s  "
-                  f"MFU {row['mfu']:.3f}  assumed {row['assumed_mfu']:.2f}  ratio {row['ratio']:.2f}", flush=True)
+            print(
+                f"{row['size']:>5} N={row['n_params'] / 1e9:.3f}B {row['what']:<31} batch {row['batch']:>3} x "
+                f"{row['seq']} tok: {row['s_per_step']:7.3f} s  {row['tokens_per_s']:10,.0f} tok/s  "
+                f"MFU {row['mfu']:.3f}  assumed {row['assumed_mfu']:.2f}  ratio {row['ratio']:.2f}",
+                flush=True,
+            )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

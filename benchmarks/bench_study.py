@@ -32,8 +32,11 @@ def per_rule_times(workdir: Path) -> pd.DataFrame:
     if not rows:
         raise SystemExit(f"no benchmark files under {bench_dir}: run the study first")
     df = pd.DataFrame(rows)
-    return df.groupby("rule")["s"].agg(jobs="count", total_s="sum", mean_s="mean", max_s="max").sort_values(
-        "total_s", ascending=False)
+    return (
+        df.groupby("rule")["s"]
+        .agg(jobs="count", total_s="sum", mean_s="mean", max_s="max")
+        .sort_values("total_s", ascending=False)
+    )
 
 
 def main(argv=None) -> int:
@@ -47,16 +50,32 @@ def main(argv=None) -> int:
     wall = None
     if not args.no_run:
         t0 = time.time()
-        subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
-                        "--configfile", str(Path(args.config).resolve()), "--cores", args.cores], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "snakemake",
+                "-s",
+                str(ROOT / "Snakefile"),
+                "-d",
+                str(workdir),
+                "--configfile",
+                str(Path(args.config).resolve()),
+                "--cores",
+                args.cores,
+            ],
+            check=True,
+        )
         wall = time.time() - t0
     table = per_rule_times(workdir)
     pd.set_option("display.width", 120)
     print(table.round(2).to_string())
     print(f"\nsum of job times: {table['total_s'].sum():.1f} s (jobs run {args.cores}-way in parallel)")
     if wall is not None:
-        print(f"wall time: {wall:.1f} s = {wall / 60:.2f} min; target {TARGET_S / 60:.0f} min; "
-              f"ratio wall/target = {wall / TARGET_S:.2f}")
+        print(
+            f"wall time: {wall:.1f} s = {wall / 60:.2f} min; target {TARGET_S / 60:.0f} min; "
+            f"ratio wall/target = {wall / TARGET_S:.2f}"
+        )
     print(f"workdir: {workdir}")
     return 0
 

@@ -56,8 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         n = module_lines(path)
         failed |= n > args.max_module
         print(f"{'!' if n > args.max_module else ' '} {n:5d}  {path.relative_to(args.root.parent)}")
-    rows = [(n, f"{path.relative_to(args.root.parent)}::{name}") for path in files
-            for name, n in function_lengths(path)]
+    rows = [
+        (n, f"{path.relative_to(args.root.parent)}::{name}") for path in files for name, n in function_lengths(path)
+    ]
     print(f"\nfunctions (lines; target <= {args.max_function})")
     for n, where in sorted(rows, reverse=True):
         if n > args.max_function or args.all:

@@ -13,59 +13,116 @@ import pandas as pd
 
 GSM8K_ROWS = {
     "train": [
-        {"question": "Ann has 3 pens and buys 4 more. How many pens does she have?",
-         "answer": "Ann has 3 + 4 = <<3+4=7>>7 pens.\n#### 7"},
-        {"question": "A box holds 12 eggs. How many eggs are in 100 boxes?",
-         "answer": "100 boxes hold 12 * 100 = <<12*100=1200>>1200 eggs.\n#### 1,200"},
-        {"question": "Tom had 10 apples and ate 2. How many are left?",
-         "answer": "10 - 2 = <<10-2=8>>8\n#### 8"},
+        {
+            "question": "Ann has 3 pens and buys 4 more. How many pens does she have?",
+            "answer": "Ann has 3 + 4 = <<3+4=7>>7 pens.\n#### 7",
+        },
+        {
+            "question": "A box holds 12 eggs. How many eggs are in 100 boxes?",
+            "answer": "100 boxes hold 12 * 100 = <<12*100=1200>>1200 eggs.\n#### 1,200",
+        },
+        {"question": "Tom had 10 apples and ate 2. How many are left?", "answer": "10 - 2 = <<10-2=8>>8\n#### 8"},
     ],
     "test": [
-        {"question": "Sam walks 2 km a day for 5 days. How far does he walk?",
-         "answer": "He walks 2 * 5 = <<2*5=10>>10 km.\n#### 10"},
-        {"question": "A shirt costs $15 and a hat $5. What do both cost?",
-         "answer": "15 + 5 = <<15+5=20>>20 dollars.\n#### $20"},
+        {
+            "question": "Sam walks 2 km a day for 5 days. How far does he walk?",
+            "answer": "He walks 2 * 5 = <<2*5=10>>10 km.\n#### 10",
+        },
+        {
+            "question": "A shirt costs $15 and a hat $5. What do both cost?",
+            "answer": "15 + 5 = <<15+5=20>>20 dollars.\n#### $20",
+        },
     ],
 }
 
 MATH_ROWS = {
     "train": [
-        {"problem": "What is $2+3$?", "level": "Level 1", "type": "Prealgebra",
-         "solution": "We add: $2+3=\\boxed{5}$."},
+        {
+            "problem": "What is $2+3$?",
+            "level": "Level 1",
+            "type": "Prealgebra",
+            "solution": "We add: $2+3=\\boxed{5}$.",
+        },
     ],
     "test": [
-        {"problem": "Simplify $\\frac{4}{8}$.", "level": "Level 2", "type": "Algebra",
-         "solution": "Divide by 4: $\\boxed{\\frac{1}{2}}$."},
-        {"problem": "Compute $10 \\cdot 100$.", "level": "Level ?", "type": "Number Theory",
-         "solution": "First $\\boxed{10}$ is wrong; it is $\\boxed{1{,}000}$, i.e. $\\boxed{1000}$."},
+        {
+            "problem": "Simplify $\\frac{4}{8}$.",
+            "level": "Level 2",
+            "type": "Algebra",
+            "solution": "Divide by 4: $\\boxed{\\frac{1}{2}}$.",
+        },
+        {
+            "problem": "Compute $10 \\cdot 100$.",
+            "level": "Level ?",
+            "type": "Number Theory",
+            "solution": "First $\\boxed{10}$ is wrong; it is $\\boxed{1{,}000}$, i.e. $\\boxed{1000}$.",
+        },
     ],
 }
 
 MMLU_ROWS = {
     "dev": [
-        {"question": "Which is a prime number?", "subject": "elementary_mathematics",
-         "choices": ["4", "6", "7", "9"], "answer": 2},
-        {"question": "What is 2 squared?", "subject": "elementary_mathematics",
-         "choices": ["2", "4", "8", "16"], "answer": 1},
+        {
+            "question": "Which is a prime number?",
+            "subject": "elementary_mathematics",
+            "choices": ["4", "6", "7", "9"],
+            "answer": 2,
+        },
+        {
+            "question": "What is 2 squared?",
+            "subject": "elementary_mathematics",
+            "choices": ["2", "4", "8", "16"],
+            "answer": 1,
+        },
     ],
     "test": [
-        {"question": "Which gas do plants take in?", "subject": "high_school_biology",
-         "choices": ["Oxygen", "Carbon dioxide", "Helium", "Neon"], "answer": 1},
+        {
+            "question": "Which gas do plants take in?",
+            "subject": "high_school_biology",
+            "choices": ["Oxygen", "Carbon dioxide", "Helium", "Neon"],
+            "answer": 1,
+        },
     ],
 }
 
 # Line-level WikiText layout (``wikitext``/``wikitext-2-raw-v1``): one row per raw line, blank lines as "".
 # Two invented pages; the first has a section and a sub-section heading, which stay inside it.
 WIKITEXT_LINES = [
-    "", " = Invented River = \n", "", " The Invented River flows past two hills . \n", "",
-    " = = Course = = \n", "", " It bends twice before the sea . \n", "",
-    " = = = Tributaries = = = \n", "", " One stream joins it . \n", "",
-    " = Invented Hill = \n", "", " A low hill beside the river . \n", "",
+    "",
+    " = Invented River = \n",
+    "",
+    " The Invented River flows past two hills . \n",
+    "",
+    " = = Course = = \n",
+    "",
+    " It bends twice before the sea . \n",
+    "",
+    " = = = Tributaries = = = \n",
+    "",
+    " One stream joins it . \n",
+    "",
+    " = Invented Hill = \n",
+    "",
+    " A low hill beside the river . \n",
+    "",
 ]
 WIKITEXT_PAGES = [  # the same text page by page, lines joined by "\n" (EleutherAI/wikitext_document_level layout)
-    "\n".join([" = Invented River = ", "", " The Invented River flows past two hills . ", "",
-               " = = Course = = ", "", " It bends twice before the sea . ", "",
-               " = = = Tributaries = = = ", "", " One stream joins it . ", ""]),
+    "\n".join(
+        [
+            " = Invented River = ",
+            "",
+            " The Invented River flows past two hills . ",
+            "",
+            " = = Course = = ",
+            "",
+            " It bends twice before the sea . ",
+            "",
+            " = = = Tributaries = = = ",
+            "",
+            " One stream joins it . ",
+            "",
+        ]
+    ),
     "\n".join([" = Invented Hill = ", "", " A low hill beside the river . ", ""]),
 ]
 WIKITEXT_ROWS = {"validation": [{"text": line} for line in WIKITEXT_LINES]}

@@ -15,17 +15,26 @@ from rlscaling.fit import FitError, compute_optimal_size, get_form
 
 SYMMETRIC = {"E": 0.05, "A": 1e3, "alpha": 0.3, "B": 1e3, "beta": 0.3, "C0": 1.0}
 CEILING = {"E": 0.05, "A": 9.5, "alpha": 0.3, "B": 18.0, "beta": 0.35, "F": 0.6, "C_mid": 3e17, "k": 1.0}
-RANGES = {"c_total": [1e18, 1e20], "c_pretrain": [1e18, 5e19], "c_rl": [0.0, 5e19],
-          "n_params": [1e8, 1e10], "pretrain_tokens": [1e9, 1e11]}
+RANGES = {
+    "c_total": [1e18, 1e20],
+    "c_pretrain": [1e18, 5e19],
+    "c_rl": [0.0, 5e19],
+    "n_params": [1e8, 1e10],
+    "pretrain_tokens": [1e9, 1e11],
+}
 
 
 def _fits(params: dict, draws=None, form="additive", ranges=None) -> dict:
     names = list(get_form(form).param_names)
-    return {"bootstrap": {"ci": 0.95},
-            "joint_law": {"chosen": form, "allocation_form": form,
-                          "forms": {form: {"status": "ok", "param_names": names, **params,
-                                           "bootstrap_params": draws}},
-                          "fitted_range": ranges or RANGES}}
+    return {
+        "bootstrap": {"ci": 0.95},
+        "joint_law": {
+            "chosen": form,
+            "allocation_form": form,
+            "forms": {form: {"status": "ok", "param_names": names, **params, "bootstrap_params": draws}},
+            "fitted_range": ranges or RANGES,
+        },
+    }
 
 
 def _jitter(params: dict, form: str, key: str, sd: float, n: int = 200) -> list:
@@ -71,10 +80,14 @@ def test_size_tokens_optimum_matches_a_grid_over_fraction_and_size(budget):
 
 
 def test_allocation_cis_come_from_the_bootstrap_draws():
-    law = al.JointLaw.from_fits(_fits(CEILING, _jitter(CEILING, "size_tokens_ceiling", "alpha", 0.02),
-                                      "size_tokens_ceiling", {**RANGES, "n_params": [1e4, 1e12],
-                                                              "pretrain_tokens": [1e4, 1e14],
-                                                              "c_pretrain": [1e10, 1e21]}))
+    law = al.JointLaw.from_fits(
+        _fits(
+            CEILING,
+            _jitter(CEILING, "size_tokens_ceiling", "alpha", 0.02),
+            "size_tokens_ceiling",
+            {**RANGES, "n_params": [1e4, 1e12], "pretrain_tokens": [1e4, 1e14], "c_pretrain": [1e10, 1e21]},
+        )
+    )
     row = al.allocate(law, 1e19)
     for short, key in (("f", "f_pretrain"), ("n", "n_params"), ("d", "pretrain_tokens")):
         assert row[f"{short}_ci_low"] < row[key] < row[f"{short}_ci_high"], short

@@ -27,10 +27,17 @@ def study(tmp_path_factory):
     sizes, tokens, steps, tps = (1e5, 3e5, 1e6), (2e5, 6e5), (0, 2, 4, 7, 10, 15, 20), 2e4
     g_pre = np.exp(np.mean([np.log(6 * n * d) for n in sizes for d in tokens]))
     g_rl = np.exp(np.mean([np.log(6 * n * tps * s) for n in sizes for s in steps if s]))
-    law = {"E": 0.1, "A": 0.15 * g_pre**0.25, "alpha": 0.25, "B": 0.4 * (g_rl / 10) ** 0.48, "beta": 0.48,
-           "C0": g_rl / 10}
-    summary, records = synthetic_study(law, n_params=sizes, pretrain_tokens=tokens, rl_steps=steps,
-                                       rl_tokens_per_step=tps, n_items=300, seed=5)
+    law = {
+        "E": 0.1,
+        "A": 0.15 * g_pre**0.25,
+        "alpha": 0.25,
+        "B": 0.4 * (g_rl / 10) ** 0.48,
+        "beta": 0.48,
+        "C0": g_rl / 10,
+    }
+    summary, records = synthetic_study(
+        law, n_params=sizes, pretrain_tokens=tokens, rl_steps=steps, rl_tokens_per_step=tps, n_items=300, seed=5
+    )
     summary.to_csv(root / "summary.csv", index=False)
     records.to_parquet(root / "records.parquet")
     return root
@@ -39,9 +46,23 @@ def study(tmp_path_factory):
 @pytest.fixture(scope="module")
 def fitted(study):
     out = study / "fits"
-    rc = cli.main(["fit", "--summary", str(study / "summary.csv"), "--records", str(study / "records.parquet"),
-                   "--out", str(out), "--bootstrap", "40", "--seed-table", str(SEED_TABLE),
-                   "--figures", str(study / "figures")])
+    rc = cli.main(
+        [
+            "fit",
+            "--summary",
+            str(study / "summary.csv"),
+            "--records",
+            str(study / "records.parquet"),
+            "--out",
+            str(out),
+            "--bootstrap",
+            "40",
+            "--seed-table",
+            str(SEED_TABLE),
+            "--figures",
+            str(study / "figures"),
+        ]
+    )
     assert rc == 0
     return out
 
@@ -61,8 +82,7 @@ def test_fit_writes_strict_json_allocation_and_figures(fitted, study):
     assert (fitted / "iso_flop.csv").read_text().splitlines()[0].split(",") == ISO_FLOP_COLUMNS
     assert (fitted / "iso_flop.csv").is_file()
     names = {p.name for p in (study / "figures").iterdir()}
-    for stem in ("fit_gain_vs_size", "fit_gain_vs_size_seed", "fit_rl_curves", "fit_iso_flop",
-                 "fit_extrapolation"):
+    for stem in ("fit_gain_vs_size", "fit_gain_vs_size_seed", "fit_rl_curves", "fit_iso_flop", "fit_extrapolation"):
         assert {f"{stem}.png", f"{stem}.svg"} <= names
 
 
@@ -114,12 +134,23 @@ def test_fit_on_a_flat_study_writes_the_same_files_with_the_reason(tmp_path, stu
 
     out = tmp_path / "o"
     out.mkdir()
-    (out / "allocation.csv").write_text("stale\n")   # from an earlier run: must be replaced, not kept
-    (out / "notes.txt").write_text("mine\n")          # not a fit output: must be left alone
+    (out / "allocation.csv").write_text("stale\n")  # from an earlier run: must be replaced, not kept
+    (out / "notes.txt").write_text("mine\n")  # not a fit output: must be left alone
     flat = pd.read_csv(study / "summary.csv").assign(accuracy=0.0, ci_low=0.0, ci_high=0.0)
     flat.to_csv(tmp_path / "flat.csv", index=False)
-    rc = cli.main(["fit", "--summary", str(tmp_path / "flat.csv"), "--out", str(out),
-                   "--bootstrap", "5", "--figures", str(tmp_path / "fig")])
+    rc = cli.main(
+        [
+            "fit",
+            "--summary",
+            str(tmp_path / "flat.csv"),
+            "--out",
+            str(out),
+            "--bootstrap",
+            "5",
+            "--figures",
+            str(tmp_path / "fig"),
+        ]
+    )
     assert rc == 0
     fits = json.loads((out / "fits.json").read_text())
     assert fits["joint_law"]["chosen"] is None
@@ -133,13 +164,16 @@ def test_fit_on_a_flat_study_writes_the_same_files_with_the_reason(tmp_path, stu
     assert (tmp_path / "fig" / "fit_rl_curves.png").is_file()
 
 
-@pytest.mark.parametrize(("value", "message"), [
-    ("nan", "column 'accuracy' = nan is not a fraction in [0, 1]"),
-    ("inf", "column 'accuracy' = inf is not a fraction in [0, 1]"),
-    ("1.5", "column 'accuracy' = 1.5 is not a fraction in [0, 1]"),
-    ("-0.1", "column 'accuracy' = -0.1 is not a fraction in [0, 1]"),
-    ("abc", "column 'accuracy' = 'abc' is not a fraction in [0, 1]"),
-])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("nan", "column 'accuracy' = nan is not a fraction in [0, 1]"),
+        ("inf", "column 'accuracy' = inf is not a fraction in [0, 1]"),
+        ("1.5", "column 'accuracy' = 1.5 is not a fraction in [0, 1]"),
+        ("-0.1", "column 'accuracy' = -0.1 is not a fraction in [0, 1]"),
+        ("abc", "column 'accuracy' = 'abc' is not a fraction in [0, 1]"),
+    ],
+)
 def test_bad_accuracy_is_exit_2_naming_file_line_and_column(tmp_path, study, capsys, value, message):
     lines = (study / "summary.csv").read_text().splitlines()
     header = lines[0].split(",")
@@ -175,8 +209,22 @@ def test_bad_record_score_names_the_parquet_row(tmp_path, study, capsys):
     records = pd.read_parquet(study / "records.parquet")
     records.loc[7, "score"] = 2.0
     records.to_parquet(tmp_path / "rec.parquet")
-    assert cli.main(["fit", "--summary", str(study / "summary.csv"), "--records", str(tmp_path / "rec.parquet"),
-                     "--out", str(tmp_path / "o"), "--bootstrap", "3"]) == 2
+    assert (
+        cli.main(
+            [
+                "fit",
+                "--summary",
+                str(study / "summary.csv"),
+                "--records",
+                str(tmp_path / "rec.parquet"),
+                "--out",
+                str(tmp_path / "o"),
+                "--bootstrap",
+                "3",
+            ]
+        )
+        == 2
+    )
     assert f"{tmp_path / 'rec.parquet'} row 7: column 'score' = 2.0 is not a score in [0, 1]" in capsys.readouterr().err
 
 

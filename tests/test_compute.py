@@ -49,8 +49,10 @@ def test_grpo_passes_change_cost():
 
 
 def test_cumulative_rl_flops_uses_logged_tokens_in_step_order():
-    log = [{"step": "2", "prompt_tokens": "10", "completion_tokens": "30"},
-           {"step": "1", "prompt_tokens": "10", "completion_tokens": "10"}]
+    log = [
+        {"step": "2", "prompt_tokens": "10", "completion_tokens": "30"},
+        {"step": "1", "prompt_tokens": "10", "completion_tokens": "10"},
+    ]
     cum = cumulative_rl_flops(100, log, GRPOPasses(ref_forward=False))
     assert cum == [(1, 8 * 100 * 20), (2, 8 * 100 * 20 + 8 * 100 * 40)]
     assert rl_flops_at(100, log, 0, GRPOPasses(ref_forward=False)) == 0.0
@@ -77,18 +79,30 @@ def test_verl_c_rl_counts_the_old_policy_forward(tmp_path):
     from rlscaling.training.common import GRPOSettings
     from rlscaling.training.verl_backend import verl_passes
 
-    settings = GRPOSettings.from_config({"backend": "verl", "reward_mode": "custom_flexible", "rollouts_per_prompt": 3,
-                                         "prompts_per_step": 512, "steps": 2, "lr": 1e-6, "kl_coef": 0.001,
-                                         "kl_estimator": "low_var_kl"}, seed=0)
+    settings = GRPOSettings.from_config(
+        {
+            "backend": "verl",
+            "reward_mode": "custom_flexible",
+            "rollouts_per_prompt": 3,
+            "prompts_per_step": 512,
+            "steps": 2,
+            "lr": 1e-6,
+            "kl_coef": 0.001,
+            "kl_estimator": "low_var_kl",
+        },
+        seed=0,
+    )
     base, grpo = tmp_path / "base", tmp_path / "grpo"
     base.mkdir()
     grpo.mkdir()
     n, d = 4.4e8, 3.6e13
     (base / "pretrain.json").write_text(json.dumps({"n_params_non_embedding": n, "tokens_trained": d}))
     (grpo / "run.json").write_text(json.dumps({"backend": "verl", "passes": verl_passes(settings)}))
-    (grpo / "tokens.csv").write_text("step,prompt_tokens,completion_tokens,n_sequences,reward_mean,reward_std,kl,"
-                                     "wall_s\n"
-                                     "1,300000,200000,1536,0.5,0.5,0.001,10\n2,310000,250000,1536,0.6,0.5,0.002,10\n")
+    (grpo / "tokens.csv").write_text(
+        "step,prompt_tokens,completion_tokens,n_sequences,reward_mean,reward_std,kl,"
+        "wall_s\n"
+        "1,300000,200000,1536,0.5,0.5,0.001,10\n2,310000,250000,1536,0.6,0.5,0.002,10\n"
+    )
     cfg = {"models": {"m": {}}, "pretrain": {"budgets": {"b": d}}}
     c = cell_compute(cfg, "m", "b", base, grpo)
     by_hand_step1 = 12 * n * (300000 + 200000)

@@ -77,8 +77,14 @@ def test_checkpoints_and_jobs_follow_config(base):
 # ---------------------------------------------------------------------------------------- one validation layer
 
 
-@pytest.mark.parametrize("where,value", [(("grpo", "lr"), float("nan")), (("grpo", "kl_coef"), float("inf")),
-                                         (("pretrain", "budgets", "short"), float("nan"))])
+@pytest.mark.parametrize(
+    "where,value",
+    [
+        (("grpo", "lr"), float("nan")),
+        (("grpo", "kl_coef"), float("inf")),
+        (("pretrain", "budgets", "short"), float("nan")),
+    ],
+)
 def test_non_finite_numbers_are_refused_with_their_key(base, where, value):
     cfg = copy.deepcopy(base)
     node = cfg

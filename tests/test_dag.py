@@ -12,8 +12,12 @@ from rlscaling import config as rc
 
 from test_workflow import ROOT, dry_run_jobs
 
-CONFIGS = {"embedded": ROOT / "config.yaml", "qwen3": ROOT / "configs" / "qwen3.yaml",
-           "evolm": ROOT / "configs" / "evolm.yaml", "olmo2": ROOT / "configs" / "olmo2.yaml"}
+CONFIGS = {
+    "embedded": ROOT / "config.yaml",
+    "qwen3": ROOT / "configs" / "qwen3.yaml",
+    "evolm": ROOT / "configs" / "evolm.yaml",
+    "olmo2": ROOT / "configs" / "olmo2.yaml",
+}
 PROFILE = ROOT / "profiles" / "slurm"
 BACKEND_RULES = ("grpo", "evaluate_endpoint", "evaluate_intermediate", "val_loss")
 
@@ -45,23 +49,33 @@ def test_the_slurm_profile_alone_plans_the_qwen3_study(tmp_path):
     """The design card's command: `snakemake --profile profiles/slurm` with no other flag is the Qwen3 study; GPU
     jobs ask for one node; a --configfile on the command line replaces the profile's."""
     env = {**__import__("os").environ, "RLSCALING_SLURM_ACCOUNT": ""}
-    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--profile", str(PROFILE)], cwd=ROOT,
-                         capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--profile", str(PROFILE)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     text = out.stdout + out.stderr
     assert out.returncode == 0, text[-3000:]
     assert "results/grpo/qwen3-14b/36T" in text and "tiny-s" not in text
     grpo_blocks = [b for b in text.split("\n\n") if "rule grpo:" in b]
     assert len(grpo_blocks) == 5 and all(re.search(r"\bnodes=1\b", b) for b in grpo_blocks)
     assert all(re.search(r"\bgpu=(1|2|4|8)\b", b) for b in grpo_blocks)
-    other = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--profile", str(PROFILE), "--configfile",
-                            str(CONFIGS["evolm"])], cwd=ROOT, capture_output=True, text=True)
+    other = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--profile", str(PROFILE), "--configfile", str(CONFIGS["evolm"])],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert other.returncode == 0 and "evolm-1b" in other.stdout + other.stderr
     assert "qwen3-14b" not in other.stdout + other.stderr
 
 
 def test_every_rule_has_an_environment_and_lint_is_clean(tmp_path):
-    out = subprocess.run(snakemake_cmd(tmp_path, "--configfile", str(CONFIGS["qwen3"]), "--lint"),
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        snakemake_cmd(tmp_path, "--configfile", str(CONFIGS["qwen3"]), "--lint"), capture_output=True, text=True
+    )
     text = out.stdout + out.stderr
     assert "Specify a conda environment" not in text, text[-3000:]
 
@@ -81,17 +95,33 @@ def _load_workflow(config, conda: bool, workdir):
 
     methods = {DeploymentMethod.CONDA} if conda else set()
     with SnakemakeApi(OutputSettings(quiet=set())) as api:
-        wf = api.workflow(resource_settings=ResourceSettings(), config_settings=ConfigSettings(configfiles=[config]),
-                          deployment_settings=DeploymentSettings(deployment_method=methods),
-                          snakefile=ROOT / "Snakefile", workdir=Path(workdir))
+        wf = api.workflow(
+            resource_settings=ResourceSettings(),
+            config_settings=ConfigSettings(configfiles=[config]),
+            deployment_settings=DeploymentSettings(deployment_method=methods),
+            snakefile=ROOT / "Snakefile",
+            workdir=Path(workdir),
+        )
         rules = {r.name: r.conda_env for r in wf._workflow.rules}
     return rules
 
 
-@pytest.mark.parametrize("name,want", [
-    ("qwen3", {"grpo": "envs/verl.yaml", "evaluate_endpoint": "envs/vllm.yaml", "evaluate_intermediate":
-               "envs/vllm.yaml", "val_loss": "envs/cpu.yaml", "aggregate": "envs/cpu.yaml"}),
-    ("embedded", {"grpo": "envs/cpu.yaml", "evaluate_endpoint": "envs/cpu.yaml", "pretrain": "envs/cpu.yaml"})])
+@pytest.mark.parametrize(
+    "name,want",
+    [
+        (
+            "qwen3",
+            {
+                "grpo": "envs/verl.yaml",
+                "evaluate_endpoint": "envs/vllm.yaml",
+                "evaluate_intermediate": "envs/vllm.yaml",
+                "val_loss": "envs/cpu.yaml",
+                "aggregate": "envs/cpu.yaml",
+            },
+        ),
+        ("embedded", {"grpo": "envs/cpu.yaml", "evaluate_endpoint": "envs/cpu.yaml", "pretrain": "envs/cpu.yaml"}),
+    ],
+)
 def test_every_rule_runs_in_its_backends_conda_environment(name, want, tmp_path, monkeypatch):
     """With --software-deployment-method conda each rule's `conda:` is its backend's envs/*.yaml (chosen from the
     config) and its job runs that environment's `python`; without conda, environments.<backend>.python or
@@ -112,11 +142,14 @@ def test_every_rule_runs_in_its_backends_conda_environment(name, want, tmp_path,
         assert os.environ["RLSCALING_JOB_PYTHON_EVALUATE"] == sys.executable  # unset: this interpreter
 
 
-@pytest.mark.parametrize("old,new,message", [
-    ("kl_coef:", "kl_coeff:", "kl_coeff"),
-    ("lr: 1.0e-4", "lr: .nan", "grpo.lr: nan is not a finite number"),
-    ("vocab_size: 64", "vocab_size: 32", "config error, nothing was run: tokenizer.vocab_size=32 is too small"),
-])
+@pytest.mark.parametrize(
+    "old,new,message",
+    [
+        ("kl_coef:", "kl_coeff:", "kl_coeff"),
+        ("lr: 1.0e-4", "lr: .nan", "grpo.lr: nan is not a finite number"),
+        ("vocab_size: 64", "vocab_size: 32", "config error, nothing was run: tokenizer.vocab_size=32 is too small"),
+    ],
+)
 def test_bad_config_stops_before_any_job(tmp_path, old, new, message):
     bad = tmp_path / "bad.yaml"
     text = (ROOT / "tests" / "configs" / "micro.yaml").read_text()

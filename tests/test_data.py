@@ -41,7 +41,10 @@ def hf_cache(tmp_path, monkeypatch):
 
 def test_parse_spec_kinds_and_options():
     assert parse_spec("procedural:chain_sum?terms=3-4&digits=1-2") == (
-        "procedural", "chain_sum", {"terms": "3-4", "digits": "1-2"})
+        "procedural",
+        "chain_sum",
+        {"terms": "3-4", "digits": "1-2"},
+    )
     assert parse_spec("hf:gsm8k") == ("hf", "gsm8k", {})
     assert parse_spec("hf:mmlu?data_dir=/x/y") == ("hf", "mmlu", {"data_dir": "/x/y"})
     assert parse_spec("jsonl:/a/b.jsonl") == ("jsonl", "/a/b.jsonl", {})
@@ -97,7 +100,10 @@ def test_mmlu_and_wikitext_converters():
     assert (rec["answer"], rec["choices"], rec["subject"]) == ("D", ["a", "b", "c", "d"], "s")
     validate_record(rec, "test")
     assert data.wikitext_page_to_record({"page": " = X = \n y "}, 5, "validation") == {
-        "id": "wikitext2-validation-5", "text": " = X = \n y ", "source": "hf:wikitext2"}
+        "id": "wikitext2-validation-5",
+        "text": " = X = \n y ",
+        "source": "hf:wikitext2",
+    }
 
 
 # --------------------------------------------------------------------------- hf sources from local files
@@ -119,13 +125,17 @@ def test_hf_gsm8k_from_local_parquet(hf_cache):
 def test_hf_math_mmlu_wikitext_from_local_files(hf_cache):
     math = load_records(f"hf:math?data_dir={write_math_dir(hf_cache / 'math')}", split="test")
     assert [(r["answer"], r["subject"], r["level"]) for r in math] == [
-        ("\\frac{1}{2}", "Algebra", 2), ("1000", "Number Theory", "Level ?")]
+        ("\\frac{1}{2}", "Algebra", 2),
+        ("1000", "Number Theory", "Level ?"),
+    ]
     mmlu_dir = write_mmlu_dir(hf_cache / "mmlu")
     pool = load_records(f"hf:mmlu?data_dir={mmlu_dir}", split="train")  # MMLU's few-shot split is dev
     assert [r["answer"] for r in pool] == ["C", "B"] and pool[0]["id"] == "mmlu-dev-0"
     text = load_records(f"hf:wikitext2?data_dir={write_wikitext_dir(hf_cache / 'wt')}", split="validation")
     assert [(r["id"], r["text"]) for r in text] == [
-        ("wikitext2-validation-0", WIKITEXT_PAGES[0]), ("wikitext2-validation-1", WIKITEXT_PAGES[1])]
+        ("wikitext2-validation-0", WIKITEXT_PAGES[0]),
+        ("wikitext2-validation-1", WIKITEXT_PAGES[1]),
+    ]
 
 
 def test_hf_local_dir_errors(hf_cache):
@@ -192,21 +202,28 @@ def test_offline_mode_wraps_the_loader_error(monkeypatch):
 
 
 def test_jsonl_records_and_line_numbered_errors(tmp_path):
-    good = write_lines(tmp_path / "good.jsonl", [
-        {"id": "a", "question": "What is 1 + 1?", "answer": "2.0"}, "",
-        {"id": "b", "question": "Pick", "answer": "B", "choices": ["x", "y"]}])
+    good = write_lines(
+        tmp_path / "good.jsonl",
+        [
+            {"id": "a", "question": "What is 1 + 1?", "answer": "2.0"},
+            "",
+            {"id": "b", "question": "Pick", "answer": "B", "choices": ["x", "y"]},
+        ],
+    )
     recs = load_records(f"jsonl:{good}")
     assert [r["answer"] for r in recs] == ["2", "B"] and recs[0]["source"] == f"jsonl:{good}"
     assert recs[0]["solution"] is None
-    missing = write_lines(tmp_path / "missing.jsonl", [{"id": "a", "question": "q", "answer": "1"}, "",
-                                                       {"id": "b", "question": "q"}])
+    missing = write_lines(
+        tmp_path / "missing.jsonl", [{"id": "a", "question": "q", "answer": "1"}, "", {"id": "b", "question": "q"}]
+    )
     with pytest.raises(DataSourceError, match=rf"{missing}:3: missing required field 'answer'"):
         load_records(f"jsonl:{missing}")
     malformed = write_lines(tmp_path / "malformed.jsonl", [{"id": "a", "question": "q", "answer": "1"}, "{oops"])
     with pytest.raises(DataSourceError, match=rf"{malformed}:2: malformed JSON"):
         load_records(f"jsonl:{malformed}")
-    badletter = write_lines(tmp_path / "letter.jsonl", [{"id": "a", "question": "q", "answer": "E",
-                                                         "choices": ["1", "2", "3", "4"]}])
+    badletter = write_lines(
+        tmp_path / "letter.jsonl", [{"id": "a", "question": "q", "answer": "E", "choices": ["1", "2", "3", "4"]}]
+    )
     with pytest.raises(DataSourceError, match=r"letter.jsonl:1: answer 'E' is not a choice letter"):
         load_records(f"jsonl:{badletter}")
     with pytest.raises(DataSourceError, match="no such file"):
@@ -228,8 +245,7 @@ def test_render_steps_examples():
     assert procedural.render_steps("12 + 7 - 5") == ("12 + 7 = 19. 19 - 5 = 14.", "14")
     assert procedural.render_steps("7") == ("7 = 7.", "7")
     assert procedural.render_steps("3 + -5 - 4") == ("3 + -5 = -2. -2 - 4 = -6.", "-6")
-    assert procedural.render_steps("2 + 3 * 4 - 6 / 2") == (
-        "3 * 4 = 12. 6 / 2 = 3. 2 + 12 = 14. 14 - 3 = 11.", "11")
+    assert procedural.render_steps("2 + 3 * 4 - 6 / 2") == ("3 * 4 = 12. 6 / 2 = 3. 2 + 12 = 14. 14 - 3 = 11.", "11")
     for bad in ("(1 + 2)", "1 +", "1.5 + 2", "7 / 2"):
         with pytest.raises(ValueError, match="cannot render"):
             procedural.render_steps(bad)
@@ -266,12 +282,15 @@ def test_render_steps_matches_python_arithmetic(numbers, draw):
     assert steps.endswith(f"= {answer}.")
 
 
-@pytest.mark.parametrize("task, difficulty", [
-    ("chain_sum", {"terms": "3-4", "digits": "1-2"}),
-    ("chain_sum", {"terms": "2-5", "digits": "1-3", "negation": "true"}),
-    ("basic_arithmetic", {"terms": "2-4", "digits": "1-2"}),
-    ("gsm_symbolic", {}),
-])
+@pytest.mark.parametrize(
+    "task, difficulty",
+    [
+        ("chain_sum", {"terms": "3-4", "digits": "1-2"}),
+        ("chain_sum", {"terms": "2-5", "digits": "1-3", "negation": "true"}),
+        ("basic_arithmetic", {"terms": "2-4", "digits": "1-2"}),
+        ("gsm_symbolic", {}),
+    ],
+)
 def test_worked_steps_end_at_the_reasoning_gym_answer(task, difficulty):
     """``generate`` asserts renderer == reasoning-gym on every item; check the record text as well."""
     for seed in range(3):
@@ -280,7 +299,7 @@ def test_worked_steps_end_at_the_reasoning_gym_answer(task, difficulty):
             assert last == f"#### {rec['answer']}"
             if task != "gsm_symbolic":
                 assert rec["solution"].splitlines()[0].endswith(f"= {rec['answer']}.")
-                steps, answer = procedural.render_steps(rec["question"][len("What is "):-1])
+                steps, answer = procedural.render_steps(rec["question"][len("What is ") : -1])
                 assert answer == rec["answer"]
             validate_record(rec, task)
 
@@ -329,7 +348,12 @@ def test_split_seed_is_far_apart_and_split_specific():
 
 def test_difficulty_mapping_and_errors():
     assert procedural.difficulty_config("chain_sum", terms="3-4", digits=2, negation="false") == {
-        "min_terms": 3, "max_terms": 4, "min_digits": 2, "max_digits": 2, "allow_negation": False}
+        "min_terms": 3,
+        "max_terms": 4,
+        "min_digits": 2,
+        "max_digits": 2,
+        "allow_negation": False,
+    }
     cfg = procedural.difficulty_config("basic_arithmetic", terms=(2, 3))
     assert cfg["operators"] == ("+", "-") and cfg["allow_parentheses"] is False
     bad = [({"terms": "4-3"}, "lo <= hi"), ({"digits": "x"}, "'lo-hi'"), ({"negation": "maybe"}, "true/false")]
@@ -350,16 +374,19 @@ def test_exhausted_question_space_is_a_clear_error():
 
 def test_jsonl_invalid_utf8_names_file_and_line(tmp_path):
     path = tmp_path / "latin1.jsonl"
-    path.write_bytes(b'{"id": "a", "question": "q", "answer": "1"}\n\n'
-                     b'{"id": "b", "question": "caf\xe9?", "answer": "2"}\n')
+    path.write_bytes(
+        b'{"id": "a", "question": "q", "answer": "1"}\n\n{"id": "b", "question": "caf\xe9?", "answer": "2"}\n'
+    )
     with pytest.raises(DataSourceError, match=rf"{path}:3: not valid UTF-8 \(byte\(s\) e9 at byte 29 of the line"):
         load_records(f"jsonl:{path}")
 
 
 @pytest.mark.parametrize("answer", ["two", "NaN", "nan", "inf", "1/2", "1e3", "7 apples", "$", "--3"])
 def test_gsm8k_answer_that_no_scorer_can_match_is_refused_with_file_and_line(tmp_path, answer):
-    path = write_lines(tmp_path / "g.jsonl", [{"id": "a", "question": "q", "answer": "3"}, "",
-                                              {"id": "b", "question": "q", "answer": answer}])
+    path = write_lines(
+        tmp_path / "g.jsonl",
+        [{"id": "a", "question": "q", "answer": "3"}, "", {"id": "b", "question": "q", "answer": answer}],
+    )
     with pytest.raises(DataSourceError, match=rf"{path}:3: answer .* is not a number the GSM8K scorers can match"):
         load_records(f"jsonl:{path}", kind="gsm8k")
     assert len(load_records(f"jsonl:{path}")) == 2  # without a kind only the shape is checked
@@ -376,7 +403,7 @@ def test_every_record_is_checked_not_only_the_subsample(tmp_path):
 @given(st.one_of(st.text(max_size=12), st.from_regex(r"[-+$]?[0-9,]{1,8}(\.[0-9]{0,3})?\.?", fullmatch=True)))
 @settings(max_examples=300, deadline=None)
 def test_gsm8k_answer_accepted_at_preparation_iff_the_scorers_accept_it(answer):
-    """"Valid at preparation" means "scorable": the scorer raises on exactly the answers preparation refuses,
+    """ "Valid at preparation" means "scorable": the scorer raises on exactly the answers preparation refuses,
     and a response stating an accepted answer scores 1 in every GSM8K mode."""
     from rlscaling.rewards import MODES, score_gsm8k
 
@@ -434,11 +461,21 @@ def test_procedural_items_checked_with_index_and_id(monkeypatch):
 # --------------------------------------------------------------------------- WikiText pages
 
 
-@pytest.mark.parametrize(("line", "title"), [
-    (" = Valkyria = \n", True), ("= A = B =", True), (" = 1 = ", True),
-    (" = = Gameplay = = \n", False), (" = = = Reception = = = ", False), (" = = ", False), (" = ", False),
-    (" The sum 1 = 1 = 2 . ", False), ("", False), ("==", False),
-])
+@pytest.mark.parametrize(
+    ("line", "title"),
+    [
+        (" = Valkyria = \n", True),
+        ("= A = B =", True),
+        (" = 1 = ", True),
+        (" = = Gameplay = = \n", False),
+        (" = = = Reception = = = ", False),
+        (" = = ", False),
+        (" = ", False),
+        (" The sum 1 = 1 = 2 . ", False),
+        ("", False),
+        ("==", False),
+    ],
+)
 def test_wikitext_title_lines(line, title):
     assert data.is_wikitext_title(line) is title
 
@@ -473,8 +510,10 @@ def test_wikitext_hub_loads_lm_evals_document_level_copy_then_falls_back_to_line
 
     monkeypatch.setattr(data, "_load_hub", fake_hub)
     recs = load_records("hf:wikitext2", split="test")
-    assert [r["text"] for r in recs] == WIKITEXT_PAGES and [r["id"] for r in recs] == ["wikitext2-test-0",
-                                                                                       "wikitext2-test-1"]
+    assert [r["text"] for r in recs] == WIKITEXT_PAGES and [r["id"] for r in recs] == [
+        "wikitext2-test-0",
+        "wikitext2-test-1",
+    ]
     assert calls == [("EleutherAI/wikitext_document_level", "wikitext-2-raw-v1", "test")]
 
     def doc_level_missing(dataset, config, split, source, hint=True):

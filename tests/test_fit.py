@@ -43,8 +43,13 @@ def test_two_factor_engine_reproduces_chinchilla_replication():
     n = df["Model Size"].to_numpy()
     d = df["Training FLOP"].to_numpy() / (6 * n)
     fit = F.fit_two_factor_power_law(n, d, df["loss"].to_numpy(), delta=1e-3)
-    published_ci = {"E": (1.769, 1.871), "A": (285.2, 743.6), "B": (1042, 5810),
-                    "alpha": (0.317, 0.373), "beta": (0.331, 0.415)}
+    published_ci = {
+        "E": (1.769, 1.871),
+        "A": (285.2, 743.6),
+        "B": (1042, 5810),
+        "alpha": (0.317, 0.373),
+        "beta": (0.331, 0.415),
+    }
     for key, (lo, hi) in published_ci.items():
         assert lo <= fit[key] <= hi, f"{key} = {fit[key]:.4g} outside the published CI [{lo}, {hi}]"
     assert fit["E"] == pytest.approx(1.82, abs=0.03)
@@ -57,7 +62,7 @@ def test_two_factor_engine_recovers_synthetic_parameters_with_bootstrap():
     x1 = np.exp(rng.uniform(np.log(1e7), np.log(1e10), 120))
     x2 = np.exp(rng.uniform(np.log(1e9), np.log(1e12), 120))
     truth = {"E": 1.7, "A": 400.0, "B": 1500.0, "alpha": 0.33, "beta": 0.29}
-    y = (truth["E"] + truth["A"] / x1 ** truth["alpha"] + truth["B"] / x2 ** truth["beta"])
+    y = truth["E"] + truth["A"] / x1 ** truth["alpha"] + truth["B"] / x2 ** truth["beta"]
     y *= np.exp(rng.normal(0, 0.01, y.size))
     fit = F.fit_two_factor_power_law(x1, x2, y, bootstrap=60, seed=1)
     for key, value in truth.items():
@@ -146,15 +151,22 @@ def _law_for(sizes, tokens, steps, tps) -> dict[str, float]:
     """A realistic additive law (error ~0.2-0.85) over the given grid: E=0.1, alpha=0.25, beta=0.48."""
     g_pre = np.exp(np.mean([np.log(6 * n * d) for n in sizes for d in tokens]))
     g_rl = np.exp(np.mean([np.log(6 * n * tps * s) for n in sizes for s in steps if s]))
-    return {"E": 0.1, "alpha": 0.25, "A": 0.15 * g_pre**0.25, "beta": 0.48, "C0": g_rl / 10,
-            "B": 0.4 * (g_rl / 10) ** 0.48}
+    return {
+        "E": 0.1,
+        "alpha": 0.25,
+        "A": 0.15 * g_pre**0.25,
+        "beta": 0.48,
+        "C0": g_rl / 10,
+        "B": 0.4 * (g_rl / 10) ** 0.48,
+    }
 
 
 def _recovery_study(n_items=1000, seed=0):
     sizes, tokens, steps, tps = (1e5, 3e5, 1e6, 3e6, 1e7), (2e5, 6e5, 1.8e6), tuple(range(0, 41, 4)), 2e4
     law = _law_for(sizes, tokens, steps, tps)
-    summary, records = synthetic_study(law, n_params=sizes, pretrain_tokens=tokens, rl_steps=steps,
-                                         rl_tokens_per_step=tps, n_items=n_items, seed=seed)
+    summary, records = synthetic_study(
+        law, n_params=sizes, pretrain_tokens=tokens, rl_steps=steps, rl_tokens_per_step=tps, n_items=n_items, seed=seed
+    )
     return law, summary, records
 
 
@@ -163,8 +175,14 @@ def test_joint_additive_law_recovers_parameters_with_item_bootstrap():
     cfg = F.FitConfig()
     rows = F.select_rows(summary, cfg)
     draws = F.item_bootstrap_accuracies(rows, records, cfg, 150, seed=0)
-    fit = F.fit_joint_law(rows["c_pretrain"], rows["c_rl"], rows["accuracy"], "additive",
-                          delta=cfg.huber_delta, resampling=F.Resampling(acc_draws=draws))
+    fit = F.fit_joint_law(
+        rows["c_pretrain"],
+        rows["c_rl"],
+        rows["accuracy"],
+        "additive",
+        delta=cfg.huber_delta,
+        resampling=F.Resampling(acc_draws=draws),
+    )
     for name in ("E", "A", "alpha", "B", "beta", "C0"):
         assert _inside(fit["params"][name], law[name]), (name, fit["params"][name], law[name])
     assert fit["rmse"] < 0.03
@@ -284,10 +302,19 @@ def test_gain_figure_keeps_non_positive_gains_on_a_linear_axis(tmp_path):
 
     from rlscaling import plots_fits
 
-    fits = {"gain_power_law": [{"pretrain_tokens": 1e6, "status": "failed",
-                                "reason": "power law needs positive y to fit in log space; non-positive at x=4e-4",
-                                "points": [{"n_params": n, "gain_pp": g, "gain_ci_low": g - 4, "gain_ci_high": g + 4}
-                                           for n, g in ((1e5, 4.0), (4e5, -3.5), (9e5, 7.0))]}]}
+    fits = {
+        "gain_power_law": [
+            {
+                "pretrain_tokens": 1e6,
+                "status": "failed",
+                "reason": "power law needs positive y to fit in log space; non-positive at x=4e-4",
+                "points": [
+                    {"n_params": n, "gain_pp": g, "gain_ci_low": g - 4, "gain_ci_high": g + 4}
+                    for n, g in ((1e5, 4.0), (4e5, -3.5), (9e5, 7.0))
+                ],
+            }
+        ]
+    }
     series = plots_fits.gain_series_from_fits(fits)
     assert series[0]["gain_pp"] == [4.0, -3.5, 7.0] and series[0]["gain_ci"][1] == (-7.5, 0.5)
     scales = []

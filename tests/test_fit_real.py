@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 # Non-embedding N of each curve and the verl settings, from the reference README: 512 prompts x 3 rollouts per
 # step; the seed's compute script assumes 256 prompt + 256 response tokens per sequence.
 SIZES = {"1.7b": 1.4e9, "4b": 3.6e9, "8b": 6.95e9, "14b": 13.2e9}
-TOKENS_PER_STEP = 512 * 3 * 256   # prompt tokens = response tokens per step, summed over sequences
+TOKENS_PER_STEP = 512 * 3 * 256  # prompt tokens = response tokens per step, summed over sequences
 GSM8K_ITEMS = 1319
 
 
@@ -82,8 +82,7 @@ def test_tan_law_fitted_without_14b_predicts_the_14b_curve():
     pred = 1 - F.tan_error(n14, c14[pos], *params)
     assert np.mean(np.abs(pred - y14[pos])) < 0.03  # mean error under 3 pp over 54 checkpoints
     draws = fit["draws"][np.all(np.isfinite(fit["draws"]), axis=1)]
-    low, high = np.percentile(np.stack([1 - F.tan_error(n14, c14[pos], *row) for row in draws]), [2.5, 97.5],
-                              axis=0)
+    low, high = np.percentile(np.stack([1 - F.tan_error(n14, c14[pos], *row) for row in draws]), [2.5, 97.5], axis=0)
     assert low[-1] <= y14[-1] <= high[-1]  # the final 14B checkpoint
     assert np.mean((low <= y14[pos]) & (y14[pos] <= high)) >= 0.9
 

@@ -16,13 +16,33 @@ from rlscaling.fit import huber, size_tokens
 from fit_synthetic import synthetic_study
 
 # A grid on which both the size and the token term are identifiable: N over 3 decades, D over 2.
-GRID = {"n_params": (1e5, 1e6, 1e7, 1e8), "pretrain_tokens": (1e5, 1e6, 1e7), "rl_steps": (0, 2, 5, 10, 20, 40),
-        "rl_tokens_per_step": 2e3}
+GRID = {
+    "n_params": (1e5, 1e6, 1e7, 1e8),
+    "pretrain_tokens": (1e5, 1e6, 1e7),
+    "rl_steps": (0, 2, 5, 10, 20, 40),
+    "rl_tokens_per_step": 2e3,
+}
 LAWS = {
-    "size_tokens_ceiling": {"E": 0.05, "A": 8.0, "alpha": 0.3, "B": 6.0, "beta": 0.3, "F": 0.6, "C_mid": 1e13,
-                            "k": 0.8},
-    "size_tokens_additive": {"E": 0.05, "A": 6.0, "alpha": 0.3, "B": 5.0, "beta": 0.3, "G": 300.0, "gamma": 0.3,
-                             "C0": 1e10},
+    "size_tokens_ceiling": {
+        "E": 0.05,
+        "A": 8.0,
+        "alpha": 0.3,
+        "B": 6.0,
+        "beta": 0.3,
+        "F": 0.6,
+        "C_mid": 1e13,
+        "k": 0.8,
+    },
+    "size_tokens_additive": {
+        "E": 0.05,
+        "A": 6.0,
+        "alpha": 0.3,
+        "B": 5.0,
+        "beta": 0.3,
+        "G": 300.0,
+        "gamma": 0.3,
+        "C0": 1e10,
+    },
 }
 
 
@@ -44,8 +64,9 @@ def test_objective_gradient_is_exact(form):
     loss = lambda t: huber.huber_loss_grad(t, size_tokens.MODELS[form], X, logy, w, 0.05)
     assert check_grad(lambda t: loss(t)[0], lambda t: loss(t)[1], theta) < 1e-6
     batch = huber.batch_loss(np.stack([theta, theta]), size_tokens.MODELS[form], X, logy, 0.05)
-    assert batch[0] == pytest.approx(huber.huber_loss_grad(theta, size_tokens.MODELS[form], X, logy,
-                                                           np.ones_like(logy), 0.05)[0])
+    assert batch[0] == pytest.approx(
+        huber.huber_loss_grad(theta, size_tokens.MODELS[form], X, logy, np.ones_like(logy), 0.05)[0]
+    )
 
 
 @pytest.mark.parametrize("form", sorted(LAWS))
@@ -54,8 +75,14 @@ def test_parameters_are_recovered_inside_item_bootstrap_cis(form):
     cfg = F.FitConfig()
     rows = F.select_rows(summary, cfg)
     draws = F.item_bootstrap_accuracies(rows, records, cfg, 60, seed=0)
-    fit = F.fit_size_tokens_law(rows["n_params"], rows["pretrain_tokens"], rows["c_rl"], rows["accuracy"], form,
-                                resampling=F.Resampling(acc_draws=draws))
+    fit = F.fit_size_tokens_law(
+        rows["n_params"],
+        rows["pretrain_tokens"],
+        rows["c_rl"],
+        rows["accuracy"],
+        form,
+        resampling=F.Resampling(acc_draws=draws),
+    )
     table = fit.as_dict()["params"]
     for name, truth in LAWS[form].items():
         assert table[name]["ci_low"] <= truth <= table[name]["ci_high"], (name, table[name], truth)
@@ -88,13 +115,21 @@ def test_embedded_grid_chooses_by_loso_when_lobo_cannot_run_and_allocates_n_and_
     """3 sizes x 2 budgets (the embedded study's grid): holding out a budget leaves one D, so size/tokens forms
     cannot run LOBO; the choice falls back to LOSO, says so, and the allocation still gives N, D with CIs."""
     law = LAWS["size_tokens_ceiling"]
-    summary, records = synthetic_study(law, form="size_tokens_ceiling", n_params=(1e5, 3e5, 1e6),
-                                       pretrain_tokens=(2e5, 6e5), rl_steps=(0, 10, 20, 40), rl_tokens_per_step=2e4,
-                                       n_items=200, seed=4)
+    summary, records = synthetic_study(
+        law,
+        form="size_tokens_ceiling",
+        n_params=(1e5, 3e5, 1e6),
+        pretrain_tokens=(2e5, 6e5),
+        rl_steps=(0, 10, 20, 40),
+        rl_tokens_per_step=2e4,
+        n_items=200,
+        seed=4,
+    )
     summary.to_csv(tmp_path / "summary.csv", index=False)
     records.to_parquet(tmp_path / "records.parquet")
-    paths = F.write_fits(tmp_path / "summary.csv", tmp_path / "records.parquet", {"bootstrap": 30, "seed": 1},
-                         tmp_path / "fits")
+    paths = F.write_fits(
+        tmp_path / "summary.csv", tmp_path / "records.parquet", {"bootstrap": 30, "seed": 1}, tmp_path / "fits"
+    )
     assert [p.name for p in paths] == list(F.FIT_OUTPUTS)
     from rlscaling.io import read_json
 

@@ -28,12 +28,19 @@ from tiny_models import make_char_tokenizer
 
 # Short documents, each ended by EOS at packing: the model learns to finish them and then emit EOS.
 DOCS = ["the cat sat", "a dog ran far", "1 2 3 4 5 6", "we go home now"] * 40
-ARCH = {"hidden_size": 48, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
-        "intermediate_size": 96}
+ARCH = {
+    "hidden_size": 48,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "intermediate_size": 96,
+}
 PROMPTS = ["the cat", "1 2 3", "a", "we go home", "1 2 3 4", "a dog", "the"]
 # A base model in "instruction collapse": after its answer it invents new "Question: ... Answer: ..." problems.
-COLLAPSE_DOCS = ["Answer: 7\nQuestion: 5 + 1\nAnswer: 6\nQuestion: 2 + 2\nAnswer: 4",
-                 "Answer: 9\nQuestion: 8 + 3\nAnswer: 11"] * 40
+COLLAPSE_DOCS = [
+    "Answer: 7\nQuestion: 5 + 1\nAnswer: 6\nQuestion: 2 + 2\nAnswer: 4",
+    "Answer: 9\nQuestion: 8 + 3\nAnswer: 11",
+] * 40
 COLLAPSE_PROMPTS = ["Answer:", "Answer: 9", "Question: 5", "Answer: 6\nQuestion:", "Question: 8 +"]
 
 
@@ -42,8 +49,20 @@ def model_dir(tmp_path_factory):
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("gen")
     train_tokenizer(DOCS, 48, root / "tok")
-    pretrain(DOCS, root / "tok", ARCH, 120 * 8 * 32, root / "model", seq_len=32, batch_size=8, lr=1e-2,
-             warmup_fraction=0.05, seed=0, threads=1, val_fraction=0.05)
+    pretrain(
+        DOCS,
+        root / "tok",
+        ARCH,
+        120 * 8 * 32,
+        root / "model",
+        seq_len=32,
+        batch_size=8,
+        lr=1e-2,
+        warmup_fraction=0.05,
+        seed=0,
+        threads=1,
+        val_fraction=0.05,
+    )
     return root / "model"
 
 
@@ -52,8 +71,20 @@ def collapse_dir(tmp_path_factory):
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("collapse")
     train_tokenizer(COLLAPSE_DOCS, 64, root / "tok")
-    pretrain(COLLAPSE_DOCS, root / "tok", ARCH, 120 * 8 * 32, root / "model", seq_len=32, batch_size=8, lr=1e-2,
-             warmup_fraction=0.05, seed=0, threads=1, val_fraction=0.05)
+    pretrain(
+        COLLAPSE_DOCS,
+        root / "tok",
+        ARCH,
+        120 * 8 * 32,
+        root / "model",
+        seq_len=32,
+        batch_size=8,
+        lr=1e-2,
+        warmup_fraction=0.05,
+        seed=0,
+        threads=1,
+        val_fraction=0.05,
+    )
     return root / "model"
 
 
@@ -128,7 +159,7 @@ def test_sequence_loss_matches_a_direct_forward(model_dir, tok):
     disjoint = sequence_loss(model_dir, texts, seq_len=4, stride=4)
     expected = 0.0
     for begin, end, first in strided_windows(len(ids), 4, 4):
-        logits = model(input_ids=x[:, begin:end]).logits[0, first - begin - 1:-1]
+        logits = model(input_ids=x[:, begin:end]).logits[0, first - begin - 1 : -1]
         expected += torch.nn.functional.cross_entropy(logits, x[0, first:end], reduction="sum").item()
     assert disjoint["n_tokens"] == len(ids) - 1
     assert disjoint["loss"] == pytest.approx(expected / (len(ids) - 1), rel=1e-5)
@@ -199,8 +230,9 @@ def test_stop_with_sampling_cuts_each_sample(collapse_dir):
 def test_stop_that_never_occurs_changes_nothing(model_dir):
     for kwargs in ({}, {"num_samples": 3, "temperature": 3.0, "seed": 1}):
         free, stats_free = generate_with_stats(model_dir, PROMPTS, max_new_tokens=8, batch_size=3, **kwargs)
-        same, stats_same = generate_with_stats(model_dir, PROMPTS, max_new_tokens=8, batch_size=3,
-                                               stop=("Question:",), **kwargs)
+        same, stats_same = generate_with_stats(
+            model_dir, PROMPTS, max_new_tokens=8, batch_size=3, stop=("Question:",), **kwargs
+        )
         assert same == free and stats_same.response_tokens == stats_free.response_tokens
 
 

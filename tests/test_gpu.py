@@ -48,10 +48,12 @@ def test_bf16_greedy_generation_on_cuda(tiny):
 def test_transformers_backend_on_cuda_same_contract(tiny):
     from rlscaling.evaluation.transformers_backend import generate_with_stats
 
-    outs, _ = generate_with_stats(tiny, PROMPTS, max_new_tokens=6, batch_size=4, num_samples=2, temperature=0.0,
-                                  device="cuda")
-    again, _ = generate_with_stats(tiny, PROMPTS, max_new_tokens=6, batch_size=4, num_samples=2, temperature=0.0,
-                                   device="cuda")
+    outs, _ = generate_with_stats(
+        tiny, PROMPTS, max_new_tokens=6, batch_size=4, num_samples=2, temperature=0.0, device="cuda"
+    )
+    again, _ = generate_with_stats(
+        tiny, PROMPTS, max_new_tokens=6, batch_size=4, num_samples=2, temperature=0.0, device="cuda"
+    )
     assert [len(o) for o in outs] == [2, 2, 2] and outs == again
     for o in outs:
         assert set(o[0]) == {"text", "prompt_tokens", "response_tokens"} and 1 <= o[0]["response_tokens"] <= 6
@@ -66,10 +68,22 @@ def test_trl_grpo_bf16_with_gradient_checkpointing_on_cuda(tiny, tmp_path):
     from rlscaling.training.trl_backend import run_grpo
 
     section = {
-        "backend": "trl", "reward_mode": "custom_flexible", "rollouts_per_prompt": 4, "prompts_per_step": 4, "steps": 3,
-        "save_steps": [2], "lr": 1e-3, "kl_coef": 0.001, "kl_estimator": "k3", "loss_type": "grpo",
-        "temperature": 1.0, "max_prompt_tokens": 40, "max_response_tokens": 12, "epochs": 1,
-        "precision": "bf16", "gradient_checkpointing": True,
+        "backend": "trl",
+        "reward_mode": "custom_flexible",
+        "rollouts_per_prompt": 4,
+        "prompts_per_step": 4,
+        "steps": 3,
+        "save_steps": [2],
+        "lr": 1e-3,
+        "kl_coef": 0.001,
+        "kl_estimator": "k3",
+        "loss_type": "grpo",
+        "temperature": 1.0,
+        "max_prompt_tokens": 40,
+        "max_response_tokens": 12,
+        "epochs": 1,
+        "precision": "bf16",
+        "gradient_checkpointing": True,
     }
     rows = [{"prompt": f"Question: {i % 7} + {i % 5}?\nAnswer:", "answer": str(i % 7 + i % 5)} for i in range(24)]
     run = run_grpo(tiny, rows, GRPOSettings.from_config(section, seed=7), tmp_path / "out")
@@ -89,8 +103,16 @@ def test_vllm_backend_matches_contract(tiny):
     pytest.importorskip("vllm", reason="vllm is not installed in this environment (see envs/vllm.yaml)")
     from rlscaling.evaluation.vllm_backend import generate
 
-    outs = generate(tiny, PROMPTS, max_new_tokens=6, num_samples=3, temperature=1.0, seed=1,
-                    gpu_memory_utilization=0.3, max_model_len=256)
+    outs = generate(
+        tiny,
+        PROMPTS,
+        max_new_tokens=6,
+        num_samples=3,
+        temperature=1.0,
+        seed=1,
+        gpu_memory_utilization=0.3,
+        max_model_len=256,
+    )
     assert [len(o) for o in outs] == [3, 3, 3]
     assert [o[0]["prompt_tokens"] for o in outs] == [len(p) for p in PROMPTS]  # character-level tokenizer
     assert all(1 <= d["response_tokens"] <= 6 for o in outs for d in o)

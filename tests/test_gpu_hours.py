@@ -12,8 +12,19 @@ import yaml
 from rlscaling.gpu_hours import COLUMNS, estimate_gpu_hours, grpo_runs
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED_GRPO_KEYS = ("backend", "reward_mode", "rollouts_per_prompt", "prompts_per_step", "lr", "kl_coef", "kl_estimator",
-                  "max_prompt_tokens", "max_response_tokens", "precision", "gradient_checkpointing")
+SEED_GRPO_KEYS = (
+    "backend",
+    "reward_mode",
+    "rollouts_per_prompt",
+    "prompts_per_step",
+    "lr",
+    "kl_coef",
+    "kl_estimator",
+    "max_prompt_tokens",
+    "max_response_tokens",
+    "precision",
+    "gradient_checkpointing",
+)
 
 
 def load(name: str) -> dict:
@@ -25,15 +36,31 @@ def small_cfg() -> dict:
     return {
         "models": {
             "a": {"n_params": 2.0e8, "grpo": {"steps": 10}, "resources": {"grpo": {"gpus": 2}}},
-            "b": {"hf_id": "org/b", "grpo": {"steps": 4},
-                  "budgets": {"x": {"tokens": 1e9, "revision": "r1", "annealed": True},
-                              "y": {"tokens": 2e9, "hf_id": "org/b2"}, "z": 3e9}},
+            "b": {
+                "hf_id": "org/b",
+                "grpo": {"steps": 4},
+                "budgets": {
+                    "x": {"tokens": 1e9, "revision": "r1", "annealed": True},
+                    "y": {"tokens": 2e9, "hf_id": "org/b2"},
+                    "z": 3e9,
+                },
+            },
         },
         "pretrain": {"backend": "hub", "budgets": {"t1": 1e10, "t2": 2e10}},
-        "grpo": {"backend": "verl", "prompts_per_step": 8, "rollouts_per_prompt": 4, "kl_coef": 0.001,
-                 "max_prompt_tokens": 100, "max_response_tokens": 300},
-        "gpu_hours": {"peak_flops_per_s": 1.0e15, "mfu_update": 0.5, "mfu_rollout": 0.25,
-                      "n_params_estimate": {"b": 5.0e8}},
+        "grpo": {
+            "backend": "verl",
+            "prompts_per_step": 8,
+            "rollouts_per_prompt": 4,
+            "kl_coef": 0.001,
+            "max_prompt_tokens": 100,
+            "max_response_tokens": 300,
+        },
+        "gpu_hours": {
+            "peak_flops_per_s": 1.0e15,
+            "mfu_update": 0.5,
+            "mfu_rollout": 0.25,
+            "n_params_estimate": {"b": 5.0e8},
+        },
     }
 
 
@@ -77,12 +104,15 @@ def test_missing_n_names_both_keys():
         estimate_gpu_hours(cfg)
 
 
-@pytest.mark.parametrize("estimate, culprit", [
-    ({"b": 0}, "gpu_hours.n_params_estimate.b: expected a positive number"),
-    ({"b": "5e8"}, "gpu_hours.n_params_estimate.b: expected a positive number"),
-    ({"c": 5e8}, "gpu_hours.n_params_estimate.c: no such model"),
-    ([5e8], "gpu_hours.n_params_estimate: expected a mapping"),
-])
+@pytest.mark.parametrize(
+    "estimate, culprit",
+    [
+        ({"b": 0}, "gpu_hours.n_params_estimate.b: expected a positive number"),
+        ({"b": "5e8"}, "gpu_hours.n_params_estimate.b: expected a positive number"),
+        ({"c": 5e8}, "gpu_hours.n_params_estimate.c: no such model"),
+        ([5e8], "gpu_hours.n_params_estimate: expected a mapping"),
+    ],
+)
 def test_bad_estimates_name_the_key(estimate, culprit):
     cfg = small_cfg()
     cfg["gpu_hours"]["n_params_estimate"] = estimate
@@ -105,14 +135,17 @@ def test_study_config_estimate_matches_hand_count(name):
     cfg = load(name)
     table = estimate_gpu_hours(cfg).set_index("model")
     g, a = cfg["grpo"], cfg["gpu_hours"]
-    seqs, tokens = g["prompts_per_step"] * g["rollouts_per_prompt"], (a["prompt_tokens_per_sequence"]
-                                                                      + a["response_tokens_per_sequence"])
+    seqs, tokens = (
+        g["prompts_per_step"] * g["rollouts_per_prompt"],
+        (a["prompt_tokens_per_sequence"] + a["response_tokens_per_sequence"]),
+    )
     total = 0.0
     for model, spec in cfg["models"].items():
         runs = len(spec.get("budgets") or cfg["pretrain"]["budgets"])
         n = spec.get("n_params", (a.get("n_params_estimate") or {}).get(model))
-        _, _, per_run_h = by_hand(n, spec["grpo"]["steps"], seqs, tokens, runs, a["peak_flops_per_s"],
-                                  a["mfu_update"], a["mfu_rollout"])
+        _, _, per_run_h = by_hand(
+            n, spec["grpo"]["steps"], seqs, tokens, runs, a["peak_flops_per_s"], a["mfu_update"], a["mfu_rollout"]
+        )
         assert table.loc[model, "runs"] == runs == grpo_runs(cfg, model)
         assert table.loc[model, "gpu_hours"] == pytest.approx(per_run_h * runs)
         # the slurm runtime of a GRPO job leaves room over the estimated wall-clock time (minutes vs hours)
@@ -159,8 +192,10 @@ def test_olmo2_revisions_are_consistent_with_their_token_counts():
     for model, spec in cfg["models"].items():
         tps, budgets = OLMO2_TOKENS_PER_STEP[model], spec["budgets"]
         stage1 = {lbl: re.fullmatch(r"stage1-step(\d+)-tokens(\d+)B", b["revision"]) for lbl, b in budgets.items()}
-        stage2 = {lbl: re.fullmatch(r"stage2-ingredient(\d)-step(\d+)-tokens(\d+)B", b["revision"])
-                  for lbl, b in budgets.items()}
+        stage2 = {
+            lbl: re.fullmatch(r"stage2-ingredient(\d)-step(\d+)-tokens(\d+)B", b["revision"])
+            for lbl, b in budgets.items()
+        }
         assert all(stage1[lbl] or stage2[lbl] for lbl in budgets)
         end_of_stage1 = max(int(m.group(1)) for m in stage1.values() if m)
         for label, b in budgets.items():
@@ -182,14 +217,25 @@ def test_olmo2_n_estimates_match_the_architectures():
 
     from rlscaling.models import non_embedding_params
 
-    arch = {"olmo2-1b": {"hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 16,
-                         "num_attention_heads": 16},
-            "olmo2-7b": {"hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
-                         "num_attention_heads": 32}}
+    arch = {
+        "olmo2-1b": {
+            "hidden_size": 2048,
+            "intermediate_size": 8192,
+            "num_hidden_layers": 16,
+            "num_attention_heads": 16,
+        },
+        "olmo2-7b": {
+            "hidden_size": 4096,
+            "intermediate_size": 11008,
+            "num_hidden_layers": 32,
+            "num_attention_heads": 32,
+        },
+    }
     estimates = load("olmo2.yaml")["gpu_hours"]["n_params_estimate"]
     for model, kw in arch.items():
-        config = Olmo2Config(vocab_size=100352, tie_word_embeddings=False,
-                             num_key_value_heads=kw["num_attention_heads"], **kw)
+        config = Olmo2Config(
+            vocab_size=100352, tie_word_embeddings=False, num_key_value_heads=kw["num_attention_heads"], **kw
+        )
         assert estimates[model] == non_embedding_params(config)
 
 
@@ -225,8 +271,11 @@ def test_one_evaluation_job_per_checkpoint_saves_engine_starts():
     cfg = rc.load_config(ROOT / "configs" / "qwen3.yaml")
     e = evaluation_engine_starts(cfg)
     checkpoints = sum(2 + len(rc.checkpoint_steps(cfg, m)) - 1 for m in cfg["models"])  # base + every saved step
-    files = sum(len(rc.eval_plan(cfg, "endpoint")) * 2 + len(rc.eval_plan(cfg, "intermediate"))
-                * (len(rc.checkpoint_steps(cfg, m)) - 1) for m in cfg["models"])
+    files = sum(
+        len(rc.eval_plan(cfg, "endpoint")) * 2
+        + len(rc.eval_plan(cfg, "intermediate")) * (len(rc.checkpoint_steps(cfg, m)) - 1)
+        for m in cfg["models"]
+    )
     assert (e["jobs_one_per_checkpoint"], e["jobs_one_per_file"]) == (checkpoints, files) == (35, 165)
     assert e["gpu_hours_saved"] == pytest.approx((165 - 35) * 1 * 90 / 3600)  # 1 GPU per Qwen3 evaluate job
     cfg["gpu_hours"]["engine_start_s"] = 30

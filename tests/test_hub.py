@@ -129,8 +129,7 @@ def test_n_params_computed_from_config_json(fake_cache, tmp_path):
 
 
 def test_n_params_given_in_config_is_recorded_as_such(fake_cache, tmp_path):
-    info = fetch_hub_model(HF_ID, tmp_path / "base", tokens=2.0e10, revision="stage1-step100-tokens1B",
-                           n_params=1.23e9)
+    info = fetch_hub_model(HF_ID, tmp_path / "base", tokens=2.0e10, revision="stage1-step100-tokens1B", n_params=1.23e9)
     assert info["n_params_non_embedding"] == 1.23e9 and info["n_params_source"] == "config"
     assert info["c_pretrain_flops"] == pytest.approx(6 * 1.23e9 * 2.0e10, rel=1e-12)
     assert info["tokens_trained"] == 2.0e10
@@ -173,12 +172,15 @@ def test_malformed_pointer_names_the_missing_keys(tmp_path):
 
 def test_resolve_runs_without_torch_or_transformers(fake_cache, tmp_path):
     fetch_hub_model(HF_ID, tmp_path / "base", tokens=1e9, revision="stage1-step100-tokens1B", n_params=1e6)
-    code = ("import sys; sys.modules['torch'] = None; sys.modules['transformers'] = None\n"
-            "from rlscaling.hub import resolve_model_path\n"
-            f"print(resolve_model_path({str(tmp_path / 'base')!r}))")
+    code = (
+        "import sys; sys.modules['torch'] = None; sys.modules['transformers'] = None\n"
+        "from rlscaling.hub import resolve_model_path\n"
+        f"print(resolve_model_path({str(tmp_path / 'base')!r}))"
+    )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(fake_cache.parent)}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
-                         check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     assert out.returncode == 0, out.stderr
     assert Path(out.stdout.strip()) == repo_folder(fake_cache) / "snapshots" / SHA_A
 
@@ -197,27 +199,39 @@ def test_hub_cache_dir_follows_the_environment_at_call_time(monkeypatch, tmp_pat
 
 def test_parse_budget_bare_number_and_object_with_defaults():
     assert parse_budget("m", "36T", 3.6e13, "Qwen/Qwen3-0.6B-Base") == hub.HubBudget(
-        "36T", 3.6e13, "Qwen/Qwen3-0.6B-Base", "main", False)
-    b = parse_budget("olmo2-1b", "s2", {"tokens": 4.05e12, "revision": "stage2-ingredient1-step23852-tokens51B",
-                                         "annealed": True}, "allenai/OLMo-2-0425-1B")
+        "36T", 3.6e13, "Qwen/Qwen3-0.6B-Base", "main", False
+    )
+    b = parse_budget(
+        "olmo2-1b",
+        "s2",
+        {"tokens": 4.05e12, "revision": "stage2-ingredient1-step23852-tokens51B", "annealed": True},
+        "allenai/OLMo-2-0425-1B",
+    )
     assert (b.hf_id, b.revision, b.annealed, b.tokens) == (
-        "allenai/OLMo-2-0425-1B", "stage2-ingredient1-step23852-tokens51B", True, 4.05e12)
+        "allenai/OLMo-2-0425-1B",
+        "stage2-ingredient1-step23852-tokens51B",
+        True,
+        4.05e12,
+    )
     own = parse_budget("evolm-1b", "40BT", {"tokens": 4e10, "hf_id": "zhenting/evolm-1B-40BT"}, "x/default")
     assert own.hf_id == "zhenting/evolm-1B-40BT"
     assert parse_budget("tiny", "1M", 1_000_000).hf_id is None  # embedded-study budgets have no hub model
 
 
-@pytest.mark.parametrize("value, culprit", [
-    ({"tokens": 0}, "models.m.budgets.b.tokens"),
-    ({"tokens": True}, "models.m.budgets.b.tokens"),
-    ({"tokens": float("nan")}, "models.m.budgets.b.tokens"),
-    ({"revision": "main"}, "models.m.budgets.b.tokens"),
-    ({"tokens": 1e9, "annealed": "yes"}, "models.m.budgets.b.annealed"),
-    ({"tokens": 1e9, "revision": ""}, "models.m.budgets.b.revision"),
-    ({"tokens": 1e9, "hf_id": "no-org"}, "models.m.budgets.b.hf_id"),
-    ({"tokens": 1e9, "revison": "main"}, r"models.m.budgets.b: unknown keys \['revison'\]"),
-    ("20BT", "models.m.budgets.b.tokens"),
-])
+@pytest.mark.parametrize(
+    "value, culprit",
+    [
+        ({"tokens": 0}, "models.m.budgets.b.tokens"),
+        ({"tokens": True}, "models.m.budgets.b.tokens"),
+        ({"tokens": float("nan")}, "models.m.budgets.b.tokens"),
+        ({"revision": "main"}, "models.m.budgets.b.tokens"),
+        ({"tokens": 1e9, "annealed": "yes"}, "models.m.budgets.b.annealed"),
+        ({"tokens": 1e9, "revision": ""}, "models.m.budgets.b.revision"),
+        ({"tokens": 1e9, "hf_id": "no-org"}, "models.m.budgets.b.hf_id"),
+        ({"tokens": 1e9, "revison": "main"}, r"models.m.budgets.b: unknown keys \['revison'\]"),
+        ("20BT", "models.m.budgets.b.tokens"),
+    ],
+)
 def test_parse_budget_errors_name_the_key(value, culprit):
     with pytest.raises(ValueError, match=culprit):
         parse_budget("m", "b", value)

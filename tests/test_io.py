@@ -77,7 +77,7 @@ def test_iter_jsonl_line_numbers_and_errors(tmp_path):
     cases = {
         b'{"a": 1}\n{"a": "\xff"}\n': r":2: not valid UTF-8 \(byte\(s\) ff at byte 8 of the line: invalid start byte\)",
         b'{"a": 1}\n\n{"a": \n': r":3: malformed JSON line",
-        b'[1, 2]\n': r":1: expected a JSON object, got list",
+        b"[1, 2]\n": r":1: expected a JSON object, got list",
     }
     for content, message in cases.items():
         path.write_bytes(content)

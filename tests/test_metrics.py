@@ -56,10 +56,18 @@ def test_majority_vote_per_item():
     from rlscaling.evaluation.run import majority_item_scores
 
     records = [
-        _sample("a", "3", 1.0), _sample("a", "4", 0.0), _sample("a", "3", 1.0),        # majority right
-        _sample("b", "3", 1.0), _sample("b", "4", 0.0), _sample("b", "4", 0.0),        # majority wrong, pass@3 = 1
-        _sample("c", "5", 0.0), _sample("c", "7", 1.0),                                 # tie: first sampled wins
-        _sample("d", "7", 1.0), _sample("d", "5", 0.0),                                 # tie the other way
-        _sample("e", None, 0.0), _sample("e", None, 0.0), _sample("e", "9", 1.0),      # "no answer" can win
+        _sample("a", "3", 1.0),
+        _sample("a", "4", 0.0),
+        _sample("a", "3", 1.0),  # majority right
+        _sample("b", "3", 1.0),
+        _sample("b", "4", 0.0),
+        _sample("b", "4", 0.0),  # majority wrong, pass@3 = 1
+        _sample("c", "5", 0.0),
+        _sample("c", "7", 1.0),  # tie: first sampled wins
+        _sample("d", "7", 1.0),
+        _sample("d", "5", 0.0),  # tie the other way
+        _sample("e", None, 0.0),
+        _sample("e", None, 0.0),
+        _sample("e", "9", 1.0),  # "no answer" can win
     ]
     assert majority_item_scores(records, "custom_flexible") == {"a": 1.0, "b": 0.0, "c": 0.0, "d": 1.0, "e": 0.0}

@@ -77,8 +77,12 @@ def test_truncated_safetensors_named_with_sizes(ckpt, keep):
     weights = ckpt / "model.safetensors"
     blob = weights.read_bytes()
     (header_len,) = struct.unpack("<Q", blob[:8])
-    cut = {"half": len(blob) // 2, "all but one byte": len(blob) - 1, "4 bytes": 4,
-           "header only minus one": 8 + header_len - 1}[keep]
+    cut = {
+        "half": len(blob) // 2,
+        "all but one byte": len(blob) - 1,
+        "4 bytes": 4,
+        "header only minus one": 8 + header_len - 1,
+    }[keep]
     weights.write_bytes(blob[:cut])
     with pytest.raises(CheckpointError, match=f"checkpoint {ckpt}: model.safetensors is truncated"):
         load_causal_lm(ckpt)  # safetensors said: "Error while deserializing header: incomplete metadata, ..."
@@ -120,8 +124,10 @@ def test_no_weights_file_lists_what_is_there(ckpt):
 def test_sharded_index_missing_and_inconsistent_shards(ckpt):
     (ckpt / "model.safetensors").unlink()
     write_safetensors(ckpt / "model-00001-of-00002.safetensors", {"a": ("F32", [2])})
-    index = {"metadata": {}, "weight_map": {"a": "model-00001-of-00002.safetensors",
-                                            "b": "model-00002-of-00002.safetensors"}}
+    index = {
+        "metadata": {},
+        "weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"},
+    }
     (ckpt / "model.safetensors.index.json").write_text(json.dumps(index))
     with pytest.raises(CheckpointError, match="index.json names 1 missing shard file.*model-00002-of-00002"):
         check_checkpoint(ckpt)

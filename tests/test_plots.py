@@ -13,8 +13,15 @@ import pytest
 from rlscaling import plots
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-MATH_SUBJECTS = ("Algebra", "Counting & Probability", "Geometry", "Intermediate Algebra", "Number Theory",
-                 "Prealgebra", "Precalculus")
+MATH_SUBJECTS = (
+    "Algebra",
+    "Counting & Probability",
+    "Geometry",
+    "Intermediate Algebra",
+    "Number Theory",
+    "Prealgebra",
+    "Precalculus",
+)
 
 
 def _row(study, model, n_params, tokens, step, c_rl_per_step, benchmark, subset, shots, scorer, acc, n_items):
@@ -25,10 +32,21 @@ def _row(study, model, n_params, tokens, step, c_rl_per_step, benchmark, subset,
         half = 1.96 * np.sqrt(acc * (1 - acc) / n_items)
         low, high = max(acc - half, 0.0), min(acc + half, 1.0)
     return {
-        "study": study, "model": model, "n_params": float(n_params), "pretrain_tokens": float(tokens),
-        "c_pretrain": 6.0 * n_params * tokens, "rl_step": step, "c_rl": step * c_rl_per_step * n_params,
-        "benchmark": benchmark, "subset": subset, "shots": shots, "scorer": scorer, "n_items": n_items,
-        "accuracy": acc, "ci_low": low, "ci_high": high,
+        "study": study,
+        "model": model,
+        "n_params": float(n_params),
+        "pretrain_tokens": float(tokens),
+        "c_pretrain": 6.0 * n_params * tokens,
+        "rl_step": step,
+        "c_rl": step * c_rl_per_step * n_params,
+        "benchmark": benchmark,
+        "subset": subset,
+        "shots": shots,
+        "scorer": scorer,
+        "n_items": n_items,
+        "accuracy": acc,
+        "ci_low": low,
+        "ci_high": high,
     }
 
 
@@ -59,17 +77,22 @@ def synthetic_embedded_summary() -> pd.DataFrame:
                 if step in (0, 40):
                     for k in (1, 2, 4, 8):
                         acc = min(1 - (1 - skill - learned) ** (k ** (0.8 if step else 0.9)), 0.99)
-                        rows.append(_row("embedded", model, n, tokens, step, 3e6, "gsm8k", "all", 0,
-                                         f"pass@{k}", acc, 200))
+                        rows.append(
+                            _row("embedded", model, n, tokens, step, 3e6, "gsm8k", "all", 0, f"pass@{k}", acc, 200)
+                        )
     return pd.DataFrame(rows)
 
 
 def synthetic_production_summary() -> pd.DataFrame:
     """Production study: Qwen3 0.6B-14B, one 36T-token budget, GSM8K/MATH (per subject)/MMLU, WikiText."""
     rows = []
-    sizes = {"0.6B": (0.44e9, 0.407, 0.276, 0.253, 0.411, 2.69), "1.7B": (1.4e9, 0.548, 0.256, 0.338, 0.423, 2.38),
-             "4B": (3.6e9, 0.804, 0.081, 0.41, 0.644, 2.20), "8B": (6.95e9, 0.815, 0.083, 0.446, 0.667, 2.08),
-             "14B": (13.2e9, 0.863, 0.063, 0.46, 0.70, 1.98)}
+    sizes = {
+        "0.6B": (0.44e9, 0.407, 0.276, 0.253, 0.411, 2.69),
+        "1.7B": (1.4e9, 0.548, 0.256, 0.338, 0.423, 2.38),
+        "4B": (3.6e9, 0.804, 0.081, 0.41, 0.644, 2.20),
+        "8B": (6.95e9, 0.815, 0.083, 0.446, 0.667, 2.08),
+        "14B": (13.2e9, 0.863, 0.063, 0.46, 0.70, 1.98),
+    }
     tokens = 36e12
     for model, (n, gsm, gain, math_acc, mmlu, loss) in sizes.items():
         for step in (0, 20, 40, 56):
@@ -80,10 +103,38 @@ def synthetic_production_summary() -> pd.DataFrame:
                 m = math_acc + (0.3 * learned)
                 rows.append(_row("production", model, n, tokens, step, 2e5, "math", "all", 0, "math_verify", m, 5000))
                 for s, subject in enumerate(MATH_SUBJECTS):
-                    rows.append(_row("production", model, n, tokens, step, 2e5, "math", subject, 0, "math_verify",
-                                     min(m * (1.3 - 0.1 * s), 0.99), 700))
-                rows.append(_row("production", model, n, tokens, step, 2e5, "mmlu", "all", 0, "mmlu_letter",
-                                 mmlu + 0.004 * (step > 0), 14042))
+                    rows.append(
+                        _row(
+                            "production",
+                            model,
+                            n,
+                            tokens,
+                            step,
+                            2e5,
+                            "math",
+                            subject,
+                            0,
+                            "math_verify",
+                            min(m * (1.3 - 0.1 * s), 0.99),
+                            700,
+                        )
+                    )
+                rows.append(
+                    _row(
+                        "production",
+                        model,
+                        n,
+                        tokens,
+                        step,
+                        2e5,
+                        "mmlu",
+                        "all",
+                        0,
+                        "mmlu_letter",
+                        mmlu + 0.004 * (step > 0),
+                        14042,
+                    )
+                )
         rows.append(_row("production", model, n, tokens, 0, 2e5, "wikitext", "all", 0, "loss", loss, 4358))
     return pd.DataFrame(rows)
 
@@ -187,8 +238,16 @@ def test_plot_all_reports_every_figure(production, tmp_path):
     # Production-shaped summary without pass@k rows: every other figure is drawn.
     summary = production[~production["scorer"].str.startswith("pass@")]
     written = plots.plot_all(summary, tmp_path)
-    expected = {"accuracy_vs_shots", "math_by_subject", "cross_model_gsm8k", "cross_model_math",
-                "cross_model_mmlu", "validation_loss", "pass_at_k", "accuracy_vs_rl"}
+    expected = {
+        "accuracy_vs_shots",
+        "math_by_subject",
+        "cross_model_gsm8k",
+        "cross_model_math",
+        "cross_model_mmlu",
+        "validation_loss",
+        "pass_at_k",
+        "accuracy_vs_rl",
+    }
     assert set(written) == expected
     assert written["pass_at_k"] == []
     for name in expected - {"pass_at_k"}:

@@ -29,8 +29,10 @@ def _bench_cfg(bench: str, **spec) -> dict:
 
 @pytest.mark.parametrize("answer", ["two", "NaN"])
 def test_eval_gsm8k_refuses_a_non_numeric_answer_naming_key_file_and_line(tmp_path, answer):
-    path = write_lines(tmp_path / "gsm.jsonl", [{"id": "a", "question": "1+1?", "answer": "2"},
-                                                {"id": "b", "question": "one plus one?", "answer": answer}])
+    path = write_lines(
+        tmp_path / "gsm.jsonl",
+        [{"id": "a", "question": "1+1?", "answer": "2"}, {"id": "b", "question": "one plus one?", "answer": answer}],
+    )
     cfg = _bench_cfg("gsm8k", source=f"jsonl:{path}")
     expected = f"dataset 'eval_gsm8k' (benchmarks.gsm8k.source): {path}:2: answer '{answer}' is not a number"
     with pytest.raises(DataSourceError, match=re.escape(expected)):
@@ -90,6 +92,8 @@ def test_hf_rows_checked_too(hf_cache):
 def test_val_text_is_one_record_per_whole_wikitext_page(hf_cache):
     cfg = {"seed": 0, "val_loss": {"source": f"hf:wikitext2?data_dir={write_wikitext_dir(hf_cache / 'wt')}"}}
     rows = prepare_dataset(cfg, "val_text")
-    assert rows == [{"id": f"wikitext2-validation-{i}", "text": page, "split": "validation"}
-                    for i, page in enumerate(WIKITEXT_PAGES)]
+    assert rows == [
+        {"id": f"wikitext2-validation-{i}", "text": page, "split": "validation"}
+        for i, page in enumerate(WIKITEXT_PAGES)
+    ]
     assert "= = Course = =" in rows[0]["text"] and "One stream joins it" in rows[0]["text"]  # sections stay inside

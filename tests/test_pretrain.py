@@ -26,8 +26,13 @@ TEXTS = [
     f"Question: What is {a} + {b} - {c}?\nAnswer: {a} + {b} = {a + b}. {a + b} - {c} = {a + b - c}.\n#### {a + b - c}"
     for a, b, c in [(12, 7, 5), (3, 48, 60), (95, 5, 0), (1, 2, 3), (44, 56, 7)]
 ] * 20
-TINY_ARCH = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
-             "intermediate_size": 64}
+TINY_ARCH = {
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "intermediate_size": 64,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -125,14 +130,15 @@ def test_answer_only_share_per_source_and_corpus_wide():
     three = CorpusSource("procedural:chain_sum?terms=3&digits=1", 1.0, 40, answer_only=1.0)
     blocks = _blocks(build_pretrain_corpus(60, seed=3, mixture=(two, three), noise=0.0))
     worked = [b for b in blocks if " = " in b]
-    assert worked and all(b.count(" = ") == 1 for b in worked)   # every 2-term block keeps its step
+    assert worked and all(b.count(" = ") == 1 for b in worked)  # every 2-term block keeps its step
     direct = [b for b in blocks if " = " not in b]
     assert direct and all(b.count("+") + b.count(" - ") == 2 and "\nAnswer: #### " in b for b in direct)
     half = _blocks(build_pretrain_corpus(300, seed=3, mixture=(two,), noise=0.0, answer_only=0.5))
     share = sum(" = " not in b for b in half) / len(half)
     assert 0.4 < share < 0.6
-    assert build_pretrain_corpus(20, seed=3, mixture=(two,)) == build_pretrain_corpus(20, seed=3, mixture=(two,),
-                                                                                     answer_only=0.0)
+    assert build_pretrain_corpus(20, seed=3, mixture=(two,)) == build_pretrain_corpus(
+        20, seed=3, mixture=(two,), answer_only=0.0
+    )
     with pytest.raises(ValueError, match="answer_only must be a fraction"):
         build_pretrain_corpus(2, seed=1, mixture=(CorpusSource(two.spec, 1.0, 5, answer_only=2.0),))
 
@@ -162,19 +168,28 @@ def test_sign_slip_share_of_negative_chain_solutions():
     share = sum("= -" not in b for b in negative) / len(negative)
     assert 0.5 < share < 0.7
     assert all(_wrong_steps(b) == 0 for b in mixed if b not in negative or "= -" in b)
-    assert build_pretrain_corpus(20, seed=3, mixture=mixture) == build_pretrain_corpus(20, seed=3, mixture=mixture,
-                                                                                       sign_slip=0.0)
+    assert build_pretrain_corpus(20, seed=3, mixture=mixture) == build_pretrain_corpus(
+        20, seed=3, mixture=mixture, sign_slip=0.0
+    )
     with pytest.raises(ValueError, match="sign_slip must be a fraction"):
         build_pretrain_corpus(2, seed=1, mixture=mixture, sign_slip=1.5)
 
 
 def test_corpus_options_read_the_config_section():
     assert corpus_options({"sign_slip": 0.6})["sign_slip"] == 0.6
-    opts = corpus_options({"n_documents": 12, "seed": 5, "noise": 0.2, "answer_only": 0.1,
-                           "blocks_per_document": [1, 3],
-                           "mixture": [{"source": "procedural:chain_sum?terms=2&digits=1", "weight": 2, "pool": 9},
-                                       {"source": "procedural:chain_sum?terms=3&digits=1", "weight": 1, "pool": 7,
-                                        "answer_only": 0.6}]})
+    opts = corpus_options(
+        {
+            "n_documents": 12,
+            "seed": 5,
+            "noise": 0.2,
+            "answer_only": 0.1,
+            "blocks_per_document": [1, 3],
+            "mixture": [
+                {"source": "procedural:chain_sum?terms=2&digits=1", "weight": 2, "pool": 9},
+                {"source": "procedural:chain_sum?terms=3&digits=1", "weight": 1, "pool": 7, "answer_only": 0.6},
+            ],
+        }
+    )
     assert opts["n_documents"] == 12 and opts["seed"] == 5 and opts["noise"] == 0.2 and opts["answer_only"] == 0.1
     assert opts["blocks_per_document"] == (1, 3)
     assert opts["mixture"][0] == CorpusSource("procedural:chain_sum?terms=2&digits=1", 2.0, 9)
@@ -194,16 +209,21 @@ def test_non_embedding_params_matches_hand_count(tok_dir):
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(tok_dir))
-    arch = {"hidden_size": 48, "num_hidden_layers": 3, "num_attention_heads": 4, "num_key_value_heads": 2,
-            "intermediate_size": 96}
+    arch = {
+        "hidden_size": 48,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "intermediate_size": 96,
+    }
     config = tiny_qwen3_config(arch, tok, 128)
     h, L, nh, nkv, inter = 48, 3, 4, 2, 96
     hd = h // nh
     attention = h * nh * hd + 2 * h * nkv * hd + nh * hd * h + 2 * hd  # q, k, v, o projections + q/k norms
-    per_layer = attention + 3 * h * inter + 2 * h                       # + gate/up/down MLP + 2 RMSNorms
-    expected = L * per_layer + h                                          # + final norm
+    per_layer = attention + 3 * h * inter + 2 * h  # + gate/up/down MLP + 2 RMSNorms
+    expected = L * per_layer + h  # + final norm
     assert non_embedding_params(config) == expected
-    assert total_params(config) == expected + len(tok) * h               # tied head counted once
+    assert total_params(config) == expected + len(tok) * h  # tied head counted once
     assert config.tie_word_embeddings and config.head_dim == hd and config.max_position_embeddings == 128
 
 
@@ -233,8 +253,20 @@ def test_pack_blocks_and_split_documents():
 
 
 def _run(tok_dir, out, seed=0, tokens=60 * 4 * 32):
-    return pretrain(TEXTS, tok_dir, TINY_ARCH, tokens, out, seq_len=32, batch_size=4, lr=1e-2,
-                    warmup_fraction=0.1, seed=seed, threads=1, val_fraction=0.1)
+    return pretrain(
+        TEXTS,
+        tok_dir,
+        TINY_ARCH,
+        tokens,
+        out,
+        seq_len=32,
+        batch_size=4,
+        lr=1e-2,
+        warmup_fraction=0.1,
+        seed=seed,
+        threads=1,
+        val_fraction=0.1,
+    )
 
 
 def test_pretrain_learns_saves_loadable_model_and_records_6nd(tok_dir, tmp_path):

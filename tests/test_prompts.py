@@ -18,8 +18,12 @@ from rlscaling.prompts import (
 
 
 def _item(i: int, question: str | None = None) -> dict:
-    return {"id": f"p{i}", "question": question or f"What is {i} + 1?", "answer": str(i + 1),
-            "solution": f"{i} + 1 = {i + 1}.\n#### {i + 1}"}
+    return {
+        "id": f"p{i}",
+        "question": question or f"What is {i} + 1?",
+        "answer": str(i + 1),
+        "solution": f"{i} + 1 = {i + 1}.\n#### {i + 1}",
+    }
 
 
 POOL = [_item(i) for i in range(10)]
@@ -44,8 +48,9 @@ def test_exemplars_are_deterministic_per_item_and_nested_across_shots():
     assert five == select_exemplars(item, POOL, 5, seed=3)
     assert select_exemplars(item, POOL, 2, seed=3) == five[:2]
     other_item = {**item, "id": "y"}
-    draws = {tuple(e["id"] for e in select_exemplars(it, POOL, 3, seed=s)) for it in (item, other_item)
-             for s in range(4)}
+    draws = {
+        tuple(e["id"] for e in select_exemplars(it, POOL, 3, seed=s)) for it in (item, other_item) for s in range(4)
+    }
     assert len(draws) > 1  # seeded per item and seed, not one fixed set
 
 
@@ -81,12 +86,18 @@ def test_math_and_mmlu_prompts():
     prompt = math_prompt(item, pool, 1, 0)
     assert prompt.startswith("Problem: Compute $2+2$.\nSolution: $2+2=\\boxed{4}$.\n\n")
     assert prompt.endswith("Problem: Compute $1+1$.\nPut your final answer within \\boxed{}.\nSolution:")
-    mc = {"id": "q", "question": "Pick one.", "answer": "B", "choices": ["w", "x", "y", "z"],
-          "subject": "high_school_physics"}
+    mc = {
+        "id": "q",
+        "question": "Pick one.",
+        "answer": "B",
+        "choices": ["w", "x", "y", "z"],
+        "subject": "high_school_physics",
+    }
     ex = {**mc, "id": "q2", "question": "Pick two.", "answer": "D"}
     assert mmlu_prompt(mc) == (
         "The following are multiple choice questions (with answers) about high school physics.\n\n"
-        "Pick one.\nA. w\nB. x\nC. y\nD. z\nAnswer:")
+        "Pick one.\nA. w\nB. x\nC. y\nD. z\nAnswer:"
+    )
     assert "Pick two.\nA. w\nB. x\nC. y\nD. z\nAnswer: D\n\nPick one." in mmlu_prompt(mc, [ex], 1, 0)
     assert build_prompts([mc], [ex], 1, 0, "mmlu") == [mmlu_prompt(mc, [ex], 1, 0)]
     with pytest.raises(ValueError, match="unknown benchmark 'arc'"):

@@ -22,10 +22,23 @@ STEPS = (0, 10, 40)
 
 def _summary_row(model, n, tokens, step, benchmark, shots, scorer, scores: np.ndarray) -> dict:
     acc = float(scores.mean())
-    return {"study": "unit", "model": model, "n_params": n, "pretrain_tokens": tokens, "c_pretrain": 6 * n * tokens,
-            "rl_step": step, "c_rl": 1e9 * step, "benchmark": benchmark, "subset": "all", "shots": shots,
-            "scorer": scorer, "n_items": scores.size, "accuracy": acc, "ci_low": max(acc - 0.05, 0.0),
-            "ci_high": min(acc + 0.05, 1.0)}
+    return {
+        "study": "unit",
+        "model": model,
+        "n_params": n,
+        "pretrain_tokens": tokens,
+        "c_pretrain": 6 * n * tokens,
+        "rl_step": step,
+        "c_rl": 1e9 * step,
+        "benchmark": benchmark,
+        "subset": "all",
+        "shots": shots,
+        "scorer": scorer,
+        "n_items": scores.size,
+        "accuracy": acc,
+        "ci_low": max(acc - 0.05, 0.0),
+        "ci_high": min(acc + 0.05, 1.0),
+    }
 
 
 def make_study(n_items: int = 120, seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -55,9 +68,20 @@ def make_study(n_items: int = 120, seed: int = 7) -> tuple[pd.DataFrame, pd.Data
                             fmt_ok = np.arange(n_items) % (2 + shots) != 0
                         scores = (learned & fmt_ok).astype(float)
                         summary.append(_summary_row(model, n, tokens, step, benchmark, shots, scorer, scores))
-                        records += [{"model": model, "pretrain_tokens": tokens, "rl_step": step,
-                                     "benchmark": benchmark, "subset": "all", "shots": shots, "scorer": scorer,
-                                     "item_id": f"{benchmark}-{i}", "score": s} for i, s in enumerate(scores)]
+                        records += [
+                            {
+                                "model": model,
+                                "pretrain_tokens": tokens,
+                                "rl_step": step,
+                                "benchmark": benchmark,
+                                "subset": "all",
+                                "shots": shots,
+                                "scorer": scorer,
+                                "item_id": f"{benchmark}-{i}",
+                                "score": s,
+                            }
+                            for i, s in enumerate(scores)
+                        ]
     return pd.DataFrame(summary), pd.DataFrame(records)
 
 
@@ -67,9 +91,14 @@ def study():
 
 
 def _row(summary, model, tokens, step, benchmark="gsm8k", shots=0, scorer="custom_flexible") -> pd.Series:
-    sel = summary[(summary["model"] == model) & (summary["pretrain_tokens"] == tokens)
-                  & (summary["rl_step"] == step) & (summary["benchmark"] == benchmark)
-                  & (summary["shots"] == shots) & (summary["scorer"] == scorer)]
+    sel = summary[
+        (summary["model"] == model)
+        & (summary["pretrain_tokens"] == tokens)
+        & (summary["rl_step"] == step)
+        & (summary["benchmark"] == benchmark)
+        & (summary["shots"] == shots)
+        & (summary["scorer"] == scorer)
+    ]
     assert len(sel) == 1
     return sel.iloc[0]
 
@@ -181,7 +210,7 @@ def _md_rows(md: str, heading: str) -> list[list[str]]:
     lines = md.splitlines()
     start = lines.index(heading)
     rows, in_table = [], False
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if line.startswith("|"):
             in_table = True
             rows.append([c.strip() for c in line.strip("|").split("|")])
@@ -217,8 +246,9 @@ def test_summary_md_method_and_fewshot_tables(study):
     methods = _md_rows(md, "## Evaluation method (GSM8K, 0-shot)")
     assert len(methods) == len(MODELS) * len(SCORERS)
     for cells in methods:
-        model, tokens = next((m, t) for m, _, t in MODELS
-                             if cells[0] in (f"{m} · {t:.0e}".replace("e+0", "e") + " tok", m))
+        model, tokens = next(
+            (m, t) for m, _, t in MODELS if cells[0] in (f"{m} · {t:.0e}".replace("e+0", "e") + " tok", m)
+        )
         scorer = cells[1].strip("`")
         base = _row(summary, model, tokens, 0, scorer=scorer)["accuracy"]
         final = _row(summary, model, tokens, 40, scorer=scorer)["accuracy"]

@@ -135,10 +135,29 @@ def test_numeric_comparison():
 @pytest.mark.parametrize(
     "text,expected",
     [
-        ("$1,234.50", "1234.5"), ("-0", "0"), ("-0.00", "0"), ("12.0", "12"), ("1.50", "1.5"), ("+3", "3"),
-        ("3.", "3"), (".5", "0.5"), ("-.5", "-0.5"), ("007", "7"), ("-$5", "-5"), ("$-5", "-5"), ("$ 42", "42"),
-        (".", None), (",", None), ("", None), ("1e5", None), ("3/4", None), ("1,23", None), ("12 apples", None),
-        ("٣", None), ("--5", None), ("1.2.3", None),
+        ("$1,234.50", "1234.5"),
+        ("-0", "0"),
+        ("-0.00", "0"),
+        ("12.0", "12"),
+        ("1.50", "1.5"),
+        ("+3", "3"),
+        ("3.", "3"),
+        (".5", "0.5"),
+        ("-.5", "-0.5"),
+        ("007", "7"),
+        ("-$5", "-5"),
+        ("$-5", "-5"),
+        ("$ 42", "42"),
+        (".", None),
+        (",", None),
+        ("", None),
+        ("1e5", None),
+        ("3/4", None),
+        ("1,23", None),
+        ("12 apples", None),
+        ("٣", None),
+        ("--5", None),
+        ("1.2.3", None),
     ],
 )
 def test_canonical_number(text, expected):
@@ -225,8 +244,14 @@ def test_strict_backward_scan_equals_reference(pieces):
 
 @pytest.mark.parametrize(
     "text",
-    ["x " + "1,234" * 40, "1.5," * 30 + "7", "a -$" + "1,234,567" * 20, "9" * 70 + ".5", "1." * 100 + "12.",
-     "," * 80 + "3"],
+    [
+        "x " + "1,234" * 40,
+        "1.5," * 30 + "7",
+        "a -$" + "1,234,567" * 20,
+        "9" * 70 + ".5",
+        "1." * 100 + "12.",
+        "," * 80 + "3",
+    ],
 )
 def test_backward_scan_on_runs_longer_than_its_first_window(text):
     assert extract_gsm8k(text, "flexible") == _reference_last_number(text)
@@ -235,7 +260,7 @@ def test_backward_scan_on_runs_longer_than_its_first_window(text):
 _noise = st.text(alphabet=st.characters(blacklist_categories=("Nd", "Cs")), max_size=200).filter(
     lambda s: "####" not in s and not any(c in "0123456789" for c in s)
 )
-_answers = st.one_of(st.integers(-10**9, 10**9).map(str), st.decimals(-10**6, 10**6, places=2).map(str))
+_answers = st.one_of(st.integers(-(10**9), 10**9).map(str), st.decimals(-(10**6), 10**6, places=2).map(str))
 
 
 @settings(deadline=None)  # timing is tested separately; the CPU is shared
@@ -566,9 +591,16 @@ def test_every_scorer_has_a_reward_fn():
 
 
 _SCORE_RESPONSE_CASES = [
-    ("gsm8k", COLLAPSE, "7"), ("gsm8k", COLLAPSE, "10"), ("gsm8k", "no answer", "3"), ("gsm8k", "#### 1,234.0", "1234"),
-    ("math", r"so \boxed{7}." + _INVENTED, "7"), ("math", r"\boxed{0.5}", r"\frac{1}{2}"), ("math", "", "1"),
-    ("math", "no box #### 4 then #### 5", "5"), ("mmlu", "B\nQuestion: ... Answer: C", "B"), ("mmlu", "none", 2),
+    ("gsm8k", COLLAPSE, "7"),
+    ("gsm8k", COLLAPSE, "10"),
+    ("gsm8k", "no answer", "3"),
+    ("gsm8k", "#### 1,234.0", "1234"),
+    ("math", r"so \boxed{7}." + _INVENTED, "7"),
+    ("math", r"\boxed{0.5}", r"\frac{1}{2}"),
+    ("math", "", "1"),
+    ("math", "no box #### 4 then #### 5", "5"),
+    ("mmlu", "B\nQuestion: ... Answer: C", "B"),
+    ("mmlu", "none", 2),
 ]
 
 
@@ -601,9 +633,9 @@ def test_score_response_values_and_errors():
         score_response("gsm8k", "strict", "#### 3", "three")
 
 
-
-_latexish = st.lists(st.sampled_from(["\\boxed", "\\fbox", "{", "}", " ", "1", "2", "/", "\\frac", "x", "^", "$",
-                                      "#### 3"]), max_size=30)
+_latexish = st.lists(
+    st.sampled_from(["\\boxed", "\\fbox", "{", "}", " ", "1", "2", "/", "\\frac", "x", "^", "$", "#### 3"]), max_size=30
+)
 
 
 @settings(max_examples=40, deadline=None)
@@ -639,7 +671,8 @@ def test_verl_loads_compute_score_from_the_entry_file(tmp_path):
         "      fn('math500', r'\\boxed{3} \\boxed{4}', '3', {'reward_mode': 'math_verify_first'}),\n"
         "      fn('gsm8k', '#### 8', '7', {'reward_mode': 'strict'}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], check=False, cwd=tmp_path, capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["1.0", "1.0", "0.0"]

@@ -34,10 +34,20 @@ from tiny_models import make_char_tokenizer, make_tiny_model_dir
 CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
 
 BASE = {
-    "backend": "trl", "reward_mode": "flexible", "rollouts_per_prompt": 4, "prompts_per_step": 4, "steps": 3,
+    "backend": "trl",
+    "reward_mode": "flexible",
+    "rollouts_per_prompt": 4,
+    "prompts_per_step": 4,
+    "steps": 3,
     "save_steps": [2],
-    "lr": 1e-3, "kl_coef": 0.01, "kl_estimator": "k3", "loss_type": "grpo", "temperature": 1.0,
-    "max_prompt_tokens": 40, "max_response_tokens": 12, "epochs": 1,
+    "lr": 1e-3,
+    "kl_coef": 0.01,
+    "kl_estimator": "k3",
+    "loss_type": "grpo",
+    "temperature": 1.0,
+    "max_prompt_tokens": 40,
+    "max_response_tokens": 12,
+    "epochs": 1,
 }
 
 
@@ -51,8 +61,20 @@ def settings(**overrides) -> GRPOSettings:
 def test_from_config_maps_every_key_of_the_study_config():
     section = yaml.safe_load(CONFIG.read_text())["grpo"]
     s = GRPOSettings.from_config(section, seed=1234)
-    for key in ("reward_mode", "rollouts_per_prompt", "prompts_per_step", "steps", "lr", "kl_coef", "loss_type",
-                "temperature", "max_prompt_tokens", "max_response_tokens", "epochs", "backend"):
+    for key in (
+        "reward_mode",
+        "rollouts_per_prompt",
+        "prompts_per_step",
+        "steps",
+        "lr",
+        "kl_coef",
+        "loss_type",
+        "temperature",
+        "max_prompt_tokens",
+        "max_response_tokens",
+        "epochs",
+        "backend",
+    ):
         assert getattr(s, key) == section[key], key
     assert s.save_steps == tuple(sorted(set(section["save_steps"]) | {section["steps"]}))
     assert s.kl_estimator == "k3" and s.seed == 1234

@@ -18,8 +18,13 @@ from rlscaling import rewards
 from rlscaling.training import verl_backend as vb
 
 ROOT = Path(__file__).resolve().parents[1]
-PATHS = {"model_dir": "/m", "train_parquet": "/d/train.parquet", "val_parquet": "/d/val.parquet",
-         "ckpt_dir": "/c", "rollout_dir": "/r"}
+PATHS = {
+    "model_dir": "/m",
+    "train_parquet": "/d/train.parquet",
+    "val_parquet": "/d/val.parquet",
+    "ckpt_dir": "/c",
+    "rollout_dir": "/r",
+}
 # The seed study's settings (shared/seed): batch 512 prompts, 3 rollouts, lr 1e-6, KL 0.001 low-variance,
 # bf16 + gradient checkpointing, 512 + 512 tokens, 2-4 epochs by size.
 SEED = {
@@ -56,8 +61,11 @@ def parse(overrides):
     for item in overrides:
         key, value = item.split("=", 1)
         lit = {"true": "True", "false": "False", "null": "None"}.get(value, value)
-        out[key] = ast.literal_eval(lit) if not lit.startswith("[") else ast.literal_eval(
-            lit.replace("true", "True").replace("false", "False"))
+        out[key] = (
+            ast.literal_eval(lit)
+            if not lit.startswith("[")
+            else ast.literal_eval(lit.replace("true", "True").replace("false", "False"))
+        )
     return out
 
 
@@ -67,7 +75,7 @@ def test_command_line_matches_seed_settings(qwen3, model):
     for key, want in SEED.items():
         assert got[key] == want, key
     assert 2 <= got["trainer.total_epochs"] == EPOCHS[model] <= 4
-    assert got["trainer.total_training_steps"] == 14 * EPOCHS[model]   # 7,473 GSM8K prompts // 512 per epoch
+    assert got["trainer.total_training_steps"] == 14 * EPOCHS[model]  # 7,473 GSM8K prompts // 512 per epoch
     assert got["trainer.n_gpus_per_node"] == qwen3["models"][model]["resources"]["grpo"]["gpus"]
     assert got["trainer.default_local_dir"] == "/c" and got["actor_rollout_ref.model.path"] == "/m"
     assert got["trainer.save_freq"] == 7
@@ -121,8 +129,10 @@ def test_save_freq_covers_every_requested_step():
 
 
 def test_parquet_has_verl_columns(tmp_path):
-    rows = [{"prompt": "Question: 1+1?\nAnswer:", "answer": "2", "id": "a"},
-            {"prompt": "Question: 2+3?\nAnswer:", "answer": "5", "id": "b"}]
+    rows = [
+        {"prompt": "Question: 1+1?\nAnswer:", "answer": "2", "id": "a"},
+        {"prompt": "Question: 2+3?\nAnswer:", "answer": "5", "id": "b"},
+    ]
     path = tmp_path / "train.parquet"
     assert vb.write_verl_parquet(rows, path, "gsm8k", "custom_flexible") == 2
     table = pq.read_table(path)
@@ -151,23 +161,40 @@ def test_reward_entry_point_has_verls_signature():
     assert list(params)[:4] == ["data_source", "solution_str", "ground_truth", "extra_info"]
     assert params["extra_info"].default is None
     # verl's NaiveRewardManager calls it with keywords only
-    assert rewards.compute_score(data_source="gsm8k", solution_str="2+2=4\n#### 4\nQuestion:", ground_truth="4",
-                                 extra_info={"reward_mode": "custom_flexible"}) == 1.0
-    assert rewards.compute_score(data_source="gsm8k", solution_str="The answer is 4", ground_truth="4",
-                                 extra_info={"reward_mode": "strict"}) == 0.0
+    assert (
+        rewards.compute_score(
+            data_source="gsm8k",
+            solution_str="2+2=4\n#### 4\nQuestion:",
+            ground_truth="4",
+            extra_info={"reward_mode": "custom_flexible"},
+        )
+        == 1.0
+    )
+    assert (
+        rewards.compute_score(
+            data_source="gsm8k", solution_str="The answer is 4", ground_truth="4", extra_info={"reward_mode": "strict"}
+        )
+        == 0.0
+    )
 
 
 def test_plain_chat_template_renders_content_verbatim():
     jinja2 = pytest.importorskip("jinja2", reason="jinja2 renders the chat template (installed with torch)")
     text = "Question: 3 apples?\nAnswer:"
-    rendered = jinja2.Template(vb.PLAIN_CHAT_TEMPLATE).render(messages=[{"role": "user", "content": text}],
-                                                              add_generation_prompt=True)
+    rendered = jinja2.Template(vb.PLAIN_CHAT_TEMPLATE).render(
+        messages=[{"role": "user", "content": text}], add_generation_prompt=True
+    )
     assert rendered == text
 
 
 def test_step_record_from_metrics():
-    m = {"prompt_length/mean": 100.5, "response_length/mean": 200.25, "actor/kl_loss": 0.01, "timing_s/step": 12.0,
-         "critic/score/mean": 0.5}
+    m = {
+        "prompt_length/mean": 100.5,
+        "response_length/mean": 200.25,
+        "actor/kl_loss": 0.01,
+        "timing_s/step": 12.0,
+        "critic/score/mean": 0.5,
+    }
     r = vb.step_record(3, m, n_sequences=4, scores=[1.0, 0.0, 1.0, 0.0])
     assert (r.prompt_tokens, r.completion_tokens, r.n_sequences) == (402, 801, 4)
     assert (r.reward_mean, r.reward_std, r.kl, r.wall_s) == (0.5, 0.5, 0.01, 12.0)
@@ -292,8 +319,10 @@ def test_gpu_hours_follow_the_flop_formulas(qwen3):
     # update 6N + reference forward 2N (kl_coef > 0) + verl's old-policy forward 2N
     assert row["flops_train"] == pytest.approx((6 + 2 + 2) * n * seqs * tokens * steps)
     g = qwen3["gpu_hours"]
-    want = (row["flops_rollout"] / (g["peak_flops_per_s"] * g["mfu_rollout"])
-            + row["flops_train"] / (g["peak_flops_per_s"] * g["mfu_update"])) / 3600
+    want = (
+        row["flops_rollout"] / (g["peak_flops_per_s"] * g["mfu_rollout"])
+        + row["flops_train"] / (g["peak_flops_per_s"] * g["mfu_update"])
+    ) / 3600
     assert row["gpu_hours"] == pytest.approx(want)
     assert table.loc["qwen3-14b", "wall_hours"] == pytest.approx(table.loc["qwen3-14b", "gpu_hours"] / 8)
     assert table.loc["total", "gpu_hours"] == pytest.approx(table.drop("total")["gpu_hours"].sum())
@@ -313,8 +342,15 @@ def test_gpu_hours_reject_bad_assumptions(qwen3):
         estimate_gpu_hours(cfg)
 
 
-@pytest.mark.parametrize("key,value", [("ppo_micro_batch_size_per_gpu", 1.5), ("param_offload", "yes"),
-                                       ("tensor_model_parallel_size", 0), ("gpu_memory_utilization", True)])
+@pytest.mark.parametrize(
+    "key,value",
+    [
+        ("ppo_micro_batch_size_per_gpu", 1.5),
+        ("param_offload", "yes"),
+        ("tensor_model_parallel_size", 0),
+        ("gpu_memory_utilization", True),
+    ],
+)
 def test_verl_knob_types_are_checked(qwen3, key, value):
     cfg = json.loads(json.dumps(qwen3))
     cfg["models"]["qwen3-4b"]["grpo"]["verl"] = {key: value}

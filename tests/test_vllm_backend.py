@@ -45,8 +45,12 @@ class FakeLLM:
     def generate(self, prompts, sampling, use_tqdm=True):
         self.calls.append((prompts, sampling))
         n = sampling.kwargs["n"]  # completions come back out of order: the backend sorts them by index
-        return [FakeRequest([FakeCompletion(f"p{len(p['prompt_token_ids'])}s{j}", [7] * (j + 1), j)
-                             for j in reversed(range(n))]) for p in prompts]
+        return [
+            FakeRequest(
+                [FakeCompletion(f"p{len(p['prompt_token_ids'])}s{j}", [7] * (j + 1), j) for j in reversed(range(n))]
+            )
+            for p in prompts
+        ]
 
 
 def install_fake_vllm(monkeypatch, cpu: bool) -> list:
@@ -122,13 +126,25 @@ def test_generate_greedy_shape_and_counts(fake_vllm):
 
 
 def test_generate_sampling_keeps_prompt_order_and_samples(fake_vllm):
-    out = vb.generate("/m", ["abc", "a"], max_new_tokens=5, num_samples=2, temperature=1.0, seed=9,
-                      tensor_parallel_size=2, gpu_memory_utilization=0.5, max_model_len=64)
+    out = vb.generate(
+        "/m",
+        ["abc", "a"],
+        max_new_tokens=5,
+        num_samples=2,
+        temperature=1.0,
+        seed=9,
+        tensor_parallel_size=2,
+        gpu_memory_utilization=0.5,
+        max_model_len=64,
+    )
     assert [[d["text"] for d in r] for r in out] == [["p3s0", "p3s1"], ["p1s0", "p1s1"]]
     assert [d["response_tokens"] for d in out[0]] == [1, 2]
     llm = fake_vllm[0]
-    assert (llm.kwargs["tensor_parallel_size"], llm.kwargs["gpu_memory_utilization"], llm.kwargs["max_model_len"]) \
-        == (2, 0.5, 64)
+    assert (llm.kwargs["tensor_parallel_size"], llm.kwargs["gpu_memory_utilization"], llm.kwargs["max_model_len"]) == (
+        2,
+        0.5,
+        64,
+    )
     assert llm.calls[0][1].kwargs["seed"] == 9
 
 
@@ -170,29 +186,40 @@ def test_cpu_engine_arguments_and_environment(fake_cpu_vllm, tmp_path):
     assert os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] == "0"
 
 
-@pytest.mark.parametrize("settings, expected", [
-    (dict(), {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}),
-    (dict(multiprocessing=True), {"VLLM_ENABLE_V1_MULTIPROCESSING": "1"}),
-    (dict(cpu_threads=2), {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_OMP_THREADS_BIND": "nobind",
-                           "OMP_NUM_THREADS": "2"}),
-    (dict(cpu_threads=2, cpu_omp_threads_bind="0-1"), {"VLLM_ENABLE_V1_MULTIPROCESSING": "0",
-                                                      "VLLM_CPU_OMP_THREADS_BIND": "0-1", "OMP_NUM_THREADS": "2"}),
-])
+@pytest.mark.parametrize(
+    "settings, expected",
+    [
+        (dict(), {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}),
+        (dict(multiprocessing=True), {"VLLM_ENABLE_V1_MULTIPROCESSING": "1"}),
+        (
+            dict(cpu_threads=2),
+            {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_OMP_THREADS_BIND": "nobind", "OMP_NUM_THREADS": "2"},
+        ),
+        (
+            dict(cpu_threads=2, cpu_omp_threads_bind="0-1"),
+            {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_OMP_THREADS_BIND": "0-1", "OMP_NUM_THREADS": "2"},
+        ),
+    ],
+)
 def test_cpu_environment(settings, expected):
     assert vb.engine_environment(vb.VllmSettings(**settings), cpu=True) == expected
 
 
 def test_gpu_environment_ignores_cpu_settings():
     assert vb.engine_environment(vb.VllmSettings(cpu_threads=2, cpu_omp_threads_bind="0"), cpu=False) == {}
-    assert vb.engine_environment(vb.VllmSettings(multiprocessing=False), cpu=False) == \
-        {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
+    assert vb.engine_environment(vb.VllmSettings(multiprocessing=False), cpu=False) == {
+        "VLLM_ENABLE_V1_MULTIPROCESSING": "0"
+    }
 
 
-@pytest.mark.parametrize("config, head_dim", [
-    (dict(hidden_size=64, num_attention_heads=2), 32),
-    (dict(hidden_size=64, num_attention_heads=4, head_dim=128), 128),
-    (dict(text_config=dict(hidden_size=512, num_attention_heads=4)), 128),
-])
+@pytest.mark.parametrize(
+    "config, head_dim",
+    [
+        (dict(hidden_size=64, num_attention_heads=2), 32),
+        (dict(hidden_size=64, num_attention_heads=4, head_dim=128), 128),
+        (dict(text_config=dict(hidden_size=512, num_attention_heads=4)), 128),
+    ],
+)
 def test_model_head_dim(tmp_path, config, head_dim):
     assert vb.model_head_dim(model_dir_with(tmp_path, **config)) == head_dim
 
@@ -204,13 +231,23 @@ def test_model_head_dim_names_the_config_file(tmp_path):
         vb.model_head_dim(model_dir_with(tmp_path, vocab_size=10))
 
 
-@pytest.mark.parametrize("config, settings, match", [
-    (dict(hidden_size=32, num_attention_heads=2), {}, "head_dim=16 .config.json."),
-    (dict(hidden_size=96, num_attention_heads=2), {}, "head_dim=48"),  # inside 32-512 but not a supported size
-    (dict(hidden_size=64, num_attention_heads=2), dict(gpu_memory_utilization=0.9),
-     "evaluate.vllm.gpu_memory_utilization=0.9 is a GPU setting"),
-    (dict(hidden_size=64, num_attention_heads=2), dict(tensor_parallel_size=2), "evaluate.vllm.tensor_parallel_size"),
-])
+@pytest.mark.parametrize(
+    "config, settings, match",
+    [
+        (dict(hidden_size=32, num_attention_heads=2), {}, "head_dim=16 .config.json."),
+        (dict(hidden_size=96, num_attention_heads=2), {}, "head_dim=48"),  # inside 32-512 but not a supported size
+        (
+            dict(hidden_size=64, num_attention_heads=2),
+            dict(gpu_memory_utilization=0.9),
+            "evaluate.vllm.gpu_memory_utilization=0.9 is a GPU setting",
+        ),
+        (
+            dict(hidden_size=64, num_attention_heads=2),
+            dict(tensor_parallel_size=2),
+            "evaluate.vllm.tensor_parallel_size",
+        ),
+    ],
+)
 def test_cpu_refuses_unsupported_before_starting(fake_cpu_vllm, tmp_path, config, settings, match):
     model = model_dir_with(tmp_path, **config)
     with pytest.raises(ValueError, match=match) as info:
@@ -226,10 +263,16 @@ def test_cpu_accepts_every_supported_head_dim(tmp_path, head_dim):
 
 
 def test_settings_from_config_maps_keys():
-    settings = vb.VllmSettings.from_config({"precision": "fp32", "backend": "vllm", "vllm": {
-        "max_model_len": 512, "cpu_kvcache_space_gib": 2, "cpu_threads": 1, "enforce_eager": False}})
-    assert settings == vb.VllmSettings(precision="fp32", max_model_len=512, cpu_kvcache_space_gib=2,
-                                       cpu_threads=1, enforce_eager=False)
+    settings = vb.VllmSettings.from_config(
+        {
+            "precision": "fp32",
+            "backend": "vllm",
+            "vllm": {"max_model_len": 512, "cpu_kvcache_space_gib": 2, "cpu_threads": 1, "enforce_eager": False},
+        }
+    )
+    assert settings == vb.VllmSettings(
+        precision="fp32", max_model_len=512, cpu_kvcache_space_gib=2, cpu_threads=1, enforce_eager=False
+    )
     assert settings.dtype == "float32"
     assert vb.VllmSettings.from_config({"backend": "vllm", "vllm": None}) == vb.VllmSettings()
 
@@ -245,21 +288,24 @@ def test_settings_from_config_rejects_unknown_key():
         vb.VllmSettings.from_config({"vllm": {"kv_cache": 1}})
 
 
-@pytest.mark.parametrize("bad, key", [
-    (dict(precision="fp16"), "evaluate.precision"),
-    (dict(tensor_parallel_size=0), "evaluate.vllm.tensor_parallel_size"),
-    (dict(tensor_parallel_size=1.5), "evaluate.vllm.tensor_parallel_size"),
-    (dict(gpu_memory_utilization=0), "evaluate.vllm.gpu_memory_utilization"),
-    (dict(gpu_memory_utilization=1.2), "evaluate.vllm.gpu_memory_utilization"),
-    (dict(max_model_len=0), "evaluate.vllm.max_model_len"),
-    (dict(cpu_kvcache_space_gib=0), "evaluate.vllm.cpu_kvcache_space_gib"),
-    (dict(cpu_kvcache_space_gib="1"), "evaluate.vllm.cpu_kvcache_space_gib"),
-    (dict(cpu_threads=0), "evaluate.vllm.cpu_threads"),
-    (dict(cpu_omp_threads_bind=""), "evaluate.vllm.cpu_omp_threads_bind"),
-    (dict(enforce_eager="yes"), "evaluate.vllm.enforce_eager"),
-    (dict(multiprocessing=1), "evaluate.vllm.multiprocessing"),
-    (dict(seed=-1), "evaluate.vllm.seed"),
-])
+@pytest.mark.parametrize(
+    "bad, key",
+    [
+        (dict(precision="fp16"), "evaluate.precision"),
+        (dict(tensor_parallel_size=0), "evaluate.vllm.tensor_parallel_size"),
+        (dict(tensor_parallel_size=1.5), "evaluate.vllm.tensor_parallel_size"),
+        (dict(gpu_memory_utilization=0), "evaluate.vllm.gpu_memory_utilization"),
+        (dict(gpu_memory_utilization=1.2), "evaluate.vllm.gpu_memory_utilization"),
+        (dict(max_model_len=0), "evaluate.vllm.max_model_len"),
+        (dict(cpu_kvcache_space_gib=0), "evaluate.vllm.cpu_kvcache_space_gib"),
+        (dict(cpu_kvcache_space_gib="1"), "evaluate.vllm.cpu_kvcache_space_gib"),
+        (dict(cpu_threads=0), "evaluate.vllm.cpu_threads"),
+        (dict(cpu_omp_threads_bind=""), "evaluate.vllm.cpu_omp_threads_bind"),
+        (dict(enforce_eager="yes"), "evaluate.vllm.enforce_eager"),
+        (dict(multiprocessing=1), "evaluate.vllm.multiprocessing"),
+        (dict(seed=-1), "evaluate.vllm.seed"),
+    ],
+)
 def test_bad_settings_name_their_key(bad, key):
     with pytest.raises(ValueError, match=key.replace(".", r"\.")):
         vb.VllmSettings(**bad)

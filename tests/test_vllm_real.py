@@ -31,8 +31,12 @@ def _vllm_python_problem() -> str | None:
         return "RLSCALING_VLLM_PYTHON is not set (build the interpreter with .ci/vllm_env.sh)"
     if not Path(VLLM_PYTHON).exists():
         return f"RLSCALING_VLLM_PYTHON={VLLM_PYTHON} does not exist"
-    probe = subprocess.run([VLLM_PYTHON, "-c", "import vllm, rlscaling.evaluation.vllm_backend"],
-                           capture_output=True, text=True, timeout=300)
+    probe = subprocess.run(
+        [VLLM_PYTHON, "-c", "import vllm, rlscaling.evaluation.vllm_backend"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if probe.returncode:
         return f"RLSCALING_VLLM_PYTHON={VLLM_PYTHON} cannot import vllm: {probe.stderr.strip().splitlines()[-1:]}"
     return None
@@ -42,7 +46,7 @@ _PROBLEM = _vllm_python_problem()
 pytestmark = pytest.mark.skipif(_PROBLEM is not None, reason=_PROBLEM or "")
 
 # The vLLM side: one engine, every request of the test, results as JSON on stdout's last line.
-VLLM_SIDE = r'''
+VLLM_SIDE = r"""
 import json, sys
 from rlscaling.evaluation.vllm_backend import VllmGenerator, VllmSettings
 
@@ -70,7 +74,7 @@ def main():
 
 if __name__ == "__main__":
     main()
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -83,11 +87,22 @@ def checkpoints(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("vllm_real")
     make_char_tokenizer().save_pretrained(root / "tok")
-    arch = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
-                intermediate_size=192)
-    pretrain(build_pretrain_corpus(n_documents=400, seed=1), root / "tok", arch, tokens=60_000,
-             out_dir=root / "model", seq_len=160, batch_size=4, lr=6e-3, warmup_fraction=0.05, seed=1,
-             max_position_embeddings=320)
+    arch = dict(
+        hidden_size=64, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1, intermediate_size=192
+    )
+    pretrain(
+        build_pretrain_corpus(n_documents=400, seed=1),
+        root / "tok",
+        arch,
+        tokens=60_000,
+        out_dir=root / "model",
+        seq_len=160,
+        batch_size=4,
+        lr=6e-3,
+        warmup_fraction=0.05,
+        seed=1,
+        max_position_embeddings=320,
+    )
     small = make_tiny_model_dir(root / "head16", hidden_size=32, num_attention_heads=2, num_key_value_heads=1)
     return root / "model", small
 
@@ -99,8 +114,9 @@ def prompts():
 
     items = procedural.generate("chain_sum", 12, seed=303, split="test", terms=(3, 4), digits=1)
     pool = procedural.generate("chain_sum", 20, seed=404, split="train", terms=(3, 4), digits=1)
-    return (build_prompts(items[:6], pool, 0, seed=1, benchmark="gsm8k")
-            + build_prompts(items[6:], pool, 2, seed=1, benchmark="gsm8k"))
+    return build_prompts(items[:6], pool, 0, seed=1, benchmark="gsm8k") + build_prompts(
+        items[6:], pool, 2, seed=1, benchmark="gsm8k"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -129,11 +145,17 @@ def expected_stop(text: str, stops: list[str]) -> tuple[str, int] | None:
 @pytest.fixture(scope="module")
 def vllm_run(checkpoints, prompts, reference):
     model, small = checkpoints
-    job = {"model": str(model), "small_head_model": str(small), "prompts": prompts, "max_new": MAX_NEW,
-           "stop": pick_stops([r[0]["text"] for r in reference])}
+    job = {
+        "model": str(model),
+        "small_head_model": str(small),
+        "prompts": prompts,
+        "max_new": MAX_NEW,
+        "stop": pick_stops([r[0]["text"] for r in reference]),
+    }
     env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", VLLM_LOGGING_LEVEL="WARNING")
-    proc = subprocess.run([VLLM_PYTHON, "-c", VLLM_SIDE, json.dumps(job)], capture_output=True, text=True,
-                          timeout=900, env=env)
+    proc = subprocess.run(
+        [VLLM_PYTHON, "-c", VLLM_SIDE, json.dumps(job)], capture_output=True, text=True, timeout=900, env=env
+    )
     assert proc.returncode == 0, f"vLLM side failed:\n{proc.stderr[-4000:]}"
     return job, json.loads(proc.stdout.strip().splitlines()[-1])
 

@@ -28,16 +28,27 @@ def _has_vllm(python: str | None) -> bool:
     return subprocess.run([python, "-c", "import vllm"], capture_output=True).returncode == 0
 
 
-requires_vllm = pytest.mark.skipif(not _has_vllm(VLLM_PYTHON), reason="RLSCALING_VLLM_PYTHON is not set to an "
-                                   "interpreter that imports vllm (build one with .ci/vllm_env.sh)")
+requires_vllm = pytest.mark.skipif(
+    not _has_vllm(VLLM_PYTHON),
+    reason="RLSCALING_VLLM_PYTHON is not set to an interpreter that imports vllm (build one with .ci/vllm_env.sh)",
+)
 
 
 def vllm_servable_micro_config(tmp: Path, backend: str) -> Path:
     """The micro study with one model vLLM's CPU attention serves, evaluated by ``backend`` in fp32 (its path)."""
     cfg = yaml.safe_load(MICRO.read_text())
     # vLLM's CPU attention serves head_dim 32-512: one model with 2 heads of 32
-    cfg["models"] = {"vm": {"arch": {"hidden_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
-                                     "num_key_value_heads": 1, "intermediate_size": 128}}}
+    cfg["models"] = {
+        "vm": {
+            "arch": {
+                "hidden_size": 64,
+                "num_hidden_layers": 1,
+                "num_attention_heads": 2,
+                "num_key_value_heads": 1,
+                "intermediate_size": 128,
+            }
+        }
+    }
     cfg["pretrain"].update(budgets={"b1": 2.0e4}, seq_len=96)
     cfg["benchmarks"]["gsm8k"].update(n=ITEMS, max_new_tokens=24)
     cfg["evaluate"].update(backend=backend, precision="fp32")
@@ -48,8 +59,21 @@ def vllm_servable_micro_config(tmp: Path, backend: str) -> Path:
 
 
 def _snakemake(workdir: Path, config: Path, *targets: str, extra=()):
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--configfile",
-           str(config), "--cores", "2", *extra, *targets]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(ROOT / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--configfile",
+        str(config),
+        "--cores",
+        "2",
+        *extra,
+        *targets,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return proc
@@ -77,8 +101,11 @@ def test_vllm_evaluation_through_snakemake_matches_transformers(tmp_path):
         assert [r["id"] for r in vl] == [r["id"] for r in rows]
         for a, b in zip(rows, vl):
             total += 1
-            same += (a["response"], a["response_tokens"], a["score"]) == (b["response"], b["response_tokens"],
-                                                                          b["score"])
+            same += (a["response"], a["response_tokens"], a["score"]) == (
+                b["response"],
+                b["response_tokens"],
+                b["score"],
+            )
     print(f"fp32 greedy: vLLM == transformers on {same} of {total} records")
     assert same == total
     # pass@k: n seeded samples per item, and asking for that one file again reproduces it exactly

@@ -25,8 +25,22 @@ pytestmark = pytest.mark.slow
 
 
 def snakemake(workdir: Path, *args: str, config: Path = MICRO, check: bool = True, **kw):
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
-           "--configfile", str(config), "--cores", "2", *args, "--quiet", "rules"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(ROOT / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--configfile",
+        str(config),
+        "--cores",
+        "2",
+        *args,
+        "--quiet",
+        "rules",
+    ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, **kw)
     if check and proc.returncode != 0:
@@ -37,8 +51,23 @@ def snakemake(workdir: Path, *args: str, config: Path = MICRO, check: bool = Tru
 def dry_run_jobs(workdir: Path, *args: str, config: Path = MICRO) -> dict[str, int]:
     """Job counts per rule from ``snakemake -n`` (its 'Job stats' table)."""
     out = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--configfile",
-         str(config), "-n", *args], capture_output=True, text=True, check=True)
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(ROOT / "Snakefile"),
+            "-d",
+            str(workdir),
+            "--configfile",
+            str(config),
+            "-n",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     text = out.stdout + out.stderr
     counts = {}
     for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", text, flags=re.M):
@@ -139,8 +168,11 @@ def test_one_cell_rerun_rebuilds_only_that_job_and_dependents(study, micro_cfg):
     # Snakemake does not regenerate a missing intermediate file on its own while everything downstream is up to
     # date: the cell is rerun by naming its path, and its dependents then follow from the newer input.
     rel = str(target.relative_to(study))
-    rule = "evaluate_endpoint" if job.step in (0, rc.checkpoint_steps(micro_cfg, job.model)[-1]) \
+    rule = (
+        "evaluate_endpoint"
+        if job.step in (0, rc.checkpoint_steps(micro_cfg, job.model)[-1])
         else "evaluate_intermediate"
+    )
     assert dry_run_jobs(study, rel) == {rule: 1}  # the checkpoint's one evaluation job
     snakemake(study, rel)
     assert target.exists() and untouched.stat().st_mtime_ns == before
@@ -151,8 +183,21 @@ def test_one_cell_rerun_rebuilds_only_that_job_and_dependents(study, micro_cfg):
 
 def test_interrupted_run_resumes_and_is_reproducible(study, tmp_path, micro_cfg):
     """Kill a run mid-way, resume it, and get the same summary.csv as the uninterrupted seeded run."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "--configfile",
-           str(MICRO), "--cores", "2", "--quiet", "rules"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(ROOT / "Snakefile"),
+        "-d",
+        str(tmp_path),
+        "--configfile",
+        str(MICRO),
+        "--cores",
+        "2",
+        "--quiet",
+        "rules",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     first_model = tmp_path / "results" / "models"
     grpo_logs = tmp_path / "results" / "logs" / "grpo"
@@ -163,8 +208,11 @@ def test_interrupted_run_resumes_and_is_reproducible(study, tmp_path, micro_cfg)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     started = {p.parent.name + "/" + p.stem for p in grpo_logs.glob("*/*.log")}
-    finished = {p: p.stat().st_mtime_ns for p in first_model.glob("*/*/base/config.json")
-                if f"{p.parents[2].name}/{p.parents[1].name}" in started}
+    finished = {
+        p: p.stat().st_mtime_ns
+        for p in first_model.glob("*/*/base/config.json")
+        if f"{p.parents[2].name}/{p.parents[1].name}" in started
+    }
     assert finished, "the run was killed before any model finished; the test could not check resumption"
     # no half-written outputs: every dataset file present is complete JSONL
     for f in (tmp_path / "results" / "data").glob("*.jsonl"):
@@ -193,8 +241,11 @@ def test_a_config_edit_reruns_exactly_what_it_affects(study, micro_cfg):
     downstream = {"aggregate": 1, "fit": 1, "plots": 1, "report_tables": 1, "all": 1}
     lr = _edited(study, lambda c: c["grpo"].update(lr=c["grpo"]["lr"] * 2))
     assert dry_run_jobs(study, config=lr) == {
-        "grpo": n_cells, "evaluate_endpoint": n_cells,  # the final checkpoints; base models are untouched
-        "evaluate_intermediate": len(rc.checkpoints(micro_cfg, "intermediate")), **downstream}
+        "grpo": n_cells,
+        "evaluate_endpoint": n_cells,  # the final checkpoints; base models are untouched
+        "evaluate_intermediate": len(rc.checkpoints(micro_cfg, "intermediate")),
+        **downstream,
+    }
     kl = _edited(study, lambda c: c["grpo"].update(kl_coef=c["grpo"]["kl_coef"] * 10))
     assert dry_run_jobs(study, config=kl) == dry_run_jobs(study, config=lr)
     boot = _edited(study, lambda c: c["fit"].update(bootstrap=c["fit"]["bootstrap"] + 1))
@@ -204,7 +255,9 @@ def test_a_config_edit_reruns_exactly_what_it_affects(study, micro_cfg):
     shots = _edited(study, lambda c: c["benchmarks"]["gsm8k"].update(max_new_tokens=17))
     assert dry_run_jobs(study, config=shots) == {
         "evaluate_endpoint": len(rc.checkpoints(micro_cfg, "endpoint")),
-        "evaluate_intermediate": len(rc.checkpoints(micro_cfg, "intermediate")), **downstream}
+        "evaluate_intermediate": len(rc.checkpoints(micro_cfg, "intermediate")),
+        **downstream,
+    }
     assert dry_run_jobs(study) == {}
 
 
@@ -263,8 +316,14 @@ def test_preempted_grpo_resumes_from_its_checkpoint_under_snakemake_retries(tmp_
     python = fake_verl_python(tmp_path)
 
     def to_verl(c):
-        c["grpo"].update(backend="verl", steps=4, save_every=2, prompts_per_step=2, rollouts_per_prompt=2,
-                         verl={"ppo_mini_batch_size": 2, "attn_implementation": "sdpa", "use_remove_padding": False})
+        c["grpo"].update(
+            backend="verl",
+            steps=4,
+            save_every=2,
+            prompts_per_step=2,
+            rollouts_per_prompt=2,
+            verl={"ppo_mini_batch_size": 2, "attn_implementation": "sdpa", "use_remove_padding": False},
+        )
         c["grpo"].pop("save_steps")
         c["environments"] = {"verl": {"python": str(python)}}
         c["models"] = {"micro-a": c["models"]["micro-a"]}
@@ -273,9 +332,27 @@ def test_preempted_grpo_resumes_from_its_checkpoint_under_snakemake_retries(tmp_
     calls = tmp_path / "calls.jsonl"
     env = {"FAKE_VERL_CALLS": str(calls), "FAKE_VERL_CRASH_AT": "3", "FAKE_VERL_CRASH_FLAG": str(tmp_path / "flag")}
     target = "results/grpo/micro-a/b1"
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path),
-                           "--configfile", str(config), "--cores", "2", "--retries", "1", target],
-                          capture_output=True, text=True, env={**os.environ, **env, "HF_HUB_OFFLINE": "1"})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(ROOT / "Snakefile"),
+            "-d",
+            str(tmp_path),
+            "--configfile",
+            str(config),
+            "--cores",
+            "2",
+            "--retries",
+            "1",
+            target,
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env, "HF_HUB_OFFLINE": "1"},
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     starts = [json.loads(line) for line in calls.read_text().splitlines()]
     assert [c["start"] for c in starts] == [1, 3]  # crashed after step 3; the retry resumed after checkpoint 2
@@ -292,8 +369,22 @@ def test_a_job_whose_interpreter_lacks_its_backend_names_the_setting(tmp_path):
     from rlscaling import jobs
 
     settings = json.dumps({"evaluate": {"backend": "vllm_not_installed_here"}, "plan": []})
-    proc = subprocess.run([sys.executable, "-m", "rlscaling.jobs", "evaluate", "--settings", settings,
-                           "model=m", "data=d", "checkpoint=m/b/step_0", "out=o"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rlscaling.jobs",
+            "evaluate",
+            "--settings",
+            settings,
+            "model=m",
+            "data=d",
+            "checkpoint=m/b/step_0",
+            "out=o",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert "environments.vllm_not_installed_here.python (or RLSCALING_VLLM_NOT_INSTALLED_HERE_PYTHON)" in proc.stderr
     with pytest.raises(jobs.BackendMissingError, match="environments.verl.python"):

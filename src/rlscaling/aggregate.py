@@ -30,8 +30,14 @@ def _parse_eval_path(p: Path) -> dict:
     passk = "_passk." in name
     stem = name.split(".")[0].replace("_passk", "")
     bench, shots = stem.rsplit("_", 1)
-    return {"model": p.parents[2].name, "budget": p.parents[1].name, "step": int(p.parent.name.split("_", 1)[1]),
-            "bench": bench, "shots": int(shots.removesuffix("shot")), "passk": passk}
+    return {
+        "model": p.parents[2].name,
+        "budget": p.parents[1].name,
+        "step": int(p.parent.name.split("_", 1)[1]),
+        "bench": bench,
+        "shots": int(shots.removesuffix("shot")),
+        "passk": passk,
+    }
 
 
 def cell_compute(cfg: dict, model: str, budget: str, base_dir: Path, grpo_dir: Path) -> dict:
@@ -53,12 +59,18 @@ def cell_compute(cfg: dict, model: str, budget: str, base_dir: Path, grpo_dir: P
             steps = list(csv.DictReader(fh))
         run = read_json(grpo_dir / "run.json")
         if "passes" not in run:
-            raise ValueError(f"{grpo_dir / 'run.json'}: no 'passes' record (which forward passes each GRPO step "
-                             "performs); C_rl cannot be counted without it")
+            raise ValueError(
+                f"{grpo_dir / 'run.json'}: no 'passes' record (which forward passes each GRPO step "
+                "performs); C_rl cannot be counted without it"
+            )
         passes = GRPOPasses.from_mapping(run["passes"])
         c_rl.update(dict(cumulative_rl_flops(n_params, steps, passes)))
-    return {"n_params": n_params, "pretrain_tokens": tokens, "c_pretrain": pretrain_flops(n_params, tokens),
-            "c_rl": c_rl}
+    return {
+        "n_params": n_params,
+        "pretrain_tokens": tokens,
+        "c_pretrain": pretrain_flops(n_params, tokens),
+        "c_rl": c_rl,
+    }
 
 
 def passk_scorer(pk: dict, scorers: list[str]) -> str:
@@ -84,15 +96,32 @@ class _Tables:
         c = self.compute[(model, budget)]
         if step not in c["c_rl"]:
             raise KeyError(f"RL step {step} of {model}/{budget} is not in its tokens.csv")
-        return {"study": self.cfg["study"], "model": model, "n_params": c["n_params"],
-                "pretrain_tokens": c["pretrain_tokens"], "c_pretrain": c["c_pretrain"], "rl_step": step,
-                "c_rl": c["c_rl"][step]}
+        return {
+            "study": self.cfg["study"],
+            "model": model,
+            "n_params": c["n_params"],
+            "pretrain_tokens": c["pretrain_tokens"],
+            "c_pretrain": c["c_pretrain"],
+            "rl_step": step,
+            "c_rl": c["c_rl"][step],
+        }
 
     def add(self, meta: dict, key: dict, subset: str, scorer: str, scores: list[tuple]) -> None:
         """One summary row (mean and bootstrap CI of the ``(item id, score)`` pairs) and its per-item records."""
         mean, lo, hi = bootstrap_mean_ci([v for _, v in scores], self.n_boot, self.ci, self.seed)
-        self.rows.append({**meta, "benchmark": key["benchmark"], "subset": subset, "shots": key["shots"],
-                          "scorer": scorer, "n_items": len(scores), "accuracy": mean, "ci_low": lo, "ci_high": hi})
+        self.rows.append(
+            {
+                **meta,
+                "benchmark": key["benchmark"],
+                "subset": subset,
+                "shots": key["shots"],
+                "scorer": scorer,
+                "n_items": len(scores),
+                "accuracy": mean,
+                "ci_low": lo,
+                "ci_high": hi,
+            }
+        )
         self.recs += [{**key, "subset": subset, "scorer": scorer, "item_id": i, "score": v} for i, v in scores]
 
     def add_eval(self, summary_path: Path) -> None:
@@ -101,8 +130,14 @@ class _Tables:
         summ = read_json(summary_path)
         records = read_jsonl(summary_path.with_name(summary_path.name.replace(".summary.json", ".records.jsonl")))
         base = self.cell_meta(meta["model"], meta["budget"], meta["step"])
-        key = {"model": meta["model"], "budget": meta["budget"], "pretrain_tokens": base["pretrain_tokens"],
-               "rl_step": meta["step"], "benchmark": meta["bench"], "shots": meta["shots"]}
+        key = {
+            "model": meta["model"],
+            "budget": meta["budget"],
+            "pretrain_tokens": base["pretrain_tokens"],
+            "rl_step": meta["step"],
+            "benchmark": meta["bench"],
+            "shots": meta["shots"],
+        }
         if meta["passk"]:
             self._add_passk(base, key, summ, records)
         else:
@@ -130,15 +165,27 @@ class _Tables:
         """The validation-loss row (nats/token, CI over documents) of one ``val_loss.json``."""
         model, budget, step = path.parents[2].name, path.parents[1].name, int(path.parent.name.split("_", 1)[1])
         docs = read_json(path)["documents"]
-        est, lo, hi = bootstrap_ratio_ci([d["nll_sum"] for d in docs], [d["n_tokens"] for d in docs], self.n_boot,
-                                         self.ci, self.seed)
-        self.rows.append({**self.cell_meta(model, budget, step), "benchmark": "val_loss", "subset": "all",
-                          "shots": 0, "scorer": "loss", "n_items": len(docs), "accuracy": est, "ci_low": lo,
-                          "ci_high": hi})
+        est, lo, hi = bootstrap_ratio_ci(
+            [d["nll_sum"] for d in docs], [d["n_tokens"] for d in docs], self.n_boot, self.ci, self.seed
+        )
+        self.rows.append(
+            {
+                **self.cell_meta(model, budget, step),
+                "benchmark": "val_loss",
+                "subset": "all",
+                "shots": 0,
+                "scorer": "loss",
+                "n_items": len(docs),
+                "accuracy": est,
+                "ci_low": lo,
+                "ci_high": hi,
+            }
+        )
 
 
-def aggregate_study(cfg: dict, eval_summaries, val_loss_files, grpo_dirs, base_dirs, summary_path, records_path,
-                    n_boot: int = 1000) -> pd.DataFrame:
+def aggregate_study(
+    cfg: dict, eval_summaries, val_loss_files, grpo_dirs, base_dirs, summary_path, records_path, n_boot: int = 1000
+) -> pd.DataFrame:
     """Build and atomically write ``summary.csv`` and ``records.parquet``; returns the summary frame."""
     compute: dict[tuple[str, str], dict] = {}
     for base, grpo in zip(base_dirs, grpo_dirs):

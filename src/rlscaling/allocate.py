@@ -30,9 +30,28 @@ from rlscaling.fit.size_tokens import compute_optimal_size
 FRACTIONS = np.linspace(1e-3, 1.0, 1999)
 SIZE_CURVE_FRACTIONS = np.linspace(1e-3, 1.0, 500)  # coarser: one search per model size
 OPTIMUM_KEYS = ("f_pretrain", "n_params", "pretrain_tokens", "c_rl", "accuracy")
-ALLOCATION_COLUMNS = ["budget_flops", "f_pretrain", "c_pretrain", "c_rl", "accuracy", "f_ci_low", "f_ci_high",
-                      "acc_ci_low", "acc_ci_high", "n_params", "n_ci_low", "n_ci_high", "pretrain_tokens",
-                      "d_ci_low", "d_ci_high", "c_rl_ci_low", "c_rl_ci_high", "form", "extrapolated", "note"]
+ALLOCATION_COLUMNS = [
+    "budget_flops",
+    "f_pretrain",
+    "c_pretrain",
+    "c_rl",
+    "accuracy",
+    "f_ci_low",
+    "f_ci_high",
+    "acc_ci_low",
+    "acc_ci_high",
+    "n_params",
+    "n_ci_low",
+    "n_ci_high",
+    "pretrain_tokens",
+    "d_ci_low",
+    "d_ci_high",
+    "c_rl_ci_low",
+    "c_rl_ci_high",
+    "form",
+    "extrapolated",
+    "note",
+]
 ISO_FLOP_COLUMNS = ["curve", "budget_flops", "f_pretrain", "n_params", "pretrain_tokens", "c_rl", "accuracy"]
 
 
@@ -42,7 +61,7 @@ class JointLaw:
 
     form: str
     params: dict[str, float]
-    draws: np.ndarray            # (B, P) in ``names`` order; may have 0 rows
+    draws: np.ndarray  # (B, P) in ``names`` order; may have 0 rows
     names: list[str]
     fitted_range: dict[str, tuple[float, float]]
     ci: float = 0.95
@@ -65,8 +84,15 @@ class JointLaw:
         draws = np.array([] if raw is None else raw, dtype=float).reshape(-1, len(names))
         draws = draws[np.all(np.isfinite(draws), axis=1)]
         ranges = {k: (float(v[0]), float(v[1])) for k, v in joint["fitted_range"].items()}
-        return cls(form, {n: float(entry[n]) for n in names}, draws, names, ranges,
-                   float(fits.get("bootstrap", {}).get("ci", 0.95)), joint.get("allocation_note"))
+        return cls(
+            form,
+            {n: float(entry[n]) for n in names},
+            draws,
+            names,
+            ranges,
+            float(fits.get("bootstrap", {}).get("ci", 0.95)),
+            joint.get("allocation_note"),
+        )
 
     @property
     def law(self) -> JointForm:
@@ -80,8 +106,9 @@ class JointLaw:
         return [dict(zip(self.names, row)) for row in self.draws]
 
 
-def split_curve(form: JointForm, params: Mapping[str, float], budget: float,
-                fractions: np.ndarray = FRACTIONS) -> dict[str, np.ndarray]:
+def split_curve(
+    form: JointForm, params: Mapping[str, float], budget: float, fractions: np.ndarray = FRACTIONS
+) -> dict[str, np.ndarray]:
     """Along the pre-training fraction: N*, D* (NaN for compute-only laws), C_rl (FLOPs) and accuracy."""
     if not (np.isfinite(budget) and budget > 0):
         raise FitError(f"budget must be a positive number of FLOPs, got {budget!r}")
@@ -95,8 +122,9 @@ def split_curve(form: JointForm, params: Mapping[str, float], budget: float,
     return {"f_pretrain": fractions, "n_params": n, "pretrain_tokens": d, "c_rl": c_rl, "accuracy": acc}
 
 
-def optimum(form: JointForm, params: Mapping[str, float], budget: float,
-            fractions: np.ndarray = FRACTIONS) -> dict[str, float]:
+def optimum(
+    form: JointForm, params: Mapping[str, float], budget: float, fractions: np.ndarray = FRACTIONS
+) -> dict[str, float]:
     """The accuracy-maximising point of :func:`split_curve` (keys ``OPTIMUM_KEYS``)."""
     curve = split_curve(form, params, budget, fractions)
     with np.errstate(invalid="ignore"):
@@ -104,8 +132,9 @@ def optimum(form: JointForm, params: Mapping[str, float], budget: float,
     return {k: float(curve[k][i]) for k in OPTIMUM_KEYS}
 
 
-def optimal_fraction(params: Mapping[str, float], budget: float, form: str = "additive",
-                     fractions: np.ndarray = FRACTIONS) -> tuple[float, float]:
+def optimal_fraction(
+    params: Mapping[str, float], budget: float, form: str = "additive", fractions: np.ndarray = FRACTIONS
+) -> tuple[float, float]:
     """(f*, accuracy at f*) for one parameter set and budget (FLOPs)."""
     best = optimum(get_form(form), params, budget, fractions)
     return best["f_pretrain"], best["accuracy"]
@@ -114,9 +143,12 @@ def optimal_fraction(params: Mapping[str, float], budget: float, form: str = "ad
 def extrapolation_reason(law: JointLaw, budget: float, best: Mapping[str, float]) -> str | None:
     """Why a budget or its optimum lies outside the fitted data (None when inside)."""
     f = best["f_pretrain"]
-    checks = [("budget", budget, "c_total", "FLOPs"), ("C_pretrain", f * budget, "c_pretrain", "FLOPs"),
-              ("N", best["n_params"], "n_params", "parameters"), ("D", best["pretrain_tokens"], "pretrain_tokens",
-                                                                 "tokens")]
+    checks = [
+        ("budget", budget, "c_total", "FLOPs"),
+        ("C_pretrain", f * budget, "c_pretrain", "FLOPs"),
+        ("N", best["n_params"], "n_params", "parameters"),
+        ("D", best["pretrain_tokens"], "pretrain_tokens", "tokens"),
+    ]
     reasons = []
     for label, value, key, unit in checks:
         lo, hi = law.fitted_range.get(key, (np.nan, np.nan))
@@ -131,10 +163,16 @@ def extrapolation_reason(law: JointLaw, budget: float, best: Mapping[str, float]
 def allocate(law: JointLaw, budget: float) -> dict:
     """Optimal split for one budget: fraction, N, D, FLOPs per phase, accuracy, CIs and the extrapolation flag."""
     best = optimum(law.law, law.params, budget)
-    row = {"budget_flops": float(budget), "f_pretrain": best["f_pretrain"],
-           "c_pretrain": best["f_pretrain"] * budget, "c_rl": best["c_rl"],
-           "accuracy": float(np.clip(best["accuracy"], 0, 1)), "n_params": best["n_params"],
-           "pretrain_tokens": best["pretrain_tokens"], "form": law.form}
+    row = {
+        "budget_flops": float(budget),
+        "f_pretrain": best["f_pretrain"],
+        "c_pretrain": best["f_pretrain"] * budget,
+        "c_rl": best["c_rl"],
+        "accuracy": float(np.clip(best["accuracy"], 0, 1)),
+        "n_params": best["n_params"],
+        "pretrain_tokens": best["pretrain_tokens"],
+        "form": law.form,
+    }
     bounds = {"f": "f_pretrain", "acc": "accuracy", "n": "n_params", "d": "pretrain_tokens", "c_rl": "c_rl"}
     for short in bounds:
         row[f"{short}_ci_low"] = row[f"{short}_ci_high"] = np.nan
@@ -163,8 +201,9 @@ def allocation_table(law: JointLaw, budgets: Sequence[float] | None = None) -> p
     return pd.DataFrame([allocate(law, b) for b in budgets], columns=ALLOCATION_COLUMNS)
 
 
-def size_curve(law: JointLaw, budget: float, sizes: np.ndarray | None = None,
-               fractions: np.ndarray = SIZE_CURVE_FRACTIONS) -> dict[str, np.ndarray]:
+def size_curve(
+    law: JointLaw, budget: float, sizes: np.ndarray | None = None, fractions: np.ndarray = SIZE_CURVE_FRACTIONS
+) -> dict[str, np.ndarray]:
     """Accuracy vs model size N at a fixed budget, each N with its best pre-training fraction (D = f C / 6N)."""
     form = law.law
     if not form.separates_size:
@@ -178,8 +217,13 @@ def size_curve(law: JointLaw, budget: float, sizes: np.ndarray | None = None,
     acc = form.predict(law.params, n=n, d=c_pre / (6 * n), c_rl=(1 - fractions[None, :]) * budget)
     best = np.nanargmax(np.where(np.isfinite(acc), acc, -np.inf), axis=1)
     f = fractions[best]
-    return {"f_pretrain": f, "n_params": n[:, 0], "pretrain_tokens": f * budget / (6 * n[:, 0]),
-            "c_rl": (1 - f) * budget, "accuracy": acc[np.arange(len(n)), best]}
+    return {
+        "f_pretrain": f,
+        "n_params": n[:, 0],
+        "pretrain_tokens": f * budget / (6 * n[:, 0]),
+        "c_rl": (1 - f) * budget,
+        "accuracy": acc[np.arange(len(n)), best],
+    }
 
 
 def iso_flop_curves(law: JointLaw, budgets: Sequence[float], fractions: np.ndarray = FRACTIONS) -> pd.DataFrame:

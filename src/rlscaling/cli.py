@@ -44,11 +44,13 @@ SUBCOMMANDS: dict[str, Subcommand] = {}
 
 def register(name: str, *, help: str, arguments: Callable[[argparse.ArgumentParser], None]):
     """Decorator adding ``run(args) -> int`` as subcommand ``name``."""
+
     def wrap(run: Callable[[argparse.Namespace], int]):
         if name in SUBCOMMANDS:
             raise ValueError(f"subcommand {name!r} registered twice")
         SUBCOMMANDS[name] = Subcommand(name, help, arguments, run)
         return run
+
     return wrap
 
 
@@ -76,13 +78,19 @@ def _single_threaded_blas() -> None:
 def _fit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--summary", required=True, help="results/summary.csv")
     p.add_argument("--records", help="per-item records (parquet) for item bootstrap; else points are resampled")
-    p.add_argument("--out", required=True, help="output directory: fits.json, allocation.csv, iso_flop.csv are "
-                   "(re)written, nothing else")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="output directory: fits.json, allocation.csv, iso_flop.csv are (re)written, nothing else",
+    )
     p.add_argument("--config", help="workflow config YAML; its 'fit' section and 'seed' are used")
     p.add_argument("--bootstrap", type=int, help="bootstrap resamples (overrides the config)")
     p.add_argument("--seed", type=int, help="bootstrap seed (overrides the config)")
-    p.add_argument("--seed-table", help="published gain table CSV (benchmark, n_params_nonembedding_b, gain_pp) "
-                   "to fit the seed's gain law alongside")
+    p.add_argument(
+        "--seed-table",
+        help="published gain table CSV (benchmark, n_params_nonembedding_b, gain_pp) "
+        "to fit the seed's gain law alongside",
+    )
     p.add_argument("--figures", help="also write the fit figures (PNG + SVG) into this directory")
     p.add_argument("--progress", action="store_true", help="show progress bars")
 
@@ -139,8 +147,9 @@ def write_fits(*args, **kwargs):
 
 
 def _allocate_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--budget", type=float, action="append", required=True,
-                   help="total compute in FLOPs (repeatable), e.g. 1e23")
+    p.add_argument(
+        "--budget", type=float, action="append", required=True, help="total compute in FLOPs (repeatable), e.g. 1e23"
+    )
     p.add_argument("--fits", required=True, help="fits.json written by 'rlscaling fit'")
 
 
@@ -153,13 +162,16 @@ def format_allocation(row: dict) -> str:
     """Human-readable lines for one allocation row (``rlscaling.allocate.ALLOCATION_COLUMNS``)."""
     lines = [
         f"budget            {row['budget_flops']:.3g} FLOPs (law: {row['form']})",
-        (f"pre-training      f = {_with_ci(row['f_pretrain'], row['f_ci_low'], row['f_ci_high'], '.3f')}"
-         f"  -> C_pretrain = {row['c_pretrain']:.3g} FLOPs"),
+        (
+            f"pre-training      f = {_with_ci(row['f_pretrain'], row['f_ci_low'], row['f_ci_high'], '.3f')}"
+            f"  -> C_pretrain = {row['c_pretrain']:.3g} FLOPs"
+        ),
     ]
     if not math.isnan(row["n_params"]):  # the law separates size from tokens
-        lines += [(f"model size        N = {_with_ci(row['n_params'], row['n_ci_low'], row['n_ci_high'], '.3g')}"
-                   " parameters"),
-                  f"tokens            D = {_with_ci(row['pretrain_tokens'], row['d_ci_low'], row['d_ci_high'], '.3g')}"]
+        lines += [
+            (f"model size        N = {_with_ci(row['n_params'], row['n_ci_low'], row['n_ci_high'], '.3g')} parameters"),
+            f"tokens            D = {_with_ci(row['pretrain_tokens'], row['d_ci_low'], row['d_ci_high'], '.3g')}",
+        ]
     lines += [
         f"RL                C_rl = {_with_ci(row['c_rl'], row['c_rl_ci_low'], row['c_rl_ci_high'], '.3g')} FLOPs",
         f"accuracy          {_with_ci(row['accuracy'], row['acc_ci_low'], row['acc_ci_high'], '.3f')}",
@@ -225,10 +237,12 @@ def cmd_gpu_hours(args: argparse.Namespace) -> int:
     print(f"GRPO GPU-hours from {args.config} (assumptions: {a})")
     print(table.to_string(index=False))
     e = evaluation_engine_starts(cfg)
-    print(f"evaluation engine starts ({e['engine_start_s']:.0f} s each, assumed): one job per checkpoint "
-          f"{e['jobs_one_per_checkpoint']} starts = {e['gpu_hours_one_per_checkpoint']:.2f} GPU-h; one job per file "
-          f"{e['jobs_one_per_file']} starts = {e['gpu_hours_one_per_file']:.2f} GPU-h; saved "
-          f"{e['gpu_hours_saved']:.2f} GPU-h")
+    print(
+        f"evaluation engine starts ({e['engine_start_s']:.0f} s each, assumed): one job per checkpoint "
+        f"{e['jobs_one_per_checkpoint']} starts = {e['gpu_hours_one_per_checkpoint']:.2f} GPU-h; one job per file "
+        f"{e['jobs_one_per_file']} starts = {e['gpu_hours_one_per_file']:.2f} GPU-h; saved "
+        f"{e['gpu_hours_saved']:.2f} GPU-h"
+    )
     return 0
 
 

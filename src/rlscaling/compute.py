@@ -56,12 +56,16 @@ class GRPOPasses:
         missing = [k for k in ("ref_forward", "old_policy_forward", "update_epochs") if k not in m]
         if missing:
             raise ValueError(f"GRPO passes record lacks {missing} (got {dict(m)})")
-        return cls(ref_forward=bool(m["ref_forward"]), old_policy_forward=bool(m["old_policy_forward"]),
-                   update_epochs=int(m["update_epochs"]))
+        return cls(
+            ref_forward=bool(m["ref_forward"]),
+            old_policy_forward=bool(m["old_policy_forward"]),
+            update_epochs=int(m["update_epochs"]),
+        )
 
 
-def grpo_step_flops(n_params: float, prompt_tokens: float, completion_tokens: float,
-                    passes: GRPOPasses = GRPOPasses()) -> dict[str, float]:
+def grpo_step_flops(
+    n_params: float, prompt_tokens: float, completion_tokens: float, passes: GRPOPasses = GRPOPasses()
+) -> dict[str, float]:
     """FLOPs of one GRPO step, split by phase; keys ``rollout, update, ref, old_policy, total``.
 
     ``prompt_tokens`` and ``completion_tokens`` are summed over all sequences of the step.
@@ -86,8 +90,9 @@ def grpo_flops_per_token(passes: GRPOPasses = GRPOPasses()) -> float:
     return grpo_step_flops(1.0, 1.0, 0.0, passes)["total"]
 
 
-def cumulative_rl_flops(n_params: float, steps: Iterable[Mapping],
-                        passes: GRPOPasses = GRPOPasses()) -> list[tuple[int, float]]:
+def cumulative_rl_flops(
+    n_params: float, steps: Iterable[Mapping], passes: GRPOPasses = GRPOPasses()
+) -> list[tuple[int, float]]:
     """Cumulative C_rl after each logged step.
 
     ``steps`` are rows of a ``tokens.csv`` log (keys ``step``, ``prompt_tokens``, ``completion_tokens``).

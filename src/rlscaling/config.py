@@ -112,35 +112,50 @@ def validate_config(cfg: dict) -> dict:
     """The one validation: schema (with defaults) + non-finite numbers + cross-key checks. Returns ``cfg``."""
     _reject_non_finite(cfg)
     apply_schema(cfg)
-    from . import rewards
+    for model in cfg["models"]:
+        _check_model(cfg, model)
+    _check_evaluation(cfg)
+    return cfg
+
+
+def _check_model(cfg: dict, model: str) -> None:
+    """A model's weights source, and its GRPO settings as the job would build them (verl overrides included)."""
     from .training.common import GRPOSettings, check_data_budget
 
-    for model, spec in cfg["models"].items():
-        for label, budget in budgets_detail(cfg, model).items():
-            if cfg["pretrain"]["backend"] == "hub" and not budget["hf_id"]:
-                raise ConfigError(f"models.{model}.budgets.{label}: pretrain.backend=hub needs an hf_id "
-                                  f"(models.{model}.hf_id or the budget's own)")
-        if cfg["pretrain"]["backend"] == "transformers" and "arch" not in spec:
-            raise ConfigError(f"models.{model}.arch: pretrain.backend=transformers trains the model from this "
-                              "architecture; it is missing")
+    for label, budget in budgets_detail(cfg, model).items():
+        if cfg["pretrain"]["backend"] == "hub" and not budget["hf_id"]:
+            raise ConfigError(
+                f"models.{model}.budgets.{label}: pretrain.backend=hub needs an hf_id "
+                f"(models.{model}.hf_id or the budget's own)"
+            )
+    if cfg["pretrain"]["backend"] == "transformers" and "arch" not in cfg["models"][model]:
+        raise ConfigError(
+            f"models.{model}.arch: pretrain.backend=transformers trains the model from this architecture; it is missing"
+        )
+    try:
+        settings = GRPOSettings.from_config(grpo_settings(cfg, model), 0)
+    except ValueError as exc:
+        raise ConfigError(f"{exc} (model '{model}': grpo with models.{model}.grpo applied)") from None
+    n_prompts = cfg["data"]["rl_train"]["n"]
+    if n_prompts is not None:
         try:
-            settings = GRPOSettings.from_config(grpo_settings(cfg, model), 0)
+            check_data_budget(settings, n_prompts)
         except ValueError as exc:
-            raise ConfigError(f"{exc} (model '{model}': grpo with models.{model}.grpo applied)") from None
-        n_prompts = cfg["data"]["rl_train"]["n"]
-        if n_prompts is not None:
-            try:
-                check_data_budget(settings, n_prompts)
-            except ValueError as exc:
-                raise ConfigError(f"data.rl_train.n={n_prompts}: {exc} (model '{model}')") from None
-        if settings.backend == "verl":
-            from .training.verl_backend import build_overrides
+            raise ConfigError(f"data.rl_train.n={n_prompts}: {exc} (model '{model}')") from None
+    if settings.backend == "verl":
+        from .training.verl_backend import build_overrides
 
-            try:
-                build_overrides(cfg, model, {k: "/" for k in ("model_dir", "train_parquet", "val_parquet",
-                                                              "ckpt_dir", "rollout_dir")})
-            except ValueError as exc:
-                raise ConfigError(str(exc)) from None
+        paths = {k: "/" for k in ("model_dir", "train_parquet", "val_parquet", "ckpt_dir", "rollout_dir")}
+        try:
+            build_overrides(cfg, model, paths)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
+
+def _check_evaluation(cfg: dict) -> None:
+    """Scorers suit their benchmark, pass@k names a benchmark and k <= n, validation windows fit."""
+    from . import rewards
+
     for name, bench in cfg["benchmarks"].items():
         kind = benchmark_kind(name, bench)
         allowed = rewards.SCORERS[kind]
@@ -155,12 +170,13 @@ def validate_config(cfg: dict) -> dict:
             raise ConfigError(f"evaluate.pass_at_k.k: k={max(pk['k'])} exceeds n={pk['n']} samples")
         scorers = cfg["benchmarks"][pk["benchmark"]]["scorers"]
         if pk["scorer"] is not None and pk["scorer"] not in scorers:
-            raise ConfigError(f"evaluate.pass_at_k.scorer: '{pk['scorer']}' is not among "
-                              f"benchmarks.{pk['benchmark']}.scorers {scorers}")
+            raise ConfigError(
+                f"evaluate.pass_at_k.scorer: '{pk['scorer']}' is not among "
+                f"benchmarks.{pk['benchmark']}.scorers {scorers}"
+            )
     vl = cfg["val_loss"]
     if vl and vl["stride"] > vl["seq_len"]:
         raise ConfigError(f"val_loss.stride={vl['stride']} exceeds val_loss.seq_len={vl['seq_len']}")
-    return cfg
 
 
 def check_tokenizer_vocabulary(cfg: dict) -> None:
@@ -173,9 +189,11 @@ def check_tokenizer_vocabulary(cfg: dict) -> None:
     needed = _alphabet_size([r["text"] for r in rows if r["split"] == "train"]) + len(SPECIAL_TOKENS)
     specials = len(SPECIAL_TOKENS)
     if cfg["tokenizer"]["vocab_size"] < needed:
-        raise ConfigError(f"tokenizer.vocab_size={cfg['tokenizer']['vocab_size']} is too small for the pre-training "
-                          f"corpus (data.pretrain_corpus): it needs at least {needed} entries "
-                          f"({needed - specials} distinct bytes + {specials} special tokens)")
+        raise ConfigError(
+            f"tokenizer.vocab_size={cfg['tokenizer']['vocab_size']} is too small for the pre-training "
+            f"corpus (data.pretrain_corpus): it needs at least {needed} entries "
+            f"({needed - specials} distinct bytes + {specials} special tokens)"
+        )
 
 
 def benchmark_kind(name: str, bench: dict) -> str:
@@ -199,8 +217,12 @@ def budgets_detail(cfg: dict, model: str) -> dict[str, dict]:
     out = {}
     for label, b in raw.items():
         b = b if isinstance(b, dict) else {"tokens": b}
-        out[str(label)] = {"tokens": float(b["tokens"]), "hf_id": b.get("hf_id", spec.get("hf_id")),
-                           "revision": b.get("revision", "main"), "annealed": bool(b.get("annealed", False))}
+        out[str(label)] = {
+            "tokens": float(b["tokens"]),
+            "hf_id": b.get("hf_id", spec.get("hf_id")),
+            "revision": b.get("revision", "main"),
+            "annealed": bool(b.get("annealed", False)),
+        }
     return out
 
 

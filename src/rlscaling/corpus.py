@@ -63,15 +63,15 @@ from dataclasses import dataclass
 class CorpusSource:
     """A procedural source of the corpus: ``pool`` unique problems, drawn with replacement by ``weight``."""
 
-    spec: str      # a ``rlscaling.data`` source spec, e.g. "procedural:chain_sum?terms=2&digits=1"
+    spec: str  # a ``rlscaling.data`` source spec, e.g. "procedural:chain_sum?terms=2&digits=1"
     weight: float  # relative share of the corpus's problem blocks
-    pool: int      # unique problems drawn from the ``train`` split (small difficulty ranges have few)
+    pool: int  # unique problems drawn from the ``train`` split (small difficulty ranges have few)
     answer_only: float | None = None  # this source's share of answer-only solutions (None: the corpus-wide one)
 
 
 DEFAULT_MIXTURE: tuple[CorpusSource, ...] = (
-    CorpusSource("procedural:chain_sum?terms=2&digits=1", 0.3, 150),     # single-digit facts, worked
-    CorpusSource("procedural:chain_sum?terms=3&digits=1", 0.6, 1500),    # 3-term chains
+    CorpusSource("procedural:chain_sum?terms=2&digits=1", 0.3, 150),  # single-digit facts, worked
+    CorpusSource("procedural:chain_sum?terms=3&digits=1", 0.6, 1500),  # 3-term chains
     CorpusSource("procedural:chain_sum?terms=2&digits=1-2", 0.1, 2000),  # bigger numbers, one step
 )
 BLOCKS_PER_DOCUMENT = (2, 6)
@@ -110,7 +110,7 @@ def drop_worked_steps(block: str) -> str:
     final = block.rfind("\n####")
     if not sep or final < 0:
         return block
-    return f"{head}\nAnswer: {block[final + 1:]}"
+    return f"{head}\nAnswer: {block[final + 1 :]}"
 
 
 def sign_slip_block(block: str) -> str:
@@ -126,7 +126,7 @@ def sign_slip_block(block: str) -> str:
         steps, answer = render_steps(m.group(1), sign_slip=True)
     except ValueError:
         return block
-    return f"{block[:m.end()]}{steps}\n#### {answer}"
+    return f"{block[: m.end()]}{steps}\n#### {answer}"
 
 
 def load_pools(mixture: Sequence[CorpusSource], seed: int) -> list[list[str]]:
@@ -206,7 +206,12 @@ def corpus_options(section: Mapping) -> dict:
         opts["blocks_per_document"] = (int(lo), int(hi))
     if "mixture" in section:
         opts["mixture"] = tuple(
-            CorpusSource(str(m["source"]), float(m["weight"]), int(m["pool"]),
-                         None if m.get("answer_only") is None else float(m["answer_only"]))
-            for m in section["mixture"])
+            CorpusSource(
+                str(m["source"]),
+                float(m["weight"]),
+                int(m["pool"]),
+                None if m.get("answer_only") is None else float(m["answer_only"]),
+            )
+            for m in section["mixture"]
+        )
     return opts

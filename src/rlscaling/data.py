@@ -58,8 +58,8 @@ from rlscaling.io import iter_jsonl
 KINDS = ("hf", "procedural", "jsonl")
 HF_OPTIONS = ("data_dir",)
 OFFLINE_HELP = (
-    "Options: (1) populate the Hugging Face cache on a networked machine (python -c \"import datasets; "
-    "datasets.load_dataset(...)\") and copy it here, then set HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1; "
+    'Options: (1) populate the Hugging Face cache on a networked machine (python -c "import datasets; '
+    'datasets.load_dataset(...)") and copy it here, then set HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1; '
     "(2) point the source at local files with '?data_dir=/path'; (3) use a 'procedural:<task>' or "
     "'jsonl:<path>' source instead."
 )

@@ -28,8 +28,17 @@ from .metrics import item_bootstrap_means, percentile_ci
 from .schemas import validate_records, validate_summary
 
 CONDITION_KEYS = ["model", "pretrain_tokens", "rl_step"]
-GAIN_COLUMNS = ("model", "pretrain_tokens", "n_params", "final_step", "base_accuracy", "final_accuracy", "gain_pp",
-                "gain_ci_low", "gain_ci_high")
+GAIN_COLUMNS = (
+    "model",
+    "pretrain_tokens",
+    "n_params",
+    "final_step",
+    "base_accuracy",
+    "final_accuracy",
+    "gain_pp",
+    "gain_ci_low",
+    "gain_ci_high",
+)
 DETAIL_COLUMNS = ("base_ci_low", "base_ci_high", "final_ci_low", "final_ci_high", "n_items", "n_paired")
 
 
@@ -50,9 +59,12 @@ class GainSettings:
 
 def selection_mask(frame: pd.DataFrame, benchmark: str, scorer: str, shots: int, subset: str) -> pd.Series:
     """Rows of one benchmark/scorer/shots/subset (shots compared numerically; blanks never match)."""
-    return ((frame["benchmark"] == benchmark) & (frame["scorer"] == scorer)
-            & (pd.to_numeric(frame["shots"], errors="coerce") == int(shots))
-            & (frame["subset"].astype(str) == str(subset)))
+    return (
+        (frame["benchmark"] == benchmark)
+        & (frame["scorer"] == scorer)
+        & (pd.to_numeric(frame["shots"], errors="coerce") == int(shots))
+        & (frame["subset"].astype(str) == str(subset))
+    )
 
 
 def item_matrix(records: pd.DataFrame, conditions: pd.DataFrame) -> np.ndarray:
@@ -81,17 +93,28 @@ def _checkpoint_row(rows: pd.DataFrame, step: int, where: str) -> pd.Series | No
 
 def _gain_row(m, b: pd.Series | None, f: pd.Series | None) -> dict:
     """One table row from a model (``model_index`` row) and its base / final summary rows (None: not evaluated)."""
+
     def get(row, col):
         return row[col] if row is not None else math.nan
 
     both = b is not None and f is not None
-    return {"model": m.model, "pretrain_tokens": m.pretrain_tokens, "n_params": m.n_params,
-            "final_step": int(m.final_step), "base_accuracy": get(b, "accuracy"), "final_accuracy": get(f, "accuracy"),
-            "gain_pp": 100 * float(f["accuracy"] - b["accuracy"]) if both else math.nan,
-            "gain_ci_low": math.nan, "gain_ci_high": math.nan,
-            "base_ci_low": get(b, "ci_low"), "base_ci_high": get(b, "ci_high"),
-            "final_ci_low": get(f, "ci_low"), "final_ci_high": get(f, "ci_high"),
-            "n_items": int((f if f is not None else b)["n_items"]), "n_paired": 0}
+    return {
+        "model": m.model,
+        "pretrain_tokens": m.pretrain_tokens,
+        "n_params": m.n_params,
+        "final_step": int(m.final_step),
+        "base_accuracy": get(b, "accuracy"),
+        "final_accuracy": get(f, "accuracy"),
+        "gain_pp": 100 * float(f["accuracy"] - b["accuracy"]) if both else math.nan,
+        "gain_ci_low": math.nan,
+        "gain_ci_high": math.nan,
+        "base_ci_low": get(b, "ci_low"),
+        "base_ci_high": get(b, "ci_high"),
+        "final_ci_low": get(f, "ci_low"),
+        "final_ci_high": get(f, "ci_high"),
+        "n_items": int((f if f is not None else b)["n_items"]),
+        "n_paired": 0,
+    }
 
 
 def _add_cis(table: pd.DataFrame, records: pd.DataFrame, where: dict, settings: GainSettings) -> None:
@@ -112,9 +135,16 @@ def _add_cis(table: pd.DataFrame, records: pd.DataFrame, where: dict, settings: 
     table.loc[both.index, "n_paired"] = (scored[:, :n] & scored[:, n:]).sum(axis=0)
 
 
-def gain_table(summary: pd.DataFrame, records: pd.DataFrame | None = None, *, benchmark: str = "gsm8k",
-               scorer: str = "custom_flexible", shots: int = 0, subset: str = "all",
-               settings: GainSettings = GainSettings()) -> pd.DataFrame:
+def gain_table(
+    summary: pd.DataFrame,
+    records: pd.DataFrame | None = None,
+    *,
+    benchmark: str = "gsm8k",
+    scorer: str = "custom_flexible",
+    shots: int = 0,
+    subset: str = "all",
+    settings: GainSettings = GainSettings(),
+) -> pd.DataFrame:
     """Baseline vs final-checkpoint accuracy and the RL gain per ``(model, pretrain_tokens)`` of one selection.
 
     Columns :data:`GAIN_COLUMNS` then :data:`DETAIL_COLUMNS`, models ordered by size then budget. ``base_accuracy``

@@ -33,17 +33,31 @@ from .hub import model_budgets
 
 DEFAULTS = {
     "gpu": "H100 SXM 80GB",
-    "peak_flops_per_s": 9.89e14,   # dense bf16, FLOP/s per GPU (no structured sparsity)
-    "mfu_update": 0.35,            # fraction of peak, FSDP training passes
-    "mfu_rollout": 0.10,           # fraction of peak, autoregressive decoding (memory-bound)
-    "prompt_tokens_per_sequence": None,    # None -> grpo.max_prompt_tokens
+    "peak_flops_per_s": 9.89e14,  # dense bf16, FLOP/s per GPU (no structured sparsity)
+    "mfu_update": 0.35,  # fraction of peak, FSDP training passes
+    "mfu_rollout": 0.10,  # fraction of peak, autoregressive decoding (memory-bound)
+    "prompt_tokens_per_sequence": None,  # None -> grpo.max_prompt_tokens
     "response_tokens_per_sequence": None,  # None -> grpo.max_response_tokens
-    "n_params_estimate": None,     # {model: N} for models without models.<m>.n_params (estimate only)
-    "engine_start_s": 90.0,        # seconds one evaluation job spends starting vLLM (import, weights, CUDA graphs)
+    "n_params_estimate": None,  # {model: N} for models without models.<m>.n_params (estimate only)
+    "engine_start_s": 90.0,  # seconds one evaluation job spends starting vLLM (import, weights, CUDA graphs)
 }
 
-COLUMNS = ("model", "n_params", "n_params_source", "gpus", "runs", "steps", "sequences_per_step", "tokens_per_step",
-           "flops_rollout", "flops_train", "flops_total", "gpu_hours_per_run", "gpu_hours", "wall_hours")
+COLUMNS = (
+    "model",
+    "n_params",
+    "n_params_source",
+    "gpus",
+    "runs",
+    "steps",
+    "sequences_per_step",
+    "tokens_per_step",
+    "flops_rollout",
+    "flops_train",
+    "flops_total",
+    "gpu_hours_per_run",
+    "gpu_hours",
+    "wall_hours",
+)
 """Per model: ``runs`` GRPO runs (one per budget) of ``steps`` steps each; FLOPs and ``gpu_hours`` are totals over
 all runs; ``gpu_hours_per_run`` is one run; ``wall_hours`` is one run's wall-clock time on ``gpus`` GPUs."""
 
@@ -93,9 +107,11 @@ def n_params_for_estimate(cfg: Mapping, model: str, a: Mapping) -> tuple[float, 
         return float(spec["n_params"]), "config"
     if model in a["n_params_estimate"]:
         return float(a["n_params_estimate"][model]), "estimate"
-    raise ValueError(f"models.{model}.n_params is not set (N is then computed from config.json by the pretrain job, "
-                     f"which this offline estimate cannot open): set gpu_hours.n_params_estimate.{model} "
-                     f"(or models.{model}.n_params) to estimate its GPU-hours")
+    raise ValueError(
+        f"models.{model}.n_params is not set (N is then computed from config.json by the pretrain job, "
+        f"which this offline estimate cannot open): set gpu_hours.n_params_estimate.{model} "
+        f"(or models.{model}.n_params) to estimate its GPU-hours"
+    )
 
 
 def grpo_runs(cfg: Mapping, model: str) -> int:
@@ -119,11 +135,22 @@ def model_row(cfg: Mapping, model: str, a: Mapping) -> dict:
     rollout, train = step["rollout"] * steps, (step["total"] - step["rollout"]) * steps
     gpu_s = rollout / (a["peak_flops_per_s"] * a["mfu_rollout"]) + train / (a["peak_flops_per_s"] * a["mfu_update"])
     gpus = int(((spec.get("resources") or {}).get("grpo") or {}).get("gpus", 1))
-    return {"model": model, "n_params": n, "n_params_source": n_source, "gpus": gpus, "runs": runs, "steps": steps,
-            "sequences_per_step": seqs, "tokens_per_step": seqs * (p + r), "flops_rollout": rollout * runs,
-            "flops_train": train * runs, "flops_total": (rollout + train) * runs,
-            "gpu_hours_per_run": gpu_s / 3600.0, "gpu_hours": gpu_s / 3600.0 * runs,
-            "wall_hours": gpu_s / 3600.0 / gpus}
+    return {
+        "model": model,
+        "n_params": n,
+        "n_params_source": n_source,
+        "gpus": gpus,
+        "runs": runs,
+        "steps": steps,
+        "sequences_per_step": seqs,
+        "tokens_per_step": seqs * (p + r),
+        "flops_rollout": rollout * runs,
+        "flops_train": train * runs,
+        "flops_total": (rollout + train) * runs,
+        "gpu_hours_per_run": gpu_s / 3600.0,
+        "gpu_hours": gpu_s / 3600.0 * runs,
+        "wall_hours": gpu_s / 3600.0 / gpus,
+    }
 
 
 def estimate_gpu_hours(cfg: Mapping) -> pd.DataFrame:
@@ -134,9 +161,17 @@ def estimate_gpu_hours(cfg: Mapping) -> pd.DataFrame:
     rows = [model_row(cfg, m, a) for m in cfg["models"]]
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     total = {c: frame[c].sum() for c in ("flops_rollout", "flops_train", "flops_total", "gpu_hours", "runs")}
-    total.update(model="total", n_params=float("nan"), n_params_source="", gpus=int(frame["gpus"].max()),
-                 steps=int((frame["steps"] * frame["runs"]).sum()), sequences_per_step=0, tokens_per_step=0,
-                 gpu_hours_per_run=float("nan"), wall_hours=float((frame["wall_hours"] * frame["runs"]).sum()))
+    total.update(
+        model="total",
+        n_params=float("nan"),
+        n_params_source="",
+        gpus=int(frame["gpus"].max()),
+        steps=int((frame["steps"] * frame["runs"]).sum()),
+        sequences_per_step=0,
+        tokens_per_step=0,
+        gpu_hours_per_run=float("nan"),
+        wall_hours=float((frame["wall_hours"] * frame["runs"]).sum()),
+    )
     return pd.concat([frame, pd.DataFrame([total], columns=list(COLUMNS))], ignore_index=True)
 
 
@@ -157,10 +192,15 @@ def evaluation_engine_starts(cfg: Mapping) -> dict:
 
     per_file = [j.model for j in eval_jobs(cfg)] + [j.model for j in passk_jobs(cfg)]
     per_checkpoint = [m for plan in ("endpoint", "intermediate") for m, _, _ in checkpoints(cfg, plan)]
-    hours = {name: sum(gpus(m) for m in models) * a["engine_start_s"] / 3600
-             for name, models in (("per_file", per_file), ("per_checkpoint", per_checkpoint))}
-    return {"jobs_one_per_file": len(per_file), "jobs_one_per_checkpoint": len(per_checkpoint),
-            "engine_start_s": a["engine_start_s"], "gpu_hours_one_per_file": hours["per_file"],
-            "gpu_hours_one_per_checkpoint": hours["per_checkpoint"],
-            "gpu_hours_saved": hours["per_file"] - hours["per_checkpoint"]}
-
+    hours = {
+        name: sum(gpus(m) for m in models) * a["engine_start_s"] / 3600
+        for name, models in (("per_file", per_file), ("per_checkpoint", per_checkpoint))
+    }
+    return {
+        "jobs_one_per_file": len(per_file),
+        "jobs_one_per_checkpoint": len(per_checkpoint),
+        "engine_start_s": a["engine_start_s"],
+        "gpu_hours_one_per_file": hours["per_file"],
+        "gpu_hours_one_per_checkpoint": hours["per_checkpoint"],
+        "gpu_hours_saved": hours["per_file"] - hours["per_checkpoint"],
+    }

@@ -132,9 +132,11 @@ def _has_weights(snapshot: Path) -> bool:
 
 
 def _fetch_hint(hf_id: str, revision: str) -> str:
-    return (f"download it on a node with internet access: run the workflow with `offline: false` up to the "
-            f"pretrain rule (`snakemake --until pretrain ...`), or `hf download {hf_id} --revision {revision}`, "
-            f"with the same HF_HUB_CACHE/HF_HOME as the jobs")
+    return (
+        f"download it on a node with internet access: run the workflow with `offline: false` up to the "
+        f"pretrain rule (`snakemake --until pretrain ...`), or `hf download {hf_id} --revision {revision}`, "
+        f"with the same HF_HUB_CACHE/HF_HOME as the jobs"
+    )
 
 
 def download_revision(hf_id: str, revision: str = DEFAULT_REVISION, *, local_files_only: bool | None = None) -> Path:
@@ -149,8 +151,15 @@ def download_revision(hf_id: str, revision: str = DEFAULT_REVISION, *, local_fil
     offline = hub_offline() if local_files_only is None else local_files_only
 
     def fetch(patterns) -> Path:
-        return Path(snapshot_download(hf_id, revision=revision, cache_dir=hub_cache_dir(),
-                                      local_files_only=offline, allow_patterns=list(patterns)))
+        return Path(
+            snapshot_download(
+                hf_id,
+                revision=revision,
+                cache_dir=hub_cache_dir(),
+                local_files_only=offline,
+                allow_patterns=list(patterns),
+            )
+        )
 
     try:
         snapshot = fetch(DOWNLOAD_PATTERNS)
@@ -158,11 +167,14 @@ def download_revision(hf_id: str, revision: str = DEFAULT_REVISION, *, local_fil
             snapshot = fetch(DOWNLOAD_PATTERNS + BIN_WEIGHT_PATTERNS)
     except Exception as exc:  # noqa: BLE001 - one clear message instead of a hub traceback
         reason = "not in the local hub cache and downloads are off (HF_HUB_OFFLINE=1)" if offline else str(exc)
-        raise HubModelError(f"cannot fetch '{hf_id}' at revision '{revision}': {reason}; "
-                            f"{_fetch_hint(hf_id, revision)}") from None
+        raise HubModelError(
+            f"cannot fetch '{hf_id}' at revision '{revision}': {reason}; {_fetch_hint(hf_id, revision)}"
+        ) from None
     if not (snapshot / "config.json").is_file() or not _has_weights(snapshot):
-        raise HubModelError(f"'{hf_id}' at revision '{revision}' ({snapshot}) has no config.json or no weights "
-                            f"(*.safetensors / pytorch_model*.bin); {_fetch_hint(hf_id, revision)}")
+        raise HubModelError(
+            f"'{hf_id}' at revision '{revision}' ({snapshot}) has no config.json or no weights "
+            f"(*.safetensors / pytorch_model*.bin); {_fetch_hint(hf_id, revision)}"
+        )
     return snapshot
 
 
@@ -184,8 +196,14 @@ def non_embedding_params_from_config(model_path: str | os.PathLike) -> int:
     return int(non_embedding_params(AutoConfig.from_pretrained(str(model_path))))
 
 
-def fetch_hub_model(hf_id: str, out_dir: str | os.PathLike, tokens: float, revision: str = DEFAULT_REVISION,
-                    annealed: bool = False, n_params: float | None = None) -> dict:
+def fetch_hub_model(
+    hf_id: str,
+    out_dir: str | os.PathLike,
+    tokens: float,
+    revision: str = DEFAULT_REVISION,
+    annealed: bool = False,
+    n_params: float | None = None,
+) -> dict:
     """The base-model job of a hub budget: cache ``hf_id`` at ``revision`` and write the pointer ``out_dir``.
 
     ``out_dir`` receives only :data:`POINTER_FILE` (atomically): ``source: hub``, ``hf_id``, ``revision``, the
@@ -198,9 +216,17 @@ def fetch_hub_model(hf_id: str, out_dir: str | os.PathLike, tokens: float, revis
         n, n_source = non_embedding_params_from_config(snapshot), N_SOURCE_COMPUTED
     else:
         n, n_source = float(n_params), N_SOURCE_CONFIG
-    info = {"source": "hub", "hf_id": hf_id, "revision": revision, "commit": snapshot.name,
-            "annealed": bool(annealed), "tokens_trained": float(tokens), "n_params_non_embedding": float(n),
-            "n_params_source": n_source, "c_pretrain_flops": pretrain_flops(n, tokens)}
+    info = {
+        "source": "hub",
+        "hf_id": hf_id,
+        "revision": revision,
+        "commit": snapshot.name,
+        "annealed": bool(annealed),
+        "tokens_trained": float(tokens),
+        "n_params_non_embedding": float(n),
+        "n_params_source": n_source,
+        "c_pretrain_flops": pretrain_flops(n, tokens),
+    }
     with atomic_dir(out_dir) as tmp:
         write_json(tmp / POINTER_FILE, info)
     return info
@@ -236,19 +262,24 @@ def resolve_model_path(model_dir: str | os.PathLike) -> str:
     if info is None:
         if (model_dir / "config.json").is_file():
             return str(model_dir)
-        raise FileNotFoundError(f"{model_dir}: neither a model directory (config.json) nor a hub pointer "
-                                f"({POINTER_FILE} with source: hub)")
+        raise FileNotFoundError(
+            f"{model_dir}: neither a model directory (config.json) nor a hub pointer ({POINTER_FILE} with source: hub)"
+        )
     from huggingface_hub import snapshot_download
 
     hf_id, revision, commit = info["hf_id"], info["revision"], info["commit"]
     try:
         snapshot = Path(snapshot_download(hf_id, revision=commit, cache_dir=hub_cache_dir(), local_files_only=True))
     except Exception:  # noqa: BLE001 - LocalEntryNotFoundError and friends: one clear message
-        raise HubModelError(f"{model_dir}: '{hf_id}' revision '{revision}' (commit {commit}) is not in the hub "
-                            f"cache {hub_cache_dir() or '(default)'}; {_fetch_hint(hf_id, revision)}") from None
+        raise HubModelError(
+            f"{model_dir}: '{hf_id}' revision '{revision}' (commit {commit}) is not in the hub "
+            f"cache {hub_cache_dir() or '(default)'}; {_fetch_hint(hf_id, revision)}"
+        ) from None
     if not (snapshot / "config.json").is_file():
-        raise HubModelError(f"{model_dir}: cached snapshot {snapshot} of '{hf_id}' revision '{revision}' has no "
-                            f"config.json; {_fetch_hint(hf_id, revision)}")
+        raise HubModelError(
+            f"{model_dir}: cached snapshot {snapshot} of '{hf_id}' revision '{revision}' has no "
+            f"config.json; {_fetch_hint(hf_id, revision)}"
+        )
     return str(snapshot)
 
 

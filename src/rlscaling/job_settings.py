@@ -20,8 +20,11 @@ def _benchmark_data(spec: dict, kind: str) -> dict:
 
 def _dataset_config(cfg: dict, dataset: str) -> dict:
     if dataset == "rl_train":
-        return {"seed": cfg["seed"], "data": {"rl_train": cfg["data"]["rl_train"]},
-                "grpo": {"reward_mode": cfg["grpo"]["reward_mode"]}}
+        return {
+            "seed": cfg["seed"],
+            "data": {"rl_train": cfg["data"]["rl_train"]},
+            "grpo": {"reward_mode": cfg["grpo"]["reward_mode"]},
+        }
     if dataset == "pretrain_corpus":
         return {"data": {"pretrain_corpus": cfg["data"].get("pretrain_corpus") or {}}}
     if dataset == "val_text":
@@ -39,8 +42,11 @@ def _model_entry(cfg: dict, model: str, *keys: str) -> dict:
 
 
 def _pretrain_config(cfg: dict, model: str, budget: str) -> dict:
-    out = {"seed": cell_seed(cfg, model, budget), "budget": budgets_detail(cfg, model)[budget],
-           "pretrain": {"backend": cfg["pretrain"]["backend"]}}
+    out = {
+        "seed": cell_seed(cfg, model, budget),
+        "budget": budgets_detail(cfg, model)[budget],
+        "pretrain": {"backend": cfg["pretrain"]["backend"]},
+    }
     if cfg["pretrain"]["backend"] == "transformers":
         out["pretrain"].update({k: cfg["pretrain"][k] for k in ("seq_len", "batch_size", "lr", "warmup_fraction")})
         out["models"] = {model: _model_entry(cfg, model, "arch")}
@@ -52,9 +58,13 @@ def _pretrain_config(cfg: dict, model: str, budget: str) -> dict:
 def _grpo_config(cfg: dict, model: str, budget: str) -> dict:
     g = grpo_settings(cfg, model)
     resources = (cfg["models"][model].get("resources") or {}).get("grpo") or {}
-    return {"seed": cell_seed(cfg, model, budget), "prompt_seed": cfg["seed"], "grpo": g,
-            "models": {model: {"grpo": {}, "resources": {"grpo": resources}}},
-            "data": {"rl_train": {k: cfg["data"]["rl_train"][k] for k in ("source", "instruction")}}}
+    return {
+        "seed": cell_seed(cfg, model, budget),
+        "prompt_seed": cfg["seed"],
+        "grpo": g,
+        "models": {model: {"grpo": {}, "resources": {"grpo": resources}}},
+        "data": {"rl_train": {k: cfg["data"]["rl_train"][k] for k in ("source", "instruction")}},
+    }
 
 
 def _evaluate_config(cfg: dict, plan: str) -> dict:
@@ -68,16 +78,25 @@ def _evaluate_config(cfg: dict, plan: str) -> dict:
     ev = {k: v for k, v in cfg["evaluate"].items() if k != "pass_at_k"}
     if any(it.passk for it in items):
         ev["pass_at_k"] = cfg["evaluate"]["pass_at_k"]
-    return {"seed": cfg["seed"], "benchmarks": benches, "evaluate": ev,
-            "plan": [[it.bench, it.shots, it.passk] for it in items]}
+    return {
+        "seed": cfg["seed"],
+        "benchmarks": benches,
+        "evaluate": ev,
+        "plan": [[it.bench, it.shots, it.passk] for it in items],
+    }
 
 
 def _aggregate_config(cfg: dict) -> dict:
     models = {m: {"n_params": spec["n_params"]} if "n_params" in spec else {} for m, spec in cfg["models"].items()}
     for m in models:
         models[m]["budgets"] = budgets(cfg, m)
-    return {"study": cfg["study"], "seed": cfg["seed"], "fit": {"ci": cfg["fit"]["ci"]},
-            "evaluate": {"pass_at_k": cfg["evaluate"]["pass_at_k"]}, "models": models}
+    return {
+        "study": cfg["study"],
+        "seed": cfg["seed"],
+        "fit": {"ci": cfg["fit"]["ci"]},
+        "evaluate": {"pass_at_k": cfg["evaluate"]["pass_at_k"]},
+        "models": models,
+    }
 
 
 def fit_settings(cfg: dict) -> dict:

@@ -64,8 +64,9 @@ def script_settings(smk) -> dict:
 
 
 def _log_to_stderr() -> None:
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
-                        force=True)
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True
+    )
 
 
 # ------------------------------------------------------------------------------------------ backend jobs
@@ -77,7 +78,8 @@ def require_backend(backend: str) -> None:
         raise BackendMissingError(
             f"this job needs '{backend}', which {sys.executable} cannot import. Point "
             f"environments.{backend}.python (or RLSCALING_{backend.upper()}_PYTHON) at the python of an environment "
-            f"that has it (see docs/cluster.md), or run with --software-deployment-method conda")
+            f"that has it (see docs/cluster.md), or run with --software-deployment-method conda"
+        )
 
 
 def run_grpo(settings: dict, paths: dict, threads: int) -> dict:
@@ -92,9 +94,17 @@ def run_grpo(settings: dict, paths: dict, threads: int) -> dict:
             raise BackendMissingError(
                 f"grpo.verl.use_remove_padding / grpo.verl.attn_implementation=flash_attention_2 need flash-attn, "
                 f"which {sys.executable} cannot import: install it (envs/verl.post-deploy.sh) or set "
-                "grpo.verl.attn_implementation: sdpa and grpo.verl.use_remove_padding: false")
-    return run_grpo_job(settings, model, model_dir=paths["model"], train_path=paths["train"], out_dir=paths["out"],
-                        state_dir=paths["state"], threads=threads)
+                "grpo.verl.attn_implementation: sdpa and grpo.verl.use_remove_padding: false"
+            )
+    return run_grpo_job(
+        settings,
+        model,
+        model_dir=paths["model"],
+        train_path=paths["train"],
+        out_dir=paths["out"],
+        state_dir=paths["state"],
+        threads=threads,
+    )
 
 
 def run_evaluate(settings: dict, paths: dict, threads: int) -> dict:
@@ -103,16 +113,23 @@ def run_evaluate(settings: dict, paths: dict, threads: int) -> dict:
 
     require_backend(settings["evaluate"]["backend"])
     _, _, step = parse_checkpoint_id(paths["checkpoint"])
-    return evaluate_checkpoint(settings, model_dir=paths["model"], step=step, data_dir=paths["data"],
-                               out_dir=paths["out"], threads=threads)
+    return evaluate_checkpoint(
+        settings, model_dir=paths["model"], step=step, data_dir=paths["data"], out_dir=paths["out"], threads=threads
+    )
 
 
 def run_val_loss(settings: dict, paths: dict, threads: int) -> dict:
     from .evaluation.run import val_loss_job
 
     require_backend("transformers")
-    return val_loss_job(settings, model_dir=paths["model"], step=int(paths["step"]), texts_path=paths["texts"],
-                        out_path=paths["out"], threads=threads)
+    return val_loss_job(
+        settings,
+        model_dir=paths["model"],
+        step=int(paths["step"]),
+        texts_path=paths["texts"],
+        out_path=paths["out"],
+        threads=threads,
+    )
 
 
 JOBS = {"grpo": run_grpo, "evaluate": run_evaluate, "val_loss": run_val_loss}

@@ -44,6 +44,7 @@ def section(heading: str, intro: str | None, table: str) -> list[str]:
 
 def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """GitHub-flavoured markdown table (``|`` in cells escaped)."""
+
     def cell(x: Any) -> str:
         return str(x).replace("|", "\\|")
 

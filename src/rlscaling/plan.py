@@ -83,14 +83,23 @@ def checkpoint_regex(cfg: dict, plan: str) -> str:
 
 def eval_jobs(cfg: dict) -> list[EvalJob]:
     """Every greedy (checkpoint, benchmark, shots) evaluated; each is one records + summary file pair."""
-    return [EvalJob(m, b, s, it.bench, it.shots) for plan in PLANS for (m, b, s) in checkpoints(cfg, plan)
-            for it in eval_plan(cfg, plan) if not it.passk]
+    return [
+        EvalJob(m, b, s, it.bench, it.shots)
+        for plan in PLANS
+        for (m, b, s) in checkpoints(cfg, plan)
+        for it in eval_plan(cfg, plan)
+        if not it.passk
+    ]
 
 
 def passk_jobs(cfg: dict) -> list[EvalJob]:
     """Every pass@k (checkpoint, benchmark, shots): the base model and the final checkpoint of every cell."""
-    return [EvalJob(m, b, s, it.bench, it.shots) for (m, b, s) in checkpoints(cfg, "endpoint")
-            for it in eval_plan(cfg, "endpoint") if it.passk]
+    return [
+        EvalJob(m, b, s, it.bench, it.shots)
+        for (m, b, s) in checkpoints(cfg, "endpoint")
+        for it in eval_plan(cfg, "endpoint")
+        if it.passk
+    ]
 
 
 def val_loss_jobs(cfg: dict) -> list[tuple[str, str, int]]:
@@ -117,10 +126,19 @@ def dataset_names(cfg: dict) -> list[str]:
 def expected_job_counts(cfg: dict) -> dict[str, int]:
     """Jobs per rule that a from-scratch run of this config executes (what ``snakemake -n`` must list)."""
     n_cells = len(cells(cfg))
-    counts = {"prepare_data": len(dataset_names(cfg)), "pretrain": n_cells, "grpo": n_cells,
-              "evaluate_endpoint": len(checkpoints(cfg, "endpoint")),
-              "evaluate_intermediate": len(checkpoints(cfg, "intermediate")),
-              "val_loss": len(val_loss_jobs(cfg)), "aggregate": 1, "fit": 1, "plots": 1, "report_tables": 1, "all": 1}
+    counts = {
+        "prepare_data": len(dataset_names(cfg)),
+        "pretrain": n_cells,
+        "grpo": n_cells,
+        "evaluate_endpoint": len(checkpoints(cfg, "endpoint")),
+        "evaluate_intermediate": len(checkpoints(cfg, "intermediate")),
+        "val_loss": len(val_loss_jobs(cfg)),
+        "aggregate": 1,
+        "fit": 1,
+        "plots": 1,
+        "report_tables": 1,
+        "all": 1,
+    }
     if cfg["pretrain"]["backend"] == "transformers":
         counts["train_tokenizer"] = 1
     return {k: v for k, v in counts.items() if v}

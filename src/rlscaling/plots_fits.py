@@ -57,20 +57,32 @@ def gain_series_from_fits(fits: Mapping, seed_table: bool = False) -> list[dict]
     if seed_table:
         seed = fits.get("seed_table")
         if seed and seed.get("a") is not None:
-            series.append({"label": f"seed table {seed['benchmark']} (Qwen3, {seed['size_column']})",
-                           "n_b": [p["n_params_b"] for p in seed["points"]],
-                           "gain_pp": [p["gain_pp"] for p in seed["points"]],
-                           "a": seed["a"], "b": seed["b"], "draws": seed.get("bootstrap_params")})
+            series.append(
+                {
+                    "label": f"seed table {seed['benchmark']} (Qwen3, {seed['size_column']})",
+                    "n_b": [p["n_params_b"] for p in seed["points"]],
+                    "gain_pp": [p["gain_pp"] for p in seed["points"]],
+                    "a": seed["a"],
+                    "b": seed["b"],
+                    "draws": seed.get("bootstrap_params"),
+                }
+            )
         return series
     for entry in fits.get("gain_power_law", []):
         pts = entry.get("points") or []
         ci = [(p["gain_ci_low"], p["gain_ci_high"]) for p in pts if "gain_ci_low" in p]
-        series.append({
-            "label": f"this study, pretrain {entry['pretrain_tokens']:.3g} tokens",
-            "n_b": [p["n_params"] / 1e9 for p in pts], "gain_pp": [p["gain_pp"] for p in pts],
-            "gain_ci": ci if len(ci) == len(pts) else None,
-            "a": entry.get("a"), "b": entry.get("b"), "draws": entry.get("bootstrap_params"),
-            "reason": entry.get("reason")})
+        series.append(
+            {
+                "label": f"this study, pretrain {entry['pretrain_tokens']:.3g} tokens",
+                "n_b": [p["n_params"] / 1e9 for p in pts],
+                "gain_pp": [p["gain_pp"] for p in pts],
+                "gain_ci": ci if len(ci) == len(pts) else None,
+                "a": entry.get("a"),
+                "b": entry.get("b"),
+                "draws": entry.get("bootstrap_params"),
+                "reason": entry.get("reason"),
+            }
+        )
     return series
 
 
@@ -90,14 +102,25 @@ def _draw_gain_series(ax, s: Mapping, color, shift: float) -> None:
         if band is not None:
             ax.fill_between(x, *band, color=color, alpha=0.18, lw=0)
     else:
-        ax.plot([], [], color=color, marker="o", ls="none",
-                label=f"{s['label']}: no power law (a gain is not positive)"
-                if s.get("reason") and "positive" in str(s["reason"]) else
-                f"{s['label']}: not fitted ({s.get('reason') or 'no fit'})"[:90])
+        ax.plot(
+            [],
+            [],
+            color=color,
+            marker="o",
+            ls="none",
+            label=f"{s['label']}: no power law (a gain is not positive)"
+            if s.get("reason") and "positive" in str(s["reason"])
+            else f"{s['label']}: not fitted ({s.get('reason') or 'no fit'})"[:90],
+        )
 
 
-def plot_gain_vs_size(series: Sequence[Mapping], out_stem: Path, *, title: str = "RL gain vs model size",
-                      reference: tuple[float, float, str] | None = None) -> list[Path]:
+def plot_gain_vs_size(
+    series: Sequence[Mapping],
+    out_stem: Path,
+    *,
+    title: str = "RL gain vs model size",
+    reference: tuple[float, float, str] | None = None,
+) -> list[Path]:
     """Gain (percentage points) vs N (billions), fitted ``a N^b`` with 95% CI band per series; per-point paired
     gain CIs as error bars where the series has them (``gain_ci``).
 
@@ -114,8 +137,16 @@ def plot_gain_vs_size(series: Sequence[Mapping], out_stem: Path, *, title: str =
     log_y = bool(all_g) and min(all_g + all_low) > 0
     if not all_n:
         reasons = "\n".join(sorted({str(s.get("reason")) for s in series if s.get("reason")}))
-        ax.text(0.5, 0.5, f"no gains to plot\n{reasons}", transform=ax.transAxes, ha="center",
-                va="center", fontsize=8, wrap=True)
+        ax.text(
+            0.5,
+            0.5,
+            f"no gains to plot\n{reasons}",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=8,
+            wrap=True,
+        )
     else:
         for k, (s, color) in enumerate(zip(series, colors)):
             _draw_gain_series(ax, s, color, shift=1.0 + 0.04 * (k - (len(series) - 1) / 2))
@@ -165,7 +196,7 @@ def plot_rl_curves(rows: pd.DataFrame, fits: Mapping, out_stem: Path) -> list[Pa
     sig = {(e["model"], e["pretrain_tokens"]): e for e in fits.get("rl_sigmoid", [])}
     pos = rows.loc[rows["c_rl"] > 0, "c_rl"]
     lo, hi = (pos.min(), pos.max()) if len(pos) else (1.0, 10.0)
-    x_base = lo / 10 ** 1.2
+    x_base = lo / 10**1.2
     decades = np.arange(np.ceil(np.log10(x_base) + 0.6), np.floor(np.log10(hi * 3)) + 1)
     fig, axes = plt.subplots(1, len(budgets), figsize=(5.2 * len(budgets), 4.2), sharey=True, squeeze=False)
     notes = []
@@ -178,8 +209,16 @@ def plot_rl_curves(rows: pd.DataFrame, fits: Mapping, out_stem: Path) -> list[Pa
             yerr = None
             if {"ci_low", "ci_high"} <= set(g.columns):
                 yerr = np.clip([g["accuracy"] - g["ci_low"], g["ci_high"] - g["accuracy"]], 0, None)
-            ax.errorbar(x, g["accuracy"], yerr=yerr, fmt="o", color=colors[model], ms=4, capsize=2,
-                        label=f"{model} ({g['n_params'].iloc[0]:.3g} params)")
+            ax.errorbar(
+                x,
+                g["accuracy"],
+                yerr=yerr,
+                fmt="o",
+                color=colors[model],
+                ms=4,
+                capsize=2,
+                label=f"{model} ({g['n_params'].iloc[0]:.3g} params)",
+            )
             entry = sig.get((model, float(budget)))
             if entry and entry.get("status") == "ok":
                 _draw_sigmoid(ax, entry, colors[model], x_base, hi)
@@ -190,8 +229,8 @@ def plot_rl_curves(rows: pd.DataFrame, fits: Mapping, out_stem: Path) -> list[Pa
         ax.set_xscale("log")
         ax.set_xticks([x_base, *10.0**decades], ["base", *[f"$10^{{{int(d)}}}$" for d in decades]])
         ax.minorticks_off()
-        ax.axvline(x_base * 10 ** 0.4, color="0.6", lw=0.8, ls=":")
-        ax.set_xlim(x_base / 2, hi * 10 ** 0.4)
+        ax.axvline(x_base * 10**0.4, color="0.6", lw=0.8, ls=":")
+        ax.set_xlim(x_base / 2, hi * 10**0.4)
         ax.set_xlabel("RL compute C_rl (FLOPs)")
         ax.set_title(f"pretrain {budget:.3g} tokens")
     axes[0, 0].set_ylabel("accuracy (fraction)")
@@ -212,8 +251,13 @@ def _iso_panel(ax, curves: pd.DataFrame, table: pd.DataFrame, colors, x: str, lo
     """Accuracy along ``x`` per budget; the optimum as a dot with its 95% CI as a horizontal bar."""
     for color, (_, row) in zip(colors, table.iterrows()):
         c = curves[curves["budget_flops"] == row["budget_flops"]]
-        ax.plot(c[x], c["accuracy"], color=color, ls="--" if row["extrapolated"] else "-",
-                label=f"C = {row['budget_flops']:.2g} FLOPs")
+        ax.plot(
+            c[x],
+            c["accuracy"],
+            color=color,
+            ls="--" if row["extrapolated"] else "-",
+            label=f"C = {row['budget_flops']:.2g} FLOPs",
+        )
         xerr = None
         if np.isfinite(row[lo]) and np.isfinite(row[hi]):
             xerr = [[max(row[x] - row[lo], 0)], [max(row[hi] - row[x], 0)]]
@@ -241,8 +285,15 @@ def plot_iso_flop(law: JointLaw, out_stem: Path, budgets: Sequence[float] | None
         ax2.set_xscale("log")
         ax2.legend(handles=ax2.get_legend_handles_labels()[0][-1:], fontsize=8, loc="lower center")
     else:
-        ax2.text(0.5, 0.5, f"{law.form} law sees only C_pretrain:\nno curve over model size", ha="center",
-                 va="center", transform=ax2.transAxes, fontsize=9)
+        ax2.text(
+            0.5,
+            0.5,
+            f"{law.form} law sees only C_pretrain:\nno curve over model size",
+            ha="center",
+            va="center",
+            transform=ax2.transAxes,
+            fontsize=9,
+        )
     ax2.set_xlabel("model size N (parameters); D = f C / 6N")
     ax2.set_title("iso-FLOP: accuracy vs model size", fontsize=10)
     b = table["budget_flops"].to_numpy()
@@ -274,21 +325,39 @@ def plot_extrapolation(extrapolation: Mapping, out_stem: Path) -> list[Path]:
     fig, ax = plt.subplots(figsize=(5.2, 4.6))
     pts = pd.DataFrame(extrapolation.get("points", []))
     if pts.empty:
-        ax.text(0.5, 0.5, f"no extrapolation check:\n{extrapolation.get('reason', '')}",
-                transform=ax.transAxes, ha="center", wrap=True)
+        ax.text(
+            0.5,
+            0.5,
+            f"no extrapolation check:\n{extrapolation.get('reason', '')}",
+            transform=ax.transAxes,
+            ha="center",
+            wrap=True,
+        )
     else:
         for (tokens, g), color in zip(pts.groupby("pretrain_tokens"), sns.color_palette("colorblind")):
             yerr = np.clip([g["predicted"] - g["pred_ci_low"], g["pred_ci_high"] - g["predicted"]], 0, None)
-            ax.errorbar(g["observed"], g["predicted"], yerr=None if np.isnan(yerr).all() else yerr, fmt="o",
-                        color=color, capsize=3, label=f"pretrain {tokens:.3g} tokens")
-        lims = [min(pts["observed"].min(), pts["pred_ci_low"].min(skipna=True)) - 0.03,
-                max(pts["observed"].max(), pts["pred_ci_high"].max(skipna=True)) + 0.03]
+            ax.errorbar(
+                g["observed"],
+                g["predicted"],
+                yerr=None if np.isnan(yerr).all() else yerr,
+                fmt="o",
+                color=color,
+                capsize=3,
+                label=f"pretrain {tokens:.3g} tokens",
+            )
+        lims = [
+            min(pts["observed"].min(), pts["pred_ci_low"].min(skipna=True)) - 0.03,
+            max(pts["observed"].max(), pts["pred_ci_high"].max(skipna=True)) + 0.03,
+        ]
         ax.plot(lims, lims, color="0.4", ls="--", lw=1, label="perfect prediction")
         ax.set_xlim(lims)
         ax.set_ylim(lims)
         ax.legend(fontsize=8, loc="upper left")
-        ax.set_title(f"held-out {extrapolation['held_out_model']}: MAE {extrapolation['mae']:.3f}, "
-                     f"{100 * extrapolation['coverage']:.0f}% inside CI", fontsize=10)
+        ax.set_title(
+            f"held-out {extrapolation['held_out_model']}: MAE {extrapolation['mae']:.3f}, "
+            f"{100 * extrapolation['coverage']:.0f}% inside CI",
+            fontsize=10,
+        )
     ax.set_xlabel("observed accuracy (fraction)")
     ax.set_ylabel("predicted accuracy, fit without it (fraction)")
     return save_figure(fig, out_stem)
@@ -298,13 +367,19 @@ def plot_all_fits(fits: Mapping, summary: pd.DataFrame, out_dir: Path) -> list[P
     """Every fit figure for one fits.json into ``out_dir``; skips figures whose fit failed."""
     out_dir = Path(out_dir)
     sel = fits["selection"]
-    paths = plot_gain_vs_size(gain_series_from_fits(fits), out_dir / "fit_gain_vs_size",
-                              title=f"RL gain vs model size ({sel['benchmark']}, {sel['scorer']}, "
-                                    f"{sel['shots']}-shot); bars and band = 95% CI")
+    paths = plot_gain_vs_size(
+        gain_series_from_fits(fits),
+        out_dir / "fit_gain_vs_size",
+        title=f"RL gain vs model size ({sel['benchmark']}, {sel['scorer']}, "
+        f"{sel['shots']}-shot); bars and band = 95% CI",
+    )
     if fits.get("seed_table"):
-        paths += plot_gain_vs_size(gain_series_from_fits(fits, seed_table=True), out_dir / "fit_gain_vs_size_seed",
-                                   title="Seed table: GSM8K gain vs size; band = 95% CI",
-                                   reference=(10.7, 0.194, "seed write-up: 10.7·N^0.194 (as stated)"))
+        paths += plot_gain_vs_size(
+            gain_series_from_fits(fits, seed_table=True),
+            out_dir / "fit_gain_vs_size_seed",
+            title="Seed table: GSM8K gain vs size; band = 95% CI",
+            reference=(10.7, 0.194, "seed write-up: 10.7·N^0.194 (as stated)"),
+        )
     cfg = FitConfig(benchmark=sel["benchmark"], scorer=sel["scorer"], shots=sel["shots"], subset=sel["subset"])
     paths += plot_rl_curves(select_rows(summary, cfg), fits, out_dir / "fit_rl_curves")
     if fits.get("joint_law", {}).get("allocation_form") or fits.get("joint_law", {}).get("chosen"):

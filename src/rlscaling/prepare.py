@@ -30,8 +30,14 @@ def dataset_spec(cfg: dict, name: str) -> dict:
     seed = int(cfg.get("seed", 0))
     if name == "rl_train":
         d = cfg["data"]["rl_train"]
-        return {"source": d["source"], "split": d.get("split", "train"), "n": d.get("n"),
-                "seed": _seed(d.get("seed"), seed), "kind": _rl_train_kind(d), "key": "data.rl_train.source"}
+        return {
+            "source": d["source"],
+            "split": d.get("split", "train"),
+            "n": d.get("n"),
+            "seed": _seed(d.get("seed"), seed),
+            "kind": _rl_train_kind(d),
+            "key": "data.rl_train.source",
+        }
     if name.startswith("eval_") or name.startswith("fewshot_"):
         role, bench = name.split("_", 1)
         if bench not in cfg["benchmarks"]:
@@ -43,8 +49,14 @@ def dataset_spec(cfg: dict, name: str) -> dict:
                 f"benchmarks.{bench}.kind: cannot infer the family of '{bench}'; set kind: {'|'.join(ANSWER_KINDS)}"
             )
         if role == "eval":
-            return {"source": b["source"], "split": b.get("split", "test"), "n": b.get("n"),
-                    "seed": _seed(b.get("seed"), seed), "kind": kind, "key": f"benchmarks.{bench}.source"}
+            return {
+                "source": b["source"],
+                "split": b.get("split", "test"),
+                "n": b.get("n"),
+                "seed": _seed(b.get("seed"), seed),
+                "kind": kind,
+                "key": f"benchmarks.{bench}.source",
+            }
         return {
             "source": b.get("fewshot_source", b["source"]),
             "split": b.get("fewshot_split", "train"),
@@ -55,8 +67,14 @@ def dataset_spec(cfg: dict, name: str) -> dict:
         }
     if name == "val_text":
         v = cfg.get("val_loss") or {}
-        return {"source": v["source"], "split": v.get("split", "validation"), "n": v.get("n_documents"),
-                "seed": seed, "kind": None, "key": "val_loss.source"}
+        return {
+            "source": v["source"],
+            "split": v.get("split", "validation"),
+            "n": v.get("n_documents"),
+            "seed": seed,
+            "kind": None,
+            "key": "val_loss.source",
+        }
     raise ConfigError(f"unknown dataset '{name}' (rl_train, eval_<bench>, fewshot_<bench>, pretrain_corpus, val_text)")
 
 

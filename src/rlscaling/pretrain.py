@@ -24,8 +24,8 @@ from rlscaling.compute import pretrain_flops
 from rlscaling.io import atomic_dir, write_json
 from rlscaling.models import non_embedding_params, tiny_qwen3_config, total_params
 
-VAL_BLOCKS_MAX = 64          # validation loss is averaged over at most this many held-out blocks
-FINAL_LOSS_WINDOW = 10       # final_train_loss = mean training loss of the last this-many steps
+VAL_BLOCKS_MAX = 64  # validation loss is averaged over at most this many held-out blocks
+FINAL_LOSS_WINDOW = 10  # final_train_loss = mean training loss of the last this-many steps
 
 
 def _encode(tokenizer, docs: Sequence[str]) -> list[list[int]]:
@@ -78,8 +78,9 @@ def _check_settings(tokens: float, seq_len: int, warmup_fraction: float) -> None
         raise ValueError(f"pretrain.warmup_fraction must be in [0, 1), got {warmup_fraction}")
 
 
-def _blocks(tokenizer, corpus: Sequence[str], val_corpus: Sequence[str] | None, val_fraction: float,
-            seq_len: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _blocks(
+    tokenizer, corpus: Sequence[str], val_corpus: Sequence[str] | None, val_fraction: float, seq_len: int
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Training blocks and validation blocks (at most ``VAL_BLOCKS_MAX``; None without validation documents), each
     ``seq_len`` tokens; validation comes from ``val_corpus`` if given, else the last ``val_fraction`` of ``corpus``."""
     if val_corpus is None:
@@ -105,8 +106,14 @@ def _optimizer(model: torch.nn.Module, lr: float, weight_decay: float, warmup_fr
     return optimizer, get_cosine_schedule_with_warmup(optimizer, round(warmup_fraction * n_steps), n_steps)
 
 
-def _train(model: torch.nn.Module, blocks: torch.Tensor, order: torch.Tensor, batch_size: int, n_steps: int,
-           optimizer_and_schedule) -> list[float]:
+def _train(
+    model: torch.nn.Module,
+    blocks: torch.Tensor,
+    order: torch.Tensor,
+    batch_size: int,
+    n_steps: int,
+    optimizer_and_schedule,
+) -> list[float]:
     """``n_steps`` steps over ``blocks`` in ``order`` (gradient norm clipped at 1); the loss of every step
     (nats/token)."""
     optimizer, scheduler = optimizer_and_schedule
@@ -169,14 +176,20 @@ def pretrain(
     order = block_order(len(train_blocks), n_sequences, generator)
     n_steps = math.ceil(n_sequences / batch_size)
 
-    step_losses = _train(model, train_blocks, order, batch_size, n_steps,
-                         _optimizer(model, lr, weight_decay, warmup_fraction, n_steps))
+    step_losses = _train(
+        model, train_blocks, order, batch_size, n_steps, _optimizer(model, lr, weight_decay, warmup_fraction, n_steps)
+    )
 
     summary = {
         **_size_record(model, tokens, n_sequences * seq_len, n_steps, n_sequences / len(train_blocks)),
         **_loss_record(model, step_losses, val_blocks, batch_size),
-        "seq_len": seq_len, "batch_size": batch_size, "lr": lr, "warmup_fraction": warmup_fraction,
-        "arch": dict(arch), "seed": seed, "threads": int(threads),
+        "seq_len": seq_len,
+        "batch_size": batch_size,
+        "lr": lr,
+        "warmup_fraction": warmup_fraction,
+        "arch": dict(arch),
+        "seed": seed,
+        "threads": int(threads),
     }
     return _save(model, tokenizer, out_dir, summary, t0)
 
@@ -185,13 +198,20 @@ def _size_record(model: torch.nn.Module, tokens: float, tokens_trained: int, n_s
     """Parameters (non-embedding and total), the token budget and the tokens trained, ``C_pretrain`` in FLOPs,
     optimizer steps and epochs over the training blocks."""
     n_params = non_embedding_params(model)
-    return {"n_params_non_embedding": n_params, "n_params_total": total_params(model), "tokens_budget": float(tokens),
-            "tokens_trained": tokens_trained, "c_pretrain_flops": pretrain_flops(n_params, tokens_trained),
-            "steps": n_steps, "epochs": epochs}
+    return {
+        "n_params_non_embedding": n_params,
+        "n_params_total": total_params(model),
+        "tokens_budget": float(tokens),
+        "tokens_trained": tokens_trained,
+        "c_pretrain_flops": pretrain_flops(n_params, tokens_trained),
+        "steps": n_steps,
+        "epochs": epochs,
+    }
 
 
-def _loss_record(model: torch.nn.Module, step_losses: list[float], val_blocks: torch.Tensor | None,
-                 batch_size: int) -> dict:
+def _loss_record(
+    model: torch.nn.Module, step_losses: list[float], val_blocks: torch.Tensor | None, batch_size: int
+) -> dict:
     """Training losses (first step; mean of the last ``FINAL_LOSS_WINDOW`` steps) and the validation loss with its
     token count, all in nats/token (``val_loss`` None without validation blocks)."""
     last = step_losses[-FINAL_LOSS_WINDOW:]

@@ -100,9 +100,7 @@ def _tokenize(expression: str) -> list[str]:
             out.extend(["-", tok[1:]])
         else:
             out.append(tok)
-    if not out or len(out) % 2 == 0 or not all(
-        _is_number(t) if i % 2 == 0 else t in "+-*/" for i, t in enumerate(out)
-    ):
+    if not out or len(out) % 2 == 0 or not all(_is_number(t) if i % 2 == 0 else t in "+-*/" for i, t in enumerate(out)):
         raise ValueError(f"cannot render {expression!r}: expected 'number (op number)*' with ops + - * /")
     return out
 

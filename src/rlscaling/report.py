@@ -44,8 +44,11 @@ def _labels(summary: pd.DataFrame) -> dict[tuple[str, float], str]:
 def _gain_rows(table: pd.DataFrame, labels: Mapping[tuple[str, float], str]) -> list[list[str]]:
     return [
         [
-            labels[(r.model, r.pretrain_tokens)], format_params(r.n_params), format_tokens(r.pretrain_tokens),
-            str(r.final_step), str(r.n_items),
+            labels[(r.model, r.pretrain_tokens)],
+            format_params(r.n_params),
+            format_tokens(r.pretrain_tokens),
+            str(r.final_step),
+            str(r.n_items),
             fmt_pct(r.base_accuracy) + fmt_ci(r.base_ci_low, r.base_ci_high),
             fmt_pct(r.final_accuracy) + fmt_ci(r.final_ci_low, r.final_ci_high),
             fmt_gain(r.gain_pp) + fmt_pp_ci(r.gain_ci_low, r.gain_ci_high),
@@ -56,11 +59,15 @@ def _gain_rows(table: pd.DataFrame, labels: Mapping[tuple[str, float], str]) -> 
 
 def _gain_ci_note(table: pd.DataFrame, records_given: bool, settings: GainSettings) -> str:
     if not records_given:
-        return ("Gain CI unavailable: no per-item records were given, and a paired CI cannot be derived from "
-                "the two marginal CIs.")
+        return (
+            "Gain CI unavailable: no per-item records were given, and a paired CI cannot be derived from "
+            "the two marginal CIs."
+        )
     paired = table["n_paired"]
-    return (f"Gain CI: paired bootstrap over items scored at both checkpoints ({settings.n_boot} resamples, "
-            f"seed {settings.seed}; {int(paired.min())}–{int(paired.max())} items per model).")
+    return (
+        f"Gain CI: paired bootstrap over items scored at both checkpoints ({settings.n_boot} resamples, "
+        f"seed {settings.seed}; {int(paired.min())}–{int(paired.max())} items per model)."
+    )
 
 
 def _ci_label(settings: GainSettings) -> str:
@@ -70,18 +77,33 @@ def _ci_label(settings: GainSettings) -> str:
 def _section_gains(summary, records, settings: GainSettings, labels) -> list[str]:
     out = ["## RL gains by model size", ""]
     ci = _ci_label(settings)
-    headers = ["Model", "Params", "Pretrain tokens", "Final step", "Items", "Baseline [95% CI]",
-               "After RL [95% CI]", f"Gain {ci}"]
+    headers = [
+        "Model",
+        "Params",
+        "Pretrain tokens",
+        "Final step",
+        "Items",
+        "Baseline [95% CI]",
+        "After RL [95% CI]",
+        f"Gain {ci}",
+    ]
     for benchmark, scorer in DEFAULT_SCORER.items():
-        present = summary[(summary["benchmark"] == benchmark) & (summary["scorer"] == scorer)
-                          & (summary["subset"] == "all")]
+        present = summary[
+            (summary["benchmark"] == benchmark) & (summary["scorer"] == scorer) & (summary["subset"] == "all")
+        ]
         if present.empty:
             continue
         shots = 0 if (present["shots"] == 0).any() else int(present["shots"].min())
         table = gain_table(summary, records, benchmark=benchmark, scorer=scorer, shots=shots, settings=settings)
         title = BENCHMARK_TITLES.get(benchmark, benchmark)
-        out += [f"### {title} ({shots}-shot, `{scorer}`)", "", md_table(headers, _gain_rows(table, labels)), "",
-                _gain_ci_note(table, records is not None, settings), ""]
+        out += [
+            f"### {title} ({shots}-shot, `{scorer}`)",
+            "",
+            md_table(headers, _gain_rows(table, labels)),
+            "",
+            _gain_ci_note(table, records is not None, settings),
+            "",
+        ]
     return out
 
 
@@ -99,20 +121,29 @@ def _section_methods(summary, records, settings: GainSettings, labels) -> list[s
             if hit.empty:
                 continue
             r = hit.iloc[0]
-            rows.append([label, f"`{scorer}`",
-                         fmt_pct(r["base_accuracy"]) + fmt_ci(r["base_ci_low"], r["base_ci_high"]),
-                         fmt_pct(r["final_accuracy"]) + fmt_ci(r["final_ci_low"], r["final_ci_high"]),
-                         fmt_gain(r["gain_pp"]) + fmt_pp_ci(r["gain_ci_low"], r["gain_ci_high"])])
+            rows.append(
+                [
+                    label,
+                    f"`{scorer}`",
+                    fmt_pct(r["base_accuracy"]) + fmt_ci(r["base_ci_low"], r["base_ci_high"]),
+                    fmt_pct(r["final_accuracy"]) + fmt_ci(r["final_ci_low"], r["final_ci_high"]),
+                    fmt_gain(r["gain_pp"]) + fmt_pp_ci(r["gain_ci_low"], r["gain_ci_high"]),
+                ]
+            )
     headers = ["Model", "Method", "Baseline [95% CI]", "After RL [95% CI]", f"Gain {_ci_label(settings)}"]
-    return section("## Evaluation method (GSM8K, 0-shot)",
-                   "`strict` needs the `#### <number>` format; `flexible` takes the last number; `custom_flexible` "
-                   "cuts the response at the first `####` and then takes the last number.", md_table(headers, rows))
+    return section(
+        "## Evaluation method (GSM8K, 0-shot)",
+        "`strict` needs the `#### <number>` format; `flexible` takes the last number; `custom_flexible` "
+        "cuts the response at the first `####` and then takes the last number.",
+        md_table(headers, rows),
+    )
 
 
 def _section_fewshot(summary, labels) -> list[str]:
     models = model_index(summary)
-    gsm = summary[(summary["benchmark"] == "gsm8k") & (summary["subset"] == "all")
-                  & summary["scorer"].isin(GSM8K_SCORERS)]
+    gsm = summary[
+        (summary["benchmark"] == "gsm8k") & (summary["subset"] == "all") & summary["scorer"].isin(GSM8K_SCORERS)
+    ]
     gsm = gsm.merge(models[["model", "pretrain_tokens", "final_step"]], on=["model", "pretrain_tokens"])
     gsm = gsm[(gsm["rl_step"] == 0) | (gsm["rl_step"] == gsm["final_step"])]
     shots = sorted(gsm["shots"].unique())
@@ -126,13 +157,17 @@ def _section_fewshot(summary, labels) -> list[str]:
                 cur = mine[(mine["scorer"] == scorer) & (mine["rl_step"] == step)].set_index("shots")["accuracy"]
                 if cur.empty:
                     continue
-                rows.append([label, f"`{scorer}`", f"{stage} (step {step})"]
-                            + [fmt_pct(cur.get(k, math.nan)) for k in shots])
+                rows.append(
+                    [label, f"`{scorer}`", f"{stage} (step {step})"] + [fmt_pct(cur.get(k, math.nan)) for k in shots]
+                )
     headers = ["Model", "Scorer", "Checkpoint"] + [f"{k}-shot" for k in shots]
-    return section("## Few-shot collapse (GSM8K accuracy vs number of examples)",
-                   "A base model that solves the problem but keeps generating new `Question:` blocks after its answer "
-                   "fails `strict` scoring; `custom_flexible` removes that artifact. CIs: `summary.csv` and the "
-                   "accuracy-vs-shots figure.", md_table(headers, rows))
+    return section(
+        "## Few-shot collapse (GSM8K accuracy vs number of examples)",
+        "A base model that solves the problem but keeps generating new `Question:` blocks after its answer "
+        "fails `strict` scoring; `custom_flexible` removes that artifact. CIs: `summary.csv` and the "
+        "accuracy-vs-shots figure.",
+        md_table(headers, rows),
+    )
 
 
 def _section_pass_at_k(summary, labels) -> list[str]:
@@ -146,9 +181,12 @@ def _section_pass_at_k(summary, labels) -> list[str]:
     maj = summary[summary["scorer"].str.match(MAJ_AT_N) & (summary["subset"] == "all")]
     out = ["## pass@k before and after RL", ""]
     if not maj.empty:
-        out += ["maj@n: majority vote over the same n samples (ties to the answer sampled first). Where it exceeds "
-                "greedy accuracy, sharpening the policy (what RL does first) can lift greedy accuracy; where it "
-                "does not, RL must teach something new.", ""]
+        out += [
+            "maj@n: majority vote over the same n samples (ties to the answer sampled first). Where it exceeds "
+            "greedy accuracy, sharpening the policy (what RL does first) can lift greedy accuracy; where it "
+            "does not, RL must teach something new.",
+            "",
+        ]
     for (benchmark, shots), part in df.groupby(["benchmark", "shots"]):
         ks = sorted(part["k"].unique())
         mine_maj = maj[(maj["benchmark"] == benchmark) & (maj["shots"] == shots)]
@@ -159,13 +197,23 @@ def _section_pass_at_k(summary, labels) -> list[str]:
             for step in sorted(mine["rl_step"].unique()):
                 cur = mine[mine["rl_step"] == step].set_index("k")["accuracy"]
                 stage = "baseline" if step == 0 else "after RL"
-                vote = mine_maj[(mine_maj["model"] == key[0]) & (mine_maj["pretrain_tokens"] == key[1])
-                                & (mine_maj["rl_step"] == step)].set_index("scorer")["accuracy"]
-                rows.append([label, f"{stage} (step {step})"] + [fmt_pct(cur.get(k, math.nan)) for k in ks]
-                            + [fmt_pct(vote.get(m, math.nan)) for m in maj_names])
+                vote = mine_maj[
+                    (mine_maj["model"] == key[0])
+                    & (mine_maj["pretrain_tokens"] == key[1])
+                    & (mine_maj["rl_step"] == step)
+                ].set_index("scorer")["accuracy"]
+                rows.append(
+                    [label, f"{stage} (step {step})"]
+                    + [fmt_pct(cur.get(k, math.nan)) for k in ks]
+                    + [fmt_pct(vote.get(m, math.nan)) for m in maj_names]
+                )
         title = BENCHMARK_TITLES.get(benchmark, benchmark)
-        out += [f"### {title} ({shots}-shot)", "",
-                md_table(["Model", "Checkpoint"] + [f"pass@{k}" for k in ks] + maj_names, rows), ""]
+        out += [
+            f"### {title} ({shots}-shot)",
+            "",
+            md_table(["Model", "Checkpoint"] + [f"pass@{k}" for k in ks] + maj_names, rows),
+            "",
+        ]
     return out
 
 
@@ -175,29 +223,52 @@ def _section_loss(summary, labels) -> list[str]:
         return []
     rows = []
     for r in df.sort_values(["benchmark", "n_params", "pretrain_tokens"]).itertuples():
-        rows.append([labels[(r.model, r.pretrain_tokens)], BENCHMARK_TITLES.get(r.benchmark, r.benchmark),
-                     format_params(r.n_params), format_tokens(r.pretrain_tokens), f"{r.c_pretrain:.3g}",
-                     f"{r.accuracy:.3f}", f"{math.exp(r.accuracy):.2f}"])
-    headers = ["Model", "Dataset", "Params", "Pretrain tokens", "C_pretrain (FLOPs)", "Loss (nats/token)",
-               "Perplexity"]
+        rows.append(
+            [
+                labels[(r.model, r.pretrain_tokens)],
+                BENCHMARK_TITLES.get(r.benchmark, r.benchmark),
+                format_params(r.n_params),
+                format_tokens(r.pretrain_tokens),
+                f"{r.c_pretrain:.3g}",
+                f"{r.accuracy:.3f}",
+                f"{math.exp(r.accuracy):.2f}",
+            ]
+        )
+    headers = ["Model", "Dataset", "Params", "Pretrain tokens", "C_pretrain (FLOPs)", "Loss (nats/token)", "Perplexity"]
     return section("## Validation loss of the base models", None, md_table(headers, rows))
 
 
 def _section_math_subjects(summary, labels) -> list[str]:
-    subjects = sorted(set(summary.loc[(summary["benchmark"] == "math") & (summary["subset"] != "all")
-                                      & (summary["scorer"] == "math_verify"), "subset"]))
+    subjects = sorted(
+        set(
+            summary.loc[
+                (summary["benchmark"] == "math") & (summary["subset"] != "all") & (summary["scorer"] == "math_verify"),
+                "subset",
+            ]
+        )
+    )
     if not subjects:
         return []
     rows = []
     for subject in subjects:
         table = gain_table(summary, benchmark="math", scorer="math_verify", subset=subject)
         for r in table.itertuples():
-            rows.append([labels[(r.model, r.pretrain_tokens)], subject, fmt_pct(r.base_accuracy),
-                         fmt_pct(r.final_accuracy), fmt_gain(r.gain_pp)])
+            rows.append(
+                [
+                    labels[(r.model, r.pretrain_tokens)],
+                    subject,
+                    fmt_pct(r.base_accuracy),
+                    fmt_pct(r.final_accuracy),
+                    fmt_gain(r.gain_pp),
+                ]
+            )
     order = {label: i for i, label in enumerate(labels.values())}
     rows.sort(key=lambda row: (order[row[0]], row[1]))
-    return section("## MATH by subject (0-shot, `math_verify`)", None,
-                   md_table(["Model", "Subject", "Baseline", "After RL", "Gain"], rows))
+    return section(
+        "## MATH by subject (0-shot, `math_verify`)",
+        None,
+        md_table(["Model", "Subject", "Baseline", "After RL", "Gain"], rows),
+    )
 
 
 def _section_fits(fits: Mapping[str, Any] | None) -> list[str]:
@@ -233,10 +304,12 @@ def render_summary_md(
     labels = _labels(summary)
     studies = ", ".join(sorted(summary["study"].unique()))
     lines = [
-        f"# RL scaling study: results summary ({studies})", "",
+        f"# RL scaling study: results summary ({studies})",
+        "",
         "Accuracies in percent of benchmark items (one decimal) with 95% percentile-bootstrap CIs over items in "
         "brackets. *Baseline* = base model (RL step 0); *after RL* = final GRPO checkpoint of that model. Gains "
-        "in percentage points (pp).", "",
+        "in percentage points (pp).",
+        "",
     ]
     lines += _section_gains(summary, records, gain_settings, labels)
     lines += _section_methods(summary, records, gain_settings, labels)

@@ -15,8 +15,23 @@ from __future__ import annotations
 
 import pandas as pd
 
-SUMMARY_COLUMNS = ["study", "model", "n_params", "pretrain_tokens", "c_pretrain", "rl_step", "c_rl", "benchmark",
-                   "subset", "shots", "scorer", "n_items", "accuracy", "ci_low", "ci_high"]
+SUMMARY_COLUMNS = [
+    "study",
+    "model",
+    "n_params",
+    "pretrain_tokens",
+    "c_pretrain",
+    "rl_step",
+    "c_rl",
+    "benchmark",
+    "subset",
+    "shots",
+    "scorer",
+    "n_items",
+    "accuracy",
+    "ci_low",
+    "ci_high",
+]
 # column -> dtype a reader converts it to (study and n_items are left as read)
 SUMMARY_DTYPES = {
     **dict.fromkeys(("n_params", "pretrain_tokens", "c_pretrain", "c_rl", "accuracy", "ci_low", "ci_high"), float),
@@ -25,11 +40,24 @@ SUMMARY_DTYPES = {
 }
 SUMMARY_SORT = ["model", "pretrain_tokens", "rl_step", "benchmark", "subset", "shots", "scorer"]
 
-RECORD_COLUMNS = ["model", "budget", "pretrain_tokens", "rl_step", "benchmark", "subset", "shots", "scorer",
-                  "item_id", "score"]
+RECORD_COLUMNS = [
+    "model",
+    "budget",
+    "pretrain_tokens",
+    "rl_step",
+    "benchmark",
+    "subset",
+    "shots",
+    "scorer",
+    "item_id",
+    "score",
+]
 RECORD_KEY_COLUMNS = [c for c in RECORD_COLUMNS if c != "budget"]
 RECORD_DTYPES = {
-    "pretrain_tokens": float, "rl_step": int, "shots": int, "score": float,
+    "pretrain_tokens": float,
+    "rl_step": int,
+    "shots": int,
+    "score": float,
     **dict.fromkeys(("model", "benchmark", "subset", "scorer", "item_id"), str),
 }
 

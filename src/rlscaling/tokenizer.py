@@ -78,8 +78,9 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, out_dir: str | os.Pat
     )
     tok.train_from_iterator(texts, trainer=trainer, length=len(texts))
     roles = {"bos_token": EOS_TOKEN, "eos_token": EOS_TOKEN, "pad_token": PAD_TOKEN, "unk_token": UNK_TOKEN}
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, padding_side="left", clean_up_tokenization_spaces=False,
-                                   **roles)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, padding_side="left", clean_up_tokenization_spaces=False, **roles
+    )
     with atomic_dir(out_dir) as tmp:
         fast.save_pretrained(tmp)
     return fast

@@ -4,6 +4,11 @@ log = setup(snakemake)  # noqa: F821
 
 from rlscaling.figures import make_all_figures  # noqa: E402
 
-written = make_all_figures(snakemake.input.summary, snakemake.input.records, snakemake.input.fits,  # noqa: F821
-                           snakemake.output[0], dpi=script_settings(snakemake)["plots"]["dpi"])  # noqa: F821
+written = make_all_figures(
+    snakemake.input.summary,
+    snakemake.input.records,
+    snakemake.input.fits,  # noqa: F821
+    snakemake.output[0],
+    dpi=script_settings(snakemake)["plots"]["dpi"],
+)  # noqa: F821
 log.info("wrote %d figure files", len(written))

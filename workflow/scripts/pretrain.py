@@ -7,8 +7,14 @@ spec, budget, pcfg = cfg["models"][wc.model], cfg["budget"], cfg["pretrain"]
 if pcfg["backend"] == "hub":
     from rlscaling.hub import fetch_hub_model
 
-    info = fetch_hub_model(budget["hf_id"], snakemake.output[0], tokens=budget["tokens"],  # noqa: F821
-                           revision=budget["revision"], annealed=budget["annealed"], n_params=spec.get("n_params"))
+    info = fetch_hub_model(
+        budget["hf_id"],
+        snakemake.output[0],
+        tokens=budget["tokens"],  # noqa: F821
+        revision=budget["revision"],
+        annealed=budget["annealed"],
+        n_params=spec.get("n_params"),
+    )
 else:
     from rlscaling.io import read_jsonl
     from rlscaling.pretrain import pretrain

@@ -28,8 +28,14 @@ def strided_windows(n_tokens: int, seq_len: int, stride: int) -> list[tuple[int,
     return windows
 
 
-def document_losses(model_dir: str, texts: list[str], seq_len: int = 256, stride: int = 128,
-                    device: str | None = None, dtype: torch.dtype = torch.float32) -> list[dict]:
+def document_losses(
+    model_dir: str,
+    texts: list[str],
+    seq_len: int = 256,
+    stride: int = 128,
+    device: str | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> list[dict]:
     """``[{"nll_sum": nats, "n_tokens": int}, ...]`` per text; a text of < 2 tokens contributes 0 tokens.
 
     The forwards run under ``torch.no_grad()``: no autograd graph is kept (memory stays one window's activations).
@@ -58,7 +64,7 @@ def document_losses(model_dir: str, texts: list[str], seq_len: int = 256, stride
             with torch.no_grad():
                 logits = model(window).logits[0, :-1].float()
                 logp = torch.log_softmax(logits, dim=-1).gather(1, window[0, 1:].unsqueeze(1)).squeeze(1)
-            keep = logp[first_target - begin - 1:]  # targets at positions first_target .. end-1
+            keep = logp[first_target - begin - 1 :]  # targets at positions first_target .. end-1
             nll -= float(keep.sum())
             counted += keep.numel()
         out.append({"nll_sum": nll, "n_tokens": counted})

@@ -19,6 +19,7 @@ from ..metrics import bootstrap_mean_ci, pass_at_k
 
 log = logging.getLogger(__name__)
 
+
 def checkpoint_path(model_dir: str | Path, step: int) -> Path:
     """The HF model directory of a checkpoint: the base model for step 0, ``<grpo dir>/step_<k>`` otherwise."""
     model_dir = Path(model_dir)
@@ -40,8 +41,9 @@ def score_response(kind: str, response: str, item: dict, scorers: list[str]) -> 
     return extracted, scores
 
 
-def build_eval_prompts(kind: str, items: list[dict], pool: list[dict] | None, shots: int, seed: int,
-                       instruction: bool) -> list[str]:
+def build_eval_prompts(
+    kind: str, items: list[dict], pool: list[dict] | None, shots: int, seed: int, instruction: bool
+) -> list[str]:
     from .. import prompts
 
     if kind == "gsm8k":
@@ -51,8 +53,17 @@ def build_eval_prompts(kind: str, items: list[dict], pool: list[dict] | None, sh
     return [prompts.mmlu_prompt(it, pool, shots, seed) for it in items]
 
 
-def generate(cfg: dict, model_path: Path, prompts_: list[str], max_new_tokens: int, num_samples: int,
-             temperature: float, seed: int, threads: int, stop: list[str] | None = None) -> list[list[dict]]:
+def generate(
+    cfg: dict,
+    model_path: Path,
+    prompts_: list[str],
+    max_new_tokens: int,
+    num_samples: int,
+    temperature: float,
+    seed: int,
+    threads: int,
+    stop: list[str] | None = None,
+) -> list[list[dict]]:
     """Dispatch to the configured generation backend (same return shape for every backend).
 
     A vLLM engine is built once per process and reused by every later call on the same model (``vllm_backend``'s
@@ -67,9 +78,17 @@ def generate(cfg: dict, model_path: Path, prompts_: list[str], max_new_tokens: i
         return engine.generate(prompts_, max_new_tokens, num_samples, temperature, seed, stop=list(stop or ()))
     from .transformers_backend import generate as hf_generate
 
-    return hf_generate(str(model_path), prompts_, max_new_tokens=max_new_tokens,
-                       batch_size=int(ev.get("batch_size", 32)), num_samples=num_samples,
-                       temperature=temperature, seed=seed, threads=threads, **extra)
+    return hf_generate(
+        str(model_path),
+        prompts_,
+        max_new_tokens=max_new_tokens,
+        batch_size=int(ev.get("batch_size", 32)),
+        num_samples=num_samples,
+        temperature=temperature,
+        seed=seed,
+        threads=threads,
+        **extra,
+    )
 
 
 def evaluate_checkpoint(cfg: dict, model_dir, step: int, data_dir, out_dir, threads: int = 1) -> dict:
@@ -93,19 +112,45 @@ def evaluate_checkpoint(cfg: dict, model_dir, step: int, data_dir, out_dir, thre
     for bench, shots, passk in cfg["plan"]:
         stem = f"{bench}_{shots}shot" + ("_passk" if passk else "")
         pool = data_dir / f"fewshot_{bench}.jsonl" if shots > 0 else None
-        summary = evaluate_job(cfg, model_path, 0, bench, int(shots), items_path=data_dir / f"eval_{bench}.jsonl",
-                               pool_path=pool, records_path=out_dir / f"{stem}.records.jsonl",
-                               summary_path=out_dir / f"{stem}.summary.json", passk=bool(passk), threads=threads,
-                               step_label=step)
-        done[stem] = {"wall_s": summary["wall_s"], "generate_s": summary["generate_s"],
-                      "generated_tokens": summary["generated_tokens"], "accuracy": summary["accuracy"]}
+        summary = evaluate_job(
+            cfg,
+            model_path,
+            0,
+            bench,
+            int(shots),
+            items_path=data_dir / f"eval_{bench}.jsonl",
+            pool_path=pool,
+            records_path=out_dir / f"{stem}.records.jsonl",
+            summary_path=out_dir / f"{stem}.summary.json",
+            passk=bool(passk),
+            threads=threads,
+            step_label=step,
+        )
+        done[stem] = {
+            "wall_s": summary["wall_s"],
+            "generate_s": summary["generate_s"],
+            "generated_tokens": summary["generated_tokens"],
+            "accuracy": summary["accuracy"],
+        }
         log.info("%s step %d %s: %s (%.1f s)", model_dir, step, stem, summary["accuracy"], summary["wall_s"])
     done["wall_s"] = round(time.time() - t0, 3)
     return done
 
 
-def evaluate_job(cfg: dict, model_dir, step: int, bench: str, shots: int, items_path, pool_path, records_path,
-                 summary_path, passk: bool = False, threads: int = 1, step_label: int | None = None) -> dict:
+def evaluate_job(
+    cfg: dict,
+    model_dir,
+    step: int,
+    bench: str,
+    shots: int,
+    items_path,
+    pool_path,
+    records_path,
+    summary_path,
+    passk: bool = False,
+    threads: int = 1,
+    step_label: int | None = None,
+) -> dict:
     """Run one checkpoint x benchmark x shots evaluation; writes records (JSONL) and a summary (JSON).
 
     ``model_dir``/``step`` locate the model (:func:`checkpoint_path`); ``step_label`` is the RL step recorded in the
@@ -120,27 +165,34 @@ def evaluate_job(cfg: dict, model_dir, step: int, bench: str, shots: int, items_
     model_path = checkpoint_path(model_dir, step)
     clip = _clip_report(prompts_, model_path, spec.get("max_prompt_tokens"))
     pk = cfg["evaluate"]["pass_at_k"] if passk else None
-    num_samples, temperature = (int(pk["n"]), float(pk["temperature"])) if pk else (1, 0.0)
-    stop = list(spec.get("stop") or [])
-    t_gen = time.time()
-    outs = generate(cfg, model_path, prompts_, int(spec.get("max_new_tokens", 256)), num_samples, temperature,
-                    seed, threads, stop=stop)
-    generate_s = time.time() - t_gen
+    n, temperature = (int(pk["n"]), float(pk["temperature"])) if pk else (1, 0.0)
+    sampling = {"num_samples": n, "temperature": temperature, "passk": passk, "stop": list(spec.get("stop") or [])}
+    t_gen, max_new = time.time(), int(spec.get("max_new_tokens", 256))
+    outs = generate(cfg, model_path, prompts_, max_new, n, temperature, seed, threads, stop=sampling["stop"])
+    generate_s = round(time.time() - t_gen, 3)
     if len(outs) != len(items):
         raise RuntimeError(f"backend returned {len(outs)} results for {len(items)} prompts")
     scorers = list(spec["scorers"])
     records = scored_records(kind, items, outs, scorers)
     write_jsonl(records_path, records)
-    summary = {
-        "model_dir": str(model_path), "step": step if step_label is None else step_label, "benchmark": bench,
-        "kind": kind, "shots": shots, "n_items": len(items), "num_samples": num_samples, "temperature": temperature,
-        "passk": passk, "scorers": scorers, "stop": stop, "clip": clip, "wall_s": round(time.time() - t0, 3),
-        "generate_s": round(generate_s, 3), "generated_tokens": sum(r["response_tokens"] or 0 for r in records),
-        "mean_response_tokens": _mean([r["response_tokens"] for r in records if r["response_tokens"] is not None]),
-        "accuracy": _accuracies(records, scorers, num_samples, [int(k) for k in pk["k"]] if pk else None, seed),
-    }
+    step_recorded = step if step_label is None else step_label
+    identity = {"model_dir": str(model_path), "step": step_recorded, "benchmark": bench, "kind": kind}
+    identity.update(shots=shots, n_items=len(items))
+    timing = {"clip": clip, "wall_s": round(time.time() - t0, 3), "generate_s": generate_s}
+    outcome = _outcome(records, scorers, n, [int(k) for k in pk["k"]] if pk else None, seed)
+    summary = {**identity, **sampling, "scorers": scorers, **timing, **outcome}
     write_json(summary_path, summary)
     return summary
+
+
+def _outcome(records: list[dict], scorers: list[str], num_samples: int, ks: list[int] | None, seed: int) -> dict:
+    """Generated tokens (total and mean per response) and every scorer's accuracy (:func:`_accuracies`)."""
+    lengths = [r["response_tokens"] for r in records if r["response_tokens"] is not None]
+    return {
+        "generated_tokens": sum(lengths),
+        "mean_response_tokens": _mean(lengths),
+        "accuracy": _accuracies(records, scorers, num_samples, ks, seed),
+    }
 
 
 def _clip_report(prompts_: list[str], model_path: Path, limit: int | None) -> dict | None:
@@ -153,8 +205,13 @@ def _clip_report(prompts_: list[str], model_path: Path, limit: int | None) -> di
 
     clip = clip_report(prompts_, AutoTokenizer.from_pretrained(str(model_path)), int(limit))
     if clip["n_over"]:
-        log.warning("%d of %d prompts exceed max_prompt_tokens=%d (clip rate %.1f%%); they are evaluated in full",
-                    clip["n_over"], clip["n"], limit, 100 * clip["clip_rate"])
+        log.warning(
+            "%d of %d prompts exceed max_prompt_tokens=%d (clip rate %.1f%%); they are evaluated in full",
+            clip["n_over"],
+            clip["n"],
+            limit,
+            100 * clip["clip_rate"],
+        )
     return clip
 
 
@@ -164,21 +221,29 @@ def scored_records(kind: str, items: list[dict], outs: list[list[dict]], scorers
     for item, samples in zip(items, outs):
         for j, out in enumerate(samples):
             extracted, scores = score_response(kind, out["text"], item, scorers)
-            records.append({
-                "id": item["id"], "sample": j, "prompt_tokens": out.get("prompt_tokens"),
-                "response": out["text"], "response_tokens": out.get("response_tokens"),
-                "answer": item["answer"], "subject": item.get("subject"), "level": item.get("level"),
-                "extracted": extracted, "score": scores,
-            })
+            records.append(
+                {
+                    "id": item["id"],
+                    "sample": j,
+                    "prompt_tokens": out.get("prompt_tokens"),
+                    "response": out["text"],
+                    "response_tokens": out.get("response_tokens"),
+                    "answer": item["answer"],
+                    "subject": item.get("subject"),
+                    "level": item.get("level"),
+                    "extracted": extracted,
+                    "score": scores,
+                }
+            )
     return records
 
 
-def _accuracies(records: list[dict], scorers: list[str], num_samples: int, ks: list[int] | None,
-                seed: int) -> dict:
+def _accuracies(records: list[dict], scorers: list[str], num_samples: int, ks: list[int] | None, seed: int) -> dict:
     """Per scorer: greedy accuracy with its item-bootstrap CI (fractions), or unbiased pass@k for each k."""
     if ks is not None:
-        return {s: {f"pass@{k}": _mean(v) for k, v in _passk_per_item(records, s, num_samples, ks).items()}
-                for s in scorers}
+        return {
+            s: {f"pass@{k}": _mean(v) for k, v in _passk_per_item(records, s, num_samples, ks).items()} for s in scorers
+        }
     out = {}
     for s in scorers:
         mean, lo, hi = bootstrap_mean_ci([r["score"][s] for r in records], seed=seed)
@@ -237,12 +302,19 @@ def val_loss_job(cfg: dict, model_dir, step: int, texts_path, out_path, threads:
 
     model_path = resolve_model_path(checkpoint_path(model_dir, step))
     check_if_local(model_path)  # a missing or truncated file is named before transformers loads it
-    per_doc = document_losses(model_path, [r["text"] for r in rows],
-                              seq_len=int(vl.get("seq_len", 256)), stride=int(vl.get("stride", 128)))
+    per_doc = document_losses(
+        model_path, [r["text"] for r in rows], seq_len=int(vl.get("seq_len", 256)), stride=int(vl.get("stride", 128))
+    )
     nll = sum(d["nll_sum"] for d in per_doc)
     ntok = sum(d["n_tokens"] for d in per_doc)
-    out = {"step": step, "loss": nll / max(ntok, 1), "n_tokens": ntok, "n_documents": len(rows),
-           "documents": [{"id": r["id"], **d} for r, d in zip(rows, per_doc)], "wall_s": round(time.time() - t0, 3)}
+    out = {
+        "step": step,
+        "loss": nll / max(ntok, 1),
+        "n_tokens": ntok,
+        "n_documents": len(rows),
+        "documents": [{"id": r["id"], **d} for r, d in zip(rows, per_doc)],
+        "wall_s": round(time.time() - t0, 3),
+    }
     write_json(out_path, out)
     return {k: v for k, v in out.items() if k != "documents"}
 

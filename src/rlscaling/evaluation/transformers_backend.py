@@ -63,8 +63,14 @@ def _load_left_padding_tokenizer(model_dir: str | os.PathLike):
     return tokenizer
 
 
-def _generate_batch(model, tokenizer, prompt_ids: list[list[int]], gen_kwargs: dict, stop: tuple[str, ...],
-                    completing: torch.Tensor | None) -> list[tuple[str, int]]:
+def _generate_batch(
+    model,
+    tokenizer,
+    prompt_ids: list[list[int]],
+    gen_kwargs: dict,
+    stop: tuple[str, ...],
+    completing: torch.Tensor | None,
+) -> list[tuple[str, int]]:
     """``(text, response tokens)`` of every returned sequence of one left-padded batch, in row order."""
     batch = tokenizer.pad({"input_ids": prompt_ids}, return_tensors="pt").to(model.device)
     prompt_len = batch["input_ids"].shape[1]
@@ -88,8 +94,13 @@ def _check_settings(num_samples: int, batch_size: int, max_new_tokens: int, temp
 def _generate_kwargs(tokenizer, max_new_tokens: int, n_return: int, temperature: float) -> dict:
     """``model.generate`` keywords: greedy at temperature 0, else plain temperature sampling (no top-k/top-p)."""
     sampling = temperature > 0
-    kwargs = {"max_new_tokens": max_new_tokens, "do_sample": sampling, "num_return_sequences": n_return,
-              "pad_token_id": tokenizer.pad_token_id, "eos_token_id": tokenizer.eos_token_id}
+    kwargs = {
+        "max_new_tokens": max_new_tokens,
+        "do_sample": sampling,
+        "num_return_sequences": n_return,
+        "pad_token_id": tokenizer.pad_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+    }
     if sampling:
         kwargs.update(temperature=temperature, top_k=0, top_p=1.0)
     return kwargs
@@ -117,12 +128,16 @@ def generate_with_stats(
 
     encoded = tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
     lengths = [len(ids) for ids in encoded]
-    check_prompt_lengths(lengths, max_new_tokens, getattr(model.config, "max_position_embeddings", None),
-                         "the model's max_position_embeddings",
-                         "use fewer shots, a shorter max_new_tokens, or a longer-context model")
+    check_prompt_lengths(
+        lengths,
+        max_new_tokens,
+        getattr(model.config, "max_position_embeddings", None),
+        "the model's max_position_embeddings",
+        "use fewer shots, a shorter max_new_tokens, or a longer-context model",
+    )
 
     sampling = temperature > 0
-    n_return = num_samples if sampling else 1           # greedy samples are identical: decode once, copy
+    n_return = num_samples if sampling else 1  # greedy samples are identical: decode once, copy
     prompts_per_batch = max(1, batch_size // n_return)  # batch_size bounds the sequences decoded together
     order = sorted(range(len(prompts)), key=lambda i: lengths[i])
     results: list[list[dict]] = [[] for _ in prompts]

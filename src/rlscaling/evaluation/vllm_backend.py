@@ -82,19 +82,24 @@ def cpu_head_dims() -> tuple[int, ...]:
         return CPU_HEAD_DIMS
 
 
-def check_cpu_support(model_dir: str | os.PathLike, settings: VllmSettings,
-                      head_dims: Sequence[int] = CPU_HEAD_DIMS) -> None:
+def check_cpu_support(
+    model_dir: str | os.PathLike, settings: VllmSettings, head_dims: Sequence[int] = CPU_HEAD_DIMS
+) -> None:
     """Raise ``ValueError`` for what vLLM's CPU platform cannot run, naming the model directory or config key."""
     head_dim = model_head_dim(model_dir)
     if head_dim not in head_dims:
-        raise ValueError(f"{model_dir}: head_dim={head_dim} (config.json), but vLLM's CPU attention supports "
-                         f"head_dim {', '.join(map(str, head_dims))}; choose a model size whose "
-                         f"hidden_size / num_attention_heads (or head_dim) is one of them, or evaluate.backend: "
-                         f"transformers")
+        raise ValueError(
+            f"{model_dir}: head_dim={head_dim} (config.json), but vLLM's CPU attention supports "
+            f"head_dim {', '.join(map(str, head_dims))}; choose a model size whose "
+            f"hidden_size / num_attention_heads (or head_dim) is one of them, or evaluate.backend: "
+            f"transformers"
+        )
     if settings.gpu_memory_utilization is not None:
-        raise ValueError(f"evaluate.vllm.gpu_memory_utilization={settings.gpu_memory_utilization} is a GPU setting "
-                         f"(vLLM on a CPU reads it as the share of host memory to reserve); remove it and size the "
-                         f"KV cache with evaluate.vllm.cpu_kvcache_space_gib (GiB)")
+        raise ValueError(
+            f"evaluate.vllm.gpu_memory_utilization={settings.gpu_memory_utilization} is a GPU setting "
+            f"(vLLM on a CPU reads it as the share of host memory to reserve); remove it and size the "
+            f"KV cache with evaluate.vllm.cpu_kvcache_space_gib (GiB)"
+        )
     if settings.tensor_parallel_size != 1:
         raise ValueError(f"evaluate.vllm.tensor_parallel_size={settings.tensor_parallel_size}: use 1 on a CPU")
 
@@ -116,20 +121,27 @@ def engine_environment(settings: VllmSettings, cpu: bool) -> dict[str, str]:
 
 def engine_kwargs(model_dir: str, settings: VllmSettings, cpu: bool) -> dict:
     """Keyword arguments of ``vllm.LLM`` for ``settings`` on a CPU (``cpu``) or GPU platform."""
-    kwargs = {"model": model_dir, "tokenizer": model_dir, "dtype": settings.dtype,
-              "tensor_parallel_size": settings.tensor_parallel_size, "max_model_len": settings.max_model_len,
-              "enforce_eager": cpu if settings.enforce_eager is None else settings.enforce_eager,
-              "seed": settings.seed}
+    kwargs = {
+        "model": model_dir,
+        "tokenizer": model_dir,
+        "dtype": settings.dtype,
+        "tensor_parallel_size": settings.tensor_parallel_size,
+        "max_model_len": settings.max_model_len,
+        "enforce_eager": cpu if settings.enforce_eager is None else settings.enforce_eager,
+        "seed": settings.seed,
+    }
     if cpu:
         kwargs["kv_cache_memory_bytes"] = int(settings.cpu_kvcache_space_gib * GIB)
     else:
-        kwargs["gpu_memory_utilization"] = (0.9 if settings.gpu_memory_utilization is None
-                                            else settings.gpu_memory_utilization)
+        kwargs["gpu_memory_utilization"] = (
+            0.9 if settings.gpu_memory_utilization is None else settings.gpu_memory_utilization
+        )
     return kwargs
 
 
-def sampling_kwargs(max_new_tokens: int, num_samples: int = 1, temperature: float = 0.0, seed: int = 0,
-                    stop: Sequence[str] = ()) -> dict:
+def sampling_kwargs(
+    max_new_tokens: int, num_samples: int = 1, temperature: float = 0.0, seed: int = 0, stop: Sequence[str] = ()
+) -> dict:
     """Keyword arguments of ``vllm.SamplingParams`` for one request.
 
     Greedy (``temperature == 0``) asks for one sequence (all greedy samples are identical; :func:`reshape_outputs`
@@ -173,8 +185,9 @@ def reshape_outputs(outputs: Sequence[Any], num_samples: int, prompt_lengths: Se
             completions = completions * num_samples
         if len(completions) != num_samples:
             raise ValueError(f"prompt {i}: vLLM returned {len(completions)} completions, expected {num_samples}")
-        results.append([{"text": c.text, "prompt_tokens": int(n_prompt), "response_tokens": len(c.token_ids)}
-                        for c in completions])
+        results.append(
+            [{"text": c.text, "prompt_tokens": int(n_prompt), "response_tokens": len(c.token_ids)} for c in completions]
+        )
     return results
 
 
@@ -213,24 +226,40 @@ class VllmGenerator:
         except AttributeError:
             return self.settings.max_model_len
 
-    def generate_with_stats(self, prompts: Sequence[str], max_new_tokens: int, *, use_tqdm: bool = False,
-                            **sampling) -> tuple[list[list[dict]], GenerationStats]:
+    def generate_with_stats(
+        self, prompts: Sequence[str], max_new_tokens: int, *, use_tqdm: bool = False, **sampling
+    ) -> tuple[list[list[dict]], GenerationStats]:
         """Like :meth:`generate` (``sampling``: its ``num_samples``, ``temperature``, ``seed``, ``stop`` keywords),
         also returning token counts and the wall time of the call (for tokens/s)."""
         t0 = time.perf_counter()
         params = self._vllm.SamplingParams(**sampling_kwargs(max_new_tokens, **sampling))
         token_ids = [self.tokenizer.encode(p, add_special_tokens=False) for p in prompts]
         lengths = [len(ids) for ids in token_ids]
-        check_prompt_lengths(lengths, max_new_tokens, self.max_model_len, "max_model_len",
-                             "evaluate.vllm.max_model_len, default the model's max_position_embeddings")
+        check_prompt_lengths(
+            lengths,
+            max_new_tokens,
+            self.max_model_len,
+            "max_model_len",
+            "evaluate.vllm.max_model_len, default the model's max_position_embeddings",
+        )
         outputs = self.llm.generate([{"prompt_token_ids": ids} for ids in token_ids], params, use_tqdm=use_tqdm)
         results = reshape_outputs(outputs, sampling.get("num_samples", 1), lengths)
-        stats = GenerationStats(sum(d["prompt_tokens"] for r in results for d in r),
-                                sum(d["response_tokens"] for r in results for d in r), time.perf_counter() - t0)
+        stats = GenerationStats(
+            sum(d["prompt_tokens"] for r in results for d in r),
+            sum(d["response_tokens"] for r in results for d in r),
+            time.perf_counter() - t0,
+        )
         return results, stats
 
-    def generate(self, prompts: Sequence[str], max_new_tokens: int, num_samples: int = 1, temperature: float = 0.0,
-                 seed: int = 0, stop: Sequence[str] = ()) -> list[list[dict]]:
+    def generate(
+        self,
+        prompts: Sequence[str],
+        max_new_tokens: int,
+        num_samples: int = 1,
+        temperature: float = 0.0,
+        seed: int = 0,
+        stop: Sequence[str] = (),
+    ) -> list[list[dict]]:
         """``num_samples`` continuations per prompt: in the order of ``prompts``, lists of
         ``{"text", "prompt_tokens", "response_tokens"}`` (see the module docstring).
 
@@ -238,8 +267,9 @@ class VllmGenerator:
         sampling over the whole vocabulary, reproducible for the same ``seed``. ``stop`` ends a sequence at the
         first of these strings. A prompt too long for ``max_model_len`` raises ``ValueError`` naming it.
         """
-        return self.generate_with_stats(prompts, max_new_tokens, num_samples=num_samples, temperature=temperature,
-                                        seed=seed, stop=stop)[0]
+        return self.generate_with_stats(
+            prompts, max_new_tokens, num_samples=num_samples, temperature=temperature, seed=seed, stop=stop
+        )[0]
 
 
 _GENERATORS: dict[tuple, VllmGenerator] = {}
@@ -277,7 +307,10 @@ def generate(
     """
     del batch_size
     if settings is None:
-        settings = VllmSettings(precision=precision, tensor_parallel_size=tensor_parallel_size,
-                                gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len)
-    return get_generator(model_dir, settings).generate(prompts, max_new_tokens, num_samples, temperature, seed,
-                                                       stop)
+        settings = VllmSettings(
+            precision=precision,
+            tensor_parallel_size=tensor_parallel_size,
+            gpu_memory_utilization=gpu_memory_utilization,
+            max_model_len=max_model_len,
+        )
+    return get_generator(model_dir, settings).generate(prompts, max_new_tokens, num_samples, temperature, seed, stop)

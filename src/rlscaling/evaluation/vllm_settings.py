@@ -55,20 +55,28 @@ class VllmSettings:
             raise ValueError(f"evaluate.precision must be one of {sorted(PRECISION_DTYPES)}, got {self.precision!r}")
         _check_int("tensor_parallel_size", self.tensor_parallel_size, minimum=1)
         if self.gpu_memory_utilization is not None and not (
-                _is_number(self.gpu_memory_utilization) and 0 < self.gpu_memory_utilization <= 1):
-            raise ValueError(f"evaluate.vllm.gpu_memory_utilization must be a fraction in (0, 1] or null, "
-                             f"got {self.gpu_memory_utilization!r}")
+            _is_number(self.gpu_memory_utilization) and 0 < self.gpu_memory_utilization <= 1
+        ):
+            raise ValueError(
+                f"evaluate.vllm.gpu_memory_utilization must be a fraction in (0, 1] or null, "
+                f"got {self.gpu_memory_utilization!r}"
+            )
         if self.max_model_len is not None:
             _check_int("max_model_len", self.max_model_len, minimum=1)
         if not (_is_number(self.cpu_kvcache_space_gib) and self.cpu_kvcache_space_gib > 0):
-            raise ValueError(f"evaluate.vllm.cpu_kvcache_space_gib must be a positive number of GiB, "
-                             f"got {self.cpu_kvcache_space_gib!r}")
+            raise ValueError(
+                f"evaluate.vllm.cpu_kvcache_space_gib must be a positive number of GiB, "
+                f"got {self.cpu_kvcache_space_gib!r}"
+            )
         if self.cpu_threads is not None:
             _check_int("cpu_threads", self.cpu_threads, minimum=1)
         if self.cpu_omp_threads_bind is not None and (
-                not isinstance(self.cpu_omp_threads_bind, str) or not self.cpu_omp_threads_bind.strip()):
-            raise ValueError(f"evaluate.vllm.cpu_omp_threads_bind must be 'auto', 'nobind' or core ids such as "
-                             f"'0-1', got {self.cpu_omp_threads_bind!r}")
+            not isinstance(self.cpu_omp_threads_bind, str) or not self.cpu_omp_threads_bind.strip()
+        ):
+            raise ValueError(
+                f"evaluate.vllm.cpu_omp_threads_bind must be 'auto', 'nobind' or core ids such as "
+                f"'0-1', got {self.cpu_omp_threads_bind!r}"
+            )
         for name in ("enforce_eager", "multiprocessing"):
             value = getattr(self, name)
             if not (value is None or isinstance(value, bool)):
@@ -89,8 +97,9 @@ class VllmSettings:
         names = {f.name for f in fields(cls)} - {"precision"}
         unknown = sorted(set(knobs) - names)
         if unknown:
-            raise ValueError(f"unknown key(s) evaluate.vllm.{', evaluate.vllm.'.join(unknown)}; "
-                             f"known: {', '.join(sorted(names))}")
+            raise ValueError(
+                f"unknown key(s) evaluate.vllm.{', evaluate.vllm.'.join(unknown)}; known: {', '.join(sorted(names))}"
+            )
         if threads is not None and knobs.get("cpu_threads") is None:
             knobs["cpu_threads"] = int(threads)
         return cls(precision=str(evaluate.get("precision", "bf16")), **knobs)

@@ -18,46 +18,46 @@ error = 1 - accuracy, gains percentage points.
 """
 
 from .common import (  # noqa: F401
-                     NO_RESAMPLING,
-                     FitError,
-                     FitInputError,
-                     Resampling,
-                     goodness_of_fit,
-                     param_table,
-                     percentile_ci,
-                     to_jsonable,
+    NO_RESAMPLING,
+    FitError,
+    FitInputError,
+    Resampling,
+    goodness_of_fit,
+    param_table,
+    percentile_ci,
+    to_jsonable,
 )
 from .config import DEFAULT_FORMS, FitConfig  # noqa: F401
 from .crossval import choose_form, cross_validate, leave_one_group_out  # noqa: F401
 from .joint import (  # noqa: F401
-                     JOINT_FORMS,
-                     JOINT_FORMULAS,
-                     fit_joint_law,
-                     joint_param_names,
-                     leave_one_size_out,
-                     predict_joint,
+    JOINT_FORMS,
+    JOINT_FORMULAS,
+    fit_joint_law,
+    joint_param_names,
+    leave_one_size_out,
+    predict_joint,
 )
 from .laws import FORMS, JointForm, StudyPoints, get_form  # noqa: F401
 from .lse import _lse_loss_batch, _lse_loss_grad, fit_two_factor_power_law  # noqa: F401
 from .power import fit_power_law, power_law  # noqa: F401
 from .selection import (  # noqa: F401
-                     CONDITION_KEYS,
-                     FIT_COLUMNS,
-                     RECORD_COLUMNS,
-                     SUMMARY_COLUMNS,
-                     gains_table,
-                     item_bootstrap_accuracies,
-                     require_columns,
-                     select_rows,
-                     selection_mask,
+    CONDITION_KEYS,
+    FIT_COLUMNS,
+    RECORD_COLUMNS,
+    SUMMARY_COLUMNS,
+    gains_table,
+    item_bootstrap_accuracies,
+    require_columns,
+    select_rows,
+    selection_mask,
 )
 from .sigmoid import SIGMOID_PARAMS, _batched_lm, fit_rl_sigmoid, rl_sigmoid  # noqa: F401
 from .size_tokens import (  # noqa: F401
-                     SizeTokensFit,
-                     compute_optimal_size,
-                     fit_size_tokens_law,
-                     pretrain_error,
-                     size_tokens_error,
+    SizeTokensFit,
+    compute_optimal_size,
+    fit_size_tokens_law,
+    pretrain_error,
+    size_tokens_error,
 )
 from .study import extrapolation_check, fit_seed_gains, fit_summary  # noqa: F401
 from .tan import TAN_PARAMS, fit_tan_law, tan_error  # noqa: F401

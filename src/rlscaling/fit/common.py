@@ -16,6 +16,7 @@ from ..metrics import percentile_ci  # noqa: F401  (re-exported: the fits' perce
 try:  # progress bars are optional niceties
     from tqdm.auto import tqdm
 except ImportError:  # pragma: no cover
+
     def tqdm(it, **_):  # type: ignore[no-redef]
         return it
 
@@ -38,9 +39,14 @@ def param_table(names: list[str], estimate, draws: np.ndarray | None, ci: float)
         low = high = [None] * len(names)
     else:
         low, high = percentile_ci(draws, ci)
-    return {n: {"estimate": float(e), "ci_low": None if lo is None else float(lo),
-                "ci_high": None if hi is None else float(hi)}
-            for n, e, lo, hi in zip(names, estimate, low, high)}
+    return {
+        n: {
+            "estimate": float(e),
+            "ci_low": None if lo is None else float(lo),
+            "ci_high": None if hi is None else float(hi),
+        }
+        for n, e, lo, hi in zip(names, estimate, low, high)
+    }
 
 
 def goodness_of_fit(y: np.ndarray, y_hat: np.ndarray) -> dict[str, float]:
@@ -51,8 +57,9 @@ def goodness_of_fit(y: np.ndarray, y_hat: np.ndarray) -> dict[str, float]:
     return {"r2": r2, "rmse": float(np.sqrt(np.mean(resid**2)))}
 
 
-def bootstrap_loop(n_boot: int, refit: Callable[[int], np.ndarray], n_params: int,
-                   desc: str, progress: bool) -> np.ndarray:
+def bootstrap_loop(
+    n_boot: int, refit: Callable[[int], np.ndarray], n_params: int, desc: str, progress: bool
+) -> np.ndarray:
     """Call ``refit(i)`` for every draw; a draw whose refit raises FitError becomes a NaN row."""
     out = np.full((n_boot, n_params), np.nan)
     for i in tqdm(range(n_boot), desc=desc, disable=not progress, leave=False):
@@ -89,9 +96,14 @@ class Resampling:
 NO_RESAMPLING = Resampling()
 
 
-def bootstrap_draws(resampling: Resampling, refit_draw: Callable[[int], np.ndarray],
-                    refit_points: Callable[[np.ndarray], np.ndarray], n_points: int, n_params: int,
-                    desc: str) -> np.ndarray | None:
+def bootstrap_draws(
+    resampling: Resampling,
+    refit_draw: Callable[[int], np.ndarray],
+    refit_points: Callable[[np.ndarray], np.ndarray],
+    n_points: int,
+    n_params: int,
+    desc: str,
+) -> np.ndarray | None:
     """Bootstrap parameter draws (B x ``n_params``, NaN rows for failed refits) of one law, in its units.
 
     With item replicates (``resampling.acc_draws``), ``refit_draw(i)`` refits replicate ``i``; otherwise
@@ -103,8 +115,9 @@ def bootstrap_draws(resampling: Resampling, refit_draw: Callable[[int], np.ndarr
         return bootstrap_loop(len(r.acc_draws), refit_draw, n_params, desc, r.progress)
     if r.bootstrap > 0:
         rng = np.random.default_rng(r.seed)
-        return bootstrap_loop(r.bootstrap, lambda _: refit_points(rng.integers(0, n_points, n_points)), n_params,
-                              desc, r.progress)
+        return bootstrap_loop(
+            r.bootstrap, lambda _: refit_points(rng.integers(0, n_points, n_points)), n_params, desc, r.progress
+        )
     return None
 
 

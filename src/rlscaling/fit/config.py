@@ -28,8 +28,8 @@ class FitConfig:
     bootstrap: int = 1000
     ci: float = 0.95
     seed: int = 0
-    huber_delta: float = 1e-2    # joint law, on log error: ~1% relative error, below binomial noise
-    error_floor: float = 1e-3      # error rates are clipped below at this fraction before taking logs
+    huber_delta: float = 1e-2  # joint law, on log error: ~1% relative error, below binomial noise
+    error_floor: float = 1e-3  # error rates are clipped below at this fraction before taking logs
     budgets: tuple[float, ...] = ()  # allocation budgets in FLOPs; empty = derived from the data
     forms: tuple[str, ...] = DEFAULT_FORMS
     progress: bool = False

@@ -14,16 +14,17 @@ from .common import FitError
 from .laws import JointForm, StudyPoints
 
 SCHEMES = {"loso": "model", "lobo": "pretrain_tokens"}
-SELECTION_RULE = ("lowest mean of the leave-one-size-out and leave-one-budget-out RMSE on accuracy, over the "
-                  "schemes every fitted form could run; CIs for the chosen form only")
+SELECTION_RULE = (
+    "lowest mean of the leave-one-size-out and leave-one-budget-out RMSE on accuracy, over the "
+    "schemes every fitted form could run; CIs for the chosen form only"
+)
 
 
 def _groups(pts: StudyPoints, scheme: str) -> np.ndarray:
     return pts.model if SCHEMES[scheme] == "model" else pts.d
 
 
-def leave_one_group_out(form: JointForm, pts: StudyPoints, scheme: str, *, delta: float,
-                        error_floor: float) -> dict:
+def leave_one_group_out(form: JointForm, pts: StudyPoints, scheme: str, *, delta: float, error_floor: float) -> dict:
     """RMSE (accuracy fraction) of ``form`` on each held-out group, fitted on the rest.
 
     Predictions are clipped to [0, 1] (an accuracy), so one wild extrapolation cannot swamp the score.
@@ -46,8 +47,7 @@ def leave_one_group_out(form: JointForm, pts: StudyPoints, scheme: str, *, delta
         per_group[label] = float(np.sqrt(np.mean(resid**2)))
     if not errors:
         raise FitError(f"{scheme} ({form.name}): no group could be held out ({skipped})")
-    return {"rmse": float(np.sqrt(np.mean(np.concatenate(errors) ** 2))), "per_group": per_group,
-            "skipped": skipped}
+    return {"rmse": float(np.sqrt(np.mean(np.concatenate(errors) ** 2))), "per_group": per_group, "skipped": skipped}
 
 
 def cross_validate(form: JointForm, pts: StudyPoints, *, delta: float, error_floor: float) -> dict:
@@ -55,8 +55,10 @@ def cross_validate(form: JointForm, pts: StudyPoints, *, delta: float, error_flo
     out = {}
     for scheme in SCHEMES:
         try:
-            out[scheme] = {"status": "ok", **leave_one_group_out(form, pts, scheme, delta=delta,
-                                                                 error_floor=error_floor)}
+            out[scheme] = {
+                "status": "ok",
+                **leave_one_group_out(form, pts, scheme, delta=delta, error_floor=error_floor),
+            }
         except FitError as exc:
             out[scheme] = {"status": "failed", "reason": str(exc)}
     return out
@@ -72,9 +74,11 @@ def choose_form(cv: Mapping[str, Mapping]) -> tuple[str | None, dict]:
         return None, {"schemes": [], "scores": {}, "reason": "no form could be fitted"}
     schemes = [s for s in SCHEMES if all(v[s]["status"] == "ok" for v in cv.values())]
     if not schemes:
-        return None, {"schemes": [], "scores": {},
-                      "reason": "no cross-validation scheme could run for every fitted form "
-                                "(needs >= 3 sizes or >= 3 budgets)"}
+        return None, {
+            "schemes": [],
+            "scores": {},
+            "reason": "no cross-validation scheme could run for every fitted form (needs >= 3 sizes or >= 3 budgets)",
+        }
     scores = {f: float(np.mean([v[s]["rmse"] for s in schemes])) for f, v in cv.items()}
     chosen = min(scores, key=lambda f: (scores[f], f))
     return chosen, {"schemes": schemes, "scores": scores, "reason": None}

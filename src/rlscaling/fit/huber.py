@@ -24,8 +24,9 @@ def huber(r: np.ndarray, delta: float) -> np.ndarray:
     return np.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta))
 
 
-def huber_loss_grad(theta: np.ndarray, model: LogModel, X: Mapping, logy: np.ndarray, w: np.ndarray,
-                    delta: float) -> tuple[float, np.ndarray]:
+def huber_loss_grad(
+    theta: np.ndarray, model: LogModel, X: Mapping, logy: np.ndarray, w: np.ndarray, delta: float
+) -> tuple[float, np.ndarray]:
     """Weighted mean Huber loss / delta of one parameter vector and its gradient."""
     logp, J = model(theta, X, jac=True)
     r = logp - logy
@@ -46,15 +47,25 @@ def grid_starts(axes: Sequence[Sequence[float]]) -> np.ndarray:
     return np.stack([m.ravel() for m in mesh], axis=1)
 
 
-def fit_huber(model: LogModel, X: Mapping, logy: np.ndarray, delta: float,
-              bounds: Sequence[tuple[float | None, float | None]], starts: np.ndarray, *,
-              w: np.ndarray | None = None, top_k: int = 4, tight: bool = True) -> tuple[np.ndarray, float]:
+def fit_huber(
+    model: LogModel,
+    X: Mapping,
+    logy: np.ndarray,
+    delta: float,
+    bounds: Sequence[tuple[float | None, float | None]],
+    starts: np.ndarray,
+    *,
+    w: np.ndarray | None = None,
+    top_k: int = 4,
+    tight: bool = True,
+) -> tuple[np.ndarray, float]:
     """Best L-BFGS-B fit from the ``top_k`` best of ``starts``; returns (theta, loss). FitError if none converge."""
     w = np.ones_like(logy) if w is None else np.asarray(w, dtype=float)
     starts = np.atleast_2d(np.asarray(starts, dtype=float))
     if len(starts) > top_k:
-        losses = np.concatenate([batch_loss(chunk, model, X, logy, delta)
-                                 for chunk in np.array_split(starts, max(1, len(starts) // 1000))])
+        losses = np.concatenate(
+            [batch_loss(chunk, model, X, logy, delta) for chunk in np.array_split(starts, max(1, len(starts) // 1000))]
+        )
         starts = starts[np.argsort(losses, kind="stable")[:top_k]]
     lo = np.array([-np.inf if b[0] is None else b[0] for b in bounds])
     hi = np.array([np.inf if b[1] is None else b[1] for b in bounds])
@@ -62,8 +73,15 @@ def fit_huber(model: LogModel, X: Mapping, logy: np.ndarray, delta: float,
     best, best_loss = None, np.inf
     for theta0 in starts:
         with np.errstate(all="ignore"):
-            res = minimize(huber_loss_grad, np.clip(theta0, lo, hi), args=(model, X, logy, w, delta), jac=True,
-                           method="L-BFGS-B", bounds=list(bounds), options=options)
+            res = minimize(
+                huber_loss_grad,
+                np.clip(theta0, lo, hi),
+                args=(model, X, logy, w, delta),
+                jac=True,
+                method="L-BFGS-B",
+                bounds=list(bounds),
+                options=options,
+            )
         if np.all(np.isfinite(res.x)) and np.isfinite(res.fun) and res.fun < best_loss:
             best, best_loss = res.x, float(res.fun)
     if best is None:

@@ -74,16 +74,25 @@ class _JointData:
 def _check_joint_inputs(c_pre, c_rl, accuracy, form: str):
     if form not in JOINT_FORMS:
         raise FitError(f"joint law: unknown form {form!r}; known: {sorted(JOINT_FORMS)}")
-    (c_pre, c_rl), y = checked_columns("joint law", {"c_pretrain": (c_pre, "positive"),
-                                                     "c_rl": (c_rl, "nonnegative")}, accuracy)
+    (c_pre, c_rl), y = checked_columns(
+        "joint law", {"c_pretrain": (c_pre, "positive"), "c_rl": (c_rl, "nonnegative")}, accuracy
+    )
     require_points(len(y), JOINT_FORMS[form].n_params, f"joint law ({form})")
     require_distinct("joint law", {"C_pretrain values": c_pre, "positive C_rl values": c_rl[c_rl > 0]})
     require_variation(y, "joint law accuracy")
     return c_pre, c_rl, y
 
 
-def fit_joint_law(c_pre, c_rl, accuracy, form: str = "additive", *, delta: float = 1e-3,
-                  error_floor: float = 1e-3, resampling: Resampling = NO_RESAMPLING) -> dict:
+def fit_joint_law(
+    c_pre,
+    c_rl,
+    accuracy,
+    form: str = "additive",
+    *,
+    delta: float = 1e-3,
+    error_floor: float = 1e-3,
+    resampling: Resampling = NO_RESAMPLING,
+) -> dict:
     """Fit a joint law of error = 1 - accuracy on (C_pretrain, C_rl) FLOPs, Huber on log error.
 
     ``form`` is ``additive`` or ``interaction`` (see ``JOINT_FORMULAS``); C_rl = 0 (base models) is
@@ -107,17 +116,31 @@ def fit_joint_law(c_pre, c_rl, accuracy, form: str = "additive", *, delta: float
     def refit(target, w=None):
         return data.to_params(_lse_fit(spec, data.L1, data.X2, target, delta, w=w, starts=[theta])[0], form)
 
-    draws = bootstrap_draws(resampling, lambda i: refit(logerr(ad[i])),
-                            lambda idx: refit(ly, np.bincount(idx, minlength=n).astype(float)), n, len(names),
-                            f"bootstrap joint law ({form})")
+    draws = bootstrap_draws(
+        resampling,
+        lambda i: refit(logerr(ad[i])),
+        lambda idx: refit(ly, np.bincount(idx, minlength=n).astype(float)),
+        n,
+        len(names),
+        f"bootstrap joint law ({form})",
+    )
     params = dict(zip(names, map(float, est)))
-    return {"form": form, "formula": JOINT_FORMULAS[form], "params": param_table(names, est, draws, resampling.ci),
-            "n": len(y), "loss": loss, **goodness_of_fit(y, predict_joint(params, c_pre, c_rl)), **params,
-            "param_names": names, "draws": draws}
+    return {
+        "form": form,
+        "formula": JOINT_FORMULAS[form],
+        "params": param_table(names, est, draws, resampling.ci),
+        "n": len(y),
+        "loss": loss,
+        **goodness_of_fit(y, predict_joint(params, c_pre, c_rl)),
+        **params,
+        "param_names": names,
+        "draws": draws,
+    }
 
 
-def leave_one_size_out(groups, c_pre, c_rl, accuracy, form: str, *, delta: float = 1e-3,
-                       error_floor: float = 1e-3) -> dict:
+def leave_one_size_out(
+    groups, c_pre, c_rl, accuracy, form: str, *, delta: float = 1e-3, error_floor: float = 1e-3
+) -> dict:
     """Leave-one-size-out prediction error of a joint form: RMSE (accuracy fraction) over held-out sizes.
 
     Sizes whose training remainder is too small to fit are skipped and listed in ``skipped``.
@@ -128,8 +151,7 @@ def leave_one_size_out(groups, c_pre, c_rl, accuracy, form: str, *, delta: float
     for g in np.unique(groups):
         hold = groups == g
         try:
-            fit = fit_joint_law(c_pre[~hold], c_rl[~hold], y[~hold], form, delta=delta,
-                                error_floor=error_floor)
+            fit = fit_joint_law(c_pre[~hold], c_rl[~hold], y[~hold], form, delta=delta, error_floor=error_floor)
         except FitError as exc:
             skipped[str(g)] = str(exc)
             continue
@@ -140,4 +162,3 @@ def leave_one_size_out(groups, c_pre, c_rl, accuracy, form: str, *, delta: float
         raise FitError(f"leave-one-size-out ({form}): no size could be held out ({skipped})")
     rmse = float(np.sqrt(np.mean(np.concatenate(errors) ** 2)))
     return {"rmse": rmse, "per_size": per_size, "skipped": skipped}
-

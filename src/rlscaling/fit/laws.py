@@ -34,8 +34,14 @@ class StudyPoints:
     @classmethod
     def from_rows(cls, rows: pd.DataFrame) -> StudyPoints:
         col = lambda k: rows[k].to_numpy(dtype=float)
-        return cls(rows["model"].astype(str).to_numpy(), col("n_params"), col("pretrain_tokens"),
-                   col("c_pretrain"), col("c_rl"), col("accuracy"))
+        return cls(
+            rows["model"].astype(str).to_numpy(),
+            col("n_params"),
+            col("pretrain_tokens"),
+            col("c_pretrain"),
+            col("c_rl"),
+            col("accuracy"),
+        )
 
     def subset(self, mask: np.ndarray) -> StudyPoints:
         return StudyPoints(*(v[mask] for v in (self.model, self.n, self.d, self.c_pre, self.c_rl, self.y)))
@@ -43,9 +49,16 @@ class StudyPoints:
     def fitted_range(self) -> dict[str, list[float]]:
         """[min, max] of every input over the points (N parameters, D tokens, C FLOPs)."""
         total = self.c_pre + self.c_rl
-        return {k: [float(v.min()), float(v.max())] for k, v in
-                (("n_params", self.n), ("pretrain_tokens", self.d), ("c_pretrain", self.c_pre),
-                 ("c_rl", self.c_rl), ("c_total", total))}
+        return {
+            k: [float(v.min()), float(v.max())]
+            for k, v in (
+                ("n_params", self.n),
+                ("pretrain_tokens", self.d),
+                ("c_pretrain", self.c_pre),
+                ("c_rl", self.c_rl),
+                ("c_total", total),
+            )
+        }
 
 
 @dataclass(frozen=True)
@@ -61,8 +74,9 @@ class JointForm:
     def separates_size(self) -> bool:
         return self.variables == "size_tokens"
 
-    def fit(self, pts: StudyPoints, *, delta: float, error_floor: float,
-            resampling: Resampling = NO_RESAMPLING) -> dict:
+    def fit(
+        self, pts: StudyPoints, *, delta: float, error_floor: float, resampling: Resampling = NO_RESAMPLING
+    ) -> dict:
         """Fit on ``pts``; a dict with parameters (original units), ``params`` table, r2/rmse and ``draws``."""
         kw = {"delta": delta, "error_floor": error_floor, "resampling": resampling}
         if self.separates_size:
@@ -85,10 +99,14 @@ class JointForm:
 
 
 FORMS: dict[str, JointForm] = {
-    **{name: JointForm(name, "compute", JOINT_FORMULAS[name], tuple(joint_param_names(name)))
-       for name in JOINT_FORMULAS},
-    **{name: JointForm(name, "size_tokens", SIZE_TOKENS_FORMULAS[name], tuple(SIZE_TOKENS_PARAMS[name]))
-       for name in SIZE_TOKENS_FORMULAS},
+    **{
+        name: JointForm(name, "compute", JOINT_FORMULAS[name], tuple(joint_param_names(name)))
+        for name in JOINT_FORMULAS
+    },
+    **{
+        name: JointForm(name, "size_tokens", SIZE_TOKENS_FORMULAS[name], tuple(SIZE_TOKENS_PARAMS[name]))
+        for name in SIZE_TOKENS_FORMULAS
+    },
 }
 
 

@@ -114,10 +114,15 @@ def _lbfgs(theta0, spec, L1, X2, logy, w, delta, tight: bool = True) -> tuple[np
     lo = np.array([-np.inf if b[0] is None else b[0] for b in spec.bounds])
     hi = np.array([np.inf if b[1] is None else b[1] for b in spec.bounds])
     theta0 = np.clip(theta0, lo, hi)
-    res = minimize(_lse_loss_grad, theta0, args=(spec, L1, X2, logy, w, delta), jac=True,
-                   method="L-BFGS-B", bounds=spec.bounds,
-                   options={"maxiter": 2000, "ftol": 1e-14 if tight else 1e-10,
-                            "gtol": 1e-10 if tight else 1e-7})
+    res = minimize(
+        _lse_loss_grad,
+        theta0,
+        args=(spec, L1, X2, logy, w, delta),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=spec.bounds,
+        options={"maxiter": 2000, "ftol": 1e-14 if tight else 1e-10, "gtol": 1e-10 if tight else 1e-7},
+    )
     return res.x, float(res.fun)
 
 
@@ -137,15 +142,20 @@ def _lse_grid(spec: _LSESpec, logy: np.ndarray, X2: np.ndarray) -> np.ndarray:
     return np.stack([m.ravel() for m in mesh], axis=1)
 
 
-def _lse_fit(spec: _LSESpec, L1, X2, logy, delta, *, w=None, starts: np.ndarray | None = None,
-             top_k: int = 4) -> tuple[np.ndarray, float]:
+def _lse_fit(
+    spec: _LSESpec, L1, X2, logy, delta, *, w=None, starts: np.ndarray | None = None, top_k: int = 4
+) -> tuple[np.ndarray, float]:
     """Best L-BFGS fit over the ``top_k`` best grid starts (or over ``starts`` when given)."""
     w = np.ones_like(logy) if w is None else w
     tight = starts is None  # warm starts (bootstrap refits) stop a little earlier
     if starts is None:
         grid = _lse_grid(spec, logy, X2)
-        losses = np.concatenate([_lse_loss_batch(chunk, spec, L1, X2, logy, delta)
-                                 for chunk in np.array_split(grid, max(1, len(grid) // 2000))])
+        losses = np.concatenate(
+            [
+                _lse_loss_batch(chunk, spec, L1, X2, logy, delta)
+                for chunk in np.array_split(grid, max(1, len(grid) // 2000))
+            ]
+        )
         starts = grid[np.argsort(losses)[:top_k]]
     best, best_loss = None, np.inf
     for theta0 in starts:
@@ -157,8 +167,9 @@ def _lse_fit(spec: _LSESpec, L1, X2, logy, delta, *, w=None, starts: np.ndarray 
     return best, best_loss
 
 
-def fit_two_factor_power_law(x1, x2, y, delta: float = 1e-3, bootstrap: int = 0, seed: int = 0,
-                             ci: float = 0.95, progress: bool = False) -> dict:
+def fit_two_factor_power_law(
+    x1, x2, y, delta: float = 1e-3, bootstrap: int = 0, seed: int = 0, ci: float = 0.95, progress: bool = False
+) -> dict:
     """Fit ``y = E + A / x1^alpha + B / x2^beta`` (Chinchilla-style; all inputs > 0).
 
     Huber loss (``delta``) on log y, L-BFGS with the analytic gradient from the best starts of a grid,

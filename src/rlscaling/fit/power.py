@@ -24,8 +24,9 @@ def power_law(x, a: float, b: float) -> np.ndarray:
     return a * np.power(np.asarray(x, dtype=float), b)
 
 
-def fit_power_law(x, y, *, y_draws: np.ndarray | None = None, bootstrap: int = 0, seed: int = 0,
-                  ci: float = 0.95) -> dict:
+def fit_power_law(
+    x, y, *, y_draws: np.ndarray | None = None, bootstrap: int = 0, seed: int = 0, ci: float = 0.95
+) -> dict:
     """Fit ``y = a * x^b`` by least squares in log-log space (needs x > 0, y > 0).
 
     CIs: from ``y_draws`` (B x n bootstrap replicates of y, e.g. from resampled eval items) when given,

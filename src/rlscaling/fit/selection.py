@@ -37,8 +37,10 @@ def _selected(frame: pd.DataFrame, columns, cfg: FitConfig, what: str) -> pd.Dat
     require_columns(frame, columns, what)
     sel = frame[selection_mask(frame, cfg)]
     if sel.empty:
-        raise FitError(f"{what}: no rows for benchmark={cfg.benchmark!r} scorer={cfg.scorer!r} "
-                       f"shots={cfg.shots} subset={cfg.subset!r}")
+        raise FitError(
+            f"{what}: no rows for benchmark={cfg.benchmark!r} scorer={cfg.scorer!r} "
+            f"shots={cfg.shots} subset={cfg.subset!r}"
+        )
     return sel
 
 
@@ -54,8 +56,9 @@ def select_rows(summary: pd.DataFrame, cfg: FitConfig) -> pd.DataFrame:
     return sel.sort_values(["n_params", "pretrain_tokens", "rl_step"]).reset_index(drop=True)
 
 
-def item_bootstrap_accuracies(rows: pd.DataFrame, records: pd.DataFrame, cfg: FitConfig,
-                              n_boot: int, seed: int) -> np.ndarray:
+def item_bootstrap_accuracies(
+    rows: pd.DataFrame, records: pd.DataFrame, cfg: FitConfig, n_boot: int, seed: int
+) -> np.ndarray:
     """(n_boot x len(rows)) accuracies from resampling evaluation items (paired across conditions).
 
     Items are resampled once per draw and shared by every model/checkpoint, so differences (gains)
@@ -86,9 +89,17 @@ def gains_table(rows: pd.DataFrame) -> pd.DataFrame:
         if steps[final] == 0:
             raise FitError(f"gain: model {model!r} (pretrain_tokens={tokens}) has no RL checkpoint")
         b, f = rows["accuracy"].iloc[base[0]], rows["accuracy"].iloc[final]
-        out.append({"model": model, "pretrain_tokens": float(tokens),
-                    "n_params": float(rows["n_params"].iloc[final]), "final_step": int(steps[final]),
-                    "base_accuracy": float(b), "final_accuracy": float(f), "gain_pp": 100 * float(f - b),
-                    "base_row": int(base[0]), "final_row": int(final)})
+        out.append(
+            {
+                "model": model,
+                "pretrain_tokens": float(tokens),
+                "n_params": float(rows["n_params"].iloc[final]),
+                "final_step": int(steps[final]),
+                "base_accuracy": float(b),
+                "final_accuracy": float(f),
+                "gain_pp": 100 * float(f - b),
+                "base_row": int(base[0]),
+                "final_row": int(final),
+            }
+        )
     return pd.DataFrame(out)
-

@@ -28,9 +28,9 @@ def _sigmoid_grid_fit(c: np.ndarray, y: np.ndarray, n_a=24, n_mid=30, n_b=25) ->
     mid_grid = np.logspace(np.log10(pos.min()) - 1, np.log10(pos.max()) + 1, n_mid)
     b_grid = np.logspace(-1, 1, n_b)
     with np.errstate(divide="ignore", over="ignore"):
-        ratio = np.log(mid_grid[:, None, None] / np.where(c > 0, c, np.nan))     # (M, 1, n)
+        ratio = np.log(mid_grid[:, None, None] / np.where(c > 0, c, np.nan))  # (M, 1, n)
         s = 1.0 / (1.0 + np.exp(np.clip(b_grid[None, :, None] * ratio, -700, 700)))  # (M, Bg, n)
-    s = np.nan_to_num(s, nan=0.0)[None]                                        # (1, M, Bg, n)
+    s = np.nan_to_num(s, nan=0.0)[None]  # (1, M, Bg, n)
     A = a_grid[:, None, None, None]
     one_m = 1 - s
     r0 = np.sum((y - A * s) * one_m, axis=-1) / np.maximum(np.sum(one_m**2, axis=-1), 1e-300)
@@ -137,8 +137,11 @@ def fit_rl_sigmoid(c_rl, accuracy, resampling: Resampling = NO_RESAMPLING) -> di
     sse = lambda p: np.sum((rl_sigmoid(c, *p) - y) ** 2)
     est = polished if sse(polished) <= sse(grid) else grid
     draws = _sigmoid_draws(c, y, est, resampling)
-    out = {"params": param_table(SIGMOID_PARAMS, est, draws, resampling.ci), "n": len(y),
-           **goodness_of_fit(y, rl_sigmoid(c, *est))}
+    out = {
+        "params": param_table(SIGMOID_PARAMS, est, draws, resampling.ci),
+        "n": len(y),
+        **goodness_of_fit(y, rl_sigmoid(c, *est)),
+    }
     out.update(dict(zip(SIGMOID_PARAMS, map(float, est))))
     out["draws"] = draws
     return out

@@ -105,8 +105,13 @@ class _Scales:
     def features(self, n, d, c_rl) -> dict[str, np.ndarray]:
         x = np.asarray(c_rl, dtype=float) / self.c
         pos = x > 0
-        return {"lN": np.log(n / self.n), "lD": np.log(d / self.d), "x": x, "pos": pos,
-                "lc": np.log(np.where(pos, x, 1.0))}
+        return {
+            "lN": np.log(n / self.n),
+            "lD": np.log(d / self.d),
+            "x": x,
+            "pos": pos,
+            "lc": np.log(np.where(pos, x, 1.0)),
+        }
 
 
 def _lse(T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -156,12 +161,20 @@ def _ceiling_model(theta, X, jac=False):
 def _starts(form: str, logy: np.ndarray, X: Mapping) -> np.ndarray:
     ymin, ymed = float(np.exp(logy.min())), float(np.exp(np.median(logy)))
     expo = [0.15, 0.5, 1.2]
-    axes = [np.log(ymin * np.array([0.1, 0.5, 0.9])), np.log(ymed * np.array([0.05, 0.3])), expo,
-            np.log(ymed * np.array([0.05, 0.3])), expo]
+    axes = [
+        np.log(ymin * np.array([0.1, 0.5, 0.9])),
+        np.log(ymed * np.array([0.05, 0.3])),
+        expo,
+        np.log(ymed * np.array([0.05, 0.3])),
+        expo,
+    ]
     xpos = X["x"][X["pos"]]
     if form == "size_tokens_additive":
-        axes += [np.log(ymed * np.array([0.05, 0.3, 1.0])), expo,
-                 np.log([xpos.min() / 10, xpos.min(), np.median(xpos)])]
+        axes += [
+            np.log(ymed * np.array([0.05, 0.3, 1.0])),
+            expo,
+            np.log([xpos.min() / 10, xpos.min(), np.median(xpos)]),
+        ]
     else:
         lc = X["lc"][X["pos"]]
         axes += [[-1.0, 1.0, 3.0], [lc.min(), np.median(lc), lc.max()], np.log([0.5, 1.5, 4.0])]
@@ -171,9 +184,9 @@ def _starts(form: str, logy: np.ndarray, X: Mapping) -> np.ndarray:
 def _to_params(form: str, theta: np.ndarray, sc: _Scales) -> np.ndarray:
     e, a, al, b, be, u, v, w = theta
     with np.errstate(over="ignore"):
-        pre = [np.exp(e), np.exp(a) * sc.n ** al, al, np.exp(b) * sc.d ** be, be]
+        pre = [np.exp(e), np.exp(a) * sc.n**al, al, np.exp(b) * sc.d**be, be]
         if form == "size_tokens_additive":
-            return np.array(pre + [np.exp(u) * sc.c ** v, v, np.exp(w) * sc.c])
+            return np.array(pre + [np.exp(u) * sc.c**v, v, np.exp(w) * sc.c])
         return np.array(pre + [1.0 / (1.0 + np.exp(-u)), np.exp(v) * sc.c, np.exp(w)])
 
 
@@ -191,11 +204,11 @@ class SizeTokensFit:
 
     form: str
     estimate: dict[str, float]
-    draws: np.ndarray | None          # (B, P) in ``PARAM_NAMES[form]`` order; NaN rows = failed refits
+    draws: np.ndarray | None  # (B, P) in ``PARAM_NAMES[form]`` order; NaN rows = failed refits
     loss: float
     n: int
     r2: float
-    rmse: float                       # accuracy fraction
+    rmse: float  # accuracy fraction
     ci: float = 0.95
 
     @property
@@ -205,26 +218,44 @@ class SizeTokensFit:
     def as_dict(self) -> dict:
         """The fits.json entry (``draws`` kept for the caller to store or drop)."""
         est = [self.estimate[k] for k in self.param_names]
-        return {"form": self.form, "formula": FORMULAS[self.form], "variables": ["n_params", "pretrain_tokens", "c_rl"],
-                "params": param_table(self.param_names, est, self.draws, self.ci), "n": self.n, "loss": self.loss,
-                "r2": self.r2, "rmse": self.rmse, **self.estimate, "param_names": self.param_names,
-                "draws": self.draws}
+        return {
+            "form": self.form,
+            "formula": FORMULAS[self.form],
+            "variables": ["n_params", "pretrain_tokens", "c_rl"],
+            "params": param_table(self.param_names, est, self.draws, self.ci),
+            "n": self.n,
+            "loss": self.loss,
+            "r2": self.r2,
+            "rmse": self.rmse,
+            **self.estimate,
+            "param_names": self.param_names,
+            "draws": self.draws,
+        }
 
 
 def _check_inputs(n, d, c_rl, accuracy, form: str):
     if form not in FORMULAS:
         raise FitError(f"size/tokens law: unknown form {form!r}; known: {sorted(FORMULAS)}")
-    (n, d, c), y = checked_columns(form, {"n_params": (n, "positive"), "pretrain_tokens": (d, "positive"),
-                                          "c_rl": (c_rl, "nonnegative")}, accuracy)
+    (n, d, c), y = checked_columns(
+        form, {"n_params": (n, "positive"), "pretrain_tokens": (d, "positive"), "c_rl": (c_rl, "nonnegative")}, accuracy
+    )
     require_points(len(y), len(PARAM_NAMES[form]), form)
     require_distinct(form, {"model sizes N": n, "pre-training token counts D": d, "positive C_rl values": c[c > 0]})
     require_variation(y, f"{form} accuracy")
     return n, d, c, y
 
 
-def fit_size_tokens_law(n_params, tokens, c_rl, accuracy, form: str = "size_tokens_ceiling", *,
-                        delta: float = 1e-2, error_floor: float = 1e-3,
-                        resampling: Resampling = NO_RESAMPLING) -> SizeTokensFit:
+def fit_size_tokens_law(
+    n_params,
+    tokens,
+    c_rl,
+    accuracy,
+    form: str = "size_tokens_ceiling",
+    *,
+    delta: float = 1e-2,
+    error_floor: float = 1e-3,
+    resampling: Resampling = NO_RESAMPLING,
+) -> SizeTokensFit:
     """Fit a size/tokens form (Huber on log error, L-BFGS) to accuracies at (N, D, C_rl).
 
     CIs: ``resampling`` (item replicates of the accuracies, else point resamples; no progress bar). Refits start
@@ -253,8 +284,15 @@ def _bootstrap(form, model, X, ly, logerr, theta, sc, delta, resampling: Resampl
     bounds, P = BOUNDS[form], len(PARAM_NAMES[form])
     if acc_draws is not None:
         ad = np.asarray(acc_draws, dtype=float)
-        return bootstrap_loop(len(ad), lambda i: _to_params(form, fit_huber(
-            model, X, logerr(ad[i]), delta, bounds, theta[None], tight=False)[0], sc), P, form, False)
+        return bootstrap_loop(
+            len(ad),
+            lambda i: _to_params(
+                form, fit_huber(model, X, logerr(ad[i]), delta, bounds, theta[None], tight=False)[0], sc
+            ),
+            P,
+            form,
+            False,
+        )
     if bootstrap <= 0:
         return None
     rng = np.random.default_rng(seed)

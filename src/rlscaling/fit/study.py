@@ -55,8 +55,13 @@ def _per_group(rows: pd.DataFrame, keys, sort: bool, entry_of, fit_into) -> list
 
 def _per_budget(rows: pd.DataFrame, units: dict, fit_into) -> list[dict]:
     """:func:`_per_group` over pre-training budgets (ascending); each entry starts ``{pretrain_tokens, units}``."""
-    return _per_group(rows, "pretrain_tokens", True,
-                      lambda tokens, g: {"pretrain_tokens": float(tokens), "units": dict(units)}, fit_into)
+    return _per_group(
+        rows,
+        "pretrain_tokens",
+        True,
+        lambda tokens, g: {"pretrain_tokens": float(tokens), "units": dict(units)},
+        fit_into,
+    )
 
 
 def _fit_gain_laws(rows, draws, cfg) -> list[dict]:
@@ -69,8 +74,9 @@ def _fit_gain_laws(rows, draws, cfg) -> list[dict]:
             for point, low, high in zip(points, *percentile_ci(gd, cfg.ci)):
                 point.update(gain_ci_low=float(low), gain_ci_high=float(high))  # paired: same item draws
         entry["points"] = points  # kept when the law cannot be fitted (e.g. a non-positive gain)
-        fit = fit_power_law(table["n_params"] / 1e9, table["gain_pp"], y_draws=gd,
-                            bootstrap=cfg.bootstrap, seed=cfg.seed, ci=cfg.ci)
+        fit = fit_power_law(
+            table["n_params"] / 1e9, table["gain_pp"], y_draws=gd, bootstrap=cfg.bootstrap, seed=cfg.seed, ci=cfg.ci
+        )
         entry.update(status="ok", **_public(fit), bootstrap_params=fit["draws"])
 
     return _per_budget(rows, {"N": "billion parameters", "gain": "percentage points"}, fit_into)
@@ -81,15 +87,25 @@ def _fit_sigmoids(rows, draws, cfg) -> list[dict]:
         fit = fit_rl_sigmoid(g["c_rl"], g["accuracy"], cfg.resampling(_columns(draws, idx)))
         entry.update(status="ok", **_public(fit))
 
-    return _per_group(rows, ["model", "pretrain_tokens"], False, lambda key, g: {
-        "model": key[0], "pretrain_tokens": float(key[1]), "n_params": float(g["n_params"].iloc[0]),
-        "units": {"C": "FLOPs", "R": "accuracy fraction"}}, fit_into)
+    return _per_group(
+        rows,
+        ["model", "pretrain_tokens"],
+        False,
+        lambda key, g: {
+            "model": key[0],
+            "pretrain_tokens": float(key[1]),
+            "n_params": float(g["n_params"].iloc[0]),
+            "units": {"C": "FLOPs", "R": "accuracy fraction"},
+        },
+        fit_into,
+    )
 
 
 def _fit_tan(rows, draws, cfg) -> list[dict]:
     def fit_into(entry, g, idx):
-        fit = fit_tan_law(g["n_params"], g["c_rl"], g["accuracy"], cfg.resampling(_columns(draws, idx)),
-                          error_floor=cfg.error_floor)
+        fit = fit_tan_law(
+            g["n_params"], g["c_rl"], g["accuracy"], cfg.resampling(_columns(draws, idx)), error_floor=cfg.error_floor
+        )
         entry.update(status="ok", **_public(fit))
 
     return _per_budget(rows, {"N": "parameters", "C": "FLOPs", "error": "1 - accuracy"}, fit_into)
@@ -134,47 +150,78 @@ def _fit_joint(rows: pd.DataFrame, draws, cfg: FitConfig) -> dict:
     alloc, note = chosen, None
     if chosen is not None and not get_form(chosen).separates_size:
         alloc = choose_form(sized)[0] if sized else None
-        note = (f"chosen form {chosen!r} sees only C_pretrain; N and D come from the best size/tokens form "
-                f"{alloc!r}" if alloc else f"chosen form {chosen!r} sees only C_pretrain and no size/tokens "
-                "form could be cross-validated: the allocation gives the pre-training fraction only")
+        note = (
+            f"chosen form {chosen!r} sees only C_pretrain; N and D come from the best size/tokens form {alloc!r}"
+            if alloc
+            else f"chosen form {chosen!r} sees only C_pretrain and no size/tokens "
+            "form could be cross-validated: the allocation gives the pre-training fraction only"
+        )
         alloc = alloc or chosen
     for name in dict.fromkeys(f for f in (chosen, alloc) if f is not None):
         _bootstrap_form(forms[name], get_form(name), pts, draws, cfg)
-    return {"forms": forms, "chosen": chosen, "allocation_form": alloc, "allocation_note": note,
-            "choice": choice, "selection_rule": SELECTION_RULE, "fitted_range": pts.fitted_range(),
-            "units": {"N": "parameters", "D": "tokens", "C": "FLOPs", "err": "1 - accuracy (fraction)"}}
+    return {
+        "forms": forms,
+        "chosen": chosen,
+        "allocation_form": alloc,
+        "allocation_note": note,
+        "choice": choice,
+        "selection_rule": SELECTION_RULE,
+        "fitted_range": pts.fitted_range(),
+        "units": {"N": "parameters", "D": "tokens", "C": "FLOPs", "err": "1 - accuracy (fraction)"},
+    }
 
 
-def extrapolation_check(rows: pd.DataFrame, draws: np.ndarray | None, cfg: FitConfig,
-                        form: str = "additive") -> dict:
+def extrapolation_check(rows: pd.DataFrame, draws: np.ndarray | None, cfg: FitConfig, form: str = "additive") -> dict:
     """Fit a joint form without the largest model, predict its points; report error and CI coverage."""
     law = get_form(form)
     largest = rows.loc[rows["n_params"].idxmax(), "model"]
     hold = (rows["model"] == largest).to_numpy()
     pts = StudyPoints.from_rows(rows)
     train, test = pts.subset(~hold), pts.subset(hold)
-    fit = law.fit(train, delta=cfg.huber_delta, error_floor=cfg.error_floor,
-                  resampling=cfg.resampling(_columns(draws, ~hold)))
+    fit = law.fit(
+        train, delta=cfg.huber_delta, error_floor=cfg.error_floor, resampling=cfg.resampling(_columns(draws, ~hold))
+    )
     pred = law.predict_points(fit, test)
     low = high = np.full(len(test.y), np.nan)
     if fit["draws"] is not None:
         ok = fit["draws"][np.all(np.isfinite(fit["draws"]), axis=1)]
         if len(ok):
-            low, high = percentile_ci(np.stack([law.predict_points(dict(zip(fit["param_names"], d)), test)
-                                                for d in ok]), cfg.ci)
+            low, high = percentile_ci(
+                np.stack([law.predict_points(dict(zip(fit["param_names"], d)), test) for d in ok]), cfg.ci
+            )
     held = rows[hold]
-    points = [{"pretrain_tokens": float(held["pretrain_tokens"].iloc[i]), "rl_step": int(held["rl_step"].iloc[i]),
-               "c_pretrain": test.c_pre[i], "c_rl": test.c_rl[i], "observed": test.y[i],
-               "predicted": float(pred[i]), "pred_ci_low": float(low[i]), "pred_ci_high": float(high[i]),
-               "inside_ci": bool(low[i] <= test.y[i] <= high[i])} for i in range(len(test.y))]
+    points = [
+        {
+            "pretrain_tokens": float(held["pretrain_tokens"].iloc[i]),
+            "rl_step": int(held["rl_step"].iloc[i]),
+            "c_pretrain": test.c_pre[i],
+            "c_rl": test.c_rl[i],
+            "observed": test.y[i],
+            "predicted": float(pred[i]),
+            "pred_ci_low": float(low[i]),
+            "pred_ci_high": float(high[i]),
+            "inside_ci": bool(low[i] <= test.y[i] <= high[i]),
+        }
+        for i in range(len(test.y))
+    ]
     resid = pred - test.y
-    return {"held_out_model": str(largest), "form": form, "n_params": float(test.n[0]), "points": points,
-            "mae": float(np.mean(np.abs(resid))), "rmse": float(np.sqrt(np.mean(resid**2))),
-            "coverage": float(np.mean([p["inside_ci"] for p in points])), "units": "accuracy fraction"}
+    return {
+        "held_out_model": str(largest),
+        "form": form,
+        "n_params": float(test.n[0]),
+        "points": points,
+        "mae": float(np.mean(np.abs(resid))),
+        "rmse": float(np.sqrt(np.mean(resid**2))),
+        "coverage": float(np.mean([p["inside_ci"] for p in points])),
+        "units": "accuracy fraction",
+    }
 
 
-def fit_summary(summary_df: pd.DataFrame, records_df: pd.DataFrame | None = None,
-                config: Mapping[str, Any] | FitConfig | None = None) -> dict:
+def fit_summary(
+    summary_df: pd.DataFrame,
+    records_df: pd.DataFrame | None = None,
+    config: Mapping[str, Any] | FitConfig | None = None,
+) -> dict:
     """Every fit for ``fits.json``: gain law, RL sigmoids, Tan et al., joint laws + choice, extrapolation.
 
     Bootstrap: item resampling from ``records_df`` when given, otherwise point resampling. A form that
@@ -187,10 +234,13 @@ def fit_summary(summary_df: pd.DataFrame, records_df: pd.DataFrame | None = None
     if records_df is not None and cfg.bootstrap > 0:
         draws = item_bootstrap_accuracies(rows, check_records(records_df, cfg), cfg, cfg.bootstrap, cfg.seed)
     result: dict[str, Any] = {
-        "selection": {"benchmark": cfg.benchmark, "scorer": cfg.scorer, "shots": int(cfg.shots),
-                      "subset": cfg.subset},
-        "bootstrap": {"n": cfg.bootstrap, "ci": cfg.ci, "seed": cfg.seed,
-                      "resampling": "items" if draws is not None else "points"},
+        "selection": {"benchmark": cfg.benchmark, "scorer": cfg.scorer, "shots": int(cfg.shots), "subset": cfg.subset},
+        "bootstrap": {
+            "n": cfg.bootstrap,
+            "ci": cfg.ci,
+            "seed": cfg.seed,
+            "resampling": "items" if draws is not None else "points",
+        },
         "n_points": len(rows),
         "models": rows.groupby("model", sort=False)["n_params"].first().astype(float).to_dict(),
         "allocation_budgets": list(cfg.budgets),
@@ -211,9 +261,15 @@ def fit_summary(summary_df: pd.DataFrame, records_df: pd.DataFrame | None = None
     return result
 
 
-def fit_seed_gains(table: pd.DataFrame, *, benchmark: str = "gsm8k",
-                   size_column: str = "n_params_nonembedding_b", bootstrap: int = 1000, seed: int = 0,
-                   ci: float = 0.95) -> dict:
+def fit_seed_gains(
+    table: pd.DataFrame,
+    *,
+    benchmark: str = "gsm8k",
+    size_column: str = "n_params_nonembedding_b",
+    bootstrap: int = 1000,
+    seed: int = 0,
+    ci: float = 0.95,
+) -> dict:
     """Gain power law on a published gain table (N in billions, gain in percentage points).
 
     ``table`` has columns ``benchmark``, ``size_column`` and ``gain_pp`` (rows with a missing gain are
@@ -227,9 +283,16 @@ def fit_seed_gains(table: pd.DataFrame, *, benchmark: str = "gsm8k",
     rows = rows.dropna(subset=["gain_pp"])
     fit = fit_power_law(rows[size_column], rows["gain_pp"], bootstrap=bootstrap, seed=seed, ci=ci)
     points = [{"n_params_b": float(n), "gain_pp": float(g)} for n, g in zip(rows[size_column], rows["gain_pp"])]
-    return {"benchmark": benchmark, "size_column": size_column, "dropped_sizes_missing_gain": dropped,
-            "units": {"N": "billion parameters", "gain": "percentage points"}, "resampling": "points",
-            **_public(fit), "points": points, "bootstrap_params": fit["draws"]}
+    return {
+        "benchmark": benchmark,
+        "size_column": size_column,
+        "dropped_sizes_missing_gain": dropped,
+        "units": {"N": "billion parameters", "gain": "percentage points"},
+        "resampling": "points",
+        **_public(fit),
+        "points": points,
+        "bootstrap_params": fit["draws"],
+    }
 
 
 # --------------------------------------------------------------------------------------------------

@@ -34,8 +34,11 @@ def _fit_normalised(yy, ln, lc, scales: tuple[float, float], error_floor: float,
     sn, sc = scales
     target = np.log(np.clip(1 - yy, error_floor, None))
     if starts is None:
-        starts = [np.array([0.0, 0.0, np.log(kk), n0]) for kk in (0.1, 0.5)
-                  for n0 in np.linspace(ln.min() - 1, ln.max() + 1, 4)]
+        starts = [
+            np.array([0.0, 0.0, np.log(kk), n0])
+            for kk in (0.1, 0.5)
+            for n0 in np.linspace(ln.min() - 1, ln.max() + 1, 4)
+        ]
     best = None
     for q0 in starts:
         res = least_squares(lambda q: _log_err(q, ln, lc) - target, q0, method="lm", max_nfev=400)
@@ -70,9 +73,14 @@ def fit_tan_law(n_params, c_rl, accuracy, resampling: Resampling = NO_RESAMPLING
 
     q_est, est = fit_once(y)
     r = resampling.columns(keep)
-    draws = bootstrap_draws(r, lambda i: fit_once(np.asarray(r.acc_draws[i], dtype=float), starts=[q_est])[1],
-                            lambda idx: fit_once(y[idx], ln[idx], lc[idx], starts=[q_est])[1], len(y), 4,
-                            "bootstrap Tan law")
+    draws = bootstrap_draws(
+        r,
+        lambda i: fit_once(np.asarray(r.acc_draws[i], dtype=float), starts=[q_est])[1],
+        lambda idx: fit_once(y[idx], ln[idx], lc[idx], starts=[q_est])[1],
+        len(y),
+        4,
+        "bootstrap Tan law",
+    )
     acc_hat = 1 - tan_error(n, c, *est)
     out = {"params": param_table(TAN_PARAMS, est, draws, resampling.ci), "n": len(y), **goodness_of_fit(y, acc_hat)}
     out.update(dict(zip(TAN_PARAMS, map(float, est))))

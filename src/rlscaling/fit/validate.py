@@ -43,14 +43,16 @@ def check_numeric_columns(frame: pd.DataFrame, ranges: dict, source: str, first_
             pos = int(np.flatnonzero(~ok.to_numpy())[0])
             raw = frame[col].iloc[pos]
             shown = repr(raw) if isinstance(raw, str) else str(raw)  # text quoted, numbers as written (nan, inf)
-            raise FitInputError(f"{_where(source, frame.index[pos], first_line)}: column {col!r} = {shown} "
-                                f"is not {what}")
+            raise FitInputError(
+                f"{_where(source, frame.index[pos], first_line)}: column {col!r} = {shown} is not {what}"
+            )
         out[col] = values
     return out
 
 
-def check_summary(summary: pd.DataFrame, cfg: FitConfig, source: str = "summary",
-                  first_line: int | None = None) -> pd.DataFrame:
+def check_summary(
+    summary: pd.DataFrame, cfg: FitConfig, source: str = "summary", first_line: int | None = None
+) -> pd.DataFrame:
     """The summary with its fitted rows' numeric columns checked and converted (other rows untouched)."""
     missing = [c for c in FIT_COLUMNS if c not in summary.columns]
     if missing:

@@ -44,12 +44,26 @@ def allocation_tables(fits: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFra
         return (*empty, {"status": "failed", "reason": str(exc)})
     table = al.allocation_table(law, fits.get("allocation_budgets"))
     curves = al.iso_flop_curves(law, table["budget_flops"])
-    return table, curves, {"status": "ok", "form": law.form, "budgets": len(table), "note": law.note,
-                           "separates_size": law.law.separates_size}
+    return (
+        table,
+        curves,
+        {
+            "status": "ok",
+            "form": law.form,
+            "budgets": len(table),
+            "note": law.note,
+            "separates_size": law.law.separates_size,
+        },
+    )
 
 
-def write_fits(summary_path: str | Path, records_path: str | Path | None, fit_settings: Mapping[str, Any] | None,
-               out_dir: str | Path, seed_table: str | Path | None = None) -> list[Path]:
+def write_fits(
+    summary_path: str | Path,
+    records_path: str | Path | None,
+    fit_settings: Mapping[str, Any] | None,
+    out_dir: str | Path,
+    seed_table: str | Path | None = None,
+) -> list[Path]:
     """Fit every law on a study and write ``fits.json``, ``allocation.csv``, ``iso_flop.csv`` into ``out_dir``.
 
     ``fit_settings`` is the workflow config's ``fit`` section (with ``seed``). Raises FitInputError (one line:

@@ -28,12 +28,10 @@ def _grouped_bars(ax, positions, rows_by_stage, color, width, horizontal=False) 
         err = layout.percent_errors(rows)
         if horizontal:
             ax.barh(pos, 100 * rows["accuracy"], height=width, **kwargs)
-            ax.errorbar(100 * rows["accuracy"], pos, xerr=err, fmt="none", ecolor="0.15", capsize=2,
-                        elinewidth=0.8)
+            ax.errorbar(100 * rows["accuracy"], pos, xerr=err, fmt="none", ecolor="0.15", capsize=2, elinewidth=0.8)
         else:
             ax.bar(pos, 100 * rows["accuracy"], width=width, **kwargs)
-            ax.errorbar(pos, 100 * rows["accuracy"], yerr=err, fmt="none", ecolor="0.15", capsize=2.5,
-                        elinewidth=0.8)
+            ax.errorbar(pos, 100 * rows["accuracy"], yerr=err, fmt="none", ecolor="0.15", capsize=2.5, elinewidth=0.8)
 
 
 def _stage_patches(stage_labels: dict[str, str]) -> tuple[list, list]:
@@ -79,8 +77,9 @@ def plot_math_by_subject(
 
 
 @figure_function
-def plot_cross_model(summary: pd.DataFrame, out_stem: Path, benchmark: str = "gsm8k", scorer: str | None = None,
-                     shots: int = 0) -> list[Path]:
+def plot_cross_model(
+    summary: pd.DataFrame, out_stem: Path, benchmark: str = "gsm8k", scorer: str | None = None, shots: int = 0
+) -> list[Path]:
     """Accuracy (%) of every model before and after RL on one benchmark: grouped bars with 95% CIs, the
     gain in percentage points written above each pair. ``scorer`` defaults to the benchmark's main one."""
     scorer, df = layout.benchmark_rows(summary, benchmark, scorer, shots)
@@ -105,11 +104,19 @@ def plot_cross_model(summary: pd.DataFrame, out_stem: Path, benchmark: str = "gs
             base, final = by_stage["base"].iloc[0], by_stage["final"].iloc[0]
             gain = 100 * (final["accuracy"] - base["accuracy"])
             peak = 100 * max(final["ci_high"], base["ci_high"], final["accuracy"], base["accuracy"])
-            ax.annotate(f"{gain:+.1f} pp", (i, peak), xytext=(0, 4), textcoords="offset points",
-                        ha="center", va="bottom", fontsize=8.5)
+            ax.annotate(
+                f"{gain:+.1f} pp",
+                (i, peak),
+                xytext=(0, 4),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=8.5,
+            )
     crowded = sum(len(label) for label in models["label"]) > 9 * len(models) and len(models) > 3
-    ax.set_xticks(range(len(models)), models["label"], rotation=25 if crowded else 0,
-                  ha="right" if crowded else "center")
+    ax.set_xticks(
+        range(len(models)), models["label"], rotation=25 if crowded else 0, ha="right" if crowded else "center"
+    )
     ax.set_xlim(-0.6, len(models) - 0.4)
     layout.percent_axis(ax, "y", top)
     ax.grid(axis="x", visible=False)

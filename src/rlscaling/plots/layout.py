@@ -77,9 +77,7 @@ def panel_grid(n: int, ncols: int, panel_w: float, panel_h: float, **kwargs):
     """``n`` panels on a grid ``ncols`` wide (unused cells hidden); returns ``(fig, axes)``."""
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(panel_w * ncols, panel_h * nrows), squeeze=False, **kwargs
-    )
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_w * ncols, panel_h * nrows), squeeze=False, **kwargs)
     flat = axes.ravel()
     for ax in flat[n:]:
         ax.set_visible(False)

@@ -49,8 +49,7 @@ def plot_accuracy_vs_shots(
     models = models_in(models, df)
     present = [s for s in scorers if s in set(df["scorer"])]
     shots = sorted(df["shots"].unique())
-    dodge = dict(zip(present, np.linspace(-0.08, 0.08, len(present)) if len(present) > 1 else [0.0],
-                     strict=True))
+    dodge = dict(zip(present, np.linspace(-0.08, 0.08, len(present)) if len(present) > 1 else [0.0], strict=True))
     stage_labels = stage_names(models)
 
     fig, axes = panel_grid(len(models), 3, 3.6, 3.0, sharex=True, sharey=True)
@@ -63,9 +62,15 @@ def plot_accuracy_vs_shots(
                 if line.empty:
                     continue
                 ax.errorbar(
-                    line["shots"] + dodge[scorer], 100 * line["accuracy"], yerr=percent_errors(line),
-                    color=SCORER_COLORS.get(scorer, "0.3"), capsize=2.5, markersize=4.5, linewidth=1.5,
-                    elinewidth=0.9, **style,
+                    line["shots"] + dodge[scorer],
+                    100 * line["accuracy"],
+                    yerr=percent_errors(line),
+                    color=SCORER_COLORS.get(scorer, "0.3"),
+                    capsize=2.5,
+                    markersize=4.5,
+                    linewidth=1.5,
+                    elinewidth=0.9,
+                    **style,
                 )
         ax.set_title(f"{model.label}  ({format_params(model.n_params)} params)")
         ax.set_xticks(shots)
@@ -106,8 +111,17 @@ def plot_pass_at_k(summary: pd.DataFrame, out_stem: Path, benchmark: str = "gsm8
         for stage, style in STAGE_STYLE.items():
             line = rows[rows["stage"] == stage].sort_values("k")
             if not line.empty:
-                ax.errorbar(line["k"], 100 * line["accuracy"], yerr=percent_errors(line), color=model.color,
-                            capsize=2.5, markersize=4.5, linewidth=1.6, elinewidth=0.9, **style)
+                ax.errorbar(
+                    line["k"],
+                    100 * line["accuracy"],
+                    yerr=percent_errors(line),
+                    color=model.color,
+                    capsize=2.5,
+                    markersize=4.5,
+                    linewidth=1.6,
+                    elinewidth=0.9,
+                    **style,
+                )
         ax.set_xscale("log", base=2)
         ax.set_xticks(ks, [str(k) for k in ks])
         ax.xaxis.set_minor_locator(ticker.NullLocator())
@@ -145,9 +159,18 @@ def plot_accuracy_vs_rl(
         rows = df[(df["model"] == model.model) & (df["pretrain_tokens"] == model.pretrain_tokens)]
         rows = rows.sort_values("rl_step")
         for ax, x in ((ax_s, rows["rl_step"]), (ax_c, rows["c_rl"])):
-            ax.errorbar(x, 100 * rows["accuracy"], yerr=percent_errors(rows), color=model.color,
-                        marker=model.budget_marker, markersize=5, linewidth=1.4, capsize=2.5, elinewidth=0.9,
-                        label=model.label)
+            ax.errorbar(
+                x,
+                100 * rows["accuracy"],
+                yerr=percent_errors(rows),
+                color=model.color,
+                marker=model.budget_marker,
+                markersize=5,
+                linewidth=1.4,
+                capsize=2.5,
+                elinewidth=0.9,
+                label=model.label,
+            )
     for ax in (ax_s, ax_c):
         percent_axis(ax, "y", top)
     positive = df.loc[df["c_rl"] > 0, "c_rl"]

@@ -24,32 +24,49 @@ def _draw_losses(ax_n, ax_c, df: pd.DataFrame) -> None:
     C_pretrain (``ax_c``; a line per size), each point with its CI as an error bar."""
     for tokens, group in df.groupby("pretrain_tokens"):
         if len(group) > 1:
-            ax_n.plot(group["n_params"], group["accuracy"], color="0.6", linewidth=1, zorder=1,
-                      linestyle="-" if tokens == df["pretrain_tokens"].max() else ":")
+            ax_n.plot(
+                group["n_params"],
+                group["accuracy"],
+                color="0.6",
+                linewidth=1,
+                zorder=1,
+                linestyle="-" if tokens == df["pretrain_tokens"].max() else ":",
+            )
     for _, group in df.groupby("model", sort=False):
         if len(group) > 1:
             group = group.sort_values("c_pretrain")
-            ax_c.plot(group["c_pretrain"], group["accuracy"], color=group["color"].iloc[-1], linewidth=1.2,
-                      zorder=1)
+            ax_c.plot(group["c_pretrain"], group["accuracy"], color=group["color"].iloc[-1], linewidth=1.2, zorder=1)
     for row in df.itertuples():
         for ax, x in ((ax_n, row.n_params), (ax_c, row.c_pretrain)):
             err = None
             if np.isfinite(row.ci_low) and np.isfinite(row.ci_high):
                 err = [[max(row.accuracy - row.ci_low, 0)], [max(row.ci_high - row.accuracy, 0)]]
-            ax.errorbar([x], [row.accuracy], yerr=err, fmt=row.budget_marker, color=row.color,
-                        markeredgecolor="0.2", markersize=7, capsize=2, zorder=3)
+            ax.errorbar(
+                [x],
+                [row.accuracy],
+                yerr=err,
+                fmt=row.budget_marker,
+                color=row.color,
+                markeredgecolor="0.2",
+                markersize=7,
+                capsize=2,
+                zorder=3,
+            )
 
 
 def _legend(models: pd.DataFrame, several_budgets: bool) -> tuple[list, list[str]]:
     """Legend entries: one colour per size (with its parameter count), then one marker per budget if several."""
     sizes = models.drop_duplicates("model", keep="last")
-    handles = [Line2D([], [], linestyle="none", marker="o", markersize=7, color=c, markeredgecolor="0.2")
-               for c in sizes["color"]]
+    handles = [
+        Line2D([], [], linestyle="none", marker="o", markersize=7, color=c, markeredgecolor="0.2")
+        for c in sizes["color"]
+    ]
     labels = [f"{m} ({format_params(n)})" for m, n in sizes[["model", "n_params"]].itertuples(index=False)]
     if several_budgets:
         budgets = models.drop_duplicates("pretrain_tokens").sort_values("pretrain_tokens")
-        handles += [Line2D([], [], linestyle="none", marker=m, color="0.4", markersize=7)
-                    for m in budgets["budget_marker"]]
+        handles += [
+            Line2D([], [], linestyle="none", marker=m, color="0.4", markersize=7) for m in budgets["budget_marker"]
+        ]
         labels += [f"{format_tokens(t)} pre-training tokens" for t in budgets["pretrain_tokens"]]
     return handles, labels
 
@@ -62,8 +79,9 @@ def plot_validation_loss(summary: pd.DataFrame, out_stem: Path) -> list[Path]:
     df = select(summary, scorer="loss", rl_step=0, subset="all")
     if df.empty:
         return skip("validation_loss", "no base-model validation-loss rows (scorer 'loss')")
-    df = df.merge(models[["model", "pretrain_tokens", "label", "color", "budget_marker"]],
-                  on=["model", "pretrain_tokens"])
+    df = df.merge(
+        models[["model", "pretrain_tokens", "label", "color", "budget_marker"]], on=["model", "pretrain_tokens"]
+    )
     benchmark = sorted(df["benchmark"].unique())[0]
     df = df[df["benchmark"] == benchmark].sort_values(["n_params", "pretrain_tokens"])
     several_budgets = df["pretrain_tokens"].nunique() > 1

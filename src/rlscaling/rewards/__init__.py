@@ -177,4 +177,3 @@ def make_reward_fn(mode: str, answer_key: str = "answer") -> Callable[..., list[
 
     reward_fn.__name__ = reward_fn.__qualname__ = f"{mode}_reward"
     return reward_fn
-

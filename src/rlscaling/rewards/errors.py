@@ -7,4 +7,3 @@ from collections.abc import Sequence
 
 def unknown(kind: str, name: object, valid: Sequence[str]) -> ValueError:
     return ValueError(f"unknown {kind} {name!r}; valid: {', '.join(valid)}")
-

@@ -67,7 +67,6 @@ _GSM8K_EXTRACTORS: dict[str, Callable[[str], str | None]] = {
 }
 
 
-
 def extract_gsm8k(response: str, mode: str, window: int | None = None) -> str | None:
     """Canonical GSM8K answer of ``response`` under ``mode`` (see module doc), or ``None``.
 
@@ -90,4 +89,3 @@ def score_gsm8k(response: str, ground_truth: str, mode: str, window: int | None 
     """1.0 if the extracted answer equals ``ground_truth`` numerically (``"12.00"`` == ``"12"``), else 0.0."""
     answer = extract_gsm8k(response, mode, window)
     return 1.0 if answer is not None and answer == canonical_truth(ground_truth) else 0.0
-

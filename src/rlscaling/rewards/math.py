@@ -131,7 +131,6 @@ def normalise_math_answer(answer: str) -> str:
     return s.rstrip(".")
 
 
-
 def _math_answer(response: str) -> str | None:
     """``math_verify``'s answer: the last box, else the last ``#### n``, else the last number."""
     boxed = extract_boxed(response)
@@ -196,4 +195,3 @@ def score_math_answer(pred: str | None, gold: str, timeout_s: float) -> float:
     if normalise_math_answer(pred) == normalise_math_answer(gold):
         return 1.0
     return 1.0 if math_worker.verdict(gold, pred, timeout_s) is True else 0.0
-

@@ -15,8 +15,11 @@ import time
 from collections.abc import Sequence
 
 _STARTUP_TIMEOUT_S = 60.0
-_WORKER_COMMAND = (sys.executable, "-c",
-                   "from rlscaling.rewards.math_worker import serve_math_verify; serve_math_verify()")
+_WORKER_COMMAND = (
+    sys.executable,
+    "-c",
+    "from rlscaling.rewards.math_worker import serve_math_verify; serve_math_verify()",
+)
 
 
 class _WorkerTimeout(BaseException):
@@ -154,4 +157,3 @@ def verdict(gold: str, pred: str, timeout_s: float) -> bool | None:
     error, or no answer within ``timeout_s`` seconds; a slow comparison is interrupted at 0.8 x ``timeout_s``)."""
     reply = _math_worker.request({"gold": gold, "pred": pred, "budget_s": 0.8 * timeout_s}, timeout_s)
     return None if reply is None else reply.get("verdict")
-

@@ -41,4 +41,3 @@ def truth_letter(correct: str | int) -> str:
 def score_mmlu(response: str, correct_letter: str) -> float:
     """1.0 if the extracted letter equals ``correct_letter`` (``"C"``, ``"(c)"`` or index ``2``), else 0.0."""
     return 1.0 if extract_mmlu_letter(response) == truth_letter(correct_letter) else 0.0
-

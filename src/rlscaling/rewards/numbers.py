@@ -107,4 +107,3 @@ def last_number(text: str, end: int) -> str | None:
     for last in NUMBER.finditer(text, start, run_end):  # noqa: B007  (only the last match is wanted)
         pass
     return None if last is None else canonical_token(last.group())
-

@@ -30,7 +30,6 @@ BACKENDS = ("trl", "verl")
 PRECISIONS = ("fp32", "bf16")
 
 
-
 def _schema_defaults() -> dict[str, Any]:
     """Defaults of the optional ``grpo`` keys: the config schema's ``default:`` values (the one place they live)."""
     from ..config import _schema
@@ -41,8 +40,16 @@ def _schema_defaults() -> dict[str, Any]:
 
 
 _DEFAULTS: dict[str, Any] = _schema_defaults()
-_REQUIRED = ("backend", "reward_mode", "rollouts_per_prompt", "prompts_per_step", "steps", "lr", "kl_coef",
-             "kl_estimator")
+_REQUIRED = (
+    "backend",
+    "reward_mode",
+    "rollouts_per_prompt",
+    "prompts_per_step",
+    "steps",
+    "lr",
+    "kl_coef",
+    "kl_estimator",
+)
 _KNOWN_KEYS = frozenset(_REQUIRED) | frozenset(_DEFAULTS)
 
 
@@ -193,7 +200,14 @@ def check_data_budget(settings: GRPOSettings, n_prompts: int) -> int:
 
 
 TOKENS_COLUMNS = (
-    "step", "prompt_tokens", "completion_tokens", "n_sequences", "reward_mean", "reward_std", "kl", "wall_s",
+    "step",
+    "prompt_tokens",
+    "completion_tokens",
+    "n_sequences",
+    "reward_mean",
+    "reward_std",
+    "kl",
+    "wall_s",
 )
 
 
@@ -271,16 +285,18 @@ def read_tokens_log(path: str | os.PathLike) -> list[dict[str, Any]]:
             raise ValueError(f"{path}: header {reader.fieldnames} != {list(TOKENS_COLUMNS)}")
         for lineno, row in enumerate(reader, start=2):
             try:
-                out.append({
-                    "step": int(row["step"]),
-                    "prompt_tokens": int(row["prompt_tokens"]),
-                    "completion_tokens": int(row["completion_tokens"]),
-                    "n_sequences": int(row["n_sequences"]),
-                    "reward_mean": float(row["reward_mean"]),
-                    "reward_std": float(row["reward_std"]),
-                    "kl": float(row["kl"]) if row["kl"] != "" else None,
-                    "wall_s": float(row["wall_s"]),
-                })
+                out.append(
+                    {
+                        "step": int(row["step"]),
+                        "prompt_tokens": int(row["prompt_tokens"]),
+                        "completion_tokens": int(row["completion_tokens"]),
+                        "n_sequences": int(row["n_sequences"]),
+                        "reward_mean": float(row["reward_mean"]),
+                        "reward_std": float(row["reward_std"]),
+                        "kl": float(row["kl"]) if row["kl"] != "" else None,
+                        "wall_s": float(row["wall_s"]),
+                    }
+                )
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"{path}:{lineno}: malformed tokens row ({exc})") from None
     return out

@@ -20,8 +20,10 @@ def rl_rows(cfg: dict, train_path) -> list[dict]:
     instruction = bool(cfg["data"]["rl_train"].get("instruction", False))
     seed = int(cfg.get("prompt_seed", cfg.get("seed", 0)))
     items = read_jsonl(train_path)
-    return [{"prompt": gsm8k_prompt(it, [], 0, seed, instruction=instruction),
-             "answer": it["answer"], "id": it["id"]} for it in items]
+    return [
+        {"prompt": gsm8k_prompt(it, [], 0, seed, instruction=instruction), "answer": it["answer"], "id": it["id"]}
+        for it in items
+    ]
 
 
 def run_grpo_job(cfg: dict, model: str, model_dir, train_path, out_dir, state_dir=None, threads: int = 1) -> dict:
@@ -42,8 +44,7 @@ def run_grpo_job(cfg: dict, model: str, model_dir, train_path, out_dir, state_di
         from .verl_backend import launch_grpo
 
         state = state_dir or Path(out_dir).with_name(Path(out_dir).name + ".state")
-        return launch_grpo(cfg, model, model_dir=str(base), train_rows=rows, out_dir=str(out_dir),
-                           state_dir=str(state))
+        return launch_grpo(cfg, model, model_dir=str(base), train_rows=rows, out_dir=str(out_dir), state_dir=str(state))
     from .common import GRPOSettings
     from .trl_backend import run_grpo
 

@@ -135,8 +135,9 @@ class CheckpointSaver:
                 self.tokenizer.save_pretrained(tmp)
 
 
-def _callbacks(meter: RolloutMeter, log: TokensLog, run_dir: Path, save_steps: Sequence[int], tokenizer,
-               total_steps: int):
+def _callbacks(
+    meter: RolloutMeter, log: TokensLog, run_dir: Path, save_steps: Sequence[int], tokenizer, total_steps: int
+):
     """The two TrainerCallbacks: per-step tokens log + progress bar, and checkpoint saving."""
     from transformers import TrainerCallback
 

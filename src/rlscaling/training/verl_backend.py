@@ -54,11 +54,35 @@ from .verl_overrides import (
 )
 
 __all__ = [
-    "KL_LOSS_TYPE", "LOSS_AGG_MODE", "PARQUET_COLUMNS", "PLAIN_CHAT_TEMPLATE", "TORCH_DTYPE", "VERL_DEFAULTS",
-    "VerlError", "build_overrides", "checkpoint_steps_on_disk", "data_source_name", "hydra_value", "job_cpus",
-    "launch_grpo", "merge_checkpoint", "merge_command", "n_gpus", "needs_flash_attn", "override_map",
-    "parse_console_metrics", "read_metrics", "reward_module_path", "rollout_scores", "save_freq", "step_record",
-    "verl_knobs", "verl_passes", "verl_rows", "write_tokens_log", "write_verl_parquet",
+    "KL_LOSS_TYPE",
+    "LOSS_AGG_MODE",
+    "PARQUET_COLUMNS",
+    "PLAIN_CHAT_TEMPLATE",
+    "TORCH_DTYPE",
+    "VERL_DEFAULTS",
+    "VerlError",
+    "build_overrides",
+    "checkpoint_steps_on_disk",
+    "data_source_name",
+    "hydra_value",
+    "job_cpus",
+    "launch_grpo",
+    "merge_checkpoint",
+    "merge_command",
+    "n_gpus",
+    "needs_flash_attn",
+    "override_map",
+    "parse_console_metrics",
+    "read_metrics",
+    "reward_module_path",
+    "rollout_scores",
+    "save_freq",
+    "step_record",
+    "verl_knobs",
+    "verl_passes",
+    "verl_rows",
+    "write_tokens_log",
+    "write_verl_parquet",
 ]
 
 
@@ -71,8 +95,16 @@ def verl_passes(settings: GRPOSettings) -> dict[str, Any]:
     return {"ref_forward": settings.kl_coef > 0, "old_policy_forward": True, "update_epochs": 1}
 
 
-def launch_grpo(cfg: Mapping, model: str, model_dir: str, train_rows: Sequence[Mapping], out_dir: str,
-                state_dir: str, python: str | None = None, env: Mapping[str, str] | None = None) -> dict:
+def launch_grpo(
+    cfg: Mapping,
+    model: str,
+    model_dir: str,
+    train_rows: Sequence[Mapping],
+    out_dir: str,
+    state_dir: str,
+    python: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> dict:
     """Train one model with GRPO through verl; writes ``step_<k>/`` (HF), ``tokens.csv`` and ``run.json``.
 
     verl's state (FSDP checkpoints, metrics, rollout dumps, logs) lives in ``state_dir``, outside the rule's output
@@ -104,9 +136,16 @@ def launch_grpo(cfg: Mapping, model: str, model_dir: str, train_rows: Sequence[M
     if settings.save_steps[-1] not in checkpoint_steps_on_disk(paths["ckpt_dir"]):
         _train(python, overrides, work, resumed_from, env)
     _merge_outputs(settings, paths, work, out, python)
-    run = {"backend": "verl", "model": model, "settings": settings.to_dict(), "verl": verl_knobs(cfg, model),
-           "passes": verl_passes(settings), "overrides": overrides, "resumed_from_step": resumed_from,
-           "wall_s": time.time() - t0}
+    run = {
+        "backend": "verl",
+        "model": model,
+        "settings": settings.to_dict(),
+        "verl": verl_knobs(cfg, model),
+        "passes": verl_passes(settings),
+        "overrides": overrides,
+        "resumed_from_step": resumed_from,
+        "wall_s": time.time() - t0,
+    }
     _finish(run, work, out, paths["ckpt_dir"])
     return run
 
@@ -119,8 +158,7 @@ def _write_data(cfg: Mapping, settings: GRPOSettings, train_rows: Sequence[Mappi
     write_verl_parquet(list(train_rows)[:8], paths["val_parquet"], source, settings.reward_mode, split="val")
 
 
-def _train(python: str, overrides: Sequence[str], work: Path, resumed_from: int,
-           env: Mapping[str, str] | None) -> None:
+def _train(python: str, overrides: Sequence[str], work: Path, resumed_from: int, env: Mapping[str, str] | None) -> None:
     """One training attempt (``verl.trainer.main_ppo``), logged to ``work/train.log``; a failure raises."""
     metrics_path = work / "metrics.jsonl"
     log_path = work / "train.log"
@@ -134,8 +172,10 @@ def _train(python: str, overrides: Sequence[str], work: Path, resumed_from: int,
         log.flush()
         rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=run_env, check=False).returncode
     if rc != 0:
-        raise VerlError(f"verl.trainer.main_ppo failed (exit {rc}); see {log_path} (state kept in {work}: "
-                        "a rerun resumes from its last checkpoint)")
+        raise VerlError(
+            f"verl.trainer.main_ppo failed (exit {rc}); see {log_path} (state kept in {work}: "
+            "a rerun resumes from its last checkpoint)"
+        )
 
 
 def _merge_outputs(settings: GRPOSettings, paths: Mapping[str, str], work: Path, out: Path, python: str) -> None:
@@ -170,8 +210,11 @@ def _finish(run: dict, work: Path, out: Path, ckpt_dir: str) -> None:
 
 def _finished(out: Path, settings: GRPOSettings) -> bool:
     """A previous call completed: ``run.json``, ``tokens.csv`` and every merged ``step_<k>/`` exist."""
-    return (out / "run.json").is_file() and (out / "tokens.csv").is_file() and all(
-        (out / f"step_{k}" / "config.json").is_file() for k in settings.save_steps)
+    return (
+        (out / "run.json").is_file()
+        and (out / "tokens.csv").is_file()
+        and all((out / f"step_{k}" / "config.json").is_file() for k in settings.save_steps)
+    )
 
 
 def _all_metrics(work: Path) -> dict[int, dict[str, float]]:

@@ -42,20 +42,28 @@ def verl_rows(rows: Iterable[Mapping], data_source: str, reward_mode: str, split
             raise ValueError(f"training row {index}: missing keys {missing} (got {sorted(row)})")
         if not isinstance(row["prompt"], str) or not row["prompt"]:
             raise ValueError(f"training row {index}: 'prompt' must be a non-empty string")
-        out.append({
-            "data_source": data_source,
-            "prompt": [{"role": "user", "content": row["prompt"]}],
-            "ability": "math",
-            "reward_model": {"style": "rule", "ground_truth": str(row["answer"])},
-            "extra_info": {"split": split, "index": index, "id": str(row.get("id", index)), "reward_mode": reward_mode},
-        })
+        out.append(
+            {
+                "data_source": data_source,
+                "prompt": [{"role": "user", "content": row["prompt"]}],
+                "ability": "math",
+                "reward_model": {"style": "rule", "ground_truth": str(row["answer"])},
+                "extra_info": {
+                    "split": split,
+                    "index": index,
+                    "id": str(row.get("id", index)),
+                    "reward_mode": reward_mode,
+                },
+            }
+        )
     if not out:
         raise ValueError("no training rows")
     return out
 
 
-def write_verl_parquet(rows: Iterable[Mapping], path: str | os.PathLike, data_source: str, reward_mode: str,
-                       split: str = "train") -> int:
+def write_verl_parquet(
+    rows: Iterable[Mapping], path: str | os.PathLike, data_source: str, reward_mode: str, split: str = "train"
+) -> int:
     """Write training rows as a verl parquet file (atomically); returns the number of rows."""
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -25,6 +25,7 @@ from .common import StepRecord, TokensLog
 class VerlError(RuntimeError):
     """verl failed, or left outputs rlscaling cannot read; the message names the file or command."""
 
+
 def checkpoint_steps_on_disk(ckpt_dir: str | os.PathLike) -> list[int]:
     """Steps with a saved actor checkpoint (``global_step_<N>/actor/``) under verl's ``default_local_dir``."""
     root = Path(ckpt_dir)
@@ -103,8 +104,9 @@ def _first(metrics: Mapping[str, float], keys: Sequence[str], step: int) -> floa
     raise VerlError(f"verl metrics of step {step} lack all of {list(keys)}; got {sorted(metrics)[:12]}...")
 
 
-def step_record(step: int, metrics: Mapping[str, float], n_sequences: int,
-                scores: Sequence[float] | None) -> StepRecord:
+def step_record(
+    step: int, metrics: Mapping[str, float], n_sequences: int, scores: Sequence[float] | None
+) -> StepRecord:
     """One ``tokens.csv`` row from verl's metrics for a step.
 
     - ``prompt_tokens`` = ``prompt_length/mean`` x ``n_sequences`` and ``completion_tokens`` =
@@ -135,8 +137,13 @@ def step_record(step: int, metrics: Mapping[str, float], n_sequences: int,
     )
 
 
-def write_tokens_log(metrics: Mapping[int, Mapping[str, float]], steps: int, n_sequences: int,
-                     rollout_dir: str | os.PathLike, out_path: str | os.PathLike) -> Path:
+def write_tokens_log(
+    metrics: Mapping[int, Mapping[str, float]],
+    steps: int,
+    n_sequences: int,
+    rollout_dir: str | os.PathLike,
+    out_path: str | os.PathLike,
+) -> Path:
     """Write ``tokens.csv`` for steps 1..``steps``; a step missing from verl's metrics raises ``VerlError``."""
     missing = [k for k in range(1, steps + 1) if k not in metrics]
     if missing:
@@ -151,12 +158,27 @@ def write_tokens_log(metrics: Mapping[int, Mapping[str, float]], steps: int, n_s
 
 def merge_command(actor_dir: str | os.PathLike, target_dir: str | os.PathLike, python: str | None = None) -> list[str]:
     """verl's FSDP -> Hugging Face merger for one ``global_step_<N>/actor`` directory."""
-    return [python or sys.executable, "-m", "verl.model_merger", "merge", "--backend", "fsdp",
-            "--local_dir", str(actor_dir), "--target_dir", str(target_dir)]
+    return [
+        python or sys.executable,
+        "-m",
+        "verl.model_merger",
+        "merge",
+        "--backend",
+        "fsdp",
+        "--local_dir",
+        str(actor_dir),
+        "--target_dir",
+        str(target_dir),
+    ]
 
 
-def merge_checkpoint(ckpt_dir: str | os.PathLike, step: int, out_dir: str | os.PathLike, log_path: str | os.PathLike,
-                     python: str | None = None) -> Path:
+def merge_checkpoint(
+    ckpt_dir: str | os.PathLike,
+    step: int,
+    out_dir: str | os.PathLike,
+    log_path: str | os.PathLike,
+    python: str | None = None,
+) -> Path:
     """Merge ``global_step_<step>/actor`` into ``<out_dir>/step_<step>/`` (HF format, written atomically)."""
     actor = Path(ckpt_dir) / f"global_step_{step}" / "actor"
     if not actor.is_dir():

@@ -32,27 +32,29 @@ PLAIN_CHAT_TEMPLATE = "{% for message in messages %}{{ message['content'] }}{% e
 
 # verl-only knobs (config ``grpo.verl``) and their defaults; per-model ``models.<m>.grpo.verl`` overrides them.
 VERL_DEFAULTS: dict[str, Any] = {
-    "rollout_name": "vllm",                  # rollout engine (vllm | sglang)
-    "tensor_model_parallel_size": 1,         # rollout TP degree
-    "gpu_memory_utilization": 0.6,           # fraction of GPU memory the rollout engine may take
-    "ppo_mini_batch_size": 128,              # prompts per policy update (x rollouts_per_prompt sequences)
-    "ppo_micro_batch_size_per_gpu": 16,      # sequences per forward/backward on one GPU
+    "rollout_name": "vllm",  # rollout engine (vllm | sglang)
+    "tensor_model_parallel_size": 1,  # rollout TP degree
+    "gpu_memory_utilization": 0.6,  # fraction of GPU memory the rollout engine may take
+    "ppo_mini_batch_size": 128,  # prompts per policy update (x rollouts_per_prompt sequences)
+    "ppo_micro_batch_size_per_gpu": 16,  # sequences per forward/backward on one GPU
     "log_prob_micro_batch_size_per_gpu": 32,  # sequences per log-prob forward (old policy, reference)
-    "param_offload": False,                  # FSDP parameter offload to CPU (actor and reference)
-    "optimizer_offload": False,              # FSDP optimizer-state offload to CPU
-    "use_remove_padding": True,              # packed sequences (needs flash-attn)
+    "param_offload": False,  # FSDP parameter offload to CPU (actor and reference)
+    "optimizer_offload": False,  # FSDP optimizer-state offload to CPU
+    "use_remove_padding": True,  # packed sequences (needs flash-attn)
     "attn_implementation": "flash_attention_2",  # actor/reference attention; sdpa + no remove-padding: no flash-attn
     "nnodes": 1,
-    "keep_fsdp_checkpoints": False,          # keep verl's FSDP checkpoints (optimizer state) after merging to HF
-    "extra_overrides": [],                   # raw Hydra overrides appended last (escape hatch; logged in run.json)
+    "keep_fsdp_checkpoints": False,  # keep verl's FSDP checkpoints (optimizer state) after merging to HF
+    "extra_overrides": [],  # raw Hydra overrides appended last (escape hatch; logged in run.json)
 }
 
 
 def verl_knobs(cfg: Mapping, model: str) -> dict[str, Any]:
     """``grpo.verl`` with ``models.<model>.grpo.verl`` applied over :data:`VERL_DEFAULTS`; unknown keys raise."""
     merged = dict(VERL_DEFAULTS)
-    for where, section in (("grpo.verl", (cfg.get("grpo") or {}).get("verl")),
-                           (f"models.{model}.grpo.verl", ((cfg["models"][model].get("grpo") or {}).get("verl")))):
+    for where, section in (
+        ("grpo.verl", (cfg.get("grpo") or {}).get("verl")),
+        (f"models.{model}.grpo.verl", ((cfg["models"][model].get("grpo") or {}).get("verl"))),
+    ):
         if section is None:
             continue
         if not isinstance(section, Mapping):
@@ -75,8 +77,9 @@ def _check_knob(where: str, key: str, value: Any) -> None:
     if want is int and ok and value < 1:
         ok = False
     if not ok:
-        raise ValueError(f"{where}.{key}: expected {'a positive ' if want is int else 'a '}{want.__name__}, "
-                         f"got {value!r}")
+        raise ValueError(
+            f"{where}.{key}: expected {'a positive ' if want is int else 'a '}{want.__name__}, got {value!r}"
+        )
 
 
 def n_gpus(cfg: Mapping, model: str) -> int:
@@ -125,8 +128,10 @@ def override_map(cfg: Mapping, model: str, paths: Mapping[str, str]) -> dict[str
     v = verl_knobs(cfg, model)
     gpus = n_gpus(cfg, model)
     if s.prompts_per_step % v["ppo_mini_batch_size"]:
-        raise ValueError(f"grpo.prompts_per_step={s.prompts_per_step} is not a multiple of "
-                         f"grpo.verl.ppo_mini_batch_size={v['ppo_mini_batch_size']} (model {model})")
+        raise ValueError(
+            f"grpo.prompts_per_step={s.prompts_per_step} is not a multiple of "
+            f"grpo.verl.ppo_mini_batch_size={v['ppo_mini_batch_size']} (model {model})"
+        )
     dtype = TORCH_DTYPE[s.precision]
     return {
         "algorithm.adv_estimator": "grpo",
@@ -154,11 +159,16 @@ def _data_overrides(s: GRPOSettings, paths: Mapping[str, str]) -> dict[str, Any]
     }
 
 
-def _actor_rollout_ref_overrides(s: GRPOSettings, v: Mapping[str, Any], dtype: str,
-                                 paths: Mapping[str, str]) -> dict[str, Any]:
+def _actor_rollout_ref_overrides(
+    s: GRPOSettings, v: Mapping[str, Any], dtype: str, paths: Mapping[str, str]
+) -> dict[str, Any]:
     """The ``actor_rollout_ref.*`` keys: model, actor (optimiser, GRPO loss, FSDP), rollout engine, reference."""
-    arr, actor, rollout, ref = "actor_rollout_ref", "actor_rollout_ref.actor", "actor_rollout_ref.rollout", \
-        "actor_rollout_ref.ref"
+    arr, actor, rollout, ref = (
+        "actor_rollout_ref",
+        "actor_rollout_ref.actor",
+        "actor_rollout_ref.rollout",
+        "actor_rollout_ref.ref",
+    )
     return {
         f"{arr}.model.path": str(paths["model_dir"]),
         f"{arr}.model.custom_chat_template": PLAIN_CHAT_TEMPLATE,
@@ -191,8 +201,9 @@ def _actor_rollout_ref_overrides(s: GRPOSettings, v: Mapping[str, Any], dtype: s
     }
 
 
-def _reward_trainer_overrides(cfg: Mapping, model: str, s: GRPOSettings, v: Mapping[str, Any], gpus: int,
-                              paths: Mapping[str, str]) -> dict[str, Any]:
+def _reward_trainer_overrides(
+    cfg: Mapping, model: str, s: GRPOSettings, v: Mapping[str, Any], gpus: int, paths: Mapping[str, str]
+) -> dict[str, Any]:
     """The ``reward.*``, ``trainer.*`` and ``ray_kwargs.*`` keys: reward function, logging, steps, saving, GPUs."""
     return {
         "reward.custom_reward_function.path": str(paths.get("reward_path") or reward_module_path()),
@@ -236,8 +247,9 @@ def build_overrides(cfg: Mapping, model: str, paths: Mapping[str, str]) -> list[
     overrides = [f"{k}={hydra_value(v)}" for k, v in override_map(cfg, model, paths).items()]
     knobs = verl_knobs(cfg, model)
     # a key verl's config does not declare (override_config is an empty dict there): Hydra's '+' adds it
-    overrides.append("+actor_rollout_ref.model.override_config.attn_implementation="
-                     + hydra_value(knobs["attn_implementation"]))
+    overrides.append(
+        "+actor_rollout_ref.model.override_config.attn_implementation=" + hydra_value(knobs["attn_implementation"])
+    )
     extra = knobs["extra_overrides"]
     if not isinstance(extra, list) or not all(isinstance(e, str) and "=" in e for e in extra):
         raise ValueError(f"grpo.verl.extra_overrides: expected a list of 'key=value' strings, got {extra!r}")
