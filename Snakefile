@@ -37,7 +37,9 @@ if config["offline"]:
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 
+
 report: "workflow/report/workflow.rst"
+
 
 include: "workflow/rules/common.smk"
 
@@ -56,6 +58,6 @@ include: "workflow/rules/analysis.smk"
 
 
 rule all:
+    default_target: True
     input:
         rc.final_targets(config),
-    default_target: True

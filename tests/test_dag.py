@@ -128,7 +128,12 @@ def test_every_rule_runs_in_its_backends_conda_environment(name, want, tmp_path,
     RLSCALING_<BACKEND>_PYTHON names the interpreter. (conda itself cannot run here: no conda channel.)"""
     import os
 
-    for var in ("RLSCALING_JOB_PYTHON_GRPO", "RLSCALING_JOB_PYTHON_EVALUATE", "RLSCALING_VERL_PYTHON"):
+    for var in (
+        "RLSCALING_JOB_PYTHON_GRPO",
+        "RLSCALING_JOB_PYTHON_EVALUATE",
+        "RLSCALING_VERL_PYTHON",
+        "RLSCALING_VLLM_PYTHON",
+    ):
         monkeypatch.delenv(var, raising=False)
     rules = _load_workflow(CONFIGS[name], conda=True, workdir=tmp_path)
     assert all(env is not None for rule, env in rules.items() if rule != "all")

@@ -11,11 +11,11 @@ rule aggregate:
         f"{LOGS}/aggregate.log",
     benchmark:
         f"{BENCH}/aggregate.tsv"
-    params:
-        settings=settings("aggregate"),
-    threads: 1
     conda:
         conda_env("aggregate")
+    threads: 1
+    params:
+        settings=settings("aggregate"),
     script:
         "../scripts/aggregate.py"
 
@@ -35,11 +35,11 @@ rule fit:
         f"{LOGS}/fit.log",
     benchmark:
         f"{BENCH}/fit.tsv"
-    params:
-        settings=settings("fit"),
-    threads: 1
     conda:
         conda_env("fit")
+    threads: 1
+    params:
+        settings=settings("fit"),
     script:
         "../scripts/fit.py"
 
@@ -60,11 +60,11 @@ rule plots:
         f"{LOGS}/plots.log",
     benchmark:
         f"{BENCH}/plots.tsv"
-    params:
-        settings=settings("plots"),
-    threads: 1
     conda:
         conda_env("plots")
+    threads: 1
+    params:
+        settings=settings("plots"),
     script:
         "../scripts/plots.py"
 
@@ -80,10 +80,10 @@ rule report_tables:
         f"{LOGS}/report_tables.log",
     benchmark:
         f"{BENCH}/report_tables.tsv"
-    params:
-        settings=settings("report_tables"),
-    threads: 1
     conda:
         conda_env("report_tables")
+    threads: 1
+    params:
+        settings=settings("report_tables"),
     script:
         "../scripts/report_tables.py"

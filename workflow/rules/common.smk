@@ -76,8 +76,11 @@ def eval_inputs(plan):
 
 
 def eval_outputs(plan):
-    return [f"{R}/eval/{{checkpoint}}/{it.stem}.{ext}" for it in rc.eval_plan(config, plan)
-            for ext in ("records.jsonl", "summary.json")]
+    return [
+        f"{R}/eval/{{checkpoint}}/{it.stem}.{ext}"
+        for it in rc.eval_plan(config, plan)
+        for ext in ("records.jsonl", "summary.json")
+    ]
 
 
 def eval_dir(wildcards):

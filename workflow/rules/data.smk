@@ -8,11 +8,11 @@ rule prepare_data:
         f"{LOGS}/prepare_data/{{dataset}}.log",
     benchmark:
         f"{BENCH}/prepare_data/{{dataset}}.tsv"
-    params:
-        settings=settings("prepare_data"),
-    threads: 1
     conda:
         conda_env("prepare_data")
+    threads: 1
+    params:
+        settings=settings("prepare_data"),
     script:
         "../scripts/prepare_data.py"
 
@@ -26,10 +26,10 @@ rule train_tokenizer:
         f"{LOGS}/train_tokenizer.log",
     benchmark:
         f"{BENCH}/train_tokenizer.tsv"
-    params:
-        settings=settings("train_tokenizer"),
-    threads: 1
     conda:
         conda_env("train_tokenizer")
+    threads: 1
+    params:
+        settings=settings("train_tokenizer"),
     script:
         "../scripts/train_tokenizer.py"

@@ -20,10 +20,8 @@ rule evaluate_endpoint:
         f"{BENCH}/evaluate/{{checkpoint}}.tsv"
     wildcard_constraints:
         checkpoint=rc.checkpoint_regex(config, "endpoint"),
-    params:
-        settings=settings("evaluate_endpoint"),
-        data=f"{R}/data",
-        out=eval_dir,
+    conda:
+        conda_env("evaluate_endpoint")
     threads: threads_for("evaluate")
     resources:
         gpu=model_resource("evaluate", "gpus", 0),
@@ -31,8 +29,10 @@ rule evaluate_endpoint:
         cpus_per_task=model_resource("evaluate", "cpus", 1),
         mem_mb=model_resource("evaluate", "mem_mb", 4000),
         runtime=model_resource("evaluate", "runtime", 30),
-    conda:
-        conda_env("evaluate_endpoint")
+    params:
+        settings=settings("evaluate_endpoint"),
+        data=f"{R}/data",
+        out=eval_dir,
     shell:
         EVALUATE
 
@@ -48,10 +48,8 @@ rule evaluate_intermediate:
         f"{BENCH}/evaluate/{{checkpoint}}.tsv"
     wildcard_constraints:
         checkpoint=rc.checkpoint_regex(config, "intermediate"),
-    params:
-        settings=settings("evaluate_intermediate"),
-        data=f"{R}/data",
-        out=eval_dir,
+    conda:
+        conda_env("evaluate_intermediate")
     threads: threads_for("evaluate")
     resources:
         gpu=model_resource("evaluate", "gpus", 0),
@@ -59,8 +57,10 @@ rule evaluate_intermediate:
         cpus_per_task=model_resource("evaluate", "cpus", 1),
         mem_mb=model_resource("evaluate", "mem_mb", 4000),
         runtime=model_resource("evaluate", "runtime", 30),
-    conda:
-        conda_env("evaluate_intermediate")
+    params:
+        settings=settings("evaluate_intermediate"),
+        data=f"{R}/data",
+        out=eval_dir,
     shell:
         EVALUATE
 
@@ -74,8 +74,8 @@ rule val_loss:
         f"{LOGS}/val_loss/{{model}}/{{budget}}/step_{{step}}.log",
     benchmark:
         f"{BENCH}/val_loss/{{model}}/{{budget}}/step_{{step}}.tsv"
-    params:
-        settings=settings("val_loss"),
+    conda:
+        conda_env("val_loss")
     threads: threads_for("evaluate")
     resources:
         gpu=model_resource("val_loss", "gpus", 0),
@@ -83,8 +83,8 @@ rule val_loss:
         cpus_per_task=model_resource("val_loss", "cpus", 1),
         mem_mb=model_resource("val_loss", "mem_mb", 4000),
         runtime=model_resource("val_loss", "runtime", 30),
-    conda:
-        conda_env("val_loss")
+    params:
+        settings=settings("val_loss"),
     shell:
         "$RLSCALING_JOB_PYTHON_VAL_LOSS -m rlscaling.jobs val_loss --settings {params.settings:q} --threads {threads}"
         " model={input.model:q} texts={input.texts:q} step={wildcards.step} out={output:q} > {log:q} 2>&1"

@@ -10,11 +10,11 @@ rule pretrain:
         f"{LOGS}/pretrain/{{model}}/{{budget}}.log",
     benchmark:
         f"{BENCH}/pretrain/{{model}}/{{budget}}.tsv"
-    params:
-        settings=settings("pretrain"),
-    threads: threads_for("pretrain")
     conda:
         conda_env("pretrain")
+    threads: threads_for("pretrain")
+    params:
+        settings=settings("pretrain"),
     script:
         "../scripts/pretrain.py"
 
@@ -31,9 +31,8 @@ rule grpo:
         f"{LOGS}/grpo/{{model}}/{{budget}}.log",
     benchmark:
         f"{BENCH}/grpo/{{model}}/{{budget}}.tsv"
-    params:
-        settings=settings("grpo"),
-        state=lambda wildcards: rc.path(config, "grpo_state", model=wildcards.model, budget=wildcards.budget),
+    conda:
+        conda_env("grpo")
     threads: threads_for("grpo")
     resources:
         gpu=model_resource("grpo", "gpus", 0),
@@ -41,8 +40,9 @@ rule grpo:
         cpus_per_task=model_resource("grpo", "cpus", 1),
         mem_mb=model_resource("grpo", "mem_mb", 4000),
         runtime=model_resource("grpo", "runtime", 60),
-    conda:
-        conda_env("grpo")
+    params:
+        settings=settings("grpo"),
+        state=lambda wildcards: rc.path(config, "grpo_state", model=wildcards.model, budget=wildcards.budget),
     shell:
         "$RLSCALING_JOB_PYTHON_GRPO -m rlscaling.jobs grpo --settings {params.settings:q} --threads {threads}"
         " model={input.model:q} train={input.train:q} out={output:q} state={params.state:q} > {log:q} 2>&1"
