@@ -24,23 +24,14 @@ MICRO = ROOT / "tests" / "configs" / "micro.yaml"
 pytestmark = pytest.mark.slow
 
 
+def snakemake_command(workdir: Path, config: Path, *args: str) -> list[str]:
+    """``python -m snakemake`` on this repository's Snakefile in ``workdir`` with ``config``, then ``args``."""
+    return [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--configfile",
+            str(config), *args]  # fmt: skip
+
+
 def snakemake(workdir: Path, *args: str, config: Path = MICRO, check: bool = True, **kw):
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(ROOT / "Snakefile"),
-        "-d",
-        str(workdir),
-        "--configfile",
-        str(config),
-        "--cores",
-        "2",
-        *args,
-        "--quiet",
-        "rules",
-    ]
+    cmd = snakemake_command(workdir, config, "--cores", "2", *args, "--quiet", "rules")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, **kw)
     if check and proc.returncode != 0:
@@ -50,24 +41,7 @@ def snakemake(workdir: Path, *args: str, config: Path = MICRO, check: bool = Tru
 
 def dry_run_jobs(workdir: Path, *args: str, config: Path = MICRO) -> dict[str, int]:
     """Job counts per rule from ``snakemake -n`` (its 'Job stats' table)."""
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(ROOT / "Snakefile"),
-            "-d",
-            str(workdir),
-            "--configfile",
-            str(config),
-            "-n",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    out = subprocess.run(snakemake_command(workdir, config, "-n", *args), capture_output=True, text=True, check=True)
     text = out.stdout + out.stderr
     counts = {}
     for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", text, flags=re.M):
@@ -183,21 +157,7 @@ def test_one_cell_rerun_rebuilds_only_that_job_and_dependents(study, micro_cfg):
 
 def test_interrupted_run_resumes_and_is_reproducible(study, tmp_path, micro_cfg):
     """Kill a run mid-way, resume it, and get the same summary.csv as the uninterrupted seeded run."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(ROOT / "Snakefile"),
-        "-d",
-        str(tmp_path),
-        "--configfile",
-        str(MICRO),
-        "--cores",
-        "2",
-        "--quiet",
-        "rules",
-    ]
+    cmd = snakemake_command(tmp_path, MICRO, "--cores", "2", "--quiet", "rules")
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     first_model = tmp_path / "results" / "models"
     grpo_logs = tmp_path / "results" / "logs" / "grpo"
@@ -332,27 +292,9 @@ def test_preempted_grpo_resumes_from_its_checkpoint_under_snakemake_retries(tmp_
     calls = tmp_path / "calls.jsonl"
     env = {"FAKE_VERL_CALLS": str(calls), "FAKE_VERL_CRASH_AT": "3", "FAKE_VERL_CRASH_FLAG": str(tmp_path / "flag")}
     target = "results/grpo/micro-a/b1"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(ROOT / "Snakefile"),
-            "-d",
-            str(tmp_path),
-            "--configfile",
-            str(config),
-            "--cores",
-            "2",
-            "--retries",
-            "1",
-            target,
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env, "HF_HUB_OFFLINE": "1"},
-    )
+    env = {**os.environ, **env, "HF_HUB_OFFLINE": "1"}
+    cmd = snakemake_command(tmp_path, config, "--cores", "2", "--retries", "1", target)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr[-4000:]
     starts = [json.loads(line) for line in calls.read_text().splitlines()]
     assert [c["start"] for c in starts] == [1, 3]  # crashed after step 3; the retry resumed after checkpoint 2
