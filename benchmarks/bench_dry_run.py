@@ -13,6 +13,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from test_workflow import snakemake_command  # noqa: E402
+
 TARGET_S = 5.0
 
 
@@ -25,25 +29,9 @@ def main(argv=None) -> int:
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as wd:
             t0 = time.perf_counter()
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "snakemake",
-                    "-s",
-                    str(ROOT / "Snakefile"),
-                    "-d",
-                    wd,
-                    "--profile",
-                    str(ROOT / "profiles" / "slurm"),
-                    "--configfile",
-                    args.config,
-                    "-n",
-                    "--quiet",
-                ],
-                check=True,
-                capture_output=True,
-            )
+            profile = str(ROOT / "profiles" / "slurm")
+            cmd = snakemake_command(Path(wd), Path(args.config), "--profile", profile, "-n", "--quiet")
+            subprocess.run(cmd, check=True, capture_output=True)
             times.append(time.perf_counter() - t0)
     best = min(times)
     print(

@@ -27,6 +27,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from rlscaling import config as rc  # noqa: E402
 from test_vllm_workflow import vllm_servable_micro_config  # noqa: E402
 
+from test_workflow import snakemake_command  # noqa: E402
+
 
 def study_config(workdir: Path, backend: str) -> dict:
     """The vLLM-servable micro study of tests/test_vllm_workflow.py, evaluated by ``backend``."""
@@ -66,26 +68,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_eval_"))
     study_config(workdir, "transformers")  # writes transformers.yaml for the Snakemake run below
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(ROOT / "Snakefile"),
-            "-d",
-            str(workdir),
-            "--configfile",
-            str(workdir / "transformers.yaml"),
-            "-c2",
-            "results/models/vm/b1/base",
-            "results/data/eval_gsm8k.jsonl",
-            "results/data/fewshot_gsm8k.jsonl",
-            "--quiet",
-            "rules",
-        ],
-        check=True,
-    )
+    targets = ["results/models/vm/b1/base", "results/data/eval_gsm8k.jsonl", "results/data/fewshot_gsm8k.jsonl"]
+    cmd = snakemake_command(workdir, workdir / "transformers.yaml", "-c2", *targets, "--quiet", "rules")
+    subprocess.run(cmd, check=True)
     backends = {"transformers": sys.executable}
     vllm_python = os.environ.get("RLSCALING_VLLM_PYTHON")
     if vllm_python:

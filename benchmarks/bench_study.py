@@ -19,6 +19,10 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from test_workflow import snakemake_command  # noqa: E402
+
 TARGET_S = 15 * 60
 
 
@@ -50,22 +54,8 @@ def main(argv=None) -> int:
     wall = None
     if not args.no_run:
         t0 = time.time()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "snakemake",
-                "-s",
-                str(ROOT / "Snakefile"),
-                "-d",
-                str(workdir),
-                "--configfile",
-                str(Path(args.config).resolve()),
-                "--cores",
-                args.cores,
-            ],
-            check=True,
-        )
+        cmd = snakemake_command(workdir, Path(args.config).resolve(), "--cores", args.cores)
+        subprocess.run(cmd, check=True)
         wall = time.time() - t0
     table = per_rule_times(workdir)
     pd.set_option("display.width", 120)
