@@ -49,6 +49,11 @@ def param_table(names: list[str], estimate, draws: np.ndarray | None, ci: float)
     }
 
 
+def log_error(accuracy, floor: float) -> np.ndarray:
+    """``log(1 - accuracy)`` with the error rate (a fraction) clipped below at ``floor``: what the laws fit."""
+    return np.log(np.clip(1 - np.asarray(accuracy, dtype=float), floor, None))
+
+
 def goodness_of_fit(y: np.ndarray, y_hat: np.ndarray) -> dict[str, float]:
     """R^2 and RMSE of predictions, in the units of ``y``."""
     resid = y - y_hat

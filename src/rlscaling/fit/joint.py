@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .checks import checked_columns, require_distinct, require_points, require_variation
-from .common import NO_RESAMPLING, FitError, Resampling, bootstrap_draws, goodness_of_fit, param_table
+from .common import NO_RESAMPLING, FitError, Resampling, bootstrap_draws, goodness_of_fit, log_error, param_table
 from .lse import _lse_fit, _LSESpec
 
 JOINT_FORMS: dict[str, _LSESpec] = {
@@ -105,7 +105,7 @@ def fit_joint_law(
     data = _JointData.from_compute(c_pre, c_rl)
 
     def logerr(acc):
-        return np.log(np.clip(1 - np.asarray(acc, dtype=float), error_floor, None))
+        return log_error(acc, error_floor)
 
     theta, loss = _lse_fit(spec, data.L1, data.X2, logerr(y), delta)
     names = joint_param_names(form)

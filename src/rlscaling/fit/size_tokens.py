@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .checks import checked_columns, require_distinct, require_points, require_variation
-from .common import NO_RESAMPLING, FitError, Resampling, goodness_of_fit, param_table
+from .common import NO_RESAMPLING, FitError, Resampling, goodness_of_fit, log_error, param_table
 from .huber import fit_huber, grid_starts
 
 FORMULAS = {
@@ -267,7 +267,7 @@ def fit_size_tokens_law(
     model, bounds = MODELS[form], BOUNDS[form]
 
     def logerr(acc):
-        return np.log(np.clip(1 - np.asarray(acc, dtype=float), error_floor, None))
+        return log_error(acc, error_floor)
 
     ly = logerr(y)
     theta, loss = fit_huber(model, X, ly, delta, bounds, _starts(form, ly, X))

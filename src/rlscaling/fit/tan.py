@@ -9,7 +9,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from .checks import finite_array, require_points, require_variation
-from .common import NO_RESAMPLING, FitError, Resampling, bootstrap_draws, goodness_of_fit, param_table
+from .common import NO_RESAMPLING, FitError, Resampling, bootstrap_draws, goodness_of_fit, log_error, param_table
 
 TAN_PARAMS = ["C0", "r", "k_max", "N0"]
 
@@ -32,7 +32,7 @@ def _fit_normalised(yy, ln, lc, scales: tuple[float, float], error_floor: float,
     """Least-squares fit on log error of accuracies ``yy`` at normalised log N / log C (``scales`` = the geometric
     means of N and C); returns ``(q, parameters in original units: C0 FLOPs, r, k_max, N0 parameters)``."""
     sn, sc = scales
-    target = np.log(np.clip(1 - yy, error_floor, None))
+    target = log_error(yy, error_floor)
     if starts is None:
         starts = [
             np.array([0.0, 0.0, np.log(kk), n0])
