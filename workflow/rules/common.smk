@@ -1,6 +1,4 @@
 # Shared helpers: results paths, per-job settings, per-backend environments, threads and resources.
-import json
-
 from snakemake.settings.types import DeploymentMethod
 
 R = rc.results_dir(config)
@@ -9,8 +7,8 @@ BENCH = f"{R}/benchmarks"
 USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 # The interpreter of each backend-bound rule (rlscaling.config.backend_python: `python` inside its conda env, else
 # environments.<backend>.python, else $RLSCALING_<BACKEND>_PYTHON, else this one), exported as
-# $RLSCALING_JOB_PYTHON_{GRPO,EVALUATE,VAL_LOSS} for the rules' shell commands: it chooses where a job runs, not what it computes, so
-# it is no `params:` (changing it reruns nothing).
+# $RLSCALING_JOB_PYTHON_{GRPO,EVALUATE,VAL_LOSS} for the rules' shell commands: it chooses where a job runs, not
+# what it computes, so it is no `params:` (changing it reruns nothing).
 for _var, _rule in (("GRPO", "grpo"), ("EVALUATE", "evaluate_endpoint"), ("VAL_LOSS", "val_loss")):
     os.environ[f"RLSCALING_JOB_PYTHON_{_var}"] = rc.backend_python(
         config, rc.backend_of(config, _rule), USE_CONDA, sys.executable
