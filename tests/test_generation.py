@@ -44,48 +44,26 @@ COLLAPSE_DOCS = [
 COLLAPSE_PROMPTS = ["Answer:", "Answer: 9", "Question: 5", "Answer: 6\nQuestion:", "Question: 8 +"]
 
 
+def _pretrained(root, docs, vocab_size: int):
+    """A tokenizer (``vocab_size`` entries) and a tiny model pre-trained on ``docs`` for 120 steps of 8 x 32 tokens."""
+    train_tokenizer(docs, vocab_size, root / "tok")
+    pretrain(docs, root / "tok", ARCH, 120 * 8 * 32, root / "model", seq_len=32, batch_size=8, lr=1e-2,
+             warmup_fraction=0.05, seed=0, threads=1, val_fraction=0.05)  # fmt: skip
+    return root / "model"
+
+
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("gen")
-    train_tokenizer(DOCS, 48, root / "tok")
-    pretrain(
-        DOCS,
-        root / "tok",
-        ARCH,
-        120 * 8 * 32,
-        root / "model",
-        seq_len=32,
-        batch_size=8,
-        lr=1e-2,
-        warmup_fraction=0.05,
-        seed=0,
-        threads=1,
-        val_fraction=0.05,
-    )
-    return root / "model"
+    return _pretrained(root, DOCS, vocab_size=48)
 
 
 @pytest.fixture(scope="module")
 def collapse_dir(tmp_path_factory):
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("collapse")
-    train_tokenizer(COLLAPSE_DOCS, 64, root / "tok")
-    pretrain(
-        COLLAPSE_DOCS,
-        root / "tok",
-        ARCH,
-        120 * 8 * 32,
-        root / "model",
-        seq_len=32,
-        batch_size=8,
-        lr=1e-2,
-        warmup_fraction=0.05,
-        seed=0,
-        threads=1,
-        val_fraction=0.05,
-    )
-    return root / "model"
+    return _pretrained(root, COLLAPSE_DOCS, vocab_size=64)
 
 
 @pytest.fixture(scope="module")
