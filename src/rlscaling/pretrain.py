@@ -94,16 +94,32 @@ def _blocks(
     return train_blocks, val_blocks
 
 
-def _optimizer(model: torch.nn.Module, lr: float, weight_decay: float, warmup_fraction: float, n_steps: int):
-    """AdamW (β = 0.9/0.95; weight decay on matrices only) and its linear-warm-up cosine schedule to 0."""
+def _adamw(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW (β = 0.9/0.95; weight decay on matrices only, parameters grouped in ``named_parameters`` order)."""
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    optimizer = torch.optim.AdamW(
+    return torch.optim.AdamW(
         [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=lr,
         betas=(0.9, 0.95),
     )
+
+
+def _optimizer(model: torch.nn.Module, lr: float, weight_decay: float, warmup_fraction: float, n_steps: int):
+    """AdamW (``_adamw``) and its linear-warm-up cosine schedule to 0."""
+    optimizer = _adamw(model, lr, weight_decay)
     return optimizer, get_cosine_schedule_with_warmup(optimizer, round(warmup_fraction * n_steps), n_steps)
+
+
+def _step(model: torch.nn.Module, batch: torch.Tensor, optimizer: torch.optim.Optimizer) -> float:
+    """One optimizer step on ``batch`` (gradient norm clipped at 1) at the optimizer's current LR; its loss
+    (nats/token, before the update)."""
+    loss = model(input_ids=batch, labels=batch).loss
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.item()
 
 
 def _train(
@@ -121,16 +137,33 @@ def _train(
     step_losses: list[float] = []
     bar = tqdm(range(n_steps), desc=f"pretrain N={non_embedding_params(model):,}", unit="step", mininterval=2.0)
     for step in bar:
-        batch = blocks[order[step * batch_size : (step + 1) * batch_size]]
-        loss = model(input_ids=batch, labels=batch).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        step_losses.append(_step(model, blocks[order[step * batch_size : (step + 1) * batch_size]], optimizer))
         scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        step_losses.append(loss.item())
         bar.set_postfix(loss=f"{step_losses[-1]:.3f}", refresh=False)
     return step_losses
+
+
+def _start(
+    corpus: Sequence[str],
+    tokenizer_dir: str | os.PathLike,
+    arch: Mapping,
+    seq_len: int,
+    seed: int,
+    threads: int,
+    val_corpus: Sequence[str] | None,
+    val_fraction: float,
+    max_position_embeddings: int | None,
+) -> tuple:
+    """The seeded start of a run: ``(tokenizer, train_blocks, val_blocks, model, generator)``, with ``threads`` torch
+    threads, the global RNG seeded with ``seed`` before the model is initialised and ``generator`` (seeded with
+    ``seed``, nothing drawn yet) for ``block_order``."""
+    torch.set_num_threads(int(threads))
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    train_blocks, val_blocks = _blocks(tokenizer, corpus, val_corpus, val_fraction, seq_len)
+    config = tiny_qwen3_config(arch, tokenizer, max_position_embeddings or seq_len)
+    return tokenizer, train_blocks, val_blocks, Qwen3ForCausalLM(config), generator
 
 
 def pretrain(
@@ -163,15 +196,9 @@ def pretrain(
     """
     _check_settings(tokens, seq_len, warmup_fraction)
     t0 = time.perf_counter()
-    torch.set_num_threads(int(threads))
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-
-    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-    train_blocks, val_blocks = _blocks(tokenizer, corpus, val_corpus, val_fraction, seq_len)
-
-    config = tiny_qwen3_config(arch, tokenizer, max_position_embeddings or seq_len)
-    model = Qwen3ForCausalLM(config)
+    tokenizer, train_blocks, val_blocks, model, generator = _start(
+        corpus, tokenizer_dir, arch, seq_len, seed, threads, val_corpus, val_fraction, max_position_embeddings
+    )
     n_sequences = max(1, round(tokens / seq_len))
     order = block_order(len(train_blocks), n_sequences, generator)
     n_steps = math.ceil(n_sequences / batch_size)
@@ -223,14 +250,20 @@ def _loss_record(
     }
 
 
-def _save(model, tokenizer, out_dir: str | os.PathLike, summary: dict, t0: float) -> dict:
+def _save(
+    model, tokenizer, out_dir: str | os.PathLike, summary: dict, t0: float, trunk_wall_s: float | None = None
+) -> dict:
     """Write model, tokenizer and ``pretrain.json`` (``summary`` plus ``wall_s`` since ``t0``) into ``out_dir``
-    atomically; returns ``summary``."""
+    atomically; returns ``summary``. With ``trunk_wall_s`` (a WSD branch: the trunk's seconds up to the branch
+    point), ``branch_wall_s`` is the time since ``t0`` and ``wall_s`` = ``trunk_wall_s + branch_wall_s``."""
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     with atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        summary["wall_s"] = time.perf_counter() - t0
+        elapsed = time.perf_counter() - t0
+        if trunk_wall_s is not None:
+            summary.update(trunk_wall_s=float(trunk_wall_s), branch_wall_s=elapsed)
+        summary["wall_s"] = elapsed + (trunk_wall_s or 0.0)
         write_json(Path(tmp) / "pretrain.json", summary)
     return summary
