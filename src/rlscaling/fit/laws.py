@@ -1,8 +1,9 @@
 """The joint-law forms competing for ``fits.json``, behind one interface (fit / predict on study points).
 
-Two families: compute-only laws ``err = f(C_pretrain, C_rl)`` (:mod:`.joint`) and laws that separate model size
-from tokens ``err = f(N, D, C_rl)`` (:mod:`.size_tokens`). Units: N parameters, D tokens, C FLOPs, accuracy
-fraction.
+Two families: compute-only laws of (C_pretrain, C_rl) -- the power laws ``err = f(C_pretrain, C_rl)``
+(:mod:`.joint`) and the transition laws, sigmoid in log C_pretrain (:mod:`.transition`) -- and laws that separate
+model size from tokens ``err = f(N, D, C_rl)`` (:mod:`.size_tokens`). Units: N parameters, D tokens, C FLOPs,
+accuracy fraction.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .joint import JOINT_FORMULAS, fit_joint_law, joint_param_names, predict_joi
 from .size_tokens import FORMULAS as SIZE_TOKENS_FORMULAS
 from .size_tokens import PARAM_NAMES as SIZE_TOKENS_PARAMS
 from .size_tokens import fit_size_tokens_law, size_tokens_error
+from .transition import TRANSITION_FORMULAS, TRANSITION_PARAMS, fit_transition_law, predict_transition
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,11 @@ class JointForm:
     def separates_size(self) -> bool:
         return self.variables == "size_tokens"
 
+    @property
+    def is_transition(self) -> bool:
+        """A compute form whose base accuracy saturates in C_pretrain (sigmoid in log C_pretrain)."""
+        return self.name in TRANSITION_FORMULAS
+
     def fit(
         self, pts: StudyPoints, *, delta: float, error_floor: float, resampling: Resampling = NO_RESAMPLING
     ) -> dict:
@@ -81,7 +88,8 @@ class JointForm:
         kw = {"delta": delta, "error_floor": error_floor, "resampling": resampling}
         if self.separates_size:
             return fit_size_tokens_law(pts.n, pts.d, pts.c_rl, pts.y, self.name, **kw).as_dict()
-        out = fit_joint_law(pts.c_pre, pts.c_rl, pts.y, self.name, **kw)
+        fit = fit_transition_law if self.is_transition else fit_joint_law
+        out = fit(pts.c_pre, pts.c_rl, pts.y, self.name, **kw)
         return {**out, "variables": ["c_pretrain", "c_rl"]}
 
     def predict(self, params: Mapping[str, float], *, n=None, d=None, c_pre=None, c_rl) -> np.ndarray:
@@ -92,6 +100,8 @@ class JointForm:
             return 1.0 - size_tokens_error(self.name, params, n, d, c_rl)
         if c_pre is None:
             raise FitError(f"{self.name}: predicting needs C_pretrain")
+        if self.is_transition:
+            return predict_transition(self.name, params, c_pre, c_rl)
         return predict_joint(params, c_pre, c_rl)
 
     def predict_points(self, params: Mapping[str, float], pts: StudyPoints) -> np.ndarray:
@@ -103,6 +113,7 @@ FORMS: dict[str, JointForm] = {
         name: JointForm(name, "compute", JOINT_FORMULAS[name], tuple(joint_param_names(name)))
         for name in JOINT_FORMULAS
     },
+    **{name: JointForm(name, "compute", TRANSITION_FORMULAS[name], TRANSITION_PARAMS) for name in TRANSITION_FORMULAS},
     **{
         name: JointForm(name, "size_tokens", SIZE_TOKENS_FORMULAS[name], tuple(SIZE_TOKENS_PARAMS[name]))
         for name in SIZE_TOKENS_FORMULAS
