@@ -12,6 +12,10 @@ A source is a string spec ``<kind>:<name>[?key=value&...]``:
 - ``procedural:<task>?terms=3-4&digits=1-2`` — see ``rlscaling.procedural``.
 - ``jsonl:<path>`` — local JSON lines already in the record shape.
 
+A split may be a union, ``"test+validation"`` (:func:`split_names`): ``procedural:`` sources cover it with
+:func:`rlscaling.procedural.generate_union` (every question of a smaller term count first, split by split);
+``hf:`` sources concatenate the splits' rows in the given order before subsampling (their ids name the split).
+
 Records have the uniform shape of :mod:`rlscaling.dataset_records` (question records ``id, question, answer,
 solution, subject, level, choices, source``; text records ``id, text, source``).
 
@@ -65,6 +69,10 @@ OFFLINE_HELP = (
 )
 
 
+class NotEnoughRecordsError(DataSourceError):
+    """A ``procedural:`` request for more unique items than its question space holds (``n`` is the culprit)."""
+
+
 # --------------------------------------------------------------------------- specs
 
 
@@ -111,7 +119,17 @@ def _check_options(spec: str, kind: str, name: str, options: Mapping[str, str]) 
             raise DataSourceError(f"data source {spec!r}: unknown option {key!r} for {kind}:{name}; allowed: {known}")
 
 
-# --------------------------------------------------------------------------- validation
+def split_names(split: str, spec: str = "") -> tuple[str, ...]:
+    """``"test+validation"`` -> ``("test", "validation")``; ``"test"`` -> ``("test",)``.
+
+    An empty part (``"test+"``), whitespace around a name or a split named twice -> ``DataSourceError`` (prefixed
+    with ``spec`` when given). Whether the names exist is up to the source.
+    """
+    names = tuple(str(split).split("+"))
+    if any(not name or name != name.strip() for name in names) or len(set(names)) != len(names):
+        where = f"{spec}: " if spec else ""
+        raise DataSourceError(f"{where}split {split!r}: expected one split name or distinct names joined by '+'")
+    return names
 
 
 # --------------------------------------------------------------------------- hf loading
@@ -280,19 +298,24 @@ HF_LOADERS: dict[str, HFDataset] = {
 }
 
 
-def _hf_records(name: str, options: Mapping[str, str], split: str, spec: str, kind: str | None) -> list[dict]:
+def _hf_records(
+    name: str, options: Mapping[str, str], splits: tuple[str, ...], spec: str, kind: str | None
+) -> list[dict]:
+    """Records of every split in ``splits``, split by split (two names of one hub split are refused)."""
     dataset = HF_LOADERS[name]
-    split = dataset.hub_split(split, spec)
-    rows = dataset.load_rows(split, spec, options.get("data_dir"))
+    hub = [dataset.hub_split(split, spec) for split in splits]
+    if len(set(hub)) != len(hub):
+        raise DataSourceError(f"{spec}: split {'+'.join(splits)!r} names one {name} split twice ({'+'.join(hub)})")
     records = []
-    for idx, row in enumerate(rows):
-        try:
-            rec = dataset.convert(row, idx, split)
-        except KeyError as exc:
-            raise DataSourceError(f"{spec}: {split} row {idx} lacks column {exc.args[0]!r}") from None
-        where = f"{spec} {split} row {idx} (id {rec.get('id')!r})"
-        rec = validate_record({**rec, "source": spec}, where)
-        records.append(check_answer(rec, kind, where) if kind else rec)
+    for split in hub:
+        for idx, row in enumerate(dataset.load_rows(split, spec, options.get("data_dir"))):
+            try:
+                rec = dataset.convert(row, idx, split)
+            except KeyError as exc:
+                raise DataSourceError(f"{spec}: {split} row {idx} lacks column {exc.args[0]!r}") from None
+            where = f"{spec} {split} row {idx} (id {rec.get('id')!r})"
+            rec = validate_record({**rec, "source": spec}, where)
+            records.append(check_answer(rec, kind, where) if kind else rec)
     return records
 
 
@@ -328,6 +351,21 @@ def _subsample(records: list[dict], n: int | None, seed: int) -> list[dict]:
     return [records[i] for i in keep]
 
 
+def _procedural_records(
+    spec: str, name: str, options: Mapping[str, str], splits: tuple[str, ...], n: int | None, seed: int
+) -> list[dict]:
+    """Generated items of one split (:func:`procedural.generate`) or a union (:func:`procedural.generate_union`)."""
+    if n is None:
+        raise DataSourceError(f"{spec}: procedural sources need n (how many items to generate)")
+    try:
+        if len(splits) == 1:
+            return procedural.generate(name, n, seed, splits[0], **options)
+        return procedural.generate_union(name, n, seed, splits, **options)
+    except procedural.ProceduralError as exc:
+        error = NotEnoughRecordsError if isinstance(exc, procedural.ExhaustedError) else DataSourceError
+        raise error(f"{spec}: {exc}") from None
+
+
 def load_records(
     spec: str, split: str = "test", n: int | None = None, seed: int = 0, kind: str | None = None
 ) -> list[dict]:
@@ -335,7 +373,8 @@ def load_records(
 
     ``hf:``/``jsonl:`` sources return a seeded subsample (original order kept) when ``n`` is below
     their size, else everything; ``procedural:`` sources generate exactly ``n`` items (``n`` is
-    required there). A ``jsonl:`` file is one split: ``split`` is ignored for it. With ``kind``
+    required there; ``NotEnoughRecordsError`` if their question space is too small). ``split`` may be a union
+    ``"a+b"`` (:func:`split_names`). A ``jsonl:`` file is one split: ``split`` is ignored for it. With ``kind``
     (one of ``ANSWER_KINDS``) every record of the source, not only the subsample, must pass
     :func:`check_answer`.
     """
@@ -344,19 +383,14 @@ def load_records(
         raise ValueError(f"answer kind {kind!r}: expected one of {', '.join(ANSWER_KINDS)} or None")
     if n is not None and n < 0:
         raise DataSourceError(f"{spec}: n must be >= 0, got {n}")
+    if source_kind == "jsonl":
+        return _subsample(_jsonl_records(name, spec, kind), n, seed)
+    splits = split_names(split, spec)
     if source_kind == "procedural":
-        if n is None:
-            raise DataSourceError(f"{spec}: procedural sources need n (how many items to generate)")
-        try:
-            generated = procedural.generate(name, n, seed, split, **options)
-        except procedural.ProceduralError as exc:
-            raise DataSourceError(f"{spec}: {exc}") from None
         records = []
-        for i, rec in enumerate(generated):
+        for i, rec in enumerate(_procedural_records(spec, name, options, splits, n, seed)):
             where = f"{spec} {split} item {i} (id {rec.get('id')!r})"
             rec = validate_record({**rec, "source": spec}, where)
             records.append(check_answer(rec, kind, where) if kind else rec)
         return records
-    if source_kind == "jsonl":
-        return _subsample(_jsonl_records(name, spec, kind), n, seed)
-    return _subsample(_hf_records(name, options, split, spec, kind), n, seed)
+    return _subsample(_hf_records(name, options, splits, spec, kind), n, seed)

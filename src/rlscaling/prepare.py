@@ -8,13 +8,14 @@ per whole document, e.g. one WikiText-2 page, so the strided windows of ``val_lo
 Every question record is checked against the answer kind it will be scored as (``rlscaling.data.check_answer``):
 ``eval_<b>``/``fewshot_<b>`` as ``benchmarks.<b>.kind`` (default: the benchmark's name), ``rl_train`` as
 ``data.rl_train.kind`` (default: inferred from an ``hf:gsm8k|math|mmlu`` or ``procedural:`` source). Every error is
-raised before anything is returned, prefixed with the config key of the source.
+raised before anything is returned, prefixed with the config key of the source (of the split for a malformed split
+union, of the size when a procedural source holds fewer than ``n`` unique questions).
 """
 
 from __future__ import annotations
 
 from .config import ConfigError
-from .data import ANSWER_KINDS, DataSourceError, load_records
+from .data import ANSWER_KINDS, DataSourceError, NotEnoughRecordsError, load_records, split_names
 
 DEFAULT_FEWSHOT_N = 64
 ANSWER_KIND_OF_HF = {"gsm8k": "gsm8k", "math": "math", "mmlu": "mmlu"}
@@ -25,7 +26,8 @@ def dataset_spec(cfg: dict, name: str) -> dict:
     """Source spec, split, size, seed, answer kind and config key of a named dataset.
 
     ``kind`` is the answer kind its records must suit (``None`` for ``val_text``: text records); ``key`` is the
-    config key of the source, for error messages. Unknown names raise ``ConfigError``.
+    config key of the source, for error messages. ``split`` may be a union, ``"test+validation"``
+    (:func:`rlscaling.data.split_names`). Unknown names raise ``ConfigError``.
     """
     seed = int(cfg.get("seed", 0))
     if name == "rl_train":
@@ -78,6 +80,17 @@ def dataset_spec(cfg: dict, name: str) -> dict:
     raise ConfigError(f"unknown dataset '{name}' (rl_train, eval_<bench>, fewshot_<bench>, pretrain_corpus, val_text)")
 
 
+def _split_and_n_keys(name: str) -> tuple[str, str]:
+    """The config keys of a named dataset's split and size (``dataset_spec`` names only), for error messages."""
+    if name == "rl_train":
+        return "data.rl_train.split", "data.rl_train.n"
+    if name == "val_text":
+        return "val_loss.split", "val_loss.n_documents"
+    role, bench = name.split("_", 1)
+    prefix = f"benchmarks.{bench}.{'fewshot_' if role == 'fewshot' else ''}"
+    return f"{prefix}split", f"{prefix}n"
+
+
 def _seed(value, default: int) -> int:
     """A configured seed, or ``default`` when it is absent or null."""
     return default if value is None else int(value)
@@ -118,8 +131,15 @@ def prepare_dataset(cfg: dict, name: str) -> list[dict]:
             for i, t in enumerate(docs)
         ]
     spec = dataset_spec(cfg, name)
+    split_key, n_key = _split_and_n_keys(name)
+    try:
+        split_names(spec["split"])
+    except DataSourceError as exc:
+        raise ConfigError(f"dataset '{name}' ({split_key}): {exc}") from None
     try:
         rows = load_records(spec["source"], split=spec["split"], n=spec["n"], seed=spec["seed"], kind=spec["kind"])
+    except NotEnoughRecordsError as exc:
+        raise NotEnoughRecordsError(f"dataset '{name}' ({n_key} = {spec['n']}): {exc}") from None
     except DataSourceError as exc:
         raise DataSourceError(f"dataset '{name}' ({spec['key']}): {exc}") from None
     if not rows:

@@ -13,20 +13,23 @@ Tasks (``TASKS``):
 Difficulty keys (``terms``, ``digits`` as ``"lo-hi"`` ranges or ints; ``negation`` as a bool) map onto
 reasoning-gym's config fields ``min_terms``/``max_terms``, ``min_digits``/``max_digits`` and
 ``allow_negation``. Records follow docs/architecture.md; ``solution`` is the worked steps followed by
-``\\n#### <answer>``.
+``\\n#### <answer>``; ``subject`` is the evaluation stratum of an arithmetic item (:func:`stratum`: ``3term``,
+``3term_negpartial``, ``4term``, ...) and ``gsm_symbolic`` for that task.
 
-Splits are disjoint by construction, for any seeds: every question text is assigned to exactly one
-split by a hash of the text (``assigned_split``), and a split keeps only its own questions. The
-reasoning-gym seed is also derived from ``(seed, split)`` (``split_seed``) so splits draw different
-streams, and duplicates within a split are dropped.
+Splits are disjoint by construction, for any seeds: every question text is assigned to exactly one split by a
+hash of the text (``assigned_split``), and a split keeps only its own questions. The reasoning-gym seed is also
+derived from ``(seed, split)`` (``split_seed``) so splits draw different streams, and duplicates within a split
+are dropped. :func:`generate` samples one split; :func:`generate_union` several (``split: test+validation``),
+taking every question of a smaller term count before any of a larger one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from itertools import count, islice
 from typing import Any
 
 from rlscaling.rewards import canonical_number
@@ -41,12 +44,19 @@ TASK_OPTIONS: dict[str, tuple[str, ...]] = {
     "gsm_symbolic": (),
 }
 _CHUNK = 1024  # reasoning-gym items per dataset instance; part of the determinism contract
+UNION_PATIENCE = 50_000  # draws without a new question that exhaust a cell of a split union (generate_union)
+STRATA = ("3term", "3term_negpartial", "4term")  # the strata of a terms=3-4 evaluation set (stratum)
 _GSM_SYMBOLIC_SUFFIX = " Give the result as your final answer. Do not include units."
 _TOKEN = re.compile(r"\s*(-?\d+|[-+*/])")
+_BOOLS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
 class ProceduralError(ValueError):
     """Bad task, difficulty option or an unsatisfiable request."""
+
+
+class ExhaustedError(ProceduralError):
+    """The question space of a request holds fewer than ``n`` unique questions (as far as the draws found)."""
 
 
 # --------------------------------------------------------------------------- seeds and splits
@@ -110,15 +120,35 @@ def _is_number(tok: str) -> bool:
 
 
 def _apply(a: int, op: str, b: int, expression: str) -> int:
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    if op == "*":
-        return a * b
-    if b == 0 or a % b:
+    if op == "/" and (b == 0 or a % b):
         raise ValueError(f"cannot render {expression!r}: {a} / {b} is not an exact integer division")
-    return a // b
+    return a + b if op == "+" else a - b if op == "-" else a * b if op == "*" else a // b
+
+
+def _worked_steps(expression: str, sign_slip: bool = False) -> tuple[list[tuple[int, str, int, int]], int]:
+    """``([(left, op, right, result), ...], final value)`` of :func:`render_steps`, one tuple per written step."""
+    tokens = _tokenize(expression)
+    steps: list[tuple[int, str, int, int]] = []
+    # precedence pass: collapse * and / into single terms
+    terms: list[int] = [int(tokens[0])]
+    adds: list[str] = []
+    for op, num in zip(tokens[1::2], tokens[2::2]):
+        b = int(num)
+        if op in "*/":
+            value = _apply(terms[-1], op, b, expression)
+            value = abs(value) if sign_slip else value
+            steps.append((terms[-1], op, b, value))
+            terms[-1] = value
+        else:
+            adds.append(op)
+            terms.append(b)
+    total = terms[0]
+    for op, b in zip(adds, terms[1:]):
+        value = _apply(total, op, b, expression)
+        value = abs(value) if sign_slip else value
+        steps.append((total, op, b, value))
+        total = value
+    return steps, total
 
 
 def render_steps(expression: str, sign_slip: bool = False) -> tuple[str, str]:
@@ -131,30 +161,27 @@ def render_steps(expression: str, sign_slip: bool = False) -> tuple[str, str]:
     ``sign_slip=True`` renders a consistent student error instead: every negative step result is written, and
     carried on, without its minus sign (``"3 - 5 - 6"`` -> ``("3 - 5 = 2. 2 - 6 = 4.", "4")``).
     """
-    tokens = _tokenize(expression)
-    steps: list[str] = []
-    # precedence pass: collapse * and / into single terms
-    terms: list[int] = [int(tokens[0])]
-    adds: list[str] = []
-    for op, num in zip(tokens[1::2], tokens[2::2]):
-        b = int(num)
-        if op in "*/":
-            value = _apply(terms[-1], op, b, expression)
-            value = abs(value) if sign_slip else value
-            steps.append(f"{terms[-1]} {op} {b} = {value}.")
-            terms[-1] = value
-        else:
-            adds.append(op)
-            terms.append(b)
-    total = terms[0]
-    for op, b in zip(adds, terms[1:]):
-        value = _apply(total, op, b, expression)
-        value = abs(value) if sign_slip else value
-        steps.append(f"{total} {op} {b} = {value}.")
-        total = value
-    if not steps:
-        steps.append(f"{total} = {total}.")
-    return " ".join(steps), str(total)
+    steps, total = _worked_steps(expression, sign_slip)
+    text = " ".join(f"{a} {op} {b} = {value}." for a, op, b, value in steps)
+    return text or f"{total} = {total}.", str(total)
+
+
+def stratum(expression: str) -> str:
+    """The evaluation stratum of an arithmetic expression (its records' ``subject``), a pure function of the text:
+    ``"3term"`` (3 operands, no negative partial sum: ``"3 + 7 - 5"``), ``"3term_negpartial"`` (3 operands and a
+    negative partial sum: ``"3 - 7 + 5"``, as 3 - 7 = -4), else ``f"{k}term"`` for ``k`` operands, whatever their
+    partial sums (``"4term"``, ``"2term"``, ``"1term"``).
+
+    A *partial sum* is the result of a worked step of :func:`render_steps` other than the last; for a ``+``/``-``
+    chain, the running value after each operation but the last. The final result does not count (``"5 - 3 - 6"`` =
+    -4 is ``"3term"``; ``"3 - 5 - 6"``, partial sum -2, is negpartial), nor does a negative first operand
+    (``"-3 + 5 + 1"``). Expressions that :func:`render_steps` refuses raise ``ValueError``.
+    """
+    steps, _ = _worked_steps(expression)
+    operands = len(steps) + 1  # one written step per operator
+    if operands != 3:
+        return f"{operands}term"
+    return "3term_negpartial" if any(value < 0 for *_, value in steps[:-1]) else "3term"
 
 
 # --------------------------------------------------------------------------- difficulty
@@ -178,14 +205,10 @@ def _parse_range(key: str, value: Any) -> tuple[int, int]:
 
 
 def _parse_bool(key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes"):
-        return True
-    if text in ("0", "false", "no"):
-        return False
-    raise ProceduralError(f"difficulty {key}={value!r}: expected true/false")
+    text = str(value).strip().lower()  # str(True) == "True"
+    if text not in _BOOLS:
+        raise ProceduralError(f"difficulty {key}={value!r}: expected true/false")
+    return _BOOLS[text]
 
 
 def difficulty_config(task: str, **difficulty: Any) -> dict[str, Any]:
@@ -218,10 +241,11 @@ def difficulty_config(task: str, **difficulty: Any) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class _Item:
+class _Item:  # field order = record key order
     question: str
-    solution: str
     answer: str
+    solution: str
+    subject: str
 
 
 def _render_expression_item(raw: Mapping[str, Any]) -> _Item:
@@ -230,13 +254,11 @@ def _render_expression_item(raw: Mapping[str, Any]) -> _Item:
     expected = canonical_number(str(raw["answer"]))
     if answer != expected:  # the renderer and reasoning-gym must agree on every item
         raise AssertionError(f"worked steps for {expression!r} end at {answer}, reasoning-gym says {expected}")
-    return _Item(f"What is {expression}?", f"{steps}\n#### {answer}", answer)
+    return _Item(f"What is {expression}?", answer, f"{steps}\n#### {answer}", stratum(expression))
 
 
 def _render_gsm_symbolic_item(raw: Mapping[str, Any]) -> _Item:
-    question = raw["question"]
-    if question.endswith(_GSM_SYMBOLIC_SUFFIX):
-        question = question[: -len(_GSM_SYMBOLIC_SUFFIX)]
+    question = raw["question"].removesuffix(_GSM_SYMBOLIC_SUFFIX)
     answer = canonical_number(str(raw["answer"]))
     if answer is None:
         raise ProceduralError(f"gsm_symbolic answer {raw['answer']!r} is not a number")
@@ -244,8 +266,7 @@ def _render_gsm_symbolic_item(raw: Mapping[str, Any]) -> _Item:
     body, _, final = cot.partition("####")
     if final.strip() and canonical_number(final.strip()) != answer:
         raise AssertionError(f"gsm_symbolic worked solution ends at {final.strip()}, reasoning-gym says {answer}")
-    body = body.rstrip()
-    return _Item(question.strip(), f"{body}\n#### {answer}", answer)
+    return _Item(question.strip(), answer, f"{body.rstrip()}\n#### {answer}", "gsm_symbolic")
 
 
 _RENDERERS = {
@@ -259,12 +280,9 @@ def _raw_stream(task: str, base_seed: int, config: Mapping[str, Any]) -> Iterato
     """reasoning-gym items from chunks seeded ``base_seed + k * _CHUNK`` (k = 0, 1, ...), forever."""
     import reasoning_gym
 
-    k = 0
-    while True:
+    for k in count():
         dataset = reasoning_gym.create_dataset(task, seed=base_seed + k * _CHUNK, size=_CHUNK, **config)
-        for idx in range(_CHUNK):
-            yield dataset[idx]
-        k += 1
+        yield from (dataset[idx] for idx in range(_CHUNK))
 
 
 def source_spec(task: str, **difficulty: Any) -> str:
@@ -279,46 +297,104 @@ def _spec_value(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def _candidates(task: str, base_seed: int, split: str, config: Mapping[str, Any]) -> Iterator[_Item | None]:
+    """One value per reasoning-gym draw of the stream seeded ``base_seed``: the rendered item if its question is
+    assigned to ``split`` and new in this stream, else ``None``."""
+    render = _RENDERERS[task]
+    seen: set[str] = set()
+    for raw in _raw_stream(task, base_seed, config):
+        item = render(raw)
+        if item.question in seen or assigned_split(item.question) != split:
+            yield None
+        else:
+            seen.add(item.question)
+            yield item
+
+
+def _record(rid: str, item: _Item, source: str) -> dict:
+    return {"id": rid, **asdict(item), "level": None, "choices": None, "source": source}
+
+
 def generate(task: str, n: int, seed: int, split: str, max_draws: int | None = None, **difficulty: Any) -> list[dict]:
     """``n`` unique records of ``task`` for ``split``, deterministic in ``(task, n, seed, split, difficulty)``.
 
     Draws reasoning-gym items from the ``split_seed(seed, split)`` stream and keeps those whose question
     is assigned to ``split`` and not seen before. A prefix property holds: ``generate(.., n)`` is the
-    first ``n`` items of ``generate(.., n + m)``. Raises ``ProceduralError`` if ``max_draws`` (default
-    ``max(20_000, 100 * n)``) draws do not yield ``n`` items (difficulty range too small for ``n``).
+    first ``n`` items of ``generate(.., n + m)``. Ids are ``{task}-{split}-s{seed}-{index:05d}``; ``subject`` is
+    the :func:`stratum` of an arithmetic task's expression, ``"gsm_symbolic"`` for that task. Raises
+    ``ExhaustedError`` if ``max_draws`` (default ``max(20_000, 100 * n)``) draws do not yield ``n`` items.
     """
     _check_split(split)
     if n < 0:
         raise ProceduralError(f"n must be >= 0, got {n}")
     config = difficulty_config(task, **difficulty)
-    render = _RENDERERS[task]
     limit = max_draws if max_draws is not None else max(20_000, 100 * n)
     source = source_spec(task, **difficulty)
     records: list[dict] = []
-    seen: set[str] = set()
-    stream = _raw_stream(task, split_seed(seed, split), config)
+    stream = _candidates(task, split_seed(seed, split), split, config)
     draws = 0
     while len(records) < n:
         if draws >= limit:
-            raise ProceduralError(
+            raise ExhaustedError(
                 f"{source}: only {len(records)} unique {split!r} questions of {n} requested after {limit} "
                 f"draws (seed {seed}); widen the difficulty ranges or lower n"
             )
-        item = render(next(stream))
+        item = next(stream)
         draws += 1
-        if item.question in seen or assigned_split(item.question) != split:
-            continue
-        seen.add(item.question)
-        records.append(
-            {
-                "id": f"{task}-{split}-s{seed}-{len(records):05d}",
-                "question": item.question,
-                "answer": item.answer,
-                "solution": item.solution,
-                "subject": task,
-                "level": None,
-                "choices": None,
-                "source": source,
-            }
-        )
+        if item is not None:
+            records.append(_record(f"{task}-{split}-s{seed}-{len(records):05d}", item, source))
     return records
+
+
+def _union_cell(task: str, seed: int, split: str, terms: int | None, config: dict, patience: int) -> Iterator[_Item]:
+    """The new questions of one cell of a split union, until ``patience`` consecutive draws bring none."""
+    base_seed = split_seed(seed, split)  # a union without terms reads generate()'s own streams
+    if terms is not None:
+        config = {**config, "min_terms": terms, "max_terms": terms}
+        base_seed = _hash_int(f"rlscaling-procedural:{int(seed)}:{split}:t{terms}")
+    idle = 0
+    for item in _candidates(task, base_seed, split, config):
+        if item is not None:
+            idle = 0
+            yield item
+        elif (idle := idle + 1) >= patience:
+            return
+
+
+def generate_union(
+    task: str, n: int, seed: int, splits: Sequence[str], patience: int | None = None, **difficulty: Any
+) -> list[dict]:
+    """``n`` unique records of ``task`` from several splits, every question of a smaller term count first.
+
+    Cells are ``(term count, split)`` pairs read in order: the counts of ``terms`` ascending, and for each the
+    ``splits`` in the given order. A cell is a :func:`generate`-like stream of its split with ``terms`` fixed to
+    its count (seeded by ``(seed, split, count)``); its new questions are taken in stream order until ``patience``
+    (default ``UNION_PATIENCE``) consecutive draws bring none, then the next cell is read. So small question
+    spaces are covered whole (``terms=3-4&digits=1`` over ``test+validation``: all 783 3-term chains, then 4-term
+    ones). No question repeats (splits are disjoint); deterministic; ``(.., n)`` is a prefix of ``(.., n + m)``.
+    Ids: ``{task}-{split}-t{count}-s{seed}-{index in cell:05d}``. Without ``terms``, one cell per split: generate's
+    stream and ids. Raises ``ExhaustedError`` with the count per cell if every cell runs dry before ``n``.
+    """
+    for split in splits:
+        _check_split(split)
+    if not splits or len(set(splits)) != len(splits):
+        raise ProceduralError(f"a split union needs distinct splits, got {'+'.join(splits)!r}")
+    if n < 0:
+        raise ProceduralError(f"n must be >= 0, got {n}")
+    config = difficulty_config(task, **difficulty)
+    patience = UNION_PATIENCE if patience is None else patience
+    source = source_spec(task, **difficulty)
+    records: list[dict] = []
+    counts: list[str] = []
+    for terms in range(config["min_terms"], config["max_terms"] + 1) if "min_terms" in config else [None]:
+        for split in splits:
+            tag = "" if terms is None else f"t{terms}-"
+            items = list(islice(_union_cell(task, seed, split, terms, config, patience), n - len(records)))
+            records += [_record(f"{task}-{split}-{tag}s{seed}-{k:05d}", it, source) for k, it in enumerate(items)]
+            counts.append(f"{split}{'' if terms is None else f' {terms} terms'}: {len(items)}")
+            if len(records) == n:
+                return records
+    raise ExhaustedError(
+        f"{source}: only {len(records)} unique {'+'.join(splits)!r} questions of {n} requested ({', '.join(counts)}; "
+        f"each stopped after {patience} draws without a new question, seed {seed}); widen the difficulty or lower n"
+    )

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import unknown
-from .gsm8k import MARKER, MODES, extract_gsm8k, score_gsm8k
+from .gsm8k import MARKER, MODES, continues_past_answer, extract_gsm8k, score_gsm8k
 from .math import (
     MATH_SCORERS,
     extract_boxed,
@@ -56,6 +56,7 @@ __all__ = [
     "SCORERS",
     "canonical_number",
     "compute_score",
+    "continues_past_answer",
     "default_scorer",
     "extract_boxed",
     "extract_first_boxed",

@@ -6,6 +6,8 @@ lm-eval):
 - ``custom_flexible``: cut the response right after the number that follows the FIRST ``####`` and take
   the last number of what remains (= that number). If the first ``####`` has no number after it, cut at
   the marker and take the last number before it. Without any ``####`` it equals ``flexible``.
+
+:func:`continues_past_answer` tells whether a response goes on after the line of its first ``#### <number>``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ MARKER = "####"
 
 # After "####": optional horizontal space, optional "$" (and space), then a number.
 _AFTER_MARKER = re.compile(r"[ \t]*+(?:\$[ \t]*+)?" + NUMBER_SRC)
+# The first "#### <number>" answer: a run of 4+ '#' (only the last four can precede a number; matched from the run's
+# start and consumed whole, so long runs of '#' cost linear time), then the number as _number_after_marker reads it.
+_ANSWER = re.compile(r"####(?<!#####)#*+" + _AFTER_MARKER.pattern)
+_NON_SPACE = re.compile(r"\S")  # what str.isspace() calls whitespace is \s
 # On the REVERSED text: the first digit of a number right after a marker ("5 $ ####" is "#### $ 5").
 _REVERSED_MARKER_DIGIT = re.compile(r"[0-9]\.?\$?[-+]?(?:[ \t]*+\$)?+[ \t]*+####")
 
@@ -89,3 +95,24 @@ def score_gsm8k(response: str, ground_truth: str, mode: str, window: int | None 
     """1.0 if the extracted answer equals ``ground_truth`` numerically (``"12.00"`` == ``"12"``), else 0.0."""
     answer = extract_gsm8k(response, mode, window)
     return 1.0 if answer is not None and answer == canonical_truth(ground_truth) else 0.0
+
+
+def continues_past_answer(response: str) -> bool:
+    """Whether ``response`` has text on a line after the line of its first ``#### <number>`` answer.
+
+    The answer is the first ``####`` followed, on its line, by a number as ``strict`` reads it (spaces/tabs and a
+    ``$`` may sit between: ``#### 7``, ``####-5``, ``#### $ 7``); markers without a number (``#### x``, ``####``
+    then a line break) are skipped. True iff a non-whitespace character (``str.isspace``) follows the first
+    ``\\n`` after that number: the base models' habit of writing a new ``Question:`` block after answering. Text on
+    the answer's own line (``#### 7 apples``, ``#### 7.``, ``#### 7\\r``) does not count, nor does whitespace
+    (``"#### 7\\n\\n  "``); a later line is one after a ``\\n`` (``\\r\\n`` included, a lone ``\\r`` not). No answer at
+    all, or a non-``str`` response, gives False (count those apart: their ``strict`` answer is None).
+    Total, linear time.
+    """
+    if not isinstance(response, str):
+        return False
+    answer = _ANSWER.search(response)
+    if answer is None:
+        return False
+    line_end = response.find("\n", answer.end())
+    return line_end >= 0 and _NON_SPACE.search(response, line_end + 1) is not None
