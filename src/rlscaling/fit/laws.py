@@ -1,9 +1,10 @@
 """The joint-law forms competing for ``fits.json``, behind one interface (fit / predict on study points).
 
-Two families: compute-only laws of (C_pretrain, C_rl) -- the power laws ``err = f(C_pretrain, C_rl)``
+Two kinds of variables: compute-only laws of (C_pretrain, C_rl) -- the power laws ``err = f(C_pretrain, C_rl)``
 (:mod:`.joint`) and the transition laws, sigmoid in log C_pretrain (:mod:`.transition`) -- and laws that separate
-model size from tokens ``err = f(N, D, C_rl)`` (:mod:`.size_tokens`). Units: N parameters, D tokens, C FLOPs,
-accuracy fraction.
+model size from tokens, of (N, D, C_rl) -- Chinchilla-style ``err = f(N, D, C_rl)`` (:mod:`.size_tokens`) and the
+transition laws sigmoid in log D with a size-dependent midpoint (:mod:`.transition_nd`). ``JointForm.family`` names
+the module that fits a form. Units: N parameters, D tokens, C FLOPs, accuracy fraction.
 """
 
 from __future__ import annotations
@@ -18,8 +19,15 @@ from .common import NO_RESAMPLING, FitError, Resampling
 from .joint import JOINT_FORMULAS, fit_joint_law, joint_param_names, predict_joint
 from .size_tokens import FORMULAS as SIZE_TOKENS_FORMULAS
 from .size_tokens import PARAM_NAMES as SIZE_TOKENS_PARAMS
-from .size_tokens import fit_size_tokens_law, size_tokens_error
+from .size_tokens import compute_optimal_size, fit_size_tokens_law, size_tokens_error
 from .transition import TRANSITION_FORMULAS, TRANSITION_PARAMS, fit_transition_law, predict_transition
+from .transition_nd import (
+    TRANSITION_ND_FORMULAS,
+    TRANSITION_ND_PARAMS,
+    compute_optimal_size_nd,
+    fit_transition_nd_law,
+    predict_transition_nd,
+)
 
 
 @dataclass(frozen=True)
@@ -65,12 +73,15 @@ class StudyPoints:
 
 @dataclass(frozen=True)
 class JointForm:
-    """One competing form: ``variables`` is ``"compute"`` (C_pretrain, C_rl) or ``"size_tokens"`` (N, D, C_rl)."""
+    """One competing form: ``variables`` is ``"compute"`` (C_pretrain, C_rl) or ``"size_tokens"`` (N, D, C_rl);
+    ``family`` is the module that fits it: ``"joint"``, ``"transition"`` (compute), ``"size_tokens"``,
+    ``"transition_nd"`` (N, D)."""
 
     name: str
     variables: str
     formula: str
     param_names: tuple[str, ...]
+    family: str
 
     @property
     def separates_size(self) -> bool:
@@ -78,17 +89,19 @@ class JointForm:
 
     @property
     def is_transition(self) -> bool:
-        """A compute form whose base accuracy saturates in C_pretrain (sigmoid in log C_pretrain)."""
-        return self.name in TRANSITION_FORMULAS
+        """Base accuracy saturates: a sigmoid in log C_pretrain, or in log D with a size-dependent midpoint."""
+        return self.family in ("transition", "transition_nd")
 
     def fit(
         self, pts: StudyPoints, *, delta: float, error_floor: float, resampling: Resampling = NO_RESAMPLING
     ) -> dict:
         """Fit on ``pts``; a dict with parameters (original units), ``params`` table, r2/rmse and ``draws``."""
         kw = {"delta": delta, "error_floor": error_floor, "resampling": resampling}
-        if self.separates_size:
+        if self.family == "transition_nd":
+            return fit_transition_nd_law(pts.n, pts.d, pts.c_rl, pts.y, self.name, **kw)
+        if self.family == "size_tokens":
             return fit_size_tokens_law(pts.n, pts.d, pts.c_rl, pts.y, self.name, **kw).as_dict()
-        fit = fit_transition_law if self.is_transition else fit_joint_law
+        fit = fit_transition_law if self.family == "transition" else fit_joint_law
         out = fit(pts.c_pre, pts.c_rl, pts.y, self.name, **kw)
         return {**out, "variables": ["c_pretrain", "c_rl"]}
 
@@ -97,27 +110,41 @@ class JointForm:
         if self.separates_size:
             if n is None or d is None:
                 raise FitError(f"{self.name}: predicting needs N and D")
+            if self.family == "transition_nd":
+                return predict_transition_nd(self.name, params, n, d, c_rl)
             return 1.0 - size_tokens_error(self.name, params, n, d, c_rl)
         if c_pre is None:
             raise FitError(f"{self.name}: predicting needs C_pretrain")
-        if self.is_transition:
+        if self.family == "transition":
             return predict_transition(self.name, params, c_pre, c_rl)
         return predict_joint(params, c_pre, c_rl)
+
+    def optimal_size(
+        self, params: Mapping[str, float], c_pre, c_rl=0.0, n_bounds: tuple[float, float] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(N*, D*) (parameters, tokens) with ``6 N D = c_pre`` FLOPs that maximise the predicted accuracy at ``c_rl``
+        FLOPs: Chinchilla's closed form for ``size_tokens`` forms (independent of C_rl and of ``n_bounds``), a corner
+        of ``n_bounds`` for ``transition_nd`` forms (see :func:`.transition_nd.compute_optimal_size_nd`)."""
+        if self.family == "transition_nd":
+            return compute_optimal_size_nd(self.name, params, c_pre, c_rl, n_bounds)
+        if self.family == "size_tokens":
+            return compute_optimal_size(params, c_pre)
+        raise FitError(f"{self.name}: a compute-only law sees only C_pretrain, not N and D")
 
     def predict_points(self, params: Mapping[str, float], pts: StudyPoints) -> np.ndarray:
         return self.predict(params, n=pts.n, d=pts.d, c_pre=pts.c_pre, c_rl=pts.c_rl)
 
 
+def _forms(variables: str, family: str, formulas: Mapping[str, str], names) -> dict[str, JointForm]:
+    """``JointForm`` per name of ``formulas``; ``names(form)`` gives its parameter names."""
+    return {f: JointForm(f, variables, formulas[f], tuple(names(f)), family) for f in formulas}
+
+
 FORMS: dict[str, JointForm] = {
-    **{
-        name: JointForm(name, "compute", JOINT_FORMULAS[name], tuple(joint_param_names(name)))
-        for name in JOINT_FORMULAS
-    },
-    **{name: JointForm(name, "compute", TRANSITION_FORMULAS[name], TRANSITION_PARAMS) for name in TRANSITION_FORMULAS},
-    **{
-        name: JointForm(name, "size_tokens", SIZE_TOKENS_FORMULAS[name], tuple(SIZE_TOKENS_PARAMS[name]))
-        for name in SIZE_TOKENS_FORMULAS
-    },
+    **_forms("compute", "joint", JOINT_FORMULAS, joint_param_names),
+    **_forms("compute", "transition", TRANSITION_FORMULAS, lambda _: TRANSITION_PARAMS),
+    **_forms("size_tokens", "size_tokens", SIZE_TOKENS_FORMULAS, SIZE_TOKENS_PARAMS.__getitem__),
+    **_forms("size_tokens", "transition_nd", TRANSITION_ND_FORMULAS, lambda _: TRANSITION_ND_PARAMS),
 }
 
 

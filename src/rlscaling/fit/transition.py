@@ -21,6 +21,10 @@ are additive in accuracy and the binomial noise is near-constant there; at these
 error residual is the accuracy residual / (1 - acc), so ``delta`` keeps its meaning (``error_floor`` is unused).
 Starts: a grid over L, U, G, k, C_mid, C_half scored in one pass, L-BFGS-B from the best few.
 
+The (N, D) forms of :mod:`.transition_nd` (a sigmoid in log tokens with a size-dependent midpoint) share this
+engine: :func:`fit_transition_engine`, the model, features, bounds and start grid take a size exponent ``a`` as a
+seventh engine parameter when the features carry ``ln(N/N_ref)``.
+
 Identification: a form whose data show no transition (every point on the floor, or only a sliver of the sigmoid)
 has no identified L, U, k, C_mid; :func:`fit_transition_law` raises FitError when the fitted base accuracy rises by
 less than ``MIN_RISE_RMSE`` x RMSE (and at least ``MIN_RISE``) across the observed C_pretrain range.
@@ -28,7 +32,7 @@ less than ``MIN_RISE_RMSE`` x RMSE (and at least ``MIN_RISE``) across the observ
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +52,8 @@ MIN_RISE = 0.005  # ... and this accuracy fraction (0.5 pp), for noise-free data
 K_BOUNDS = (0.1, 100.0)  # steepness k, per e-fold of C_pretrain
 MID_MARGIN, HALF_MARGIN = 3.0, 4.0  # e-folds beyond the fitted C_pretrain / positive C_rl range
 N_MID_STARTS = 12  # start values of the midpoint C_mid
+A_BOUNDS = (-2.0, 2.0)  # size exponent a of the (N, D) forms: both signs, so "no size effect" is inside
+A_STARTS = (-0.5, 0.0, 0.5, 1.0)
 
 
 def _is_gated(form: str) -> bool:
@@ -75,8 +81,12 @@ def rl_fraction(c_rl, c_half: float) -> np.ndarray:
 
 def predict_transition(form: str, params: Mapping[str, float], c_pre, c_rl) -> np.ndarray:
     """Accuracy (fraction) of transition form ``form`` at C_pretrain and C_rl FLOPs; ``params`` in original units."""
-    gated = _is_gated(form)
     sig = pretrain_fraction(c_pre, params["C_mid"], params["k"])
+    return transition_accuracy(params, sig, c_rl, _is_gated(form))
+
+
+def transition_accuracy(params: Mapping[str, float], sig, c_rl, gated: bool) -> np.ndarray:
+    """``L + (U - L)*sig + G*S`` (additive) or ``L + (U - L + G*S)*sig`` (gated) at pre-training fraction ``sig``."""
     gain = params["G"] * rl_fraction(c_rl, params["C_half"])
     L, U = params["L"], params["U"]
     return L + (U - L + gain) * sig if gated else L + (U - L) * sig + gain
@@ -94,14 +104,15 @@ def _linear_params(th: np.ndarray, gated: bool) -> tuple[np.ndarray, np.ndarray,
     return L, U, (q - U if gated else -L + q * (1 - U + L))
 
 
-def _model(gated: bool):
-    """``model(theta, X, jac)`` for :func:`fit_huber`: the predicted accuracy (and its Jacobian in theta)."""
+def _model(gated: bool, sized: bool = False):
+    """``model(theta, X, jac)`` for :func:`fit_huber`: the predicted accuracy (and its Jacobian in theta); ``sized``:
+    theta[6] is the size exponent ``a`` and the sigmoid's argument gains ``a * X["ln"]`` (``ln(N/N_ref)``)."""
 
     def model(theta, X, jac=False):
         th = np.asarray(theta, dtype=float)
         L, U, G = _linear_params(th, gated)
         k = np.exp(th[..., 3, None])
-        z = k * (X["lp"] - th[..., 4, None])
+        z = k * (X["lp"] - th[..., 4, None] + (th[..., 6, None] * X["ln"] if sized else 0.0))
         sig = expit(z)
         S = X["x"] / (X["x"] + np.exp(th[..., 5, None]))
         acc = L + (U - L + G * S) * sig if gated else L + (U - L) * sig + G * S
@@ -119,7 +130,7 @@ def _model(gated: bool):
             a_sig * ds * z,
             -a_sig * ds * k,
             -a_s * S * (1 - S),
-        ]
+        ] + ([a_sig * ds * k * X["ln"]] if sized else [])
         return acc, np.stack(J, axis=1)
 
     return model
@@ -130,17 +141,26 @@ MODELS = {form: _model(_is_gated(form)) for form in TRANSITION_FORMULAS}
 
 @dataclass(frozen=True)
 class _Data:
-    """Features in the engine's units: ``lp = ln(C_pre/s_pre)``, ``x = C_rl/s_rl`` (geometric-mean scales)."""
+    """Features in the engine's units: ``lp = ln(x_pre/s_pre)`` (x_pre = C_pretrain FLOPs, or D tokens for the (N, D)
+    forms), ``x = C_rl/s_rl`` and, for the (N, D) forms, ``ln = ln(N/n_ref)`` (scales: geometric means)."""
 
     s_pre: float
     s_rl: float
     X: dict
+    n_ref: float | None = None
 
     @classmethod
-    def of(cls, c_pre: np.ndarray, c_rl: np.ndarray) -> _Data:
-        s_pre = float(np.exp(np.mean(np.log(c_pre))))
-        s_rl = float(np.exp(np.mean(np.log(c_rl[c_rl > 0]))))
-        return cls(s_pre, s_rl, {"lp": np.log(c_pre / s_pre), "x": c_rl / s_rl})
+    def of(cls, x_pre: np.ndarray, c_rl: np.ndarray, n: np.ndarray | None = None) -> _Data:
+        s_pre, s_rl = _geomean(x_pre), _geomean(c_rl[c_rl > 0])
+        X = {"lp": np.log(x_pre / s_pre), "x": c_rl / s_rl}
+        if n is None:
+            return cls(s_pre, s_rl, X)
+        n_ref = _geomean(n)
+        return cls(s_pre, s_rl, {**X, "ln": np.log(n / n_ref)}, n_ref)
+
+    @property
+    def sized(self) -> bool:
+        return self.n_ref is not None
 
     def bounds(self) -> list[tuple[float, float]]:
         lp, lx = self.X["lp"], np.log(self.X["x"][self.X["x"] > 0])
@@ -151,17 +171,24 @@ class _Data:
             tuple(np.log(K_BOUNDS)),
             (lp.min() - MID_MARGIN, lp.max() + MID_MARGIN),
             (lx.min() - HALF_MARGIN, lx.max() + HALF_MARGIN),
-        ]
+        ] + ([A_BOUNDS] if self.sized else [])
 
     def to_params(self, theta: np.ndarray, gated: bool) -> np.ndarray:
-        """Engine theta -> (L, U, k, C_mid, G, C_half) in original units (fractions, FLOPs)."""
+        """Engine theta -> (L, U, k, C_mid, G, C_half) in original units (fractions, FLOPs); for the (N, D) forms
+        (L, U, k, D_mid0, a, G, C_half, N_ref) (D_mid0 tokens, N_ref parameters)."""
         L, U, G = (float(v[0]) for v in _linear_params(np.asarray(theta, dtype=float), gated))
-        return np.array([L, U, np.exp(theta[3]), np.exp(theta[4]) * self.s_pre, G, np.exp(theta[5]) * self.s_rl])
+        head, tail = [L, U, np.exp(theta[3]), np.exp(theta[4]) * self.s_pre], [G, np.exp(theta[5]) * self.s_rl]
+        return np.array((head + [theta[6]] + tail + [self.n_ref]) if self.sized else (head + tail))
+
+
+def _geomean(values: np.ndarray) -> float:
+    return float(np.exp(np.mean(np.log(values))))
 
 
 def _starts(data: _Data, y: np.ndarray, gated: bool) -> np.ndarray:
     """Grid of engine starts from natural guesses: floor, plateau and gain from the accuracy quantiles; the midpoint
-    between every two neighbouring C_pretrain values (at most ``N_MID_STARTS``), so a sharp step is found."""
+    between every two neighbouring C_pretrain (or D) values (at most ``N_MID_STARTS``), so a sharp step is found;
+    the size exponent at ``A_STARTS`` for the (N, D) forms."""
     u, lx = np.unique(data.X["lp"]), np.log(data.X["x"][data.X["x"] > 0])
     mids = (u[:-1] + u[1:]) / 2
     lo, hi = np.quantile(y, [0.1, 0.9])
@@ -174,6 +201,7 @@ def _starts(data: _Data, y: np.ndarray, gated: bool) -> np.ndarray:
             mids if len(mids) <= N_MID_STARTS else np.quantile(mids, np.linspace(0, 1, N_MID_STARTS)),
             [lx.min(), np.median(lx), lx.max()],
         ]
+        + ([list(A_STARTS)] if data.sized else [])
     )
     L, U, G = g[:, 0], np.maximum(g[:, 1], g[:, 0]), g[:, 2]
     p = np.where(L < 1, (U - L) / np.maximum(1 - L, 1e-12), 0.0)
@@ -199,20 +227,78 @@ def _check_inputs(c_pre, c_rl, accuracy, form: str):
 
 def observed_rise(params: Mapping[str, float], c_pre) -> float:
     """Rise of the fitted base accuracy (fraction, at C_rl = 0) across the observed C_pretrain range (FLOPs)."""
-    sig = pretrain_fraction([np.min(c_pre), np.max(c_pre)], params["C_mid"], params["k"])
-    return float((params["U"] - params["L"]) * (sig[1] - sig[0]))
+    return base_rise(params, pretrain_fraction([np.min(c_pre), np.max(c_pre)], params["C_mid"], params["k"]))
 
 
-def _require_transition(form: str, params: Mapping[str, float], c_pre, rmse: float) -> dict[str, float]:
-    """FitError unless the fitted transition rises clearly (above the fit's noise) inside the data."""
-    rise, need = observed_rise(params, c_pre), max(MIN_RISE_RMSE * rmse, MIN_RISE)
+def base_rise(params: Mapping[str, float], sig) -> float:
+    """``(U - L) * (max sig - min sig)``: the rise of the base accuracy (fraction) over the sigmoid values ``sig``."""
+    return float((params["U"] - params["L"]) * (np.max(sig) - np.min(sig)))
+
+
+def require_transition(form: str, rise: float, rmse: float, where: str, mid: str) -> dict[str, float]:
+    """FitError unless the fitted transition rises clearly (above the fit's noise) inside the data: ``rise`` (the
+    fitted base accuracy's rise across the observed ``where``) >= max(MIN_RISE_RMSE x ``rmse``, MIN_RISE)."""
+    need = max(MIN_RISE_RMSE * rmse, MIN_RISE)
     if not rise >= need:
         raise FitError(
             f"{form}: no transition in the data: the fitted base accuracy rises {100 * rise:.2f} pp across the "
-            f"observed C_pretrain range, below {MIN_RISE_RMSE:g} x RMSE = {100 * need:.2f} pp, so the floor L, "
-            "plateau U, midpoint C_mid and steepness k are not identified"
+            f"observed {where}, below {MIN_RISE_RMSE:g} x RMSE = {100 * need:.2f} pp, so the floor L, "
+            f"plateau U, midpoint {mid} and steepness k are not identified"
         )
     return {"observed_rise": rise, "min_rise": need}
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What :func:`fit_transition_engine` needs to know of one form: its name, formula, parameter names (original
+    units, :meth:`_Data.to_params` order), gating, and how to predict / measure the rise on the fitted points."""
+
+    form: str
+    formula: str
+    names: tuple[str, ...]
+    gated: bool
+    predict: Callable[[Mapping[str, float]], np.ndarray]  # params -> accuracy at the fitted points
+    rise: Callable[[Mapping[str, float]], float]  # params -> observed rise of the base accuracy (fraction)
+    where: str  # what the rise is measured across, for the FitError
+    mid: str  # name of the midpoint parameter, for the FitError
+
+
+def fit_transition_engine(law: Transition, data: _Data, y: np.ndarray, delta: float, resampling: Resampling) -> dict:
+    """Huber/L-BFGS-B fit of a transition form from the start grid, the no-transition guard, then bootstrap refits
+    (item replicates of ``y`` in ``resampling.acc_draws``, else point resamples) from the point estimate."""
+    model, bounds = _model(law.gated, data.sized), data.bounds()
+    theta, loss = fit_huber(model, data.X, y, delta, bounds, _starts(data, y, law.gated), top_k=6)
+    est = data.to_params(theta, law.gated)
+    params = dict(zip(law.names, map(float, est)))
+    gof = goodness_of_fit(y, law.predict(params))
+    identified = require_transition(law.form, law.rise(params), gof["rmse"], law.where, law.mid)
+    ad = None if resampling.acc_draws is None else np.asarray(resampling.acc_draws, dtype=float)
+
+    def refit(target, w=None):
+        th = fit_huber(model, data.X, target, delta, bounds, theta[None], w=w, tight=False)[0]
+        return data.to_params(th, law.gated)
+
+    draws = bootstrap_draws(
+        resampling,
+        lambda i: refit(ad[i]),
+        lambda idx: refit(y, np.bincount(idx, minlength=len(y)).astype(float)),
+        len(y),
+        len(law.names),
+        f"bootstrap {law.form}",
+    )
+    return {
+        "form": law.form,
+        "formula": law.formula,
+        "params": param_table(list(law.names), est, draws, resampling.ci),
+        "n": len(y),
+        "loss": loss,
+        **gof,
+        **identified,
+        **params,
+        "param_names": list(law.names),
+        "theta": theta,
+        "draws": draws,
+    }
 
 
 def fit_transition_law(
@@ -231,41 +317,18 @@ def fit_transition_law(
     and unused (no logs are taken). CIs: ``resampling`` (item replicates of the accuracies, else point resamples),
     refits starting from the point estimate. Returns parameters (original units) with CIs, R^2/RMSE on accuracy,
     ``observed_rise``, ``theta`` (engine units) and ``draws`` (B x 6, ``TRANSITION_PARAMS`` order). FitError when
-    the data show no transition (see :func:`_require_transition`).
+    the data show no transition (see :func:`require_transition`).
     """
     del error_floor
     c_pre, c_rl, y = _check_inputs(c_pre, c_rl, accuracy, form)
-    gated, model = _is_gated(form), MODELS[form]
-    data = _Data.of(c_pre, c_rl)
-    bounds = data.bounds()
-    theta, loss = fit_huber(model, data.X, y, delta, bounds, _starts(data, y, gated), top_k=6)
-    est = data.to_params(theta, gated)
-    params = dict(zip(TRANSITION_PARAMS, map(float, est)))
-    gof = goodness_of_fit(y, predict_transition(form, params, c_pre, c_rl))
-    identified = _require_transition(form, params, c_pre, gof["rmse"])
-    ad = None if resampling.acc_draws is None else np.asarray(resampling.acc_draws, dtype=float)
-
-    def refit(target, w=None):
-        return data.to_params(fit_huber(model, data.X, target, delta, bounds, theta[None], w=w, tight=False)[0], gated)
-
-    draws = bootstrap_draws(
-        resampling,
-        lambda i: refit(ad[i]),
-        lambda idx: refit(y, np.bincount(idx, minlength=len(y)).astype(float)),
-        len(y),
-        len(TRANSITION_PARAMS),
-        f"bootstrap {form}",
+    law = Transition(
+        form,
+        TRANSITION_FORMULAS[form],
+        TRANSITION_PARAMS,
+        _is_gated(form),
+        lambda p: predict_transition(form, p, c_pre, c_rl),
+        lambda p: observed_rise(p, c_pre),
+        "C_pretrain range",
+        "C_mid",
     )
-    return {
-        "form": form,
-        "formula": TRANSITION_FORMULAS[form],
-        "params": param_table(list(TRANSITION_PARAMS), est, draws, resampling.ci),
-        "n": len(y),
-        "loss": loss,
-        **gof,
-        **identified,
-        **params,
-        "param_names": list(TRANSITION_PARAMS),
-        "theta": theta,
-        "draws": draws,
-    }
+    return fit_transition_engine(law, _Data.of(c_pre, c_rl), y, delta, resampling)
