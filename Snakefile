@@ -47,6 +47,8 @@ include: "workflow/rules/common.smk"
 wildcard_constraints:
     model="[A-Za-z0-9_.-]+",
     budget="[A-Za-z0-9_.-]+",
+    seed=r"\d+",
+    reward="[a-z_]+",
     step=r"\d+",
     dataset="[a-z0-9_]+",
 

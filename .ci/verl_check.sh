@@ -133,7 +133,7 @@ first = passed[0]
 with initialize_config_module(config_module="verl.trainer.config", version_base=None):
     composed = compose(config_name="ppo_trainer", overrides=vb.build_overrides(cfg, first, paths))
 fn = get_custom_reward_fn(composed)
-mode = cfg["grpo"]["reward_mode"]
+mode = cfg["grpo"]["reward_modes"][0]
 good = fn(data_source="gsm8k", solution_str="3 + 4 = 7\n#### 7\nQuestion: next", ground_truth="7",
           extra_info={"reward_mode": mode})
 bad = fn(data_source="gsm8k", solution_str="3 + 4 = 8\n#### 8", ground_truth="7", extra_info={"reward_mode": mode})

@@ -46,9 +46,9 @@ def run_job(python: str, settings: dict, workdir: Path, out: str) -> dict:
         json.dumps(settings),
         "--threads",
         "1",
-        "model=results/models/vm/b1/base",
+        "model=results/models/vm/seed_1/b1/base",
         "data=results/data",
-        "checkpoint=vm/b1/step_0",
+        "checkpoint=vm/seed_1/b1/base/step_0",
         f"out={out}",
     ]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "HF_HUB_OFFLINE": "1"}
@@ -68,7 +68,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_eval_"))
     study_config(workdir, "transformers")  # writes transformers.yaml for the Snakemake run below
-    targets = ["results/models/vm/b1/base", "results/data/eval_gsm8k.jsonl", "results/data/fewshot_gsm8k.jsonl"]
+    targets = ["results/models/vm/seed_1/b1/base", "results/data/eval_gsm8k.jsonl", "results/data/fewshot_gsm8k.jsonl"]
     cmd = snakemake_command(workdir, workdir / "transformers.yaml", "-c2", *targets, "--quiet", "rules")
     subprocess.run(cmd, check=True)
     backends = {"transformers": sys.executable}

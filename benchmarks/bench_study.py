@@ -1,4 +1,4 @@
-"""Run a study end to end and print wall time per rule and in total (target: default study <= 15 min on 2 cores).
+"""Run a study end to end and print wall time per rule and in total (target: default study <= 10 min on 2 cores).
 
     python benchmarks/bench_study.py                      # default config, in a fresh temporary directory
     python benchmarks/bench_study.py --workdir . --no-run # only summarise an existing results/benchmarks/
@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from test_workflow import snakemake_command  # noqa: E402
 
-TARGET_S = 15 * 60
+TARGET_S = 10 * 60
 
 
 def per_rule_times(workdir: Path) -> pd.DataFrame:

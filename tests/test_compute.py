@@ -75,7 +75,7 @@ def test_verl_c_rl_counts_the_old_policy_forward(tmp_path):
     """verl's run record -> 12·N FLOPs per processed token (rollout 2 + update 6 + reference 2 + old policy 2)."""
     import json
 
-    from rlscaling.aggregate import cell_compute
+    from rlscaling.aggregate import base_compute, rl_compute
     from rlscaling.training.common import GRPOSettings
     from rlscaling.training.verl_backend import verl_passes
 
@@ -104,8 +104,9 @@ def test_verl_c_rl_counts_the_old_policy_forward(tmp_path):
         "1,300000,200000,1536,0.5,0.5,0.001,10\n2,310000,250000,1536,0.6,0.5,0.002,10\n"
     )
     cfg = {"models": {"m": {}}, "pretrain": {"budgets": {"b": d}}}
-    c = cell_compute(cfg, "m", "b", base, grpo)
+    c = base_compute(cfg, "m", "b", base)
     by_hand_step1 = 12 * n * (300000 + 200000)
     by_hand_step2 = by_hand_step1 + 12 * n * (310000 + 250000)
-    assert c["c_rl"] == {0: 0.0, 1: pytest.approx(by_hand_step1), 2: pytest.approx(by_hand_step2)}
+    c_rl = rl_compute(c["n_params"], grpo)
+    assert c_rl == {0: 0.0, 1: pytest.approx(by_hand_step1), 2: pytest.approx(by_hand_step2)}
     assert c["c_pretrain"] == pytest.approx(6 * n * d)

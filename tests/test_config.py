@@ -69,9 +69,33 @@ def test_checkpoints_and_jobs_follow_config(base):
     cfg["grpo"]["save_every"] = 2
     assert rc.checkpoint_steps(cfg, next(iter(cfg["models"]))) == [2, 4, 5]
     g = cfg["benchmarks"]["gsm8k"]
-    n_cells = sum(len(rc.budgets(cfg, m)) for m in cfg["models"])
-    per_cell = 2 * len(g["shots"]) + 2 * len(g["shots_intermediate"])  # base+final: all shots; 2 and 4: intermediate
-    assert len(rc.eval_jobs(cfg)) == n_cells * per_cell
+    # the embedded study: tiny-s and tiny-m have 2 seeds, tiny-l 1; 4 budgets; RL from 1 budget in 2 reward modes
+    n_seeds = sum(len(spec.get("seeds") or cfg["pretrain"]["seeds"]) for spec in cfg["models"].values())
+    n_cells = n_seeds * len(cfg["pretrain"]["budgets"])
+    n_runs = n_seeds * len(cfg["grpo"]["budgets"]) * len(cfg["grpo"]["reward_modes"])
+    assert (n_seeds, n_cells, n_runs) == (5, 20, 10)
+    per_run = len(g["shots"]) + 2 * len(g["shots_intermediate"])  # final: all shots; steps 2 and 4: intermediate
+    assert len(rc.eval_jobs(cfg)) == n_cells * len(g["shots"]) + n_runs * per_run
+    assert len(rc.cells(cfg)) == n_cells and len(rc.rl_runs(cfg)) == n_runs
+
+
+def test_seeds_reward_modes_and_rl_budgets_are_dimensions(base):
+    cfg = copy.deepcopy(base)
+    assert rc.seeds(cfg, "tiny-l") == [1] and rc.seeds(cfg, "tiny-m") == cfg["pretrain"]["seeds"]
+    runs = rc.rl_runs(cfg)
+    assert {r.reward for r in runs} == set(cfg["grpo"]["reward_modes"])
+    assert {r.budget for r in runs} == set(cfg["grpo"]["budgets"])
+    # paired runs: both reward modes of a cell share its GRPO seed; a trunk's seed does not depend on the budget
+    settings = [
+        rc.job_config(cfg, "grpo", model="tiny-m", seed="2", budget="2M", reward=m)
+        for m in ("strict", "custom_flexible")
+    ]
+    assert settings[0]["seed"] == settings[1]["seed"] and settings[0]["grpo"]["reward_mode"] == "strict"
+    trunk = rc.job_config(cfg, "pretrain_trunk", model="tiny-m", seed="2")
+    branch = rc.job_config(cfg, "pretrain", model="tiny-m", seed="2", budget="1M")
+    assert trunk["seed"] == branch["seed"] != rc.job_config(cfg, "pretrain_trunk", model="tiny-m", seed="1")["seed"]
+    cfg["grpo"]["budgets"] = ["3M"]
+    assert "grpo.budgets: ['3M'] are not pre-training budgets" in _err(cfg)
 
 
 # ---------------------------------------------------------------------------------------- one validation layer
@@ -144,18 +168,21 @@ def test_cell_seed_depends_on_the_cell_only(base):
 
 
 def test_each_job_sees_only_the_keys_it_reads(base):
-    model, budget = rc.cells(base)[0]
-    grpo = rc.job_config(base, "grpo", model=model, budget=budget)
+    model, seed, budget, reward = rc.rl_runs(base)[0]
+    grpo = rc.job_config(base, "grpo", model=model, seed=seed, budget=budget, reward=reward)
     assert set(grpo) == {"seed", "prompt_seed", "grpo", "models", "data"} and "evaluate" not in grpo
-    assert grpo["seed"] == rc.cell_seed(base, model, budget)
-    ev = rc.job_config(base, "evaluate_endpoint", checkpoint=rc.checkpoint_id(model, budget, 0))
+    assert grpo["seed"] == rc.cell_seed(base, model, seed, budget)
+    ev = rc.job_config(base, "evaluate_endpoint", checkpoint=rc.checkpoint_id(model, seed, budget, "base", 0))
     assert "grpo" not in ev and "models" not in ev and "pass_at_k" in ev["evaluate"]
     assert "pass_at_k" not in rc.job_config(base, "evaluate_intermediate", checkpoint="x")["evaluate"]
-    assert rc.job_config(base, "plots") == {"plots": base["plots"]}
+    assert rc.job_config(base, "plots") == {
+        "plots": base["plots"],
+        "grpo": {"reward_modes": base["grpo"]["reward_modes"]},
+    }
     edited = copy.deepcopy(base)
     edited["grpo"]["lr"] *= 2
     same = ["prepare_data", "pretrain", "evaluate_endpoint", "val_loss", "fit", "plots"]
-    wc = {"dataset": "rl_train", "model": model, "budget": budget, "checkpoint": "x"}
+    wc = {"dataset": "rl_train", "model": model, "seed": seed, "budget": budget, "reward": reward, "checkpoint": "x"}
     for rule in same:
         assert rc.job_settings_json(base, rule, **wc) == rc.job_settings_json(edited, rule, **wc), rule
     assert rc.job_settings_json(base, "grpo", **wc) != rc.job_settings_json(edited, "grpo", **wc)
@@ -177,3 +204,11 @@ def test_a_vocabulary_too_small_for_the_corpus_is_refused(base):
     cfg["tokenizer"]["vocab_size"] = 32
     with pytest.raises(rc.ConfigError, match=r"tokenizer.vocab_size=32 is too small .* needs at least \d+ entries"):
         rc.check_tokenizer_vocabulary(cfg)
+
+
+def test_joint_law_forms_are_defined_once():
+    from rlscaling.fit import DEFAULT_FORMS
+    from rlscaling.fit.laws import FORMS
+
+    fit = yaml.safe_load(rc.SCHEMA.read_text())["properties"]["fit"]["properties"]["forms"]
+    assert sorted(fit["items"]["enum"]) == sorted(fit["default"]) == sorted(DEFAULT_FORMS) == sorted(FORMS)

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from rlscaling import fit as F
+from rlscaling.fit.laws import FORMS
 
 from fit_synthetic import synthetic_study
 
@@ -280,7 +281,7 @@ def test_fit_summary_on_embedded_grid_records_reasons_instead_of_failing():
     assert {e["status"] for e in fits["rl_sigmoid"]} == {"failed"}
     assert all("need at least 5" in e["reason"] for e in fits["rl_sigmoid"])
     joint = fits["joint_law"]
-    assert joint["chosen"] in F.JOINT_FORMS
+    assert joint["chosen"] in FORMS  # any registered form, compute or size/tokens or transition
     chosen = joint["forms"][joint["chosen"]]
     for name in chosen["param_names"]:
         p = chosen["params"][name]

@@ -14,7 +14,7 @@ from rlscaling.gpu_hours import COLUMNS, estimate_gpu_hours, grpo_runs
 ROOT = Path(__file__).resolve().parents[1]
 SEED_GRPO_KEYS = (
     "backend",
-    "reward_mode",
+    "reward_modes",
     "rollouts_per_prompt",
     "prompts_per_step",
     "lr",
@@ -46,9 +46,10 @@ def small_cfg() -> dict:
                 },
             },
         },
-        "pretrain": {"backend": "hub", "budgets": {"t1": 1e10, "t2": 2e10}},
+        "pretrain": {"backend": "hub", "budgets": {"t1": 1e10, "t2": 2e10}, "seeds": [1]},
         "grpo": {
             "backend": "verl",
+            "reward_modes": ["custom_flexible"],
             "prompts_per_step": 8,
             "rollouts_per_prompt": 4,
             "kl_coef": 0.001,
@@ -141,7 +142,8 @@ def test_study_config_estimate_matches_hand_count(name):
     )
     total = 0.0
     for model, spec in cfg["models"].items():
-        runs = len(spec.get("budgets") or cfg["pretrain"]["budgets"])
+        seeds, modes = spec.get("seeds") or cfg["pretrain"].get("seeds") or [1], g["reward_modes"]  # schema default
+        runs = len(spec.get("budgets") or cfg["pretrain"]["budgets"]) * len(seeds) * len(modes)
         n = spec.get("n_params", (a.get("n_params_estimate") or {}).get(model))
         _, _, per_run_h = by_hand(
             n, spec["grpo"]["steps"], seqs, tokens, runs, a["peak_flops_per_s"], a["mfu_update"], a["mfu_rollout"]

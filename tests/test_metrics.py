@@ -71,3 +71,34 @@ def test_majority_vote_per_item():
         _sample("e", "9", 1.0),  # "no answer" can win
     ]
     assert majority_item_scores(records, "custom_flexible") == {"a": 1.0, "b": 0.0, "c": 0.0, "d": 1.0, "e": 0.0}
+
+
+def test_seed_item_bootstrap_means_seeds_and_widens_with_seed_variation():
+    from rlscaling.metrics import bootstrap_mean_ci, bootstrap_seed_item_ci
+
+    rng = np.random.default_rng(0)
+    a = (rng.random(1000) < 0.3).astype(float)
+    # one seed: exactly the item bootstrap's estimate; two identical seeds: the same interval as one
+    one = bootstrap_seed_item_ci([a], n_boot=500, seed=3)
+    assert one[0] == pytest.approx(a.mean())
+    assert bootstrap_seed_item_ci([a, a], n_boot=500, seed=3) == pytest.approx(one)
+    item_only = bootstrap_mean_ci(a, 500, 0.95, 3)
+    assert one[2] - one[1] == pytest.approx(item_only[2] - item_only[1], rel=0.25)
+    # seeds that disagree (30% vs 70%): the mean is 50% and the interval spans the seed-to-seed spread
+    b = (rng.random(1000) < 0.7).astype(float)
+    est, lo, hi = bootstrap_seed_item_ci([a, b], n_boot=2000, seed=3)
+    assert est == pytest.approx((a.mean() + b.mean()) / 2)
+    assert lo < a.mean() + 0.03 and hi > b.mean() - 0.03
+    assert hi - lo > 5 * (one[2] - one[1])
+
+
+def test_seed_item_bootstrap_of_a_ratio_averages_per_seed_ratios():
+    from rlscaling.metrics import bootstrap_seed_item_ci
+
+    num = np.array([[2.0, 4.0], [6.0, 6.0]])
+    den = np.array([[1.0, 1.0], [2.0, 2.0]])
+    est, lo, hi = bootstrap_seed_item_ci(num, den, n_boot=200, seed=0)
+    assert est == pytest.approx((6 / 2 + 12 / 4) / 2)
+    assert lo <= est <= hi
+    with pytest.raises(ValueError, match="must be equal"):
+        bootstrap_seed_item_ci(num, den[:, :1])

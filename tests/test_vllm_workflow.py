@@ -48,7 +48,8 @@ def vllm_servable_micro_config(tmp: Path, backend: str) -> Path:
             }
         }
     }
-    cfg["pretrain"].update(budgets={"b1": 2.0e4}, seq_len=96)
+    cfg["pretrain"].update(budgets={"b1": 2.0e4}, seq_len=96, seeds=[1])
+    cfg["grpo"]["budgets"] = ["b1"]
     cfg["benchmarks"]["gsm8k"].update(n=ITEMS, max_new_tokens=24)
     cfg["evaluate"].update(backend=backend, precision="fp32")
     cfg["evaluate"]["pass_at_k"].update(n=4, k=[1, 2, 4])
@@ -63,7 +64,7 @@ def _records(path: Path) -> list[dict]:
 
 @requires_vllm
 def test_vllm_evaluation_through_snakemake_matches_transformers(tmp_path):
-    ck = "results/eval/vm/b1/step_0"
+    ck = "results/eval/vm/seed_1/b1/base/step_0"
     files = [f"{ck}/gsm8k_0shot.summary.json", f"{ck}/gsm8k_1shot.summary.json", f"{ck}/gsm8k_0shot_passk.summary.json"]
     snakemake(tmp_path, *files, config=vllm_servable_micro_config(tmp_path, "transformers"))
     hf = {f: _records(tmp_path / f.replace(".summary.json", ".records.jsonl")) for f in files[:2]}
@@ -72,7 +73,7 @@ def test_vllm_evaluation_through_snakemake_matches_transformers(tmp_path):
     vllm_cfg = vllm_servable_micro_config(tmp_path, "vllm")
     snakemake(tmp_path, *files, config=vllm_cfg)  # the backend is a setting of the evaluate job: it reruns
     summary = json.loads((tmp_path / files[0]).read_text())
-    assert summary["model_dir"].endswith("models/vm/b1/base")
+    assert summary["model_dir"].endswith("models/vm/seed_1/b1/base")
     same = total = 0
     for f, rows in hf.items():
         vl = _records(tmp_path / f.replace(".summary.json", ".records.jsonl"))

@@ -77,40 +77,58 @@ def test_outputs_have_the_right_content(study, micro_cfg):
     acc = summary[summary.scorer != "loss"]
     assert acc["accuracy"].between(0, 1).all()
     assert (acc["ci_low"] <= acc["accuracy"] + 1e-12).all() and (acc["accuracy"] <= acc["ci_high"] + 1e-12).all()
-    # one row per greedy eval job x scorer, per pass@k job x (k + the maj@n row), per val-loss job
+    # per seed: one row per greedy eval job x (scorer + the continuation share), per pass@k job x (k + the maj@n
+    # row), per val-loss job; then one seed-mean row per group of per-seed rows
     g = micro_cfg["benchmarks"]["gsm8k"]
-    n_greedy = len(rc.eval_jobs(micro_cfg)) * len(g["scorers"])
+    per_seed, means = summary[summary.seed != "mean"], summary[summary.seed == "mean"]
+    n_greedy = len(rc.eval_jobs(micro_cfg)) * (len(g["scorers"]) + 1)
     n_passk = len(rc.passk_jobs(micro_cfg)) * (len(micro_cfg["evaluate"]["pass_at_k"]["k"]) + 1)
-    assert (summary.scorer == f"maj@{micro_cfg['evaluate']['pass_at_k']['n']}").sum() == len(rc.passk_jobs(micro_cfg))
-    assert len(summary) == n_greedy + n_passk + len(rc.val_loss_jobs(micro_cfg))
+    assert (per_seed.scorer == f"maj@{micro_cfg['evaluate']['pass_at_k']['n']}").sum() == len(rc.passk_jobs(micro_cfg))
+    assert len(per_seed) == n_greedy + n_passk + len(rc.val_loss_jobs(micro_cfg))
+    group = ["model", "pretrain_tokens", "reward_mode", "rl_step", "benchmark", "subset", "shots", "scorer"]
+    assert len(means) == len(per_seed.drop_duplicates(group))
+    n_seeds = {m: len(rc.seeds(micro_cfg, m)) for m in micro_cfg["models"]}
+    assert (means["n_seeds"] == means["model"].map(n_seeds)).all() and set(means["n_seeds"]) == {1, 2}
+    one_seed = means[means.n_seeds == 1].merge(per_seed, on=group, suffixes=("", "_seed"))
+    assert list(one_seed["accuracy"]) == pytest.approx(list(one_seed["accuracy_seed"]))  # the mean of one seed
+    assert set(summary.reward_mode) == {"base", *micro_cfg["grpo"]["reward_modes"]}
     assert (summary.loc[summary.benchmark == "gsm8k", "n_items"] == g["n"]).all()
     # compute axes: c_pretrain = 6 N D, c_rl = 0 at the base and strictly growing with the RL step
     assert list(summary["c_pretrain"]) == pytest.approx(list(6 * summary["n_params"] * summary["pretrain_tokens"]))
-    for (_, _), cell in summary.groupby(["model", "pretrain_tokens"]):
-        by_step = cell.groupby("rl_step")["c_rl"].first().sort_index()
+    for (model, seed, tokens, _mode), run in summary[summary.reward_mode != "base"].groupby(
+        ["model", "seed", "pretrain_tokens", "reward_mode"]
+    ):
+        base = summary[(summary.model == model) & (summary.seed == seed) & (summary.pretrain_tokens == tokens)]
+        by_step = pd.concat([base[base.rl_step == 0], run]).groupby("rl_step")["c_rl"].first().sort_index()
         assert by_step.iloc[0] == 0.0 and by_step.is_monotonic_increasing and by_step.iloc[-1] > 0
     # the per-item records reproduce every greedy accuracy
     recs = pd.read_parquet(r / "records.parquet")
     greedy = summary[summary.scorer.isin(g["scorers"]) | summary.scorer.str.startswith("maj@")]
-    keys = ["model", "pretrain_tokens", "rl_step", "benchmark", "subset", "shots", "scorer"]
-    re_acc = recs.groupby(keys)["score"].mean()
+    keys = ["model", "seed", "reward_mode", "pretrain_tokens", "rl_step", "benchmark", "subset", "shots", "scorer"]
+    re_acc = recs.astype({"seed": str}).groupby(keys)["score"].mean()
     for row in greedy.itertuples():
-        key = (row.model, row.pretrain_tokens, row.rl_step, row.benchmark, row.subset, row.shots, row.scorer)
+        key = tuple(str(getattr(row, k)) if k == "seed" else getattr(row, k) for k in keys)
         assert re_acc[key] == pytest.approx(row.accuracy)
     # per-item eval records: every scorer's extraction and score present, responses non-empty strings
     any_records = next((r / "eval").rglob("gsm8k_0shot.records.jsonl"))
     rows = [json.loads(line) for line in any_records.read_text().splitlines()]
     assert len(rows) == g["n"] and all(set(x["score"]) == set(g["scorers"]) for x in rows)
     # models load like hub models, checkpoints exist where configured, the GRPO log has every step
-    for model, budget in rc.cells(micro_cfg):
-        base = r / "models" / model / budget / "base"
-        assert (base / "config.json").exists() and (base / "pretrain.json").exists()
-        gdir = r / "grpo" / model / budget
-        for step in rc.checkpoint_steps(micro_cfg, model):
+    for cell in rc.cells(micro_cfg):
+        base = study / rc.path(micro_cfg, "base_model", **cell._asdict())
+        info = json.loads((base / "pretrain.json").read_text())
+        assert (base / "config.json").exists() and info["schedule"] == "wsd"
+        assert info["tokens_trained"] == pytest.approx(rc.budgets(micro_cfg, cell.model)[cell.budget], abs=64)
+    for run in rc.rl_runs(micro_cfg):
+        gdir = study / rc.path(micro_cfg, "grpo", **run._asdict())
+        assert json.loads((gdir / "run.json").read_text())["settings"]["reward_mode"] == run.reward
+        for step in rc.checkpoint_steps(micro_cfg, run.model):
             assert (gdir / f"step_{step}" / "config.json").exists()
         tokens = pd.read_csv(gdir / "tokens.csv")
         assert list(tokens["step"]) == list(range(1, micro_cfg["grpo"]["steps"] + 1))
         assert (tokens["completion_tokens"] > 0).all()
+    findings = pd.read_csv(r / "findings.csv")
+    assert set(findings["verdict"]) <= {"reproduced", "contradicted", "inconclusive"} and len(findings)
     fits = json.loads((r / "fits" / "fits.json").read_text())
     assert isinstance(fits, dict) and fits
     pngs = list((r / "figures").glob("*.png"))
@@ -163,15 +181,16 @@ def test_interrupted_run_resumes_and_is_reproducible(study, tmp_path, micro_cfg)
     grpo_logs = tmp_path / "results" / "logs" / "grpo"
     deadline = time.time() + 300
     # a GRPO job has started, so Snakemake has registered at least one pre-training job as complete
-    while time.time() < deadline and not any(grpo_logs.glob("*/*.log")):
+    while time.time() < deadline and not any(grpo_logs.rglob("*.log")):
         time.sleep(0.5)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    started = {p.parent.name + "/" + p.stem for p in grpo_logs.glob("*/*.log")}
+    # logs/grpo/<model>/seed_<s>/<budget>/<reward>.log -> the base model <model>/seed_<s>/<budget> it started from
+    started = {str(p.parent.relative_to(grpo_logs)) for p in grpo_logs.rglob("*.log")}
     finished = {
         p: p.stat().st_mtime_ns
-        for p in first_model.glob("*/*/base/config.json")
-        if f"{p.parents[2].name}/{p.parents[1].name}" in started
+        for p in first_model.glob("*/*/*/base/config.json")
+        if str(p.parents[1].relative_to(first_model)) in started
     }
     assert finished, "the run was killed before any model finished; the test could not check resumption"
     # no half-written outputs: every dataset file present is complete JSONL
@@ -197,17 +216,26 @@ def _edited(workdir: Path, edit) -> Path:
 
 def test_a_config_edit_reruns_exactly_what_it_affects(study, micro_cfg):
     """Settings reach jobs through params: editing a key plans the jobs that read it and everything downstream."""
-    n_cells = len(rc.cells(micro_cfg))
+    n_runs = len(rc.rl_runs(micro_cfg))
     downstream = {"aggregate": 1, "fit": 1, "plots": 1, "report_tables": 1, "all": 1}
     lr = _edited(study, lambda c: c["grpo"].update(lr=c["grpo"]["lr"] * 2))
     assert dry_run_jobs(study, config=lr) == {
-        "grpo": n_cells,
-        "evaluate_endpoint": n_cells,  # the final checkpoints; base models are untouched
+        "grpo": n_runs,
+        "evaluate_endpoint": n_runs,  # the final checkpoints; base models are untouched
         "evaluate_intermediate": len(rc.checkpoints(micro_cfg, "intermediate")),
         **downstream,
     }
     kl = _edited(study, lambda c: c["grpo"].update(kl_coef=c["grpo"]["kl_coef"] * 10))
     assert dry_run_jobs(study, config=kl) == dry_run_jobs(study, config=lr)
+    # a new replicate seed or reward mode adds its own jobs and reruns no existing one
+    for edit in (
+        lambda c: c["pretrain"].update(seeds=[*c["pretrain"]["seeds"], 3]),
+        lambda c: c["grpo"].update(reward_modes=[*c["grpo"]["reward_modes"], "flexible"]),
+    ):
+        added = _edited(study, edit)
+        before, after = rc.expected_job_counts(micro_cfg), rc.expected_job_counts(rc.load_config(added))
+        new = {k: after[k] - before.get(k, 0) for k in after if k not in downstream and after[k] > before.get(k, 0)}
+        assert new and dry_run_jobs(study, config=added) == {**new, **downstream}
     boot = _edited(study, lambda c: c["fit"].update(bootstrap=c["fit"]["bootstrap"] + 1))
     assert dry_run_jobs(study, config=boot) == {"fit": 1, "plots": 1, "report_tables": 1, "all": 1}
     dpi = _edited(study, lambda c: c.update(plots={"dpi": 99}))
@@ -291,7 +319,7 @@ def test_preempted_grpo_resumes_from_its_checkpoint_under_snakemake_retries(tmp_
     config = _edited(tmp_path, to_verl)
     calls = tmp_path / "calls.jsonl"
     env = {"FAKE_VERL_CALLS": str(calls), "FAKE_VERL_CRASH_AT": "3", "FAKE_VERL_CRASH_FLAG": str(tmp_path / "flag")}
-    target = "results/grpo/micro-a/b1"
+    target = "results/grpo/micro-a/seed_1/b2/custom_flexible"
     env = {**os.environ, **env, "HF_HUB_OFFLINE": "1"}
     cmd = snakemake_command(tmp_path, config, "--cores", "2", "--retries", "1", target)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -304,7 +332,7 @@ def test_preempted_grpo_resumes_from_its_checkpoint_under_snakemake_retries(tmp_
     assert run["resumed_from_step"] == 2 and run["passes"]["old_policy_forward"] is True
     assert list(pd.read_csv(out / "tokens.csv")["step"]) == [1, 2, 3, 4]
     assert (out / "step_2" / "config.json").is_file() and (out / "step_4" / "config.json").is_file()
-    assert not (tmp_path / "results" / "state" / "grpo" / "micro-a" / "b1").exists()  # cleaned once finished
+    assert not (tmp_path / "results" / "state" / "grpo" / "micro-a").exists()  # cleaned once finished
 
 
 def test_a_job_whose_interpreter_lacks_its_backend_names_the_setting(tmp_path):
@@ -321,7 +349,7 @@ def test_a_job_whose_interpreter_lacks_its_backend_names_the_setting(tmp_path):
             settings,
             "model=m",
             "data=d",
-            "checkpoint=m/b/step_0",
+            "checkpoint=m/seed_1/b/base/step_0",
             "out=o",
         ],
         capture_output=True,

@@ -25,7 +25,6 @@ import pandas as pd
 
 from rlscaling.fit.common import FitError, percentile_ci
 from rlscaling.fit.laws import JointForm, get_form
-from rlscaling.fit.size_tokens import compute_optimal_size
 
 FRACTIONS = np.linspace(1e-3, 1.0, 1999)
 SIZE_CURVE_FRACTIONS = np.linspace(1e-3, 1.0, 500)  # coarser: one search per model size
@@ -107,14 +106,19 @@ class JointLaw:
 
 
 def split_curve(
-    form: JointForm, params: Mapping[str, float], budget: float, fractions: np.ndarray = FRACTIONS
+    form: JointForm,
+    params: Mapping[str, float],
+    budget: float,
+    fractions: np.ndarray = FRACTIONS,
+    n_bounds: tuple[float, float] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Along the pre-training fraction: N*, D* (NaN for compute-only laws), C_rl (FLOPs) and accuracy."""
+    """Along the pre-training fraction: N*, D* (NaN for compute-only laws), C_rl (FLOPs) and accuracy. ``n_bounds``:
+    the sizes (parameters) a form whose optimum lies at a corner may choose from (the fitted range)."""
     if not (np.isfinite(budget) and budget > 0):
         raise FitError(f"budget must be a positive number of FLOPs, got {budget!r}")
     c_pre, c_rl = fractions * budget, (1.0 - fractions) * budget
     if form.separates_size:
-        n, d = compute_optimal_size(params, c_pre)
+        n, d = form.optimal_size(params, c_pre, c_rl, n_bounds)
         acc = form.predict(params, n=n, d=d, c_rl=c_rl)
     else:
         n = d = np.full(len(fractions), np.nan)
@@ -123,10 +127,14 @@ def split_curve(
 
 
 def optimum(
-    form: JointForm, params: Mapping[str, float], budget: float, fractions: np.ndarray = FRACTIONS
+    form: JointForm,
+    params: Mapping[str, float],
+    budget: float,
+    fractions: np.ndarray = FRACTIONS,
+    n_bounds: tuple[float, float] | None = None,
 ) -> dict[str, float]:
     """The accuracy-maximising point of :func:`split_curve` (keys ``OPTIMUM_KEYS``)."""
-    curve = split_curve(form, params, budget, fractions)
+    curve = split_curve(form, params, budget, fractions, n_bounds)
     with np.errstate(invalid="ignore"):
         i = int(np.nanargmax(np.where(np.isfinite(curve["accuracy"]), curve["accuracy"], -np.inf)))
     return {k: float(curve[k][i]) for k in OPTIMUM_KEYS}
@@ -162,7 +170,8 @@ def extrapolation_reason(law: JointLaw, budget: float, best: Mapping[str, float]
 
 def allocate(law: JointLaw, budget: float) -> dict:
     """Optimal split for one budget: fraction, N, D, FLOPs per phase, accuracy, CIs and the extrapolation flag."""
-    best = optimum(law.law, law.params, budget)
+    n_bounds = law.fitted_range.get("n_params")
+    best = optimum(law.law, law.params, budget, n_bounds=n_bounds)
     row = {
         "budget_flops": float(budget),
         "f_pretrain": best["f_pretrain"],
@@ -177,7 +186,9 @@ def allocate(law: JointLaw, budget: float) -> dict:
     for short in bounds:
         row[f"{short}_ci_low"] = row[f"{short}_ci_high"] = np.nan
     if len(law.draws):
-        opts = np.array([[optimum(law.law, p, budget)[k] for k in bounds.values()] for p in law.draw_params()])
+        opts = np.array(
+            [[optimum(law.law, p, budget, n_bounds=n_bounds)[k] for k in bounds.values()] for p in law.draw_params()]
+        )
         for (short, key), lo, hi in zip(bounds.items(), *percentile_ci(opts, law.ci)):
             clip = (0.0, 1.0) if key == "accuracy" else (-np.inf, np.inf)
             row[f"{short}_ci_low"], row[f"{short}_ci_high"] = float(np.clip(lo, *clip)), float(np.clip(hi, *clip))
@@ -210,7 +221,7 @@ def size_curve(
         raise FitError(f"{law.form}: a compute-only law has no size curve")
     if sizes is None:
         lo, hi = law.fitted_range["n_params"]
-        n_opt = optimum(form, law.params, budget)["n_params"]
+        n_opt = optimum(form, law.params, budget, n_bounds=(lo, hi))["n_params"]
         sizes = np.logspace(np.log10(min(lo, n_opt)) - 1, np.log10(max(hi, n_opt)) + 1, 160)
     n = np.asarray(sizes, dtype=float)[:, None]
     c_pre = fractions[None, :] * budget
@@ -231,7 +242,7 @@ def iso_flop_curves(law: JointLaw, budgets: Sequence[float], fractions: np.ndarr
     separate size from tokens, along N (``curve = size``), per budget (FLOPs); accuracy clipped to [0, 1]."""
     parts = []
     for b in budgets:
-        curves = {"fraction": split_curve(law.law, law.params, float(b), fractions)}
+        curves = {"fraction": split_curve(law.law, law.params, float(b), fractions, law.fitted_range.get("n_params"))}
         if law.law.separates_size:
             curves["size"] = size_curve(law, float(b))
         for name, c in curves.items():

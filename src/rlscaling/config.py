@@ -19,6 +19,7 @@ import hashlib
 import math
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 
@@ -29,14 +30,15 @@ SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 PATHS = {
     "dataset": "data/{dataset}.jsonl",
     "tokenizer": "tokenizer",
-    "base_model": "models/{model}/{budget}/base",
-    "grpo": "grpo/{model}/{budget}",
-    "grpo_state": "state/grpo/{model}/{budget}",
-    "eval_records": "eval/{model}/{budget}/step_{step}/{bench}_{shots}shot.records.jsonl",
-    "eval_summary": "eval/{model}/{budget}/step_{step}/{bench}_{shots}shot.summary.json",
-    "passk_records": "eval/{model}/{budget}/step_{step}/{bench}_{shots}shot_passk.records.jsonl",
-    "passk_summary": "eval/{model}/{budget}/step_{step}/{bench}_{shots}shot_passk.summary.json",
-    "val_loss": "eval/{model}/{budget}/step_{step}/val_loss.json",
+    "trunk": "models/{model}/seed_{seed}/trunk",
+    "base_model": "models/{model}/seed_{seed}/{budget}/base",
+    "grpo": "grpo/{model}/seed_{seed}/{budget}/{reward}",
+    "grpo_state": "state/grpo/{model}/seed_{seed}/{budget}/{reward}",
+    "eval_records": "eval/{model}/seed_{seed}/{budget}/{reward}/step_{step}/{bench}_{shots}shot.records.jsonl",
+    "eval_summary": "eval/{model}/seed_{seed}/{budget}/{reward}/step_{step}/{bench}_{shots}shot.summary.json",
+    "passk_records": "eval/{model}/seed_{seed}/{budget}/{reward}/step_{step}/{bench}_{shots}shot_passk.records.jsonl",
+    "passk_summary": "eval/{model}/seed_{seed}/{budget}/{reward}/step_{step}/{bench}_{shots}shot_passk.summary.json",
+    "val_loss": "eval/{model}/seed_{seed}/{budget}/base/step_0/val_loss.json",
     "summary": "summary.csv",
     "records": "records.parquet",
     "fits": "fits/fits.json",
@@ -44,6 +46,8 @@ PATHS = {
     "iso_flop": "fits/iso_flop.csv",
     "summary_md": "summary.md",
 }
+BASE = "base"
+"""The ``{reward}`` path component and ``reward_mode`` column of a base model (step 0, before any RL): not a mode."""
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's safe loader: ~10x faster where available
 
 
@@ -114,8 +118,19 @@ def validate_config(cfg: dict) -> dict:
     apply_schema(cfg)
     for model in cfg["models"]:
         _check_model(cfg, model)
+    _check_dimensions(cfg)
     _check_evaluation(cfg)
     return cfg
+
+
+def _check_dimensions(cfg: dict) -> None:
+    """``grpo.budgets`` names existing budgets; ``pretrain.schedule: wsd`` trains (transformers backend)."""
+    known = {b for m in cfg["models"] for b in budgets(cfg, m)}
+    unknown = [b for b in cfg["grpo"].get("budgets") or [] if b not in known]
+    if unknown:
+        raise ConfigError(f"grpo.budgets: {unknown} are not pre-training budgets of any model ({sorted(known)})")
+    if cfg["pretrain"]["schedule"] == "wsd" and cfg["pretrain"]["backend"] != "transformers":
+        raise ConfigError("pretrain.schedule: wsd trains trunks and branches; it needs pretrain.backend: transformers")
 
 
 def _check_model(cfg: dict, model: str) -> None:
@@ -231,20 +246,77 @@ def budgets(cfg: dict, model: str) -> dict[str, float]:
     return {label: b["tokens"] for label, b in budgets_detail(cfg, model).items()}
 
 
-def cells(cfg: dict) -> list[tuple[str, str]]:
-    """Every (model, budget label) pair: one pre-trained base model each."""
-    return [(m, b) for m in cfg["models"] for b in budgets(cfg, m)]
+class Cell(NamedTuple):
+    """A pre-trained base model: model size, replicate seed and pre-training budget label."""
+
+    model: str
+    seed: int
+    budget: str
 
 
-def cell_seed(cfg: dict, model: str, budget: str) -> int:
-    """A cell's seed, from (study seed, model, budget) only: adding a model or budget changes no other cell."""
-    digest = hashlib.sha256(f"{int(cfg['seed'])}/{model}/{budget}".encode()).digest()
+class RLRun(NamedTuple):
+    """A GRPO run: a cell trained with one reward mode (a scorer name)."""
+
+    model: str
+    seed: int
+    budget: str
+    reward: str
+
+    @property
+    def cell(self) -> Cell:
+        return Cell(self.model, self.seed, self.budget)
+
+
+def seeds(cfg: dict, model: str) -> list[int]:
+    """Replicate seeds of a model: ``models.<model>.seeds``, else ``pretrain.seeds``, else the schema's default."""
+    default = _schema()["properties"]["pretrain"]["properties"]["seeds"]["default"]
+    return [int(s) for s in (cfg["models"][model].get("seeds") or cfg["pretrain"].get("seeds") or default)]
+
+
+def reward_modes(cfg: dict) -> list[str]:
+    """GRPO reward modes (scorer names); the first is the study's primary mode."""
+    return list(cfg["grpo"]["reward_modes"])
+
+
+def rl_budgets(cfg: dict, model: str) -> list[str]:
+    """Budget labels of a model that get GRPO runs (``grpo.budgets``, default every budget), in budget order."""
+    chosen = cfg["grpo"].get("budgets")
+    return [b for b in budgets(cfg, model) if chosen is None or b in chosen]
+
+
+def cells(cfg: dict) -> list[Cell]:
+    """Every pre-trained base model: (model, seed, budget label)."""
+    return [Cell(m, s, b) for m in cfg["models"] for s in seeds(cfg, m) for b in budgets(cfg, m)]
+
+
+def rl_runs(cfg: dict) -> list[RLRun]:
+    """Every GRPO run: each cell of an RL budget x each reward mode."""
+    return [
+        RLRun(m, s, b, r)
+        for m in cfg["models"]
+        for s in seeds(cfg, m)
+        for b in rl_budgets(cfg, m)
+        for r in reward_modes(cfg)
+    ]
+
+
+def cell_seed(cfg: dict, model: str, seed: int, budget: str | None = None) -> int:
+    """A job's RNG seed from (study seed, model, replicate seed[, budget]) only: adding a model, seed or budget
+    changes no other job's seed. Without ``budget``: the seed of a (model, seed) pre-training trunk; GRPO runs of one
+    cell share their seed across reward modes (paired runs)."""
+    key = f"{int(cfg['seed'])}/{model}/seed_{int(seed)}" + ("" if budget is None else f"/{budget}")
+    digest = hashlib.sha256(key.encode()).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
-def grpo_settings(cfg: dict, model: str) -> dict:
-    """The ``grpo`` section with the model's overrides applied (``verl`` knobs merged key by key)."""
+def grpo_settings(cfg: dict, model: str, reward: str | None = None) -> dict:
+    """One GRPO run's settings: the ``grpo`` section with the model's overrides applied (``verl`` knobs merged key by
+    key) and ``reward_mode`` = ``reward`` (default: the section's own ``reward_mode``, as in a job's settings, else
+    the primary mode) in place of the study-level lists."""
     g = copy.deepcopy(cfg["grpo"])
+    modes = g.pop("reward_modes", None)  # a job's pruned config already holds its one reward_mode
+    g.pop("budgets", None)
+    g["reward_mode"] = reward or g.get("reward_mode") or modes[0]
     override = copy.deepcopy(cfg["models"][model].get("grpo") or {})
     if "verl" in override:
         g["verl"] = {**(g.get("verl") or {}), **override.pop("verl")}
@@ -309,6 +381,7 @@ def conda_env_file(cfg: dict, backend: str) -> str:
 from .job_settings import fit_settings, job_config, job_settings_json  # noqa: E402, F401 (re-exported)
 from .plan import (  # noqa: E402, F401 (re-exported)
     PLANS,
+    Checkpoint,
     EvalItem,
     EvalJob,
     checkpoint_id,

@@ -13,27 +13,33 @@ from .io import atomic_dir, read_json
 log = logging.getLogger(__name__)
 
 
-def make_all_figures(summary_csv, records_path, fits_json, out_dir, dpi: int = 200) -> list[Path]:
+def make_all_figures(
+    summary_csv, records_path, fits_json, out_dir, dpi: int = 200, reward_mode: str | None = None
+) -> list[Path]:
     """Draw all figures into ``out_dir`` (replaced atomically); returns the files written (PNG + SVG).
 
     ``dpi`` (dots per inch of the PNGs, config ``plots.dpi``) applies to every figure through matplotlib's
-    ``savefig.dpi``."""
+    ``savefig.dpi``. The study figures show the seed means of the base models and of ``reward_mode``'s runs; the
+    replicate and reward-mode figures show every seed and mode."""
     import matplotlib
 
     with matplotlib.rc_context({"savefig.dpi": dpi}):
-        return _draw(summary_csv, fits_json, out_dir)
+        return _draw(summary_csv, fits_json, out_dir, reward_mode)
 
 
-def _draw(summary_csv, fits_json, out_dir) -> list[Path]:
+def _draw(summary_csv, fits_json, out_dir, reward_mode) -> list[Path]:
     from .plots import plot_all
+    from .plots.dimensions import plot_dimensions
     from .plots_fits import plot_all_fits
+    from .views import study_view
 
-    summary = pd.read_csv(summary_csv)
+    full = pd.read_csv(summary_csv)
+    summary = study_view(full, reward_mode)
     fits = read_json(fits_json)
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
         written: list[Path] = []
-        for name, paths in plot_all(summary, tmp).items():
+        for name, paths in {**plot_all(summary, tmp), **plot_dimensions(full, tmp)}.items():
             if not paths:
                 log.info("figure %s skipped: its data is not in this study", name)
             written += paths

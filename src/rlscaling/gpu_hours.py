@@ -115,8 +115,12 @@ def n_params_for_estimate(cfg: Mapping, model: str, a: Mapping) -> tuple[float, 
 
 
 def grpo_runs(cfg: Mapping, model: str) -> int:
-    """GRPO runs of a model: one per pre-training budget (``models.<m>.budgets``, else ``pretrain.budgets``)."""
-    return len(model_budgets(cfg["models"][model], model, (cfg.get("pretrain") or {}).get("budgets")))
+    """GRPO runs of a model: one per replicate seed x RL budget x reward mode (:func:`rlscaling.config.rl_runs`);
+    the model's budgets are checked first (ValueError naming ``models.<m>.budgets.<label>``)."""
+    from .config import rl_runs
+
+    model_budgets(cfg["models"][model], model, (cfg.get("pretrain") or {}).get("budgets"))
+    return sum(1 for run in rl_runs(dict(cfg)) if run.model == model)
 
 
 def model_row(cfg: Mapping, model: str, a: Mapping) -> dict:
@@ -191,7 +195,7 @@ def evaluation_engine_starts(cfg: Mapping) -> dict:
         return int(((cfg["models"][model].get("resources") or {}).get("evaluate") or {}).get("gpus", 1) or 1)
 
     per_file = [j.model for j in eval_jobs(cfg)] + [j.model for j in passk_jobs(cfg)]
-    per_checkpoint = [m for plan in ("endpoint", "intermediate") for m, _, _ in checkpoints(cfg, plan)]
+    per_checkpoint = [c.model for plan in ("endpoint", "intermediate") for c in checkpoints(cfg, plan)]
     hours = {
         name: sum(gpus(m) for m in models) * a["engine_start_s"] / 3600
         for name, models in (("per_file", per_file), ("per_checkpoint", per_checkpoint))

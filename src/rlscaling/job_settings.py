@@ -23,7 +23,7 @@ def _dataset_config(cfg: dict, dataset: str) -> dict:
         return {
             "seed": cfg["seed"],
             "data": {"rl_train": cfg["data"]["rl_train"]},
-            "grpo": {"reward_mode": cfg["grpo"]["reward_mode"]},
+            "grpo": {"reward_mode": cfg["grpo"]["reward_modes"][0]},
         }
     if dataset == "pretrain_corpus":
         return {"data": {"pretrain_corpus": cfg["data"].get("pretrain_corpus") or {}}}
@@ -41,25 +41,32 @@ def _model_entry(cfg: dict, model: str, *keys: str) -> dict:
     return {k: copy.deepcopy(spec[k]) for k in keys if k in spec}
 
 
-def _pretrain_config(cfg: dict, model: str, budget: str) -> dict:
+def _pretrain_config(cfg: dict, model: str, seed: int, budget: str | None) -> dict:
+    """A base model's (``budget``) or a WSD trunk's (``budget`` None) settings. The seed of a WSD branch is its
+    trunk's: the branch continues the trunk's run; a cosine run is seeded per budget."""
+    wsd = cfg["pretrain"]["schedule"] == "wsd"
     out = {
-        "seed": cell_seed(cfg, model, budget),
-        "budget": budgets_detail(cfg, model)[budget],
+        "seed": cell_seed(cfg, model, seed, None if wsd else budget),
         "pretrain": {"backend": cfg["pretrain"]["backend"]},
     }
+    if budget is not None:
+        out["budget"] = budgets_detail(cfg, model)[budget]
     if cfg["pretrain"]["backend"] == "transformers":
-        out["pretrain"].update({k: cfg["pretrain"][k] for k in ("seq_len", "batch_size", "lr", "warmup_fraction")})
+        keys = ("seq_len", "batch_size", "lr", "warmup_fraction", "schedule")
+        out["pretrain"].update({k: cfg["pretrain"][k] for k in keys})
+        if wsd:
+            out["pretrain"].update(decay_fraction=cfg["pretrain"]["decay_fraction"], budgets=budgets(cfg, model))
         out["models"] = {model: _model_entry(cfg, model, "arch")}
     else:
         out["models"] = {model: _model_entry(cfg, model, "n_params")}
     return out
 
 
-def _grpo_config(cfg: dict, model: str, budget: str) -> dict:
-    g = grpo_settings(cfg, model)
+def _grpo_config(cfg: dict, model: str, seed: int, budget: str, reward: str) -> dict:
+    g = grpo_settings(cfg, model, reward)
     resources = (cfg["models"][model].get("resources") or {}).get("grpo") or {}
     return {
-        "seed": cell_seed(cfg, model, budget),
+        "seed": cell_seed(cfg, model, seed, budget),
         "prompt_seed": cfg["seed"],
         "grpo": g,
         "models": {model: {"grpo": {}, "resources": {"grpo": resources}}},
@@ -95,6 +102,7 @@ def _aggregate_config(cfg: dict) -> dict:
         "seed": cfg["seed"],
         "fit": {"ci": cfg["fit"]["ci"]},
         "evaluate": {"pass_at_k": cfg["evaluate"]["pass_at_k"]},
+        "grpo": {"reward_modes": cfg["grpo"]["reward_modes"]},
         "models": models,
     }
 
@@ -110,22 +118,25 @@ def job_config(cfg: dict, rule: str, **wc) -> dict:
         return _dataset_config(cfg, wc["dataset"])
     if rule == "train_tokenizer":
         return {"tokenizer": cfg["tokenizer"]}
+    if rule == "pretrain_trunk":
+        return _pretrain_config(cfg, wc["model"], int(wc["seed"]), None)
     if rule == "pretrain":
-        return _pretrain_config(cfg, wc["model"], wc["budget"])
+        return _pretrain_config(cfg, wc["model"], int(wc["seed"]), wc["budget"])
     if rule == "grpo":
-        return _grpo_config(cfg, wc["model"], wc["budget"])
+        return _grpo_config(cfg, wc["model"], int(wc["seed"]), wc["budget"], wc["reward"])
     if rule in ("evaluate_endpoint", "evaluate_intermediate"):
         return _evaluate_config(cfg, rule.removeprefix("evaluate_"))
     if rule == "val_loss":
         return {"val_loss": cfg["val_loss"], "evaluate": {"precision": cfg["evaluate"]["precision"]}}
     if rule == "aggregate":
         return _aggregate_config(cfg)
+    primary = {"grpo": {"reward_modes": cfg["grpo"]["reward_modes"]}}  # analysis views read the primary mode
     if rule == "fit":
-        return {"fit": fit_settings(cfg)}
+        return {"fit": fit_settings(cfg), **primary}
     if rule == "plots":
-        return {"plots": cfg["plots"]}
+        return {"plots": cfg["plots"], **primary}
     if rule == "report_tables":
-        return {"fit": {k: fit_settings(cfg)[k] for k in ("ci", "seed")}}
+        return {"fit": {k: fit_settings(cfg)[k] for k in ("ci", "seed")}, **primary}
     raise ConfigError(f"no job settings for rule '{rule}'")
 
 

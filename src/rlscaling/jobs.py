@@ -112,7 +112,7 @@ def run_evaluate(settings: dict, paths: dict, threads: int) -> dict:
     from .evaluation.run import evaluate_checkpoint
 
     require_backend(settings["evaluate"]["backend"])
-    _, _, step = parse_checkpoint_id(paths["checkpoint"])
+    step = parse_checkpoint_id(paths["checkpoint"]).step
     return evaluate_checkpoint(
         settings, model_dir=paths["model"], step=step, data_dir=paths["data"], out_dir=paths["out"], threads=threads
     )

@@ -51,6 +51,35 @@ def bootstrap_ratio_ci(num, den, n_boot: int = 1000, ci: float = 0.95, seed: int
     return (est, float(lo), float(hi))
 
 
+def bootstrap_seed_item_ci(
+    num, den=None, n_boot: int = 1000, ci: float = 0.95, seed: int = 0
+) -> tuple[float, float, float]:
+    """Mean over replicate seeds of a per-seed ratio, with a two-level (seeds, then items) percentile bootstrap CI.
+
+    ``num`` (and ``den``, default all ones: a plain mean of item scores) are ``seeds x items`` arrays whose columns
+    are the same items under every seed (the same test questions, the same validation documents). Each replicate
+    draws seeds with replacement and, once, items with replacement (shared by the drawn seeds: the item effect is
+    paired), and averages ``sum(num)/sum(den)`` over the drawn seeds. With one seed it is the item bootstrap; the
+    CI then says nothing about seed-to-seed variation. Returns ``(estimate, low, high)`` in the units of num/den.
+    """
+    a = np.atleast_2d(np.asarray(num, dtype=float))
+    b = np.ones_like(a) if den is None else np.atleast_2d(np.asarray(den, dtype=float))
+    if a.size == 0 or a.shape != b.shape:
+        raise ValueError(f"num {a.shape} and den {b.shape} must be equal, non-empty seeds x items arrays")
+    est = float(np.mean(a.sum(axis=1) / b.sum(axis=1)))
+    n_seeds, n_items = a.shape
+    if n_boot <= 0 or (n_seeds == 1 and n_items == 1):
+        return (est, est, est)
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(n_items, np.full(n_items, 1.0 / n_items), size=n_boot).astype(float)
+    per_seed = (counts @ a.T) / np.maximum(counts @ b.T, 1e-12)  # n_boot x seeds
+    drawn = rng.integers(0, n_seeds, size=(n_boot, n_seeds))
+    reps = np.take_along_axis(per_seed, drawn, axis=1).mean(axis=1)
+    alpha = (1.0 - ci) / 2.0
+    lo, hi = np.quantile(reps, [alpha, 1.0 - alpha])
+    return (est, float(lo), float(hi))
+
+
 def percentile_ci(draws, ci: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Percentile interval ``(low, high)`` over the first axis of ``draws``, ignoring failed (NaN) draws.
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from .config import cells, checkpoint_steps
+from .config import BASE, cells, checkpoint_steps, rl_runs
 
 
 @dataclass(frozen=True)
@@ -17,7 +18,9 @@ class EvalJob:
     """One evaluated file pair (records + summary): a checkpoint x benchmark x shots."""
 
     model: str
+    seed: int
     budget: str
+    reward: str
     step: int
     bench: str
     shots: int
@@ -53,26 +56,36 @@ def eval_plan(cfg: dict, plan: str) -> list[EvalItem]:
     return items
 
 
-def checkpoints(cfg: dict, plan: str) -> list[tuple[str, str, int]]:
-    """(model, budget, step) of every checkpoint evaluated under ``plan``."""
+class Checkpoint(NamedTuple):
+    """One evaluated model: a cell's base model (``reward`` = ``"base"``, step 0) or a GRPO run's step."""
+
+    model: str
+    seed: int
+    budget: str
+    reward: str
+    step: int
+
+
+def checkpoints(cfg: dict, plan: str) -> list[Checkpoint]:
+    """Every checkpoint evaluated under ``plan``: base models and final RL steps (endpoint), other RL steps."""
     out = []
-    for model, budget in cells(cfg):
-        steps = checkpoint_steps(cfg, model)
-        if plan == "endpoint":
-            out += [(model, budget, 0), (model, budget, steps[-1])]
-        else:
-            out += [(model, budget, s) for s in steps[:-1]]
+    if plan == "endpoint":
+        out += [Checkpoint(m, s, b, BASE, 0) for m, s, b in cells(cfg)]
+    for run in rl_runs(cfg):
+        steps = checkpoint_steps(cfg, run.model)
+        chosen = steps[-1:] if plan == "endpoint" else steps[:-1]
+        out += [Checkpoint(*run, step) for step in chosen]
     return out
 
 
-def checkpoint_id(model: str, budget: str, step: int) -> str:
-    """The ``{checkpoint}`` wildcard of the evaluation rules: ``<model>/<budget>/step_<k>``."""
-    return f"{model}/{budget}/step_{step}"
+def checkpoint_id(model: str, seed: int, budget: str, reward: str, step: int) -> str:
+    """The ``{checkpoint}`` wildcard of the evaluation rules: ``<model>/seed_<seed>/<budget>/<reward>/step_<k>``."""
+    return f"{model}/seed_{seed}/{budget}/{reward}/step_{step}"
 
 
-def parse_checkpoint_id(checkpoint: str) -> tuple[str, str, int]:
-    model, budget, step = checkpoint.split("/")
-    return model, budget, int(step.removeprefix("step_"))
+def parse_checkpoint_id(checkpoint: str) -> Checkpoint:
+    model, seed, budget, reward, step = checkpoint.split("/")
+    return Checkpoint(model, int(seed.removeprefix("seed_")), budget, reward, int(step.removeprefix("step_")))
 
 
 def checkpoint_regex(cfg: dict, plan: str) -> str:
@@ -84,9 +97,9 @@ def checkpoint_regex(cfg: dict, plan: str) -> str:
 def eval_jobs(cfg: dict) -> list[EvalJob]:
     """Every greedy (checkpoint, benchmark, shots) evaluated; each is one records + summary file pair."""
     return [
-        EvalJob(m, b, s, it.bench, it.shots)
+        EvalJob(*c, it.bench, it.shots)
         for plan in PLANS
-        for (m, b, s) in checkpoints(cfg, plan)
+        for c in checkpoints(cfg, plan)
         for it in eval_plan(cfg, plan)
         if not it.passk
     ]
@@ -95,18 +108,18 @@ def eval_jobs(cfg: dict) -> list[EvalJob]:
 def passk_jobs(cfg: dict) -> list[EvalJob]:
     """Every pass@k (checkpoint, benchmark, shots): the base model and the final checkpoint of every cell."""
     return [
-        EvalJob(m, b, s, it.bench, it.shots)
-        for (m, b, s) in checkpoints(cfg, "endpoint")
+        EvalJob(*c, it.bench, it.shots)
+        for c in checkpoints(cfg, "endpoint")
         for it in eval_plan(cfg, "endpoint")
         if it.passk
     ]
 
 
-def val_loss_jobs(cfg: dict) -> list[tuple[str, str, int]]:
-    """Validation-loss jobs (model, budget, step): every base model (the pre-training scaling axis)."""
+def val_loss_jobs(cfg: dict) -> list:
+    """Validation-loss jobs: every base model (the pre-training scaling axis), as cells."""
     if not cfg.get("val_loss"):
         return []
-    return [(m, b, 0) for m, b in cells(cfg)]
+    return cells(cfg)
 
 
 def dataset_names(cfg: dict) -> list[str]:
@@ -125,11 +138,11 @@ def dataset_names(cfg: dict) -> list[str]:
 
 def expected_job_counts(cfg: dict) -> dict[str, int]:
     """Jobs per rule that a from-scratch run of this config executes (what ``snakemake -n`` must list)."""
-    n_cells = len(cells(cfg))
     counts = {
         "prepare_data": len(dataset_names(cfg)),
-        "pretrain": n_cells,
-        "grpo": n_cells,
+        "pretrain": len(cells(cfg)),
+        "pretrain_trunk": len({(c.model, c.seed) for c in cells(cfg)}) if cfg["pretrain"]["schedule"] == "wsd" else 0,
+        "grpo": len(rl_runs(cfg)),
         "evaluate_endpoint": len(checkpoints(cfg, "endpoint")),
         "evaluate_intermediate": len(checkpoints(cfg, "intermediate")),
         "val_loss": len(val_loss_jobs(cfg)),

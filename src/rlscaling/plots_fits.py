@@ -90,6 +90,9 @@ def _draw_gain_series(ax, s: Mapping, color, shift: float) -> None:
     """One series: measured gains (pp; with their paired CIs as error bars where given) at ``shift`` x N (side by
     side with the other series), and the fitted ``a N^b`` with its bootstrap band, or why it is missing."""
     n, g = np.asarray(s["n_b"], float), np.asarray(s["gain_pp"], float)
+    if n.size == 0:  # e.g. a pre-training budget without RL runs
+        ax.plot([], [], color=color, marker="o", ls="none", label=f"{s['label']}: no RL gains measured")
+        return
     x = np.logspace(np.log10(n.min()) - 0.15, np.log10(n.max()) + 0.15, 200)
     if s.get("gain_ci") is not None:
         lo, hi = np.asarray(s["gain_ci"], float).T

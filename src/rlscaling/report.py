@@ -17,8 +17,9 @@ from typing import Any
 
 import pandas as pd
 
+from rlscaling.findings import FINDINGS_COLUMNS, findings_table
 from rlscaling.gains import GainSettings, gain_table
-from rlscaling.io import write_text
+from rlscaling.io import write_csv, write_text
 from rlscaling.labels import (
     BENCHMARK_TITLES,
     DEFAULT_SCORER,
@@ -30,7 +31,9 @@ from rlscaling.labels import (
     model_index,
 )
 from rlscaling.markdown import flatten, fmt_ci, fmt_gain, fmt_pct, fmt_pp_ci, md_table, section
-from rlscaling.schemas import validate_summary
+from rlscaling.report_dimensions import section_findings, section_reward_modes, section_seeds, section_strata
+from rlscaling.schemas import validate_records, validate_summary
+from rlscaling.views import study_view
 
 # ---------------------------------------------------------------------------------------------------------
 # Markdown formatting
@@ -296,11 +299,16 @@ def render_summary_md(
     fits: Mapping[str, Any] | None = None,
     records: pd.DataFrame | None = None,
     gain_settings: GainSettings = GainSettings(),
+    reward_mode: str | None = None,
+    findings: pd.DataFrame | None = None,
 ) -> str:
     """The markdown text of ``summary.md`` (see :func:`write_summary_md`)."""
-    summary = validate_summary(summary)
-    if summary.empty:
+    full = validate_summary(summary)
+    if full.empty:
         raise ValueError("summary.csv has no rows: nothing to report")
+    summary = study_view(full, reward_mode)
+    full_records = None if records is None else validate_records(records)
+    records = None if records is None else study_view(full_records, reward_mode)
     labels = _labels(summary)
     studies = ", ".join(sorted(summary["study"].unique()))
     lines = [
@@ -311,6 +319,11 @@ def render_summary_md(
         "in percentage points (pp).",
         "",
     ]
+    if findings is not None:
+        lines += section_findings(findings)
+    lines += section_seeds(full)
+    lines += section_reward_modes(full, full_records, gain_settings)
+    lines += section_strata(full, reward_mode)
     lines += _section_gains(summary, records, gain_settings, labels)
     lines += _section_methods(summary, records, gain_settings, labels)
     lines += _section_fewshot(summary, labels)
@@ -328,6 +341,8 @@ def write_summary_md(
     records: pd.DataFrame | None = None,
     gain_settings: GainSettings | None = None,
     fit_settings: Mapping[str, Any] | None = None,
+    reward_mode: str | None = None,
+    findings_path: str | Path | None = None,
 ) -> Path:
     """Write ``results/summary.md`` atomically: gain tables per benchmark (GSM8K/MATH/MMLU), the
     evaluation-method table, the few-shot collapse table, and — when present — MATH by subject, pass@k,
@@ -337,5 +352,11 @@ def write_summary_md(
     (their ``bootstrap`` record), so a gain has the same CI here, in ``fits.json`` and in the gain figure."""
     out_path = Path(out_path)
     settings = gain_settings or GainSettings.from_fit(fit_settings or _fits_bootstrap(fits))
-    write_text(out_path, render_summary_md(summary, fits=fits, records=records, gain_settings=settings))
+    findings = None
+    if records is not None and reward_mode is not None:
+        findings = findings_table(summary, records, reward_mode, settings.n_boot, settings.ci, settings.seed)
+    if findings_path is not None:
+        write_csv(findings_path, findings if findings is not None else pd.DataFrame(columns=FINDINGS_COLUMNS))
+    text = render_summary_md(summary, fits, records, settings, reward_mode, findings)
+    write_text(out_path, text)
     return out_path

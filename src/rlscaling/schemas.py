@@ -1,10 +1,17 @@
 """The study's table schemas: ``summary.csv`` and ``records.parquet`` columns, their dtypes, and typed reads.
 
-``summary.csv``: one row per model x pre-training budget x RL step x benchmark x subset x shots x scorer, exactly
-the columns of :data:`SUMMARY_COLUMNS` in that order (other tools read it; keep them stable). ``accuracy`` is a
-fraction in [0, 1] (for ``scorer == "loss"`` the validation loss in nats/token), ``n_params`` parameters,
-``pretrain_tokens`` tokens, ``c_pretrain``/``c_rl`` FLOPs, ``ci_low``/``ci_high`` the percentile bootstrap interval
-over items (documents for the loss).
+``summary.csv``: one row per model x replicate seed x pre-training budget x reward mode x RL step x benchmark x
+subset x shots x scorer, exactly the columns of :data:`SUMMARY_COLUMNS` in that order (other tools read it; the
+first fifteen are the columns of earlier versions, the dimension columns come last). ``accuracy`` is a fraction in
+[0, 1] (for ``scorer == "loss"`` the validation loss in nats/token; for ``scorer == "continues_past_answer"`` the
+share of responses that go on writing after their ``#### <answer>`` line), ``n_params`` parameters,
+``pretrain_tokens`` tokens, ``c_pretrain``/``c_rl`` FLOPs, ``ci_low``/``ci_high`` the percentile bootstrap interval.
+
+The dimension columns: ``seed`` is the replicate seed (``pretrain.seeds``) as text, or ``"mean"`` for the mean over
+the seeds (``n_seeds`` of them) whose CI resamples seeds and then items (:func:`rlscaling.metrics
+.bootstrap_seed_item_ci`); per-seed rows' CIs resample items (documents for the loss). ``reward_mode`` is the GRPO
+reward's scorer of the run a checkpoint belongs to, ``"base"`` for base models (rl_step 0, shared by every mode).
+``subset`` is ``all`` or a stratum (MATH subject; for chain sums ``3term``, ``3term_negpartial``, ``4term``).
 
 ``records.parquet``: one row per item and scorer, the columns of :data:`RECORD_COLUMNS`; ``score`` is the item's
 score in [0, 1] (a pass@k row holds the item's unbiased pass@k estimate). Readers need only
@@ -31,17 +38,27 @@ SUMMARY_COLUMNS = [
     "accuracy",
     "ci_low",
     "ci_high",
+    "seed",
+    "reward_mode",
+    "n_seeds",
 ]
+SEED_MEAN = "mean"
+"""The ``seed`` of rows that average over the replicate seeds."""
+DIMENSION_DEFAULTS = {"seed": SEED_MEAN, "reward_mode": None, "n_seeds": 1}
+"""The dimension columns and the values :func:`with_dimensions` gives a table written before they existed
+(reward_mode None: "base" at rl_step 0, else "unknown")."""
 # column -> dtype a reader converts it to (study and n_items are left as read)
 SUMMARY_DTYPES = {
     **dict.fromkeys(("n_params", "pretrain_tokens", "c_pretrain", "c_rl", "accuracy", "ci_low", "ci_high"), float),
-    **dict.fromkeys(("rl_step", "shots"), int),
-    **dict.fromkeys(("model", "benchmark", "subset", "scorer"), str),
+    **dict.fromkeys(("rl_step", "shots", "n_seeds"), int),
+    **dict.fromkeys(("model", "benchmark", "subset", "scorer", "seed", "reward_mode"), str),
 }
-SUMMARY_SORT = ["model", "pretrain_tokens", "rl_step", "benchmark", "subset", "shots", "scorer"]
+SUMMARY_SORT = ["model", "seed", "pretrain_tokens", "reward_mode", "rl_step", "benchmark", "subset", "shots", "scorer"]
 
 RECORD_COLUMNS = [
     "model",
+    "seed",
+    "reward_mode",
     "budget",
     "pretrain_tokens",
     "rl_step",
@@ -58,7 +75,7 @@ RECORD_DTYPES = {
     "rl_step": int,
     "shots": int,
     "score": float,
-    **dict.fromkeys(("model", "benchmark", "subset", "scorer", "item_id"), str),
+    **dict.fromkeys(("model", "benchmark", "subset", "scorer", "item_id", "seed", "reward_mode"), str),
 }
 
 
@@ -67,11 +84,26 @@ def missing_columns(frame: pd.DataFrame, columns) -> list[str]:
     return [c for c in columns if c not in frame.columns]
 
 
+def with_dimensions(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` with every missing (or blank) dimension value at its default: ``seed`` "mean",
+    ``n_seeds`` 1, ``reward_mode`` "base" at rl_step 0 and "unknown" after (a table written before these columns)."""
+    df = frame.copy()
+    step = pd.to_numeric(df["rl_step"], errors="coerce") if "rl_step" in df else pd.Series(0, index=df.index)
+    defaults = {
+        "seed": pd.Series(SEED_MEAN, index=df.index),
+        "n_seeds": pd.Series(1, index=df.index),
+        "reward_mode": pd.Series(["base" if s == 0 else "unknown" for s in step], index=df.index, dtype=object),
+    }
+    for col, default in defaults.items():
+        df[col] = default if col not in df.columns else df[col].where(df[col].notna(), default)
+    return df
+
+
 def _typed(frame: pd.DataFrame, dtypes: dict, columns: list[str], what: str) -> pd.DataFrame:
-    missing = missing_columns(frame, columns)
+    missing = missing_columns(frame, [c for c in columns if c not in DIMENSION_DEFAULTS])
     if missing:
         raise ValueError(f"{what} is missing column(s) {missing}; expected {list(columns)}")
-    df = frame.copy()
+    df = with_dimensions(frame)
     for col, dtype in dtypes.items():
         df[col] = df[col].astype(str) if dtype is str else pd.to_numeric(df[col], errors="raise").astype(dtype)
     return df

@@ -75,7 +75,8 @@ rule report_tables:
         records=f"{R}/records.parquet",
         fits=f"{R}/fits/fits.json",
     output:
-        report(f"{R}/summary.md", caption="../report/summary_table.rst", category="Tables"),
+        summary_md=report(f"{R}/summary.md", caption="../report/summary_table.rst", category="Tables"),
+        findings=f"{R}/findings.csv",
     log:
         f"{LOGS}/report_tables.log",
     benchmark:

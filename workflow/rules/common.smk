@@ -42,11 +42,11 @@ def model_resource(rule_name, key, default):
     return _get
 
 
-def model_dir(model, budget, step):
-    """Directory of the checkpoint evaluated at ``step`` (0 = the base model; else its GRPO run)."""
-    if int(step) == 0:
-        return f"{R}/models/{model}/{budget}/base"
-    return f"{R}/grpo/{model}/{budget}"
+def model_dir(ckpt):
+    """Directory holding a checkpoint (an ``rc.Checkpoint``): the base model, or the GRPO run of its reward mode."""
+    if ckpt.reward == rc.BASE:
+        return rc.path(config, "base_model", model=ckpt.model, seed=ckpt.seed, budget=ckpt.budget)
+    return rc.path(config, "grpo", model=ckpt.model, seed=ckpt.seed, budget=ckpt.budget, reward=ckpt.reward)
 
 
 # ---- input functions of the rules
@@ -58,12 +58,19 @@ def pretrain_inputs(wildcards):
     return {}
 
 
+def base_model_inputs(wildcards):
+    """A base model's inputs: the corpus and tokenizer, plus its (model, seed) trunk under the WSD schedule."""
+    inputs = pretrain_inputs(wildcards)
+    if config["pretrain"]["schedule"] == "wsd":
+        inputs["trunk"] = rc.path(config, "trunk", model=wildcards.model, seed=wildcards.seed)
+    return inputs
+
+
 def eval_inputs(plan):
     items = rc.eval_plan(config, plan)
 
     def _inputs(wildcards):
-        model, budget, step = rc.parse_checkpoint_id(wildcards.checkpoint)
-        inputs = {"model": model_dir(model, budget, step)}
+        inputs = {"model": model_dir(rc.parse_checkpoint_id(wildcards.checkpoint))}
         for it in items:
             inputs[f"eval_{it.bench}"] = f"{R}/data/eval_{it.bench}.jsonl"
             if it.shots > 0:
@@ -88,7 +95,7 @@ def eval_dir(wildcards):
 def val_loss_inputs(wildcards):
     src = config["val_loss"]["source"]
     return {
-        "model": model_dir(wildcards.model, wildcards.budget, wildcards.step),
+        "model": rc.path(config, "base_model", **dict(wildcards.items())),
         "texts": f"{R}/data/pretrain_corpus.jsonl" if src == "corpus" else f"{R}/data/val_text.jsonl",
     }
 
@@ -96,11 +103,11 @@ def val_loss_inputs(wildcards):
 def aggregate_inputs(wildcards):
     ev = [rc.path(config, "eval_summary", **vars(j)) for j in rc.eval_jobs(config)]
     pk = [rc.path(config, "passk_summary", **vars(j)) for j in rc.passk_jobs(config)]
-    vl = [rc.path(config, "val_loss", model=m, budget=b, step=s) for m, b, s in rc.val_loss_jobs(config)]
+    vl = [rc.path(config, "val_loss", **c._asdict()) for c in rc.val_loss_jobs(config)]
     return {
         "evals": ev,
         "passk": pk,
         "val_loss": vl,
-        "grpo": [rc.path(config, "grpo", model=m, budget=b) for m, b in rc.cells(config)],
-        "base": [rc.path(config, "base_model", model=m, budget=b) for m, b in rc.cells(config)],
+        "grpo": [rc.path(config, "grpo", **r._asdict()) for r in rc.rl_runs(config)],
+        "base": [rc.path(config, "base_model", **c._asdict()) for c in rc.cells(config)],
     }

@@ -69,11 +69,11 @@ rule val_loss:
     input:
         unpack(val_loss_inputs),
     output:
-        f"{R}/eval/{{model}}/{{budget}}/step_{{step}}/val_loss.json",
+        f"{R}/eval/{{model}}/seed_{{seed}}/{{budget}}/base/step_0/val_loss.json",
     log:
-        f"{LOGS}/val_loss/{{model}}/{{budget}}/step_{{step}}.log",
+        f"{LOGS}/val_loss/{{model}}/seed_{{seed}}/{{budget}}.log",
     benchmark:
-        f"{BENCH}/val_loss/{{model}}/{{budget}}/step_{{step}}.tsv"
+        f"{BENCH}/val_loss/{{model}}/seed_{{seed}}/{{budget}}.tsv"
     conda:
         conda_env("val_loss")
     threads: threads_for("evaluate")
@@ -87,4 +87,4 @@ rule val_loss:
         settings=settings("val_loss"),
     shell:
         "$RLSCALING_JOB_PYTHON_VAL_LOSS -m rlscaling.jobs val_loss --settings {params.settings:q} --threads {threads}"
-        " model={input.model:q} texts={input.texts:q} step={wildcards.step} out={output:q} > {log:q} 2>&1"
+        " model={input.model:q} texts={input.texts:q} step=0 out={output:q} > {log:q} 2>&1"

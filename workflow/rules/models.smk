@@ -1,15 +1,35 @@
 # Pre-training (the C_pretrain axis) and GRPO (the C_rl axis).
 
 
-rule pretrain:
+# WSD (pretrain.schedule: wsd): one constant-LR trunk per (model, seed), saving a resumable state where each budget's
+# annealed branch leaves it; with the cosine schedule each base model is its own run from scratch.
+rule pretrain_trunk:
     input:
         unpack(pretrain_inputs),
     output:
-        directory(f"{R}/models/{{model}}/{{budget}}/base"),
+        directory(f"{R}/models/{{model}}/seed_{{seed}}/trunk"),
     log:
-        f"{LOGS}/pretrain/{{model}}/{{budget}}.log",
+        f"{LOGS}/pretrain_trunk/{{model}}/seed_{{seed}}.log",
     benchmark:
-        f"{BENCH}/pretrain/{{model}}/{{budget}}.tsv"
+        f"{BENCH}/pretrain_trunk/{{model}}/seed_{{seed}}.tsv"
+    conda:
+        conda_env("pretrain")
+    threads: threads_for("pretrain")
+    params:
+        settings=settings("pretrain_trunk"),
+    script:
+        "../scripts/pretrain.py"
+
+
+rule pretrain:
+    input:
+        unpack(base_model_inputs),
+    output:
+        directory(f"{R}/models/{{model}}/seed_{{seed}}/{{budget}}/base"),
+    log:
+        f"{LOGS}/pretrain/{{model}}/seed_{{seed}}/{{budget}}.log",
+    benchmark:
+        f"{BENCH}/pretrain/{{model}}/seed_{{seed}}/{{budget}}.tsv"
     conda:
         conda_env("pretrain")
     threads: threads_for("pretrain")
@@ -23,14 +43,14 @@ rule pretrain:
 # it retries it, and the state lets the retry resume from the last checkpoint (deleted once the run has finished).
 rule grpo:
     input:
-        model=f"{R}/models/{{model}}/{{budget}}/base",
+        model=f"{R}/models/{{model}}/seed_{{seed}}/{{budget}}/base",
         train=f"{R}/data/rl_train.jsonl",
     output:
-        directory(f"{R}/grpo/{{model}}/{{budget}}"),
+        directory(f"{R}/grpo/{{model}}/seed_{{seed}}/{{budget}}/{{reward}}"),
     log:
-        f"{LOGS}/grpo/{{model}}/{{budget}}.log",
+        f"{LOGS}/grpo/{{model}}/seed_{{seed}}/{{budget}}/{{reward}}.log",
     benchmark:
-        f"{BENCH}/grpo/{{model}}/{{budget}}.tsv"
+        f"{BENCH}/grpo/{{model}}/seed_{{seed}}/{{budget}}/{{reward}}.tsv"
     conda:
         conda_env("grpo")
     threads: threads_for("grpo")
@@ -42,7 +62,7 @@ rule grpo:
         runtime=model_resource("grpo", "runtime", 60),
     params:
         settings=settings("grpo"),
-        state=lambda wildcards: rc.path(config, "grpo_state", model=wildcards.model, budget=wildcards.budget),
+        state=lambda wildcards: rc.path(config, "grpo_state", **dict(wildcards.items())),
     shell:
         "$RLSCALING_JOB_PYTHON_GRPO -m rlscaling.jobs grpo --settings {params.settings:q} --threads {threads}"
         " model={input.model:q} train={input.train:q} out={output:q} state={params.state:q} > {log:q} 2>&1"

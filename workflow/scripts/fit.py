@@ -5,12 +5,15 @@ log = setup(snakemake)  # noqa: F821
 from pathlib import Path  # noqa: E402
 
 from rlscaling.fit import write_fits  # noqa: E402
+from rlscaling.views import primary_reward_mode  # noqa: E402
 
+settings = script_settings(snakemake)  # noqa: F821
 written = write_fits(
     snakemake.input.summary,
     snakemake.input.records,
-    script_settings(snakemake)["fit"],  # noqa: F821
+    settings["fit"],
     Path(snakemake.output.fits).parent,
     seed_table=snakemake.input.seed_table,
+    reward_mode=primary_reward_mode(settings),
 )  # noqa: F821
 log.info("wrote %s", [str(p) for p in written])

@@ -3,12 +3,15 @@ from rlscaling.jobs import script_settings, setup
 log = setup(snakemake)  # noqa: F821
 
 from rlscaling.figures import make_all_figures  # noqa: E402
+from rlscaling.views import primary_reward_mode  # noqa: E402
 
+settings = script_settings(snakemake)  # noqa: F821
 written = make_all_figures(
     snakemake.input.summary,
     snakemake.input.records,
     snakemake.input.fits,  # noqa: F821
     snakemake.output[0],
-    dpi=script_settings(snakemake)["plots"]["dpi"],
+    dpi=settings["plots"]["dpi"],
+    reward_mode=primary_reward_mode(settings),
 )  # noqa: F821
 log.info("wrote %d figure files", len(written))

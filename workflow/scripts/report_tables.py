@@ -1,4 +1,4 @@
-from rlscaling.jobs import setup
+from rlscaling.jobs import script_settings, setup
 
 log = setup(snakemake)  # noqa: F821
 
@@ -6,10 +6,13 @@ import pandas as pd  # noqa: E402
 
 from rlscaling.io import read_json  # noqa: E402
 from rlscaling.report import write_summary_md  # noqa: E402
+from rlscaling.views import primary_reward_mode  # noqa: E402
 
 write_summary_md(
     pd.read_csv(snakemake.input.summary),
-    snakemake.output[0],  # noqa: F821
+    snakemake.output.summary_md,  # noqa: F821
     fits=read_json(snakemake.input.fits),
     records=pd.read_parquet(snakemake.input.records),
+    reward_mode=primary_reward_mode(script_settings(snakemake)),  # noqa: F821
+    findings_path=snakemake.output.findings,  # noqa: F821
 )  # noqa: F821

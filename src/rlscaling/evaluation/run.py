@@ -159,12 +159,14 @@ def evaluate_job(
     spec = cfg["benchmarks"][bench]
     kind = benchmark_kind(bench, spec)
     items = read_jsonl(items_path)
+    pk = cfg["evaluate"]["pass_at_k"] if passk else None
+    if pk and pk.get("n_items"):
+        items = items[: int(pk["n_items"])]
     pool = read_jsonl(pool_path) if pool_path else None
     seed = int(cfg.get("seed", 0))
     prompts_ = build_eval_prompts(kind, items, pool, shots, seed, bool(spec.get("instruction", False)))
     model_path = checkpoint_path(model_dir, step)
     clip = _clip_report(prompts_, model_path, spec.get("max_prompt_tokens"))
-    pk = cfg["evaluate"]["pass_at_k"] if passk else None
     n, temperature = (int(pk["n"]), float(pk["temperature"])) if pk else (1, 0.0)
     sampling = {"num_samples": n, "temperature": temperature, "passk": passk, "stop": list(spec.get("stop") or [])}
     t_gen, max_new = time.time(), int(spec.get("max_new_tokens", 256))

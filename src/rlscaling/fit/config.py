@@ -10,7 +10,16 @@ import numpy as np
 
 from .common import FitError, Resampling
 
-DEFAULT_FORMS = ("additive", "interaction", "size_tokens_additive", "size_tokens_ceiling")
+DEFAULT_FORMS = (
+    "additive",
+    "interaction",
+    "size_tokens_additive",
+    "size_tokens_ceiling",
+    "transition_additive",
+    "transition_gated",
+    "transition_nd_additive",
+    "transition_nd_gated",
+)
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,16 @@ import pandas as pd
 
 from .. import gains
 from ..metrics import item_bootstrap_means
-from ..schemas import RECORD_KEY_COLUMNS, SUMMARY_COLUMNS  # noqa: F401  (SUMMARY_COLUMNS re-exported)
+from ..schemas import DIMENSION_DEFAULTS, RECORD_KEY_COLUMNS, SUMMARY_COLUMNS
 from .common import FitError
 from .config import FitConfig
 
 # the summary.csv columns a fit reads (rlscaling.schemas defines them) and the per-item record columns it needs
-FIT_COLUMNS = tuple(c for c in SUMMARY_COLUMNS if c not in ("study", "n_items", "ci_low", "ci_high"))
-RECORD_COLUMNS = tuple(RECORD_KEY_COLUMNS)
+# (a fit sees one view: one seed level and one reward mode, rlscaling.views; the dimension columns are not keys)
+FIT_COLUMNS = tuple(
+    c for c in SUMMARY_COLUMNS if c not in ("study", "n_items", "ci_low", "ci_high", *DIMENSION_DEFAULTS)
+)
+RECORD_COLUMNS = tuple(c for c in RECORD_KEY_COLUMNS if c not in DIMENSION_DEFAULTS)
 CONDITION_KEYS = gains.CONDITION_KEYS
 
 

@@ -64,6 +64,12 @@ def _per_budget(rows: pd.DataFrame, units: dict, fit_into) -> list[dict]:
     )
 
 
+def _with_rl(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the (model, budget) cells that have RL checkpoints (index kept: it addresses the item draws)."""
+    has_rl = rows.groupby(["model", "pretrain_tokens"])["rl_step"].transform("max") > 0
+    return rows[has_rl]
+
+
 def _fit_gain_laws(rows, draws, cfg) -> list[dict]:
     def fit_into(entry, g, idx):
         table = gains_table(g.reset_index(drop=True))
@@ -245,9 +251,10 @@ def fit_summary(
         "models": rows.groupby("model", sort=False)["n_params"].first().astype(float).to_dict(),
         "allocation_budgets": list(cfg.budgets),
     }
-    result["gain_power_law"] = _fit_gain_laws(rows, draws, cfg)
-    result["rl_sigmoid"] = _fit_sigmoids(rows, draws, cfg)
-    result["tan2025"] = _fit_tan(rows, draws, cfg)
+    rl_rows = _with_rl(rows)  # the RL laws describe RL curves: base-only budgets are the pre-training axis
+    result["gain_power_law"] = _fit_gain_laws(rl_rows, draws, cfg)
+    result["rl_sigmoid"] = _fit_sigmoids(rl_rows, draws, cfg)
+    result["tan2025"] = _fit_tan(rl_rows, draws, cfg)
     result["joint_law"] = _fit_joint(rows, draws, cfg)
     chosen = result["joint_law"]["chosen"]
     try:

@@ -63,22 +63,26 @@ def write_fits(
     fit_settings: Mapping[str, Any] | None,
     out_dir: str | Path,
     seed_table: str | Path | None = None,
+    reward_mode: str | None = None,
 ) -> list[Path]:
     """Fit every law on a study and write ``fits.json``, ``allocation.csv``, ``iso_flop.csv`` into ``out_dir``.
 
-    ``fit_settings`` is the workflow config's ``fit`` section (with ``seed``). Raises FitInputError (one line:
-    file, row, column) for unusable inputs and FitError for a bad setting, before writing anything; earlier
-    copies of the three files are removed first, so a failed run leaves none behind. Returns the written paths.
+    ``fit_settings`` is the workflow config's ``fit`` section (with ``seed``). The laws are fitted on the seed means
+    of the base models and of ``reward_mode``'s runs (:func:`rlscaling.views.study_view`; None = every mode).
+    Raises FitInputError (one line: file, row, column) for unusable inputs and FitError for a bad setting, before
+    writing anything; earlier copies of the three files are removed first, so a failed run leaves none behind.
+    Returns the written paths.
     """
     from rlscaling.io import write_csv, write_json
+    from rlscaling.views import study_view
 
     cfg = FitConfig.from_mapping(dict(fit_settings or {}))
     out_dir = Path(out_dir)
     paths = [out_dir / name for name in FIT_OUTPUTS]
     for path in paths:
         path.unlink(missing_ok=True)
-    summary = read_summary(summary_path, cfg)
-    records = read_records(records_path, cfg) if records_path else None
+    summary = study_view(read_summary(summary_path, cfg), reward_mode)
+    records = study_view(read_records(records_path, cfg), reward_mode) if records_path else None
     table = read_seed_table(seed_table) if seed_table else None
     raw = fit_summary(summary, records, cfg)
     if table is not None:
