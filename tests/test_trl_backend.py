@@ -59,7 +59,11 @@ def settings(**overrides) -> GRPOSettings:
 
 
 def test_from_config_maps_every_key_of_the_study_config():
-    section = yaml.safe_load(CONFIG.read_text())["grpo"]
+    from rlscaling.config import grpo_settings
+
+    study = yaml.safe_load(CONFIG.read_text())["grpo"]
+    section = grpo_settings({"grpo": study, "models": {"m": {}}}, "m")  # one run: the primary reward mode
+    assert section["reward_mode"] == study["reward_modes"][0] and "reward_modes" not in section
     s = GRPOSettings.from_config(section, seed=1234)
     for key in (
         "reward_mode",

@@ -35,7 +35,8 @@ def _schema_defaults() -> dict[str, Any]:
     from ..config import _schema
 
     props = _schema()["properties"]["grpo"]["properties"]
-    out = {k: v["default"] for k, v in props.items() if "default" in v}
+    study_level = ("reward_modes", "budgets")  # DAG dimensions: one run gets one reward_mode, no budget list
+    out = {k: v["default"] for k, v in props.items() if "default" in v and k not in study_level}
     return {"save_steps": None, "save_every": None, "verl": None, **out}
 
 
