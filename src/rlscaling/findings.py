@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .metrics import bootstrap_mean_ci
-from .schemas import validate_records, validate_summary
+from .schemas import SEED_MEAN, validate_records, validate_summary
 from .views import study_view
 
 FINDINGS_COLUMNS = [
@@ -25,6 +25,7 @@ FINDINGS_COLUMNS = [
     "seed_reports",
     "model",
     "pretrain_tokens",
+    "seed",
     "estimate_pp",
     "ci_low_pp",
     "ci_high_pp",
@@ -126,7 +127,8 @@ def _cell_difference(records, cell, finding: Finding, final_step: dict, boot: di
 def findings_table(
     summary: pd.DataFrame, records: pd.DataFrame, primary: str, n_boot: int = 1000, ci: float = 0.95, seed: int = 0
 ) -> pd.DataFrame:
-    """Every finding x cell (model, pretrain_tokens) of the seed-mean view, columns :data:`FINDINGS_COLUMNS`.
+    """Every finding x cell (model, pretrain_tokens) of the seed-mean view (``seed`` = "mean"), columns
+    :data:`FINDINGS_COLUMNS`.
 
     A cell without the checkpoints a finding needs (e.g. a budget without RL runs) is left out of that finding."""
     summary = study_view(validate_summary(summary), None)
@@ -149,6 +151,7 @@ def findings_table(
                         "seed_reports": f.seed_reports,
                         "model": cell.model,
                         "pretrain_tokens": cell.pretrain_tokens,
+                        "seed": SEED_MEAN,
                         **got,
                     }
                 )

@@ -53,6 +53,10 @@ def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+def _numeric_row(v: Any) -> bool:
+    return isinstance(v, (list, tuple)) and bool(v) and all(finite(x) or x is None for x in v)
+
+
 def flatten(obj: Any, prefix: str = "") -> list[tuple[str, str]]:
     """Scalar leaves of a nested fits dict as (dotted key, formatted value)."""
     if isinstance(obj, Mapping):
@@ -60,6 +64,8 @@ def flatten(obj: Any, prefix: str = "") -> list[tuple[str, str]]:
         for key, value in obj.items():
             out += flatten(value, f"{prefix}.{key}" if prefix else str(key))
         return out
+    if isinstance(obj, (list, tuple)) and obj and all(_numeric_row(v) for v in obj):  # e.g. bootstrap draws
+        return [(prefix, f"({len(obj)} rows of {len(obj[0])} values: fits/fits.json)")]
     if isinstance(obj, (list, tuple)) and all(finite(v) or v is None for v in obj):
         if len(obj) <= 4:
             return [(prefix, "[" + ", ".join(MISSING if v is None else f"{v:.4g}" for v in obj) + "]")]

@@ -31,7 +31,13 @@ from rlscaling.labels import (
     model_index,
 )
 from rlscaling.markdown import flatten, fmt_ci, fmt_gain, fmt_pct, fmt_pp_ci, md_table, section
-from rlscaling.report_dimensions import section_findings, section_reward_modes, section_seeds, section_strata
+from rlscaling.report_dimensions import (
+    section_findings,
+    section_joint_law,
+    section_reward_modes,
+    section_seeds,
+    section_strata,
+)
 from rlscaling.schemas import validate_records, validate_summary
 from rlscaling.views import study_view
 
@@ -330,6 +336,7 @@ def render_summary_md(
     lines += _section_math_subjects(summary, labels)
     lines += _section_pass_at_k(summary, labels)
     lines += _section_loss(summary, labels)
+    lines += section_joint_law(fits)
     lines += _section_fits(fits)
     return "\n".join(lines).rstrip() + "\n"
 

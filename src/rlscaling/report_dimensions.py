@@ -143,3 +143,41 @@ def section_findings(table: pd.DataFrame) -> list[str]:
         rows.append([g["claim"].iloc[0], g["seed_reports"].iloc[0], f"{verdicts} of {len(g)} cells", cells])
     out += [md_table(["Finding (pp)", "Seed (Qwen3)", "Verdict", "Per cell: estimate [CI]"], rows), ""]
     return out
+
+
+def section_joint_law(fits) -> list[str]:
+    """The competing joint-law forms (fit and cross-validation errors, accuracy fractions) and the chosen form's
+    parameters with their bootstrap CIs, from ``fits.json``."""
+    joint = (fits or {}).get("joint_law") or {}
+    forms = joint.get("forms") or {}
+    if not forms:
+        return []
+    score = (joint.get("choice") or {}).get("scores") or {}
+
+    def err(e, key):
+        v = e.get(key) if key == "rmse" else (e.get(key) or (e.get("cv") or {}).get(key) or {}).get("rmse")
+        return f"{v:.3f}" if isinstance(v, (int, float)) else "–"
+
+    rows = [
+        [f"**{name}**" if name == joint.get("chosen") else name, e.get("status", "–"), err(e, "rmse"),
+         err(e, "loso"), err(e, "lobo"), f"{score[name]:.3f}" if name in score else (e.get("reason") or "–")[:90]]
+        for name, e in forms.items()
+    ]  # fmt: skip
+    out = section(
+        "## Joint law: which form the data choose",
+        "Errors in accuracy (fraction): in-sample RMSE, leave-one-size-out (LOSO) and leave-one-budget-out (LOBO) "
+        "RMSE; the chosen form (bold) has the lowest mean CV error. Fitted on the seed means of the base models and "
+        "the primary reward mode's runs.",
+        md_table(["Form", "Status", "RMSE", "LOSO", "LOBO", "CV score / reason"], rows),
+    )
+    chosen = forms.get(joint.get("chosen")) or {}
+    params = chosen.get("params") or {}
+    if params:
+        prow = [[k, f"{v['estimate']:.4g}", _ci_text(v)] for k, v in params.items()]
+        out += [f"`{chosen.get('formula', '')}`", "", md_table(["Parameter", "Estimate", "95% CI"], prow), ""]
+    return out
+
+
+def _ci_text(v: dict) -> str:
+    lo, hi = v.get("ci_low"), v.get("ci_high")
+    return f"[{lo:.4g}, {hi:.4g}]" if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) else "–"

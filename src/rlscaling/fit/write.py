@@ -74,6 +74,7 @@ def write_fits(
     Returns the written paths.
     """
     from rlscaling.io import write_csv, write_json
+    from rlscaling.schemas import SEED_MEAN
     from rlscaling.views import study_view
 
     cfg = FitConfig.from_mapping(dict(fit_settings or {}))
@@ -85,6 +86,7 @@ def write_fits(
     records = study_view(read_records(records_path, cfg), reward_mode) if records_path else None
     table = read_seed_table(seed_table) if seed_table else None
     raw = fit_summary(summary, records, cfg)
+    raw["selection"].update(seed=SEED_MEAN, reward_modes=["base", reward_mode] if reward_mode else "all")
     if table is not None:
         raw["seed_table"] = fit_seed_gains(table, bootstrap=cfg.bootstrap, seed=cfg.seed, ci=cfg.ci)
     fits = to_jsonable(raw)
