@@ -332,7 +332,8 @@ def test_preempted_grpo_resumes_from_its_checkpoint_under_snakemake_retries(tmp_
     assert run["resumed_from_step"] == 2 and run["passes"]["old_policy_forward"] is True
     assert list(pd.read_csv(out / "tokens.csv")["step"]) == [1, 2, 3, 4]
     assert (out / "step_2" / "config.json").is_file() and (out / "step_4" / "config.json").is_file()
-    assert not (tmp_path / "results" / "state" / "grpo" / "micro-a").exists()  # cleaned once finished
+    state = tmp_path / "results" / "state" / "grpo" / "micro-a" / "seed_1" / "b2" / "custom_flexible"
+    assert not state.exists() and state.parent.is_dir()  # the run's state is cleaned once finished
 
 
 def test_a_job_whose_interpreter_lacks_its_backend_names_the_setting(tmp_path):
