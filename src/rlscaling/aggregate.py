@@ -22,7 +22,7 @@ from .evaluation.run import majority_item_scores, passk_item_scores
 from .io import atomic_path, read_json, read_jsonl, write_csv
 from .metrics import bootstrap_mean_ci, bootstrap_ratio_ci, bootstrap_seed_item_ci
 from .rewards import continues_past_answer
-from .schemas import RECORD_COLUMNS, SEED_MEAN, SUMMARY_COLUMNS, SUMMARY_SORT
+from .schemas import CONTINUES, RECORD_COLUMNS, SEED_MEAN, SUMMARY_COLUMNS, SUMMARY_SORT
 
 log = logging.getLogger(__name__)
 
@@ -200,8 +200,6 @@ class _Tables:
 
 # the columns that identify a row apart from its seed (what the seed mean averages over)
 _SEED_GROUP = ("model", "budget", "reward_mode", "rl_step", "benchmark", "subset", "shots", "scorer")
-CONTINUES = "continues_past_answer"
-"""The ``scorer`` of rows whose ``accuracy`` is the share of responses that go on after their answer (a fraction)."""
 
 
 def _record_key(row: dict) -> dict:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .metrics import bootstrap_mean_ci
-from .schemas import SEED_MEAN, validate_records, validate_summary
+from .schemas import CONTINUES, SEED_MEAN, validate_records, validate_summary
 from .views import study_view
 
 FINDINGS_COLUMNS = [
@@ -54,7 +54,7 @@ class Finding:
 
 def _findings(primary: str) -> tuple[Finding, ...]:
     """The seed's findings as differences (pp) that it reports as positive. ``primary``: the recommended reward."""
-    s, c, cont = "strict", "custom_flexible", "continues_past_answer"
+    s, c, cont = "strict", "custom_flexible", CONTINUES
     return (
         Finding(
             "format_not_reasoning",

@@ -11,10 +11,8 @@ import pandas as pd
 from .gains import GainSettings, gain_table
 from .labels import format_params, format_tokens
 from .markdown import fmt_ci, fmt_gain, fmt_pct, fmt_pp_ci, md_table, section
-from .schemas import SEED_MEAN
+from .schemas import CONTINUES, SEED_MEAN
 from .views import BASE, study_view
-
-CONTINUES = "continues_past_answer"
 
 
 def _select(summary: pd.DataFrame, **where) -> pd.DataFrame:

@@ -44,6 +44,8 @@ SUMMARY_COLUMNS = [
 ]
 SEED_MEAN = "mean"
 """The ``seed`` of rows that average over the replicate seeds."""
+CONTINUES = "continues_past_answer"
+"""The ``scorer`` of rows whose ``accuracy`` is the share of responses that go on writing after their answer."""
 DIMENSION_DEFAULTS = {"seed": SEED_MEAN, "reward_mode": None, "n_seeds": 1}
 """The dimension columns and the values :func:`with_dimensions` gives a table written before they existed
 (reward_mode None: "base" at rl_step 0, else "unknown")."""

@@ -21,13 +21,12 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from rlscaling.labels import SCORER_LABELS, format_params, format_tokens
-from rlscaling.schemas import SEED_MEAN
+from rlscaling.schemas import CONTINUES, SEED_MEAN
 from rlscaling.views import BASE
 
 from . import layout
 from .style import SCORER_COLORS, figure_function, finish, model_table, size_colors, skip, tint
 
-CONTINUES = "continues_past_answer"
 GAIN_SCORERS = ("custom_flexible", "strict")
 STRATA = {
     "3term": "3term: 3-term chains",
