@@ -17,7 +17,7 @@ import pandas as pd
 
 from .metrics import bootstrap_mean_ci
 from .schemas import CONTINUES, SEED_MEAN, validate_records, validate_summary
-from .views import study_view
+from .views import BASE, study_view
 
 FINDINGS_COLUMNS = [
     "finding",
@@ -40,7 +40,7 @@ class Term:
 
     sign: int
     scorer: str
-    reward_mode: str = "base"  # "base" = the base model; else the final checkpoint of that mode's run
+    reward_mode: str = BASE  # the base model; else the final checkpoint of that mode's run
     shots: int = 0
 
 
@@ -97,7 +97,7 @@ def _findings(primary: str) -> tuple[Finding, ...]:
 
 def _item_scores(records: pd.DataFrame, cell: tuple[str, float], term: Term, final_step: dict) -> pd.Series | None:
     """Per-item scores (fractions) of one term in one cell, indexed by item id; None when not evaluated."""
-    step = 0 if term.reward_mode == "base" else final_step.get(term.reward_mode)
+    step = 0 if term.reward_mode == BASE else final_step.get(term.reward_mode)
     if step is None:
         return None
     r = records[
