@@ -3,8 +3,9 @@
 Nothing is pre-trained and nothing is copied. A budget of a hub model names a repository (``hf_id``), a
 ``revision`` (branch, tag or commit) and the tokens that checkpoint was trained on. The base-model job downloads
 that (model, revision) once into the Hugging Face cache and writes into ``results/models/<model>/<budget>/base``
-only a pointer, :data:`POINTER_FILE`, recording the resolved commit, ``N`` (non-embedding parameters) and ``D``
-(tokens) for ``C_pretrain = 6·N·D``.
+only a pointer, :data:`POINTER_FILE`, recording the resolved commit, ``N`` (non-embedding parameters), ``H`` (the
+output head's parameters, ``d_model · V`` from the checkpoint's config.json) and ``D`` (tokens) for
+``C_pretrain = 6·(N + H)·D`` (:mod:`rlscaling.compute`).
 
 Every consumer (GRPO, evaluation, validation loss) calls :func:`resolve_model_path` on a model directory: a
 directory holding ``config.json`` (an embedded-study model, a GRPO checkpoint) is used as is; a pointer directory
@@ -23,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .compute import pretrain_flops
+from .compute import pretrain_record
 from .io import atomic_dir, read_json, write_json
 
 POINTER_FILE = "pretrain.json"
@@ -179,6 +180,94 @@ def download_revision(hf_id: str, revision: str = DEFAULT_REVISION, *, local_fil
 
 
 # --------------------------------------------------------------------------------------------------
+# Before the first download: does the hub know every id?
+# --------------------------------------------------------------------------------------------------
+
+HUB_CHECK_TIMEOUT_S = 10.0
+"""Seconds the plan waits for one hub answer (``model_info``) before treating the hub as unreachable."""
+
+
+@dataclass(frozen=True)
+class HubIdCheck:
+    """One (repository, revision) the config names, with the config key that names it (for the error)."""
+
+    key: str
+    hf_id: str
+    revision: str
+
+
+def ids_to_check(cfg: Mapping, pointer_exists) -> list[HubIdCheck]:
+    """The hub (repository, revision) pairs of ``cfg``'s budgets that some replicate has not fetched yet.
+
+    ``pointer_exists(model, budget)`` says whether every replicate's :data:`POINTER_FILE` of that budget exists (a
+    fetched budget is not asked about again). ``key`` is ``models.<m>.budgets.<label>.hf_id`` when the budget names
+    its own repository, else ``models.<m>.hf_id``. Each pair is listed once (the first key naming it).
+    """
+    seen, checks = set(), []
+    for model, spec in cfg["models"].items():
+        raw = spec.get("budgets") or cfg["pretrain"].get("budgets") or {}
+        for budget in model_budgets(spec, model, cfg["pretrain"].get("budgets")):
+            if budget.hf_id is None or pointer_exists(model, budget.label):
+                continue
+            own = isinstance(raw.get(budget.label), Mapping) and "hf_id" in raw[budget.label]
+            key = f"models.{model}.budgets.{budget.label}.hf_id" if own else f"models.{model}.hf_id"
+            if (budget.hf_id, budget.revision) not in seen:
+                seen.add((budget.hf_id, budget.revision))
+                checks.append(HubIdCheck(key, budget.hf_id, budget.revision))
+    return checks
+
+
+def unknown_hub_ids(checks: list[HubIdCheck], model_info=None, timeout_s: float = HUB_CHECK_TIMEOUT_S):
+    """Ask the hub about each check (``huggingface_hub.model_info``, metadata only, no download).
+
+    Returns ``(problems, unreachable)``: one message per id the hub does not know (naming the config key, the id and
+    the revision), and None, or, when the hub cannot be asked (no network, a server error), the reason; then the
+    remaining ids are not asked (the pretrain jobs report what they cannot fetch). A gated repository exists: it is
+    no problem here (its download needs accepted terms and a token).
+    """
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
+
+    if model_info is None:
+        from huggingface_hub import model_info
+    problems = []
+    for c in checks:
+        try:
+            model_info(c.hf_id, revision=c.revision, timeout=timeout_s)
+        except GatedRepoError:
+            continue
+        except RevisionNotFoundError:
+            problems.append(f"{c.key}: the Hugging Face hub has '{c.hf_id}' but no revision '{c.revision}'")
+        except RepositoryNotFoundError:
+            problems.append(
+                f"{c.key}: '{c.hf_id}' is not a model repository on the Hugging Face hub (a typo, or a private "
+                f"repository this login cannot see: `hf auth login`)"
+            )
+        except Exception as exc:  # noqa: BLE001 - no network, DNS, timeouts, 5xx: the hub cannot be asked now
+            return problems, f"{type(exc).__name__}: {exc}"
+    return problems, None
+
+
+def check_hub_ids(cfg: Mapping, pointer_exists, model_info=None) -> str | None:
+    """Before the first download of a hub study: raise :class:`HubModelError` listing every id the hub does not
+    know (all at once), so the plan stops before any job; returns a warning when the hub could not be asked, else
+    None. Asks nothing when ``cfg['offline']`` or ``HF_HUB_OFFLINE`` is set, or every budget is fetched."""
+    if cfg["pretrain"]["backend"] != "hub" or cfg.get("offline") or hub_offline():
+        return None
+    checks = ids_to_check(cfg, pointer_exists)
+    if not checks:
+        return None
+    problems, unreachable = unknown_hub_ids(checks, model_info)
+    if problems:
+        raise HubModelError("; ".join(problems))
+    if unreachable:
+        return (
+            f"could not ask the Hugging Face hub whether {len(checks)} model id(s) exist ({unreachable}); "
+            f"the pretrain jobs will report any they cannot fetch"
+        )
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
 # N, the base-model job, and resolution
 # --------------------------------------------------------------------------------------------------
 
@@ -196,6 +285,30 @@ def non_embedding_params_from_config(model_path: str | os.PathLike) -> int:
     return int(non_embedding_params(AutoConfig.from_pretrained(str(model_path))))
 
 
+def head_params_from_config(model_path: str | os.PathLike) -> int:
+    """``H`` (output-head parameters, ``d_model · V``) of the architecture in ``model_path/config.json``, counted by
+    :func:`rlscaling.models.output_head_params` on the meta device."""
+    from transformers import AutoConfig
+
+    from .models import output_head_params
+
+    return int(output_head_params(AutoConfig.from_pretrained(str(model_path))))
+
+
+def model_size(model_dir: str | os.PathLike) -> dict[str, float]:
+    """``{"n_params_non_embedding": N, "head_params": H}`` of a base-model directory: from its :data:`POINTER_FILE`
+    (written by every pretrain job), and what that lacks (a record written before ``head_params`` was counted)
+    from the config.json the directory resolves to (:func:`resolve_model_path`)."""
+    path = Path(model_dir) / POINTER_FILE
+    info = read_json(path) if path.is_file() else {}
+    n, h = info.get("n_params_non_embedding"), info.get("head_params")
+    if n is None or h is None:
+        resolved = resolve_model_path(model_dir)
+        n = non_embedding_params_from_config(resolved) if n is None else n
+        h = head_params_from_config(resolved) if h is None else h
+    return {"n_params_non_embedding": float(n), "head_params": float(h)}
+
+
 def fetch_hub_model(
     hf_id: str,
     out_dir: str | os.PathLike,
@@ -208,8 +321,9 @@ def fetch_hub_model(
 
     ``out_dir`` receives only :data:`POINTER_FILE` (atomically): ``source: hub``, ``hf_id``, ``revision``, the
     resolved ``commit``, ``annealed``, ``tokens_trained`` (``D``), ``n_params_non_embedding`` (``N``),
-    ``n_params_source`` (:data:`N_SOURCE_CONFIG` when ``n_params`` is given, else :data:`N_SOURCE_COMPUTED`) and
-    ``c_pretrain_flops = 6·N·D``. Returns that record.
+    ``n_params_source`` (:data:`N_SOURCE_CONFIG` when ``n_params`` is given, else :data:`N_SOURCE_COMPUTED`),
+    ``head_params`` (``H``, always from config.json), ``head_flops_share`` and ``c_pretrain_flops = 6·(N + H)·D``.
+    Returns that record.
     """
     snapshot = download_revision(hf_id, revision)
     if n_params is None:
@@ -223,9 +337,8 @@ def fetch_hub_model(
         "commit": snapshot.name,
         "annealed": bool(annealed),
         "tokens_trained": float(tokens),
-        "n_params_non_embedding": float(n),
+        **pretrain_record(float(n), tokens, head_params=float(head_params_from_config(snapshot))),
         "n_params_source": n_source,
-        "c_pretrain_flops": pretrain_flops(n, tokens),
     }
     with atomic_dir(out_dir) as tmp:
         write_json(tmp / POINTER_FILE, info)
@@ -286,13 +399,19 @@ def resolve_model_path(model_dir: str | os.PathLike) -> str:
 __all__ = [
     "POINTER_FILE",
     "HubBudget",
+    "HubIdCheck",
     "HubModelError",
+    "check_hub_ids",
     "download_revision",
     "fetch_hub_model",
+    "head_params_from_config",
     "hub_cache_dir",
+    "ids_to_check",
     "model_budgets",
+    "model_size",
     "non_embedding_params_from_config",
     "parse_budget",
     "read_pointer",
     "resolve_model_path",
+    "unknown_hub_ids",
 ]
