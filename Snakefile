@@ -4,6 +4,7 @@ import os
 import sys
 
 from snakemake.exceptions import WorkflowError
+from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -18,24 +19,29 @@ if not workflow.overwrite_configfiles:
 SRC = os.path.join(workflow.basedir, "src")
 sys.path.insert(0, SRC)
 from rlscaling import config as rc  # noqa: E402
+from rlscaling.job_environment import job_environment  # noqa: E402
 
 # The one validation (schema with defaults + typed settings): every error names its key, before any job starts; the
 # one cross-key check that needs data (the tokenizer's vocabulary against the corpus) runs before a first run only.
+# Values inside a --config mapping arrive as strings (Snakemake reads them with YAML's BaseLoader): they are read as
+# the schema's types first (rlscaling.config_overrides).
 try:
-    rc.validate_config(config)
+    rc.validate_config(config, workflow.config_settings.config)
     if workflow.is_main_process and config["pretrain"]["backend"] == "transformers":
         if not os.path.isdir(rc.path(config, "tokenizer")):
             rc.check_tokenizer_vocabulary(config)
+    if workflow.is_main_process:  # a hub study's first plan (offline: false): every id exists on the hub
+        hub_warning = rc.check_hub_ids(config)
+        if hub_warning:
+            print(f"rlscaling: {hub_warning}", file=sys.stderr)
 except rc.ConfigError as exc:
     raise WorkflowError(f"config error, nothing was run: {exc}") from None
 
-# Exported here, before any job's Python starts: set inside Python after import, each hub lookup still retries.
-# Jobs run by another interpreter (a backend's environment) import rlscaling from src/ through PYTHONPATH.
-if config["offline"]:
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["HF_DATASETS_OFFLINE"] = "1"
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+# Every job's environment (offline hub, rlscaling importable from src/, the interpreter of each backend-bound rule),
+# exported here, before any job starts. Each Snakemake process that parses this file (a cluster job's too) sets it
+# from the config, so it is no `envvars:` (variables the user must define); see rlscaling.job_environment.
+USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+os.environ.update(job_environment(config, SRC, USE_CONDA, sys.executable))
 
 
 report: "workflow/report/workflow.rst"

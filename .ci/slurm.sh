@@ -23,7 +23,7 @@ if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
   apt-get update -qq >/dev/null
   apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null || die "apt-get install slurm-wlm munge"
 fi
-[ -f .venv/bin/activate ] || die "no .venv here: run .ci/run (or python -m venv .venv && pip install -e '.[test,slurm]')"
+[ -f .venv/bin/activate ] || die "no .venv here: run .ci/run (or python -m venv .venv && pip install -e '.[test]')"
 . .venv/bin/activate
 python -c "import snakemake_executor_plugin_slurm" 2>/dev/null || python -m pip install -q "snakemake-executor-plugin-slurm==2.8.0"
 

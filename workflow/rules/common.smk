@@ -1,18 +1,8 @@
 # Shared helpers: results paths, per-job settings, per-backend environments, threads and resources.
-from snakemake.settings.types import DeploymentMethod
-
+# (Each backend-bound job's interpreter, $RLSCALING_JOB_PYTHON_<NAME>, is exported by the Snakefile.)
 R = rc.results_dir(config)
 LOGS = f"{R}/logs"
 BENCH = f"{R}/benchmarks"
-USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
-# The interpreter of each backend-bound rule (rlscaling.config.backend_python: `python` inside its conda env, else
-# environments.<backend>.python, else $RLSCALING_<BACKEND>_PYTHON, else this one), exported as
-# $RLSCALING_JOB_PYTHON_{GRPO,EVALUATE,VAL_LOSS} for the rules' shell commands: it chooses where a job runs, not
-# what it computes, so it is no `params:` (changing it reruns nothing).
-for _var, _rule in (("GRPO", "grpo"), ("EVALUATE", "evaluate_endpoint"), ("VAL_LOSS", "val_loss")):
-    os.environ[f"RLSCALING_JOB_PYTHON_{_var}"] = rc.backend_python(
-        config, rc.backend_of(config, _rule), USE_CONDA, sys.executable
-    )
 
 
 def settings(rule_name):
@@ -111,3 +101,14 @@ def aggregate_inputs(wildcards):
         "grpo": [rc.path(config, "grpo", **r._asdict()) for r in rc.rl_runs(config)],
         "base": [rc.path(config, "base_model", **c._asdict()) for c in rc.cells(config)],
     }
+
+
+def seed_comparison_inputs(wildcards):
+    """This run's summary and the seed's published table (report.published_results): editing either reruns the
+    comparison and what reads it."""
+    return {"summary": f"{R}/summary.csv", "published": rc.published_results_path(config)}
+
+
+def published_inputs(wildcards):
+    """The seed comparison for the report tables and the figures, when report.published_results is set."""
+    return {"seed_comparison": f"{R}/seed_comparison.csv"} if rc.published_results_path(config) else {}
