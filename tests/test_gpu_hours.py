@@ -61,13 +61,15 @@ def small_cfg() -> dict:
             "mfu_update": 0.5,
             "mfu_rollout": 0.25,
             "n_params_estimate": {"b": 5.0e8},
+            "head_params_estimate": {"a": 3.0e7, "b": 0},
         },
     }
 
 
-def by_hand(n, steps, seqs, tokens, runs, peak, mfu_update, mfu_rollout, kl=True, verl=True):
-    rollout = 2 * n * seqs * tokens * steps
-    train = (6 + 2 * kl + 2 * verl) * n * seqs * tokens * steps
+def by_hand(n, steps, seqs, tokens, runs, peak, mfu_update, mfu_rollout, kl=True, verl=True, head=0.0):
+    """FLOPs and GPU-hours by hand: every pass multiplies each token through N + H parameters."""
+    rollout = 2 * (n + head) * seqs * tokens * steps
+    train = (6 + 2 * kl + 2 * verl) * (n + head) * seqs * tokens * steps
     per_run_h = (rollout / (peak * mfu_rollout) + train / (peak * mfu_update)) / 3600
     return rollout * runs, train * runs, per_run_h
 
@@ -77,8 +79,9 @@ def test_one_run_per_budget_and_flops_by_hand():
     assert list(table.columns) == list(COLUMNS[1:])
     a, b = table.loc["a"], table.loc["b"]
     assert (a["runs"], b["runs"]) == (2, 3)  # a: pretrain.budgets (2); b: its own (3, objects and a bare number)
-    for row, n, steps, runs, gpus in ((a, 2.0e8, 10, 2, 2), (b, 5.0e8, 4, 3, 1)):
-        rollout, train, per_run_h = by_hand(n, steps, 32, 400, runs, 1.0e15, 0.5, 0.25)
+    for row, n, head, steps, runs, gpus in ((a, 2.0e8, 3.0e7, 10, 2, 2), (b, 5.0e8, 0.0, 4, 3, 1)):
+        rollout, train, per_run_h = by_hand(n, steps, 32, 400, runs, 1.0e15, 0.5, 0.25, head=head)
+        assert row["head_params"] == head
         assert row["flops_rollout"] == pytest.approx(rollout)
         assert row["flops_train"] == pytest.approx(train)
         assert row["gpu_hours_per_run"] == pytest.approx(per_run_h)
@@ -102,6 +105,16 @@ def test_missing_n_names_both_keys():
     cfg = small_cfg()
     del cfg["gpu_hours"]["n_params_estimate"]
     with pytest.raises(ValueError, match=r"models\.b\.n_params is not set.*gpu_hours\.n_params_estimate\.b"):
+        estimate_gpu_hours(cfg)
+
+
+def test_missing_head_names_the_key():
+    cfg = small_cfg()
+    del cfg["gpu_hours"]["head_params_estimate"]["a"]
+    with pytest.raises(ValueError, match=r"gpu_hours\.head_params_estimate\.a is not set"):
+        estimate_gpu_hours(cfg)
+    cfg["gpu_hours"]["head_params_estimate"]["a"] = -1
+    with pytest.raises(ValueError, match=r"gpu_hours\.head_params_estimate\.a: expected a non-negative number"):
         estimate_gpu_hours(cfg)
 
 
@@ -145,9 +158,11 @@ def test_study_config_estimate_matches_hand_count(name):
         seeds, modes = spec.get("seeds") or cfg["pretrain"].get("seeds") or [1], g["reward_modes"]  # schema default
         runs = len(spec.get("budgets") or cfg["pretrain"]["budgets"]) * len(seeds) * len(modes)
         n = spec.get("n_params", (a.get("n_params_estimate") or {}).get(model))
+        head = a["head_params_estimate"][model]
         _, _, per_run_h = by_hand(
-            n, spec["grpo"]["steps"], seqs, tokens, runs, a["peak_flops_per_s"], a["mfu_update"], a["mfu_rollout"]
-        )
+            n, spec["grpo"]["steps"], seqs, tokens, runs, a["peak_flops_per_s"], a["mfu_update"], a["mfu_rollout"],
+            head=head,
+        )  # fmt: skip
         assert table.loc[model, "runs"] == runs == grpo_runs(cfg, model)
         assert table.loc[model, "gpu_hours"] == pytest.approx(per_run_h * runs)
         # the slurm runtime of a GRPO job leaves room over the estimated wall-clock time (minutes vs hours)
@@ -175,10 +190,10 @@ def test_evolm_is_a_grid_of_annealed_budgets():
     for model, spec in cfg["models"].items():
         size = re.fullmatch(r"evolm-([0-9.]+)b", model).group(1)
         budgets = spec["budgets"]
-        assert len(budgets) >= 4 and all(b["annealed"] is True for b in budgets.values())
+        assert len(budgets) >= 3 and all(b["annealed"] is True for b in budgets.values())
         for label, b in budgets.items():
             # one repository per budget, named by size and budget; tokens = the BT in the label
-            assert b["hf_id"] == f"zhenting/evolm-{size.upper()}B-{label}" and b["revision"] == "main"
+            assert b["hf_id"] == f"zhenting/myllama-{size.upper()}B-{label}" and b["revision"] == "main"
             assert b["tokens"] == float(label.removesuffix("BT")) * 1e9
             ids.append(b["hf_id"])
     assert len(ids) == len(set(ids))
@@ -278,7 +293,7 @@ def test_one_evaluation_job_per_checkpoint_saves_engine_starts():
         + len(rc.eval_plan(cfg, "intermediate")) * (len(rc.checkpoint_steps(cfg, m)) - 1)
         for m in cfg["models"]
     )
-    assert (e["jobs_one_per_checkpoint"], e["jobs_one_per_file"]) == (checkpoints, files) == (35, 165)
-    assert e["gpu_hours_saved"] == pytest.approx((165 - 35) * 1 * 90 / 3600)  # 1 GPU per Qwen3 evaluate job
+    assert (e["jobs_one_per_checkpoint"], e["jobs_one_per_file"]) == (checkpoints, files) == (45, 195)
+    assert e["gpu_hours_saved"] == pytest.approx((195 - 45) * 1 * 90 / 3600)  # 1 GPU per Qwen3 evaluate job
     cfg["gpu_hours"]["engine_start_s"] = 30
     assert evaluation_engine_starts(cfg)["gpu_hours_saved"] == pytest.approx(e["gpu_hours_saved"] / 3)

@@ -5,7 +5,9 @@ A source is a string spec ``<kind>:<name>[?key=value&...]``:
 - ``hf:gsm8k`` (openai/gsm8k, config ``main``), ``hf:math`` (EleutherAI/hendrycks_math per-subject
   configs, falling back to DigitalLearningGmbH/MATH-lighteval), ``hf:mmlu`` (cais/mmlu, config ``all``;
   split ``train`` means MMLU's few-shot ``dev`` split), ``hf:wikitext2`` (WikiText-2 raw, one text record per
-  Wikipedia page: EleutherAI/wikitext_document_level, as lm-eval's ``wikitext`` task; see ``wikitext_pages``).
+  Wikipedia page: EleutherAI/wikitext_document_level, as lm-eval's ``wikitext`` task; see ``wikitext_pages``),
+  ``hf:wikitext2_lines`` (the line-level ``wikitext``/``wikitext-2-raw-v1`` rows verbatim, blank rows included, in
+  order: the seed study's validation-loss text).
   Option ``data_dir=/path`` loads local files instead (``<split>.parquet|jsonl|json|csv`` or
   ``<split>-*.<ext>`` anywhere under the directory, in the hub dataset's column layout) through the same
   ``datasets.load_dataset`` call and row converters.
@@ -54,6 +56,7 @@ from rlscaling.dataset_records import (  # noqa: F401  (re-exported: the record 
     math_row_to_record,
     mmlu_row_to_record,
     validate_record,
+    wikitext_line_to_record,
     wikitext_page_to_record,
     wikitext_pages,
 )
@@ -269,6 +272,10 @@ def _rows_wikitext2(split: str, source: str, data_dir: str | None) -> Any:
             raise DataSourceError(f"{first} Fallback: {second} {OFFLINE_HELP}") from None
 
 
+def _rows_wikitext2_lines(split: str, source: str, data_dir: str | None) -> Any:
+    return _load_local(data_dir, split, source) if data_dir else _load_hub(*WIKITEXT_LINES, split, source)
+
+
 RowLoader = Callable[[str, str, "str | None"], Any]
 Converter = Callable[[Mapping[str, Any], int, str], dict]
 
@@ -295,6 +302,7 @@ HF_LOADERS: dict[str, HFDataset] = {
     # MMLU has no train split: its 5-per-subject few-shot pool is ``dev``
     "mmlu": HFDataset(("test", "validation", "dev"), _rows_mmlu, mmlu_row_to_record, {"train": "dev"}),
     "wikitext2": HFDataset(("train", "validation", "test"), _rows_wikitext2, wikitext_page_to_record),
+    "wikitext2_lines": HFDataset(("train", "validation", "test"), _rows_wikitext2_lines, wikitext_line_to_record),
 }
 
 

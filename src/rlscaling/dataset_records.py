@@ -1,7 +1,9 @@
 """The uniform dataset record: field checks, canonical answers, answer-kind checks and the hub-row converters.
 
 Question records (docs/architecture.md): ``id, question, answer`` (canonical), ``solution``, ``subject``,
-``level``, ``choices``, ``source``. Text records (``hf:wikitext2``, or a jsonl of ``{"id", "text"}``):
+``level``, ``choices``, ``source``, and for hub rows ``raw``: the dataset's own strings verbatim (GSM8K ``question``,
+``answer``; MATH ``problem``, ``answer``; MMLU ``question``), which the seed study's prompts and scorers read.
+Text records (``hf:wikitext2``, or a jsonl of ``{"id", "text"}``):
 ``id, text, source``. Where records come from (``hf:``, ``procedural:``, ``jsonl:`` specs): ``rlscaling.data``.
 """
 
@@ -34,8 +36,9 @@ def validate_record(rec: Any, where: str) -> dict:
     if not isinstance(rec, dict):
         raise DataSourceError(f"{where}: expected a JSON object record, got {type(rec).__name__}")
     if "text" in rec and "question" not in rec:
-        for key in ("id", "text"):
-            _require_str(rec, key, where)
+        _require_str(rec, "id", where)
+        if not isinstance(rec["text"], str):  # may be empty: a blank row of a line-level corpus (no tokens)
+            raise DataSourceError(f"{where}: field 'text' must be a string, got {rec['text']!r}")
         return {"id": rec["id"], "text": rec["text"], "source": rec.get("source")}
     for key in QUESTION_FIELDS:
         _require_str(rec, key, where)
@@ -44,6 +47,11 @@ def validate_record(rec: Any, where: str) -> dict:
     for key in ("solution", "subject", "source"):
         if out[key] is not None and not isinstance(out[key], str):
             raise DataSourceError(f"{where}: field {key!r} must be a string or null, got {type(out[key]).__name__}")
+    raw = rec.get("raw")
+    if raw is not None:  # only records that carry it: other records keep their exact shape
+        if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
+            raise DataSourceError(f"{where}: field 'raw' must map names to strings (the dataset's own fields)")
+        out["raw"] = dict(raw)
     if out["level"] is not None and (isinstance(out["level"], bool) or not isinstance(out["level"], (str, int))):
         raise DataSourceError(f"{where}: field 'level' must be a string, an int or null")
     choices = out["choices"]
@@ -136,6 +144,7 @@ def gsm8k_row_to_record(row: Mapping[str, Any], idx: int, split: str = "test") -
         "level": None,
         "choices": None,
         "source": "hf:gsm8k",
+        "raw": {"question": str(row["question"]), "answer": raw},
     }
 
 
@@ -150,6 +159,8 @@ def math_row_to_record(row: Mapping[str, Any], idx: int, split: str = "test") ->
         raise DataSourceError(f"math {split} row {idx}: no \\boxed answer in the solution")
     level = row.get("level")
     m = re.fullmatch(r"Level (\d+)", str(level))
+    # the raw answer: the row's own ``answer`` column where it has one (the seed's MATH files), else the box verbatim
+    raw_answer = str(row["answer"]) if row.get("answer") is not None else boxed
     return {
         "id": f"math-{split}-{idx}",
         "question": str(row["problem"]).strip(),
@@ -159,6 +170,7 @@ def math_row_to_record(row: Mapping[str, Any], idx: int, split: str = "test") ->
         "level": int(m.group(1)) if m else level,
         "choices": None,
         "source": "hf:math",
+        "raw": {"problem": str(row["problem"]), "answer": raw_answer},
     }
 
 
@@ -176,6 +188,7 @@ def mmlu_row_to_record(row: Mapping[str, Any], idx: int, split: str = "test") ->
         "level": None,
         "choices": choices,
         "source": "hf:mmlu",
+        "raw": {"question": str(row["question"])},
     }
 
 
@@ -185,6 +198,12 @@ def wikitext_page_to_record(row: Mapping[str, Any], idx: int, split: str = "test
     The page text is kept verbatim; ``idx`` is the page's position in the split.
     """
     return {"id": f"wikitext2-{split}-{idx}", "text": str(row["page"]), "source": "hf:wikitext2"}
+
+
+def wikitext_line_to_record(row: Mapping[str, Any], idx: int, split: str = "test") -> dict:
+    """Line-level WikiText row (``text``: one line with its newline, ``""`` for a blank line) -> text record, verbatim;
+    ``idx`` is the row's position in the split (the seed's validation loss groups rows by position)."""
+    return {"id": f"wikitext2-{split}-line-{idx}", "text": str(row["text"]), "source": "hf:wikitext2_lines"}
 
 
 _WIKITEXT_TITLE = re.compile(r"= [^=](?:.*[^=])? =")

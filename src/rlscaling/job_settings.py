@@ -13,6 +13,13 @@ from .config import ConfigError, benchmark_kind, budgets, budgets_detail, cell_s
 from .plan import eval_plan
 
 
+def _prompts(cfg: dict) -> dict:
+    """``{"prompts": ...}`` for the jobs whose work depends on ``prompts.style`` (few-shot pools, GRPO, evaluation),
+    only when it is not the default ``consistent``: studies on the default keep their jobs' settings unchanged."""
+    prompts = cfg.get("prompts") or {}
+    return {"prompts": dict(prompts)} if prompts.get("style", "consistent") != "consistent" else {}
+
+
 def _benchmark_data(spec: dict, kind: str) -> dict:
     keep = ("source", "split", "n", "seed", "fewshot_source", "fewshot_split", "fewshot_n", "fewshot_seed")
     return {"kind": kind, **{k: spec[k] for k in keep if k in spec}}
@@ -33,7 +40,8 @@ def _dataset_config(cfg: dict, dataset: str) -> dict:
     if bench not in cfg["benchmarks"]:
         raise ConfigError(f"dataset '{dataset}': no benchmark '{bench}' in benchmarks ({sorted(cfg['benchmarks'])})")
     spec = cfg["benchmarks"][bench]
-    return {"seed": cfg["seed"], "benchmarks": {bench: _benchmark_data(spec, benchmark_kind(bench, spec))}}
+    data = {"seed": cfg["seed"], "benchmarks": {bench: _benchmark_data(spec, benchmark_kind(bench, spec))}}
+    return {**data, **_prompts(cfg)} if dataset.startswith("fewshot_") else data
 
 
 def _model_entry(cfg: dict, model: str, *keys: str) -> dict:
@@ -71,6 +79,7 @@ def _grpo_config(cfg: dict, model: str, seed: int, budget: str, reward: str) -> 
         "grpo": g,
         "models": {model: {"grpo": {}, "resources": {"grpo": resources}}},
         "data": {"rl_train": {k: cfg["data"]["rl_train"][k] for k in ("source", "instruction")}},
+        **_prompts(cfg),
     }
 
 
@@ -90,6 +99,7 @@ def _evaluate_config(cfg: dict, plan: str) -> dict:
         "benchmarks": benches,
         "evaluate": ev,
         "plan": [[it.bench, it.shots, it.passk] for it in items],
+        **_prompts(cfg),
     }
 
 
@@ -137,6 +147,10 @@ def job_config(cfg: dict, rule: str, **wc) -> dict:
         return {"plots": cfg["plots"], **primary}
     if rule == "report_tables":
         return {"fit": {k: fit_settings(cfg)[k] for k in ("ci", "seed")}, **primary}
+    if rule == "seed_comparison":
+        from .seed_comparison import mapping_settings
+
+        return {"seed_comparison": mapping_settings(cfg)}
     raise ConfigError(f"no job settings for rule '{rule}'")
 
 

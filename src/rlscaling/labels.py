@@ -22,6 +22,11 @@ SCORER_LABELS = {
     "custom_flexible": "custom flexible (cut at ####)",
     "math_verify": "math-verify",
     "mmlu_letter": "answer letter",
+    "seed_strict": "seed's strict (verl 0.5, last 300 chars)",
+    "seed_flexible": "seed's flexible (verl 0.5, last 300 chars)",
+    "seed_custom_flexible": "seed's custom flexible (#### + 5 chars)",
+    "seed_math": "seed's MATH (custom flexible, string match)",
+    "seed_mmlu_letter": "seed's answer letter (4 patterns)",
 }
 PASS_AT_K = re.compile(r"^pass@(\d+)$")
 MAJ_AT_N = re.compile(r"^maj@(\d+)$")  # majority vote over n samples (aggregate rows)

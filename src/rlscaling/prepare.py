@@ -1,7 +1,8 @@
 """What each prepared dataset of the workflow is, from the config: ``results/data/<name>.jsonl``.
 
 Names: ``rl_train`` (GRPO prompts), ``eval_<bench>`` (evaluated items), ``fewshot_<bench>`` (exemplar pool, drawn
-from the train split so it never overlaps the evaluated items), ``pretrain_corpus`` (embedded study only: text
+from the train split so it never overlaps the evaluated items; with ``prompts.style: seed`` the whole split in dataset
+order, whose first rows are the seed's exemplars), ``pretrain_corpus`` (embedded study only: text
 documents with a train/validation split), ``val_text`` (validation-loss texts from a non-corpus source: one record
 per whole document, e.g. one WikiText-2 page, so the strided windows of ``val_loss.seq_len`` see long contexts).
 
@@ -59,10 +60,13 @@ def dataset_spec(cfg: dict, name: str) -> dict:
                 "kind": kind,
                 "key": f"benchmarks.{bench}.source",
             }
+        source = b.get("fewshot_source", b["source"])
+        # the seed's exemplars are a split's first rows: keep the whole split in order (procedural: n generated)
+        whole = (cfg.get("prompts") or {}).get("style") == "seed" and not source.startswith("procedural:")
         return {
-            "source": b.get("fewshot_source", b["source"]),
+            "source": source,
             "split": b.get("fewshot_split", "train"),
-            "n": b.get("fewshot_n", DEFAULT_FEWSHOT_N),
+            "n": None if whole else b.get("fewshot_n", DEFAULT_FEWSHOT_N),
             "seed": _seed(b.get("fewshot_seed"), seed + 1),
             "kind": kind,
             "key": f"benchmarks.{bench}.fewshot_source" if "fewshot_source" in b else f"benchmarks.{bench}.source",

@@ -1,6 +1,12 @@
-"""Few-shot plain-text prompts for base models (no chat template) and a prompt-length clip report.
+"""Few-shot plain-text prompts for base models (no chat template), the seed study's prompts, and a prompt-length clip
+report.
 
-GSM8K layout (exemplars separated by a blank line, the prompt ends ``Answer:``)::
+Two styles (config ``prompts.style``, :func:`prompt_style`): ``consistent`` (the default, below) and ``seed``, the seed
+study's recipe (../shared/reference/seed_recipe.md (a), (b), (d); :func:`seed_prompt`, :func:`rl_prompt`), which reads
+the dataset's own strings (a record's ``raw`` field, e.g. the unstripped GSM8K question and its worked answer with
+``<<...>>`` annotations) where a record has them. ``rlscaling prompts`` prints what a config builds.
+
+``consistent`` GSM8K layout (exemplars separated by a blank line, the prompt ends ``Answer:``)::
 
     Question: <exemplar question>
     Answer: <worked solution>
@@ -26,6 +32,14 @@ GSM8K_INSTRUCTION = 'Let\'s think step by step and output the final answer after
 MATH_INSTRUCTION = "Put your final answer within \\boxed{}."
 BENCHMARKS = ("gsm8k", "math", "mmlu")
 LETTERS = "ABCD"
+STYLES = ("consistent", "seed")
+"""Values of ``prompts.style`` (see the module docstring and the config schema)."""
+SEED_MMLU_INSTRUCTION = (
+    "Answer the following multiple choice question about {subject}. Respond with a single sentence of the form "
+    '"The correct answer is _", filling the blank with the letter corresponding to the correct answer '
+    "(i.e., A, B, C or D)."
+)
+"""The seed's MMLU instruction line (``{subject}``: the raw subject id, e.g. ``abstract_algebra``)."""
 
 
 def _norm(text: str) -> str:
@@ -108,6 +122,101 @@ def mmlu_prompt(
     return header + "\n\n" + "\n\n".join(blocks)
 
 
+def prompt_style(cfg: Mapping[str, Any]) -> str:
+    """``prompts.style`` of a config or job settings (``consistent`` when absent); an unknown style -> ValueError."""
+    style = (cfg.get("prompts") or {}).get("style", "consistent")
+    if style not in STYLES:
+        raise ValueError(f"prompts.style: {style!r} is not one of {', '.join(STYLES)}")
+    return style
+
+
+def raw_text(record: Mapping[str, Any], key: str, fallback: str) -> str:
+    """The dataset's own string ``record["raw"][key]`` (unstripped, as the source gives it), else ``record[fallback]``
+    (records of sources without raw rows, e.g. ``procedural:``)."""
+    raw = record.get("raw") or {}
+    return str(raw[key]) if key in raw else str(record[fallback])
+
+
+def first_exemplars(pool: Sequence[Mapping[str, Any]], shots: int, subject: str | None = None) -> list:
+    """The seed's exemplars: the first ``shots`` pool rows in pool (dataset) order, the same for every item; with
+    ``subject``, the first ``shots`` rows of that subject (MMLU). Too few rows -> ValueError."""
+    if shots < 0:
+        raise ValueError(f"shots must be >= 0, got {shots}")
+    rows = [p for p in pool if subject is None or p.get("subject") == subject]
+    if shots > len(rows):
+        where = f" of subject {subject!r}" if subject is not None else ""
+        raise ValueError(f"{shots}-shot prompt needs {shots} exemplars{where} but the few-shot pool has {len(rows)}")
+    return list(rows[:shots])
+
+
+def _seed_gsm8k_answer(ex: Mapping[str, Any]) -> str:
+    """An exemplar's worked answer as the seed shows it: the dataset's ``answer`` (with ``<<...>>`` annotations and
+    the ``#### n`` line); for records without raw rows, the record's solution ending ``#### n``."""
+    raw = ex.get("raw") or {}
+    return str(raw["answer"]) if "answer" in raw else _gsm8k_solution(ex)
+
+
+def seed_gsm8k_prompt(item: Mapping[str, Any], pool: Sequence[Mapping[str, Any]], shots: int) -> str:
+    r"""The seed's GSM8K prompt (seed_recipe.md (a), version G3). 0-shot: ``{question} {I}``. k-shot: blocks
+    ``Question: {q_i}\nAnswer: {a_i}\n`` of the first k pool rows (``q_i``, ``a_i`` stripped) joined by ``\n``, one
+    more ``\n``, then ``\nQuestion: {question}\n{I}\nAnswer: `` (ending in a space)."""
+    question = raw_text(item, "question", "question")
+    if shots == 0:
+        return f"{question} {GSM8K_INSTRUCTION}"
+    blocks = [
+        f"Question: {raw_text(ex, 'question', 'question').strip()}\nAnswer: {_seed_gsm8k_answer(ex).strip()}\n"
+        for ex in first_exemplars(pool, shots)
+    ]
+    return "\n".join(blocks) + "\n" + f"\nQuestion: {question}\n{GSM8K_INSTRUCTION}\nAnswer: "
+
+
+def seed_math_prompt(item: Mapping[str, Any], shots: int = 0) -> str:
+    r"""The seed's MATH prompt: ``{problem}\n\n{I}`` (0-shot only; the seed has no few-shot MATH prompt)."""
+    if shots:
+        raise ValueError(f"the seed's MATH prompt is 0-shot only, got {shots} shots")
+    return f"{raw_text(item, 'problem', 'question')}\n\n{GSM8K_INSTRUCTION}"
+
+
+def _seed_mmlu_question(item: Mapping[str, Any]) -> str:
+    choices = item.get("choices") or []
+    if len(choices) != len(LETTERS):
+        raise ValueError(f"MMLU item {item.get('id')!r}: the seed's prompt needs 4 choices, got {len(choices)}")
+    options = "\n".join(f"{letter}. {choice}" for letter, choice in zip(LETTERS, choices))
+    return f"{raw_text(item, 'question', 'question')}\n\n{options}"
+
+
+def seed_mmlu_prompt(item: Mapping[str, Any], pool: Sequence[Mapping[str, Any]] | None, shots: int) -> str:
+    r"""The seed's MMLU prompt (seed_recipe.md (b)): the instruction naming the raw subject id, ``\n\n``, for k shots
+    the first k pool rows of the item's subject as ``Q: ...\nA: The correct answer is {L}\n`` joined by ``\n`` plus
+    ``\n``, then ``\n\n``; then ``Q: {question}\n\nA. ..\nB. ..\nC. ..\nD. ..\nA: ``."""
+    subject = str(item.get("subject") or "")
+    prompt = SEED_MMLU_INSTRUCTION.format(subject=subject) + "\n\n"
+    if shots:
+        exemplars = first_exemplars(pool or [], shots, subject=item.get("subject"))
+        blocks = [f"Q: {_seed_mmlu_question(ex)}\nA: The correct answer is {ex['answer']}\n" for ex in exemplars]
+        block = "\n".join(blocks)
+        prompt += block + "\n" + "\n\n"
+    return prompt + f"Q: {_seed_mmlu_question(item)}\nA: "
+
+
+def seed_prompt(item: Mapping[str, Any], pool: Sequence[Mapping[str, Any]] | None, shots: int, benchmark: str) -> str:
+    """The seed study's evaluation prompt of one item (no chat template; see the ``seed_*_prompt`` functions)."""
+    if benchmark == "gsm8k":
+        return seed_gsm8k_prompt(item, pool or [], shots)
+    if benchmark == "math":
+        return seed_math_prompt(item, shots)
+    return seed_mmlu_prompt(item, pool, shots)
+
+
+def rl_prompt(item: Mapping[str, Any], style: str, instruction: bool = False, seed: int = 0) -> str:
+    """The GRPO prompt text of one training item, before any chat template: ``consistent``, the 0-shot evaluation
+    prompt (:func:`gsm8k_prompt`, ``instruction`` as ``data.rl_train.instruction``); ``seed``, verl's GSM8K row
+    content ``{question} {I}`` (the seed renders it through the tokenizer's chat template as one user message)."""
+    if style == "seed":
+        return f"{raw_text(item, 'question', 'question')} {GSM8K_INSTRUCTION}"
+    return gsm8k_prompt(item, [], 0, seed, instruction=instruction)
+
+
 def build_prompts(
     items: Sequence[Mapping[str, Any]],
     pool: Sequence[Mapping[str, Any]],
@@ -115,10 +224,17 @@ def build_prompts(
     seed: int,
     benchmark: str,
     instruction: bool = False,
+    style: str = "consistent",
 ) -> list[str]:
-    """One prompt per item for ``benchmark`` (``gsm8k``, ``math`` or ``mmlu``); same order as ``items``."""
+    """One prompt per item for ``benchmark`` (``gsm8k``, ``math`` or ``mmlu``); same order as ``items``.
+
+    ``style`` ``seed`` builds the seed's prompts (:func:`seed_prompt`; ``seed`` and ``instruction`` are not read)."""
     if benchmark not in BENCHMARKS:
         raise ValueError(f"unknown benchmark {benchmark!r}; prompts exist for {', '.join(BENCHMARKS)}")
+    if style not in STYLES:
+        raise ValueError(f"prompts.style: {style!r} is not one of {', '.join(STYLES)}")
+    if style == "seed":
+        return [seed_prompt(it, pool, shots, benchmark) for it in items]
     if instruction and benchmark != "gsm8k":
         raise ValueError(f"instruction=True is only defined for gsm8k, not {benchmark!r}")
     if benchmark == "gsm8k":
@@ -161,3 +277,59 @@ def clip_report(prompts: Sequence[str], tokenizer: Any, max_tokens: int) -> dict
         "mean_tokens": sum(lengths) / n if n else 0.0,
         "max_tokens": max_tokens,
     }
+
+
+# --------------------------------------------------------------------------------------------- `rlscaling prompts`
+
+
+def records_from_rows(path: str, kind: str, split: str) -> list[dict]:
+    """Dataset records from a JSON-lines file of rows in the dataset's own format (GSM8K ``question`` + ``answer``
+    ending ``#### n``; MATH ``problem`` + ``solution``; MMLU ``question``, ``subject``, ``choices``, ``answer``),
+    converted as the hub rows are (``rlscaling.data``); errors name ``path:line``."""
+    from .data import HF_LOADERS, DataSourceError, check_answer, validate_record
+    from .io import iter_jsonl
+
+    records = []
+    for index, (lineno, row) in enumerate(iter_jsonl(path)):
+        where = f"{path}:{lineno}"
+        try:
+            rec = validate_record(HF_LOADERS[kind].convert(row, index, split), where)
+        except KeyError as exc:
+            raise DataSourceError(f"{where}: a {kind} row needs the field {exc.args[0]!r}") from None
+        except DataSourceError as exc:
+            raise DataSourceError(f"{where}: {exc}") from None
+        records.append(check_answer(rec, kind, where))
+    return records
+
+
+def render_prompts(
+    cfg: Mapping[str, Any], benchmark: str, shots: int, items: Sequence, pool: Sequence, rl: bool
+) -> str:
+    """The text ``rlscaling prompts`` prints: every prompt a (validated) config builds for ``items`` -- evaluation
+    prompts of ``benchmark`` at ``shots`` (exemplars from ``pool``), or with ``rl`` the GRPO prompt text before the
+    chat template -- each verbatim between delimiter lines, then as a Python string literal (trailing spaces and
+    newlines visible)."""
+    style = prompt_style(cfg)
+    truths = [""] * len(items)
+    if rl:
+        from .training.verl_data import seed_row_fields
+
+        truths = [f"; ground truth {(seed_row_fields(it) if style == 'seed' else it)['answer']!r}" for it in items]
+        rl_train = cfg["data"]["rl_train"]
+        texts = [rl_prompt(it, style, bool(rl_train.get("instruction", False)), int(cfg["seed"])) for it in items]
+        what = f"GRPO prompt, prompts.style {style}, before the chat template" + (
+            " (verl renders it as one user message with the tokenizer's own chat template)" if style == "seed" else ""
+        )
+    else:
+        spec = cfg["benchmarks"][benchmark]
+        kind = spec.get("kind", benchmark)
+        instruction = bool(spec.get("instruction", False)) and kind == "gsm8k"
+        texts = build_prompts(items, pool, shots, int(cfg["seed"]), kind, instruction=instruction, style=style)
+        what = f"{benchmark} {shots}-shot evaluation prompt, prompts.style {style}"
+    out = []
+    for i, (item, text) in enumerate(zip(items, texts), start=1):
+        out.append(f"===== prompt {i} of {len(texts)}: {item['id']} ({what}; {len(text)} characters) =====")
+        out.append(text)
+        out.append(f"===== end of prompt {i}{truths[i - 1]}; as a Python string: =====")
+        out.append(repr(text))
+    return "\n".join(out) + "\n"

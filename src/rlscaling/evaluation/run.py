@@ -16,6 +16,8 @@ from .. import rewards
 from ..config import benchmark_kind
 from ..io import read_jsonl, write_json, write_jsonl
 from ..metrics import bootstrap_mean_ci, pass_at_k
+from ..prompts import prompt_style
+from ..rewards.seed import seed_truth
 
 log = logging.getLogger(__name__)
 
@@ -33,24 +35,32 @@ def checkpoint_path(model_dir: str | Path, step: int) -> Path:
 
 
 def score_response(kind: str, response: str, item: dict, scorers: list[str]) -> tuple[dict, dict]:
-    """(extracted answer per scorer, score per scorer) for one response (``rlscaling.rewards.score_response``)."""
+    """(extracted answer per scorer, score per scorer) for one response (``rlscaling.rewards.score_response``).
+
+    The seed's scorers compare with the seed's ground-truth string (``rewards.seed.seed_truth``), the others with
+    the record's canonical answer."""
     extracted: dict[str, str | None] = {}
     scores: dict[str, float] = {}
     for s in scorers:
-        extracted[s], scores[s] = rewards.score_response(kind, s, response, item["answer"])
+        truth = seed_truth(kind, item) if s in rewards.SEED_SCORERS else item["answer"]
+        extracted[s], scores[s] = rewards.score_response(kind, s, response, truth)
     return extracted, scores
 
 
 def build_eval_prompts(
-    kind: str, items: list[dict], pool: list[dict] | None, shots: int, seed: int, instruction: bool
+    kind: str,
+    items: list[dict],
+    pool: list[dict] | None,
+    shots: int,
+    seed: int,
+    instruction: bool,
+    style: str = "consistent",
 ) -> list[str]:
+    """The evaluation prompts of one benchmark and shot count (``rlscaling.prompts.build_prompts``)."""
     from .. import prompts
 
-    if kind == "gsm8k":
-        return prompts.build_prompts(items, pool or [], shots, seed, benchmark="gsm8k", instruction=instruction)
-    if kind == "math":
-        return [prompts.math_prompt(it, pool or [], shots, seed) for it in items]
-    return [prompts.mmlu_prompt(it, pool, shots, seed) for it in items]
+    gsm8k_instruction = instruction and kind == "gsm8k"  # the instruction key is GSM8K's (others never read it)
+    return prompts.build_prompts(items, pool or [], shots, seed, kind, instruction=gsm8k_instruction, style=style)
 
 
 def generate(
@@ -164,7 +174,8 @@ def evaluate_job(
         items = items[: int(pk["n_items"])]
     pool = read_jsonl(pool_path) if pool_path else None
     seed = int(cfg.get("seed", 0))
-    prompts_ = build_eval_prompts(kind, items, pool, shots, seed, bool(spec.get("instruction", False)))
+    style = prompt_style(cfg)
+    prompts_ = build_eval_prompts(kind, items, pool, shots, seed, bool(spec.get("instruction", False)), style)
     model_path = checkpoint_path(model_dir, step)
     clip = _clip_report(prompts_, model_path, spec.get("max_prompt_tokens"))
     n, temperature = (int(pk["n"]), float(pk["temperature"])) if pk else (1, 0.0)
@@ -218,25 +229,30 @@ def _clip_report(prompts_: list[str], model_path: Path, limit: int | None) -> di
 
 
 def scored_records(kind: str, items: list[dict], outs: list[list[dict]], scorers: list[str]) -> list[dict]:
-    """Per-item records (one per sample): response, token counts, and every scorer's extraction and score."""
+    """Per-item records (one per sample): response, token counts, and every scorer's extraction and score.
+
+    With a seed scorer among ``scorers`` a record also holds ``seed_answer``, the ground-truth string the seed's
+    scorers compared (GSM8K: commas kept); without one, records keep their shape."""
     records = []
+    with_seed = any(s in rewards.SEED_SCORERS for s in scorers)
     for item, samples in zip(items, outs):
         for j, out in enumerate(samples):
             extracted, scores = score_response(kind, out["text"], item, scorers)
-            records.append(
-                {
-                    "id": item["id"],
-                    "sample": j,
-                    "prompt_tokens": out.get("prompt_tokens"),
-                    "response": out["text"],
-                    "response_tokens": out.get("response_tokens"),
-                    "answer": item["answer"],
-                    "subject": item.get("subject"),
-                    "level": item.get("level"),
-                    "extracted": extracted,
-                    "score": scores,
-                }
-            )
+            record = {
+                "id": item["id"],
+                "sample": j,
+                "prompt_tokens": out.get("prompt_tokens"),
+                "response": out["text"],
+                "response_tokens": out.get("response_tokens"),
+                "answer": item["answer"],
+                "subject": item.get("subject"),
+                "level": item.get("level"),
+                "extracted": extracted,
+                "score": scores,
+            }
+            if with_seed:
+                record["seed_answer"] = seed_truth(kind, item)
+            records.append(record)
     return records
 
 
@@ -289,8 +305,9 @@ def majority_item_scores(records: list[dict], scorer: str) -> dict[str, float]:
 
 
 def val_loss_job(cfg: dict, model_dir, step: int, texts_path, out_path, threads: int = 1) -> dict:
-    """Validation loss (mean token NLL, nats) of a checkpoint on held-out texts, with per-document sums."""
-    from .perplexity import document_losses
+    """Validation loss (mean token NLL, nats) of a checkpoint on held-out texts, with per-document sums (per-block
+    with ``val_loss.method: blocks``, the seed's recipe; ``documents`` then lists blocks, ids ``block-<i>``)."""
+    from .perplexity import block_losses, document_losses
 
     vl = cfg.get("val_loss") or {}
     rows = [r for r in read_jsonl(texts_path) if r.get("split", "validation") == "validation"]
@@ -304,9 +321,14 @@ def val_loss_job(cfg: dict, model_dir, step: int, texts_path, out_path, threads:
 
     model_path = resolve_model_path(checkpoint_path(model_dir, step))
     check_if_local(model_path)  # a missing or truncated file is named before transformers loads it
-    per_doc = document_losses(
-        model_path, [r["text"] for r in rows], seq_len=int(vl.get("seq_len", 256)), stride=int(vl.get("stride", 128))
-    )
+    texts = [r["text"] for r in rows]
+    if vl.get("method", "strided") == "blocks":
+        per_doc = block_losses(model_path, texts, int(vl["seq_len"]), vl.get("chunk_rows"))
+        ids = [f"block-{i}" for i in range(len(per_doc))]
+    else:
+        seq_len, stride = int(vl.get("seq_len", 256)), int(vl.get("stride", 128))
+        per_doc = document_losses(model_path, texts, seq_len=seq_len, stride=stride)
+        ids = [r["id"] for r in rows]
     nll = sum(d["nll_sum"] for d in per_doc)
     ntok = sum(d["n_tokens"] for d in per_doc)
     out = {
@@ -314,7 +336,7 @@ def val_loss_job(cfg: dict, model_dir, step: int, texts_path, out_path, threads:
         "loss": nll / max(ntok, 1),
         "n_tokens": ntok,
         "n_documents": len(rows),
-        "documents": [{"id": r["id"], **d} for r, d in zip(rows, per_doc)],
+        "documents": [{"id": i, **d} for i, d in zip(ids, per_doc)],
         "wall_s": round(time.time() - t0, 3),
     }
     write_json(out_path, out)

@@ -32,14 +32,17 @@ from .math import (
 )
 from .mmlu import extract_mmlu_letter, score_mmlu, truth_letter
 from .numbers import canonical_number, canonical_truth
+from .seed import SEED_GSM8K, SEED_MATH, SEED_MMLU, SEED_SCORERS, score_seed
 
 SCORERS: dict[str, tuple[str, ...]] = {
-    "gsm8k": MODES,
-    "math": MATH_SCORERS,
-    "mmlu": ("mmlu_letter",),
+    "gsm8k": MODES + SEED_GSM8K,
+    "math": MATH_SCORERS + SEED_MATH,
+    "mmlu": ("mmlu_letter",) + SEED_MMLU,
 }
 """The scorer names of each benchmark family (``kind``): the one list that configs, schemas and the evaluation
-job read. A scorer name is the ``scorer`` column of summary.csv and ``extra_info["reward_mode"]`` in verl."""
+job read. A scorer name is the ``scorer`` column of summary.csv and ``extra_info["reward_mode"]`` in verl. The
+``seed_*`` names are the seed study's own scorers (:mod:`.seed`): exact string matches against the dataset's raw
+ground truth, beside the project's."""
 
 ALL_SCORERS: tuple[str, ...] = tuple(name for names in SCORERS.values() for name in names)
 """Every scorer name, in family order."""
@@ -54,6 +57,7 @@ __all__ = [
     "MODES",
     "REWARD_MODES",
     "SCORERS",
+    "SEED_SCORERS",
     "canonical_number",
     "compute_score",
     "continues_past_answer",
@@ -80,11 +84,12 @@ def verl_entry_path() -> str:
 
 
 def score(scorer: str, response: str, ground_truth: str, window: int | None = None) -> float:
-    """Score ``response`` with any scorer in :data:`ALL_SCORERS` (``window`` applies to GSM8K modes only)."""
+    """Score ``response`` with any scorer in :data:`ALL_SCORERS` (``window`` applies to the project's GSM8K modes
+    only: the seed's read their fixed 300 characters)."""
     kind = _KIND_OF_SCORER.get(scorer) if isinstance(scorer, str) else None
     if kind is None:
         raise unknown("scorer", scorer, ALL_SCORERS)
-    if kind == "gsm8k" and window is not None:
+    if kind == "gsm8k" and window is not None and scorer in MODES:
         return score_gsm8k(response, ground_truth, scorer, window)
     return score_response(kind, scorer, response, ground_truth)[1]
 
@@ -95,11 +100,17 @@ _KIND_OF_SCORER = {name: kind for kind, names in SCORERS.items() for name in nam
 def score_response(kind: str, scorer: str, response: str, answer: str | int) -> tuple[str | None, float]:
     """(extracted answer, score) of one response to a ``kind`` benchmark item (``gsm8k``, ``math``, ``mmlu``) with
     ground truth ``answer``, under ``scorer`` (one of ``SCORERS[kind]``). The extracted answer is the one the scorer
-    compared: a canonical number (GSM8K), a LaTeX answer (MATH: box or fallback), a letter (MMLU), or None."""
+    compared: a canonical number (GSM8K), a LaTeX answer (MATH: box or fallback), a letter (MMLU), or None.
+
+    A seed scorer (:data:`SEED_SCORERS`) compares strings exactly: ``answer`` must then be the seed's ground-truth
+    string (:func:`rlscaling.rewards.seed.gsm8k_eval_truth` of the raw GSM8K answer, MATH's raw ``answer``; a
+    letter or index for MMLU)."""
     if kind not in SCORERS:
         raise unknown("benchmark kind", kind, tuple(SCORERS))
     if scorer not in SCORERS[kind]:
         raise unknown(f"scorer for {kind}", scorer, SCORERS[kind])
+    if scorer in SEED_SCORERS:
+        return score_seed(scorer, response, truth_letter(answer) if kind == "mmlu" else str(answer))
     if kind == "gsm8k":
         extracted = extract_gsm8k(response, scorer)
         return extracted, 1.0 if extracted is not None and extracted == canonical_truth(answer) else 0.0
@@ -110,7 +121,7 @@ def score_response(kind: str, scorer: str, response: str, answer: str | int) -> 
     return extracted, 1.0 if extracted == truth_letter(answer) else 0.0
 
 
-_GSM8K_SOURCES = ("openai/gsm8k", "gsm8k")
+_GSM8K_SOURCES = ("openai/gsm8k", "gsm8k", "custom/gsm8k")  # custom/gsm8k: the seed's rows (seed_recipe.md (d))
 _MATH_SOURCES = ("math", "hendrycks_math", "digitallearninggmbh/math-lighteval", "math500", "huggingfaceh4/math-500")
 _MMLU_SOURCES = ("mmlu", "cais/mmlu")
 

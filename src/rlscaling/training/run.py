@@ -8,21 +8,47 @@ Snakemake deletes the outputs of a failed job before it retries it.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from ..io import read_jsonl
 
+log = logging.getLogger(__name__)
+
 
 def rl_rows(cfg: dict, train_path) -> list[dict]:
-    """GRPO training rows ``{"prompt", "answer", "id"}``: 0-shot plain-text prompts (no chat template)."""
-    from ..prompts import gsm8k_prompt
+    """GRPO training rows ``{"prompt", "answer", "id"}``: the prompt text before any chat template
+    (:func:`rlscaling.prompts.rl_prompt`). With ``prompts.style: seed`` they are the seed's verl rows
+    (:func:`rlscaling.training.verl_data.seed_row_fields`): ``{question} {I}``, the comma-free number after
+    ``#### ``."""
+    from ..prompts import prompt_style, rl_prompt
+    from .verl_data import seed_row_fields
 
+    style = prompt_style(cfg)
     instruction = bool(cfg["data"]["rl_train"].get("instruction", False))
     seed = int(cfg.get("prompt_seed", cfg.get("seed", 0)))
-    items = read_jsonl(train_path)
+    rows = []
+    for it in read_jsonl(train_path):
+        row = {"prompt": rl_prompt(it, style, instruction, seed), "answer": it["answer"], "id": it["id"]}
+        rows.append({**row, **seed_row_fields(it)} if style == "seed" else row)
+    return rows
+
+
+def chat_rendered(rows: list[dict], tokenizer) -> list[dict]:
+    """The TRL backend's rows under ``prompts.style: seed``: each prompt rendered as one user message through the
+    tokenizer's own chat template with the generation prompt (as verl renders it). A tokenizer without a chat template
+    (the embedded study's) keeps the plain text, with a warning."""
+    if not getattr(tokenizer, "chat_template", None):
+        log.warning("prompts.style seed: the tokenizer has no chat template; GRPO prompts stay plain text")
+        return rows
     return [
-        {"prompt": gsm8k_prompt(it, [], 0, seed, instruction=instruction), "answer": it["answer"], "id": it["id"]}
-        for it in items
+        {
+            **r,
+            "prompt": tokenizer.apply_chat_template(
+                [{"role": "user", "content": r["prompt"]}], tokenize=False, add_generation_prompt=True
+            ),
+        }
+        for r in rows
     ]
 
 
@@ -49,4 +75,26 @@ def run_grpo_job(cfg: dict, model: str, model_dir, train_path, out_dir, state_di
     from .trl_backend import run_grpo
 
     settings = GRPOSettings.from_config(g, seed)
+    from ..prompts import prompt_style
+
+    if prompt_style(cfg) == "seed":
+        from transformers import AutoTokenizer
+
+        rows = chat_rendered(rows, AutoTokenizer.from_pretrained(str(base)))
     return run_grpo(str(base), rows, settings, Path(out_dir), threads=threads)
+
+
+def record_compute(run: dict, model_dir, out_dir) -> dict:
+    """Add ``compute`` to a finished GRPO run's ``run.json``: the base model's N and H and the output head's share of
+    every pass's FLOPs (:func:`rlscaling.compute.head_share`); C_rl itself is counted from ``tokens.csv`` when the
+    study is aggregated."""
+    from ..compute import head_share
+    from ..hub import model_size
+    from ..io import write_json
+
+    size = model_size(model_dir)
+    compute = {**size, "head_flops_share": head_share(size["n_params_non_embedding"], size["head_params"])}
+    if run.get("compute") != compute:
+        run = {**run, "compute": compute}
+        write_json(Path(out_dir) / "run.json", run)
+    return run

@@ -5,8 +5,19 @@ Every Hydra key below was checked against verl 0.9.1's ``verl/trainer/config/_ge
 ``validate_config`` on them for every model size.
 
 Prompts: verl passes every prompt through the tokenizer's chat template (see :mod:`rlscaling.training.verl_data`);
-``actor_rollout_ref.model.custom_chat_template`` is set to :data:`PLAIN_CHAT_TEMPLATE`, which renders the message
-contents verbatim, so RL prompts are token-for-token the prompts used in evaluation (no chat template).
+with ``prompts.style: consistent`` ``actor_rollout_ref.model.custom_chat_template`` is set to
+:data:`PLAIN_CHAT_TEMPLATE`, which renders the message contents verbatim, so RL prompts are token-for-token the prompts
+used in evaluation (no chat template); with ``prompts.style: seed`` it is null: the tokenizer's own template renders
+them, as in the seed study.
+
+The seed's last ``train.sh`` (c764728; ../shared/reference/seed_recipe.md (d)) set, besides the GRPO settings of
+``grpo``: ``model.use_fused_kernels=True`` (knob ``use_fused_kernels``; verl's default False),
+``rollout.enforce_eager=False`` (knob ``enforce_eager``; verl 0.9.1's default too), ``rollout.dtype=bfloat16``
+(``grpo.precision: bf16``), ``actor.ppo_mini_batch_size=512``, ``actor.ppo_micro_batch_size_per_gpu=64``,
+``rollout/ref.log_prob_micro_batch_size_per_gpu=64``, ``rollout.gpu_memory_utilization=0.3`` (knobs of the same
+names), ``model.trust_remote_code=True`` (not set here: Qwen3 is a transformers architecture, no remote code runs),
+``trainer.save_freq=50`` / ``test_freq=4`` and ``resume_mode=disable`` (here the workflow's: ``save_freq`` from the
+checkpoints the study evaluates, no in-training validation, ``resume_mode=auto`` so a preempted job resumes).
 
 Logging: ``trainer.logger=['console','file']`` and ``trainer.rollout_data_dir``; what they write is read by
 :mod:`rlscaling.training.verl_outputs`.
@@ -40,10 +51,12 @@ VERL_DEFAULTS: dict[str, Any] = {
     "log_prob_micro_batch_size_per_gpu": 32,  # sequences per log-prob forward (old policy, reference)
     "param_offload": False,  # FSDP parameter offload to CPU (actor and reference)
     "optimizer_offload": False,  # FSDP optimizer-state offload to CPU
-    "use_remove_padding": True,  # packed sequences (needs flash-attn)
-    "attn_implementation": "flash_attention_2",  # actor/reference attention; sdpa + no remove-padding: no flash-attn
+    "use_remove_padding": False,  # packed sequences: needs flash-attn (opt-in, envs/verl-flash-attn.sh)
+    "attn_implementation": "sdpa",  # actor/reference attention; flash_attention_2 needs flash-attn (opt-in)
     "nnodes": 1,
     "keep_fsdp_checkpoints": False,  # keep verl's FSDP checkpoints (optimizer state) after merging to HF
+    "use_fused_kernels": False,  # verl's fused log-prob kernels (model.use_fused_kernels; the seed set True)
+    "enforce_eager": False,  # rollout engine without CUDA graphs (rollout.enforce_eager; the seed set False)
     "extra_overrides": [],  # raw Hydra overrides appended last (escape hatch; logged in run.json)
 }
 
@@ -133,12 +146,13 @@ def override_map(cfg: Mapping, model: str, paths: Mapping[str, str]) -> dict[str
             f"grpo.verl.ppo_mini_batch_size={v['ppo_mini_batch_size']} (model {model})"
         )
     dtype = TORCH_DTYPE[s.precision]
+    seed_prompts = (cfg.get("prompts") or {}).get("style") == "seed"  # the tokenizer's own chat template (None)
     return {
         "algorithm.adv_estimator": "grpo",
         "algorithm.norm_adv_by_std_in_grpo": True,
         "algorithm.use_kl_in_reward": False,
         **_data_overrides(s, paths),
-        **_actor_rollout_ref_overrides(s, v, dtype, paths),
+        **_actor_rollout_ref_overrides(s, v, dtype, paths, None if seed_prompts else PLAIN_CHAT_TEMPLATE),
         **_reward_trainer_overrides(cfg, model, s, v, gpus, paths),
     }
 
@@ -160,9 +174,10 @@ def _data_overrides(s: GRPOSettings, paths: Mapping[str, str]) -> dict[str, Any]
 
 
 def _actor_rollout_ref_overrides(
-    s: GRPOSettings, v: Mapping[str, Any], dtype: str, paths: Mapping[str, str]
+    s: GRPOSettings, v: Mapping[str, Any], dtype: str, paths: Mapping[str, str], chat_template: str | None
 ) -> dict[str, Any]:
-    """The ``actor_rollout_ref.*`` keys: model, actor (optimiser, GRPO loss, FSDP), rollout engine, reference."""
+    """The ``actor_rollout_ref.*`` keys: model, actor (optimiser, GRPO loss, FSDP), rollout engine, reference.
+    ``chat_template``: the Jinja template rendering the prompt messages (None: the tokenizer's own)."""
     arr, actor, rollout, ref = (
         "actor_rollout_ref",
         "actor_rollout_ref.actor",
@@ -171,9 +186,10 @@ def _actor_rollout_ref_overrides(
     )
     return {
         f"{arr}.model.path": str(paths["model_dir"]),
-        f"{arr}.model.custom_chat_template": PLAIN_CHAT_TEMPLATE,
+        f"{arr}.model.custom_chat_template": chat_template,
         f"{arr}.model.enable_gradient_checkpointing": s.gradient_checkpointing,
         f"{arr}.model.use_remove_padding": bool(v["use_remove_padding"]),
+        f"{arr}.model.use_fused_kernels": bool(v["use_fused_kernels"]),
         f"{actor}.optim.lr": s.lr,
         f"{actor}.ppo_mini_batch_size": int(v["ppo_mini_batch_size"]),
         f"{actor}.ppo_micro_batch_size_per_gpu": int(v["ppo_micro_batch_size_per_gpu"]),
@@ -194,6 +210,7 @@ def _actor_rollout_ref_overrides(
         f"{rollout}.seed": s.seed,
         f"{rollout}.tensor_model_parallel_size": int(v["tensor_model_parallel_size"]),
         f"{rollout}.gpu_memory_utilization": float(v["gpu_memory_utilization"]),
+        f"{rollout}.enforce_eager": bool(v["enforce_eager"]),
         f"{rollout}.log_prob_micro_batch_size_per_gpu": int(v["log_prob_micro_batch_size_per_gpu"]),
         f"{ref}.log_prob_micro_batch_size_per_gpu": int(v["log_prob_micro_batch_size_per_gpu"]),
         f"{ref}.fsdp_config.dtype": dtype,
