@@ -25,7 +25,7 @@ import torch
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
 from rlscaling.gpu_hours import DEFAULTS
-from rlscaling.models import non_embedding_params
+from rlscaling.models import non_embedding_params, output_head_params
 
 # Architectures of the Qwen3-Base models (Qwen3 technical report, Table 1, and the models' config.json files).
 QWEN3_ARCH = {
@@ -95,11 +95,11 @@ def bench_update(size: str, batch: int, seq: int, repeats: int) -> dict:
         opt.step()
         opt.zero_grad(set_to_none=True)
 
-    n = non_embedding_params(model)
+    n, head = non_embedding_params(model), output_head_params(model)
     s = timed(step, repeats)
     peak_mem = torch.cuda.max_memory_allocated() / 2**30
     tok_s = batch * seq / s
-    mfu = 6 * n * tok_s / DEFAULTS["peak_flops_per_s"]
+    mfu = 6 * (n + head) * tok_s / DEFAULTS["peak_flops_per_s"]  # as rlscaling.compute counts: N + the output head
     return {
         "what": "update",
         "size": size,
@@ -135,10 +135,10 @@ def bench_rollout(size: str, batch: int, prompt: int, response: int, repeats: in
         )
         assert out.shape[1] == prompt + response
 
-    n = non_embedding_params(model)
+    n, head = non_embedding_params(model), output_head_params(model)
     s = timed(gen, repeats)
     tok_s = batch * (prompt + response) / s
-    mfu = 2 * n * tok_s / DEFAULTS["peak_flops_per_s"]
+    mfu = 2 * (n + head) * tok_s / DEFAULTS["peak_flops_per_s"]
     return {
         "what": "rollout (transformers generate)",
         "size": size,

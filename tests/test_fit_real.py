@@ -20,8 +20,10 @@ from rlscaling.compute import grpo_step_flops
 
 REPO = Path(__file__).resolve().parents[1]
 # Non-embedding N of each curve and the verl settings, from the reference README: 512 prompts x 3 rollouts per
-# step; the seed's compute script assumes 256 prompt + 256 response tokens per sequence.
+# step; the seed's compute script assumes 256 prompt + 256 response tokens per sequence. HEADS: the output head's
+# parameters (hidden size x 151,936 vocabulary, the models' config.json), counted as rlscaling.compute counts them.
 SIZES = {"1.7b": 1.4e9, "4b": 3.6e9, "8b": 6.95e9, "14b": 13.2e9}
+HEADS = {"1.7b": 2048 * 151_936, "4b": 2560 * 151_936, "8b": 4096 * 151_936, "14b": 5120 * 151_936}
 TOKENS_PER_STEP = 512 * 3 * 256  # prompt tokens = response tokens per step, summed over sequences
 GSM8K_ITEMS = 1319
 
@@ -39,7 +41,7 @@ def _curves() -> dict[str, tuple[float, np.ndarray, np.ndarray]]:
     out = {}
     for col, n in SIZES.items():
         sub = df[["Step", col]].dropna()
-        flops_per_step = grpo_step_flops(n, TOKENS_PER_STEP, TOKENS_PER_STEP)["total"]
+        flops_per_step = grpo_step_flops(n, TOKENS_PER_STEP, TOKENS_PER_STEP, head_params=HEADS[col])["total"]
         out[col] = (n, sub["Step"].to_numpy(float) * flops_per_step, sub[col].to_numpy(float))
     return out
 

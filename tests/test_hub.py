@@ -121,17 +121,19 @@ def test_n_params_computed_from_config_json(fake_cache, tmp_path):
     for revision, (commit, _) in REVISIONS.items():
         info = fetch_hub_model(HF_ID, tmp_path / revision, tokens=3e9, revision=revision)
         cfg = json.loads((repo_folder(fake_cache) / "snapshots" / commit / "config.json").read_text())
-        n = hand_count_qwen3_non_embedding(cfg)
-        assert info["n_params_non_embedding"] == n
+        n, h = hand_count_qwen3_non_embedding(cfg), cfg["hidden_size"] * cfg["vocab_size"]
+        assert info["n_params_non_embedding"] == n and info["head_params"] == h
         assert info["n_params_source"] == "computed from config.json"
-        assert info["c_pretrain_flops"] == pytest.approx(6 * n * 3e9, rel=1e-12)
+        assert info["c_pretrain_flops"] == pytest.approx(6 * (n + h) * 3e9, rel=1e-12)
+        assert info["head_flops_share"] == pytest.approx(h / (n + h))
         assert json.loads((tmp_path / revision / "pretrain.json").read_text()) == info
 
 
 def test_n_params_given_in_config_is_recorded_as_such(fake_cache, tmp_path):
     info = fetch_hub_model(HF_ID, tmp_path / "base", tokens=2.0e10, revision="stage1-step100-tokens1B", n_params=1.23e9)
     assert info["n_params_non_embedding"] == 1.23e9 and info["n_params_source"] == "config"
-    assert info["c_pretrain_flops"] == pytest.approx(6 * 1.23e9 * 2.0e10, rel=1e-12)
+    h = info["head_params"]  # from config.json whatever N the config gives
+    assert h > 0 and info["c_pretrain_flops"] == pytest.approx(6 * (1.23e9 + h) * 2.0e10, rel=1e-12)
     assert info["tokens_trained"] == 2.0e10
 
 

@@ -269,12 +269,14 @@ def _run(tok_dir, out, seed=0, tokens=60 * 4 * 32):
     )
 
 
-def test_pretrain_learns_saves_loadable_model_and_records_6nd(tok_dir, tmp_path):
+def test_pretrain_learns_saves_loadable_model_and_records_its_flops(tok_dir, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     summary = _run(tok_dir, tmp_path / "base")
     assert summary["tokens_trained"] == 60 * 4 * 32 and summary["steps"] == 60
-    assert summary["c_pretrain_flops"] == 6.0 * summary["n_params_non_embedding"] * summary["tokens_trained"]
+    n, h = summary["n_params_non_embedding"], summary["head_params"]
+    assert summary["c_pretrain_flops"] == 6.0 * (n + h) * summary["tokens_trained"]
+    assert summary["head_flops_share"] == h / (n + h)
     assert summary["final_train_loss"] < 0.5 * summary["first_train_loss"]  # a trivially learnable corpus
     assert summary["val_loss"] < summary["first_train_loss"]
     on_disk = json.loads((tmp_path / "base" / "pretrain.json").read_text())
@@ -282,6 +284,7 @@ def test_pretrain_learns_saves_loadable_model_and_records_6nd(tok_dir, tmp_path)
     model = AutoModelForCausalLM.from_pretrained(str(tmp_path / "base"))
     tok = AutoTokenizer.from_pretrained(str(tmp_path / "base"))
     assert non_embedding_params(model) == summary["n_params_non_embedding"]
+    assert h == model.config.hidden_size * model.config.vocab_size  # the (tied) head: d_model x V
     assert model.config.eos_token_id == tok.eos_token_id and model.config.max_position_embeddings == 32
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
 

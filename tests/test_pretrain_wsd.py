@@ -136,7 +136,11 @@ def test_trunk_layout_and_record(runs):
     trunk = json.loads((trunk_dir / "trunk.json").read_text())
     assert trunk == runs["trunk"]
     assert trunk["steps"] == 30 and trunk["tokens_trained"] == 30 * 128 and trunk["warmup_steps"] == 4
-    assert trunk["c_pretrain_flops"] == 6.0 * trunk["n_params_non_embedding"] * 30 * 128
+    n, h = trunk["n_params_non_embedding"], trunk["head_params"]
+    from transformers import AutoTokenizer
+
+    assert h == ARCH["hidden_size"] * len(AutoTokenizer.from_pretrained(str(runs["tok"])))  # the head: d_model x V
+    assert trunk["c_pretrain_flops"] == 6.0 * (n + h) * 30 * 128
     assert trunk["seed"] == 3 and trunk["lr"] == LR and trunk["budgets"] == BUDGETS
     small, large = trunk["branches"]["small"], trunk["branches"]["large"]
     assert (small["branch_step"], small["branch_tokens"], small["steps"], small["decay_steps"]) == (14, 1792, 20, 6)
@@ -181,7 +185,7 @@ def test_branch_pretrain_json_fields(runs, tmp_path):
     small = runs["small"]
     assert set(cosine) <= set(small)
     assert small["tokens_budget"] == 77.4 * SEQ and small["tokens_trained"] == 77 * SEQ and small["steps"] == 20
-    assert small["c_pretrain_flops"] == 6.0 * small["n_params_non_embedding"] * 77 * SEQ
+    assert small["c_pretrain_flops"] == 6.0 * (small["n_params_non_embedding"] + small["head_params"]) * 77 * SEQ
     assert small["epochs"] == 77 / runs["trunk"]["n_train_blocks"]
     assert small["schedule"] == "wsd" and small["decay_fraction"] == 0.25 and small["branch_tokens"] == 14 * 128
     assert small["first_train_loss"] == runs["large"]["first_train_loss"] == runs["trunk"]["first_train_loss"]

@@ -93,8 +93,9 @@ def test_outputs_have_the_right_content(study, micro_cfg):
     assert list(one_seed["accuracy"]) == pytest.approx(list(one_seed["accuracy_seed"]))  # the mean of one seed
     assert set(summary.reward_mode) == {"base", *micro_cfg["grpo"]["reward_modes"]}
     assert (summary.loc[summary.benchmark == "gsm8k", "n_items"] == g["n"]).all()
-    # compute axes: c_pretrain = 6 N D, c_rl = 0 at the base and strictly growing with the RL step
-    assert list(summary["c_pretrain"]) == pytest.approx(list(6 * summary["n_params"] * summary["pretrain_tokens"]))
+    # compute axes: c_pretrain = 6 (N + H) D (the output head H checked per cell below), c_rl = 0 at the base and
+    # strictly growing with the RL step
+    assert (summary["c_pretrain"] > 6 * summary["n_params"] * summary["pretrain_tokens"]).all()
     for (model, seed, tokens, _mode), run in summary[summary.reward_mode != "base"].groupby(
         ["model", "seed", "pretrain_tokens", "reward_mode"]
     ):
@@ -119,9 +120,16 @@ def test_outputs_have_the_right_content(study, micro_cfg):
         info = json.loads((base / "pretrain.json").read_text())
         assert (base / "config.json").exists() and info["schedule"] == "wsd"
         assert info["tokens_trained"] == pytest.approx(rc.budgets(micro_cfg, cell.model)[cell.budget], abs=64)
+        # C_pretrain counts the output head: 6·(N + H)·D in pretrain.json and in summary.csv
+        n, h, d = info["n_params_non_embedding"], info["head_params"], info["tokens_trained"]
+        cell_rows = summary[(summary.model == cell.model) & (summary.pretrain_tokens == d)]
+        assert h > 0 and len(cell_rows)
+        assert list(cell_rows["c_pretrain"]) == pytest.approx([6 * (n + h) * d] * len(cell_rows))
     for run in rc.rl_runs(micro_cfg):
         gdir = study / rc.path(micro_cfg, "grpo", **run._asdict())
-        assert json.loads((gdir / "run.json").read_text())["settings"]["reward_mode"] == run.reward
+        run_json = json.loads((gdir / "run.json").read_text())
+        assert run_json["settings"]["reward_mode"] == run.reward
+        assert 0 < run_json["compute"]["head_flops_share"] < 1  # the base model's N, H and the head's share
         for step in rc.checkpoint_steps(micro_cfg, run.model):
             assert (gdir / f"step_{step}" / "config.json").exists()
         tokens = pd.read_csv(gdir / "tokens.csv")
@@ -131,6 +139,13 @@ def test_outputs_have_the_right_content(study, micro_cfg):
     assert set(findings["verdict"]) <= {"reproduced", "contradicted", "inconclusive"} and len(findings)
     fits = json.loads((r / "fits" / "fits.json").read_text())
     assert isinstance(fits, dict) and fits
+    # 2 sizes x 2 budgets with RL on one: no group can be held out and the rest refitted by any joint law, so no law is
+    # identified; the documented no-law outputs: the reason, header-only plan files, the verdict first in summary.md
+    joint = fits["joint_law"]
+    assert joint["identified"] is False and joint["chosen"] is None and joint["no_law_reason"]
+    assert fits["allocation"]["status"] == "no_law" and "no law identified" in fits["allocation"]["reason"]
+    assert pd.read_csv(r / "fits" / "allocation.csv").empty and pd.read_csv(r / "fits" / "iso_flop.csv").empty
+    assert "**No scaling law identified" in (r / "summary.md").read_text().split("\n## ", 1)[0]
     pngs = list((r / "figures").glob("*.png"))
     assert pngs and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
     assert "| " in (r / "summary.md").read_text()
@@ -250,8 +265,8 @@ def test_a_config_edit_reruns_exactly_what_it_affects(study, micro_cfg):
 
 
 FAKE_VERL_MAIN = r'''"""Stands in for `python -m verl.trainer.main_ppo`: steps, checkpoints, metrics, rollout
-dumps; resumes like verl's resume_mode=auto (from the last global_step_<k> under default_local_dir); crashes once
-after a given step."""
+dumps; resumes like verl 0.9.1's resume_mode=auto (from the step in default_local_dir/latest_checkpointed_iteration.txt,
+written after each save); crashes once after a given step."""
 import json, os, sys
 from pathlib import Path
 o = dict(a.split("=", 1) for a in sys.argv[1:])
@@ -259,8 +274,9 @@ ck = Path(o["trainer.default_local_dir"].strip("'"))
 steps, freq = int(o["trainer.total_training_steps"]), int(o["trainer.save_freq"])
 rollouts = Path(o["trainer.rollout_data_dir"].strip("'")); rollouts.mkdir(parents=True, exist_ok=True)
 n = int(o["data.train_batch_size"]) * int(o["actor_rollout_ref.rollout.n"])
-done = [int(p.name.split("_")[-1]) for p in ck.glob("global_step_*")] if ck.exists() else []
-start = max(done, default=0) + 1
+tracker = ck / "latest_checkpointed_iteration.txt"
+last = int(tracker.read_text()) if tracker.is_file() else 0
+start = last + 1 if (ck / f"global_step_{last}").is_dir() else 1
 Path(os.environ["FAKE_VERL_CALLS"]).open("a").write(json.dumps({"start": start, "python": sys.executable}) + "\n")
 crash_flag = Path(os.environ["FAKE_VERL_CRASH_FLAG"])
 with open(os.environ["VERL_FILE_LOGGER_PATH"], "w") as fh:
@@ -272,6 +288,7 @@ with open(os.environ["VERL_FILE_LOGGER_PATH"], "w") as fh:
         if k % freq == 0 or k == steps:
             actor = ck / f"global_step_{k}" / "actor"; actor.mkdir(parents=True, exist_ok=True)
             (actor / "base").write_text(o["actor_rollout_ref.model.path"].strip("'"))
+            tracker.write_text(str(k))
         if k == int(os.environ["FAKE_VERL_CRASH_AT"]) and not crash_flag.exists():
             crash_flag.write_text("crashed once"); os._exit(9)  # preempted
 '''
@@ -298,10 +315,8 @@ def fake_verl_python(root: Path) -> Path:
     return python
 
 
-def test_preempted_grpo_resumes_from_its_checkpoint_under_snakemake_retries(tmp_path):
-    """verl's checkpoints live outside the grpo output, so Snakemake's retry (which deletes the failed job's outputs)
-    resumes from the last checkpoint instead of step 0; the job runs with environments.verl.python."""
-    python = fake_verl_python(tmp_path)
+def _verl_micro(python: Path, lr_factor: float = 1.0):
+    """An edit of the micro config: one model, GRPO through the fake verl at ``python``, 4 steps saved every 2."""
 
     def to_verl(c):
         c["grpo"].update(
@@ -310,13 +325,21 @@ def test_preempted_grpo_resumes_from_its_checkpoint_under_snakemake_retries(tmp_
             save_every=2,
             prompts_per_step=2,
             rollouts_per_prompt=2,
+            lr=c["grpo"]["lr"] * lr_factor,
             verl={"ppo_mini_batch_size": 2, "attn_implementation": "sdpa", "use_remove_padding": False},
         )
         c["grpo"].pop("save_steps")
         c["environments"] = {"verl": {"python": str(python)}}
         c["models"] = {"micro-a": c["models"]["micro-a"]}
 
-    config = _edited(tmp_path, to_verl)
+    return to_verl
+
+
+def test_preempted_grpo_resumes_from_its_checkpoint_under_snakemake_retries(tmp_path):
+    """verl's checkpoints live outside the grpo output, so Snakemake's retry (which deletes the failed job's outputs)
+    resumes from the last checkpoint instead of step 0; the job runs with environments.verl.python."""
+    python = fake_verl_python(tmp_path)
+    config = _edited(tmp_path, _verl_micro(python))
     calls = tmp_path / "calls.jsonl"
     env = {"FAKE_VERL_CALLS": str(calls), "FAKE_VERL_CRASH_AT": "3", "FAKE_VERL_CRASH_FLAG": str(tmp_path / "flag")}
     target = "results/grpo/micro-a/seed_1/b2/custom_flexible"
@@ -334,6 +357,24 @@ def test_preempted_grpo_resumes_from_its_checkpoint_under_snakemake_retries(tmp_
     assert (out / "step_2" / "config.json").is_file() and (out / "step_4" / "config.json").is_file()
     state = tmp_path / "results" / "state" / "grpo" / "micro-a" / "seed_1" / "b2" / "custom_flexible"
     assert not state.exists() and state.parent.is_dir()  # the run's state is cleaned once finished
+
+
+def test_a_failed_grpo_run_is_not_resumed_after_a_config_edit(tmp_path):
+    """A GRPO job fails after its step-2 checkpoint; grpo.lr is edited; the rerun trains from step 1 (the old run's
+    state, in the same state directory, is discarded and the differing key recorded)."""
+    python = fake_verl_python(tmp_path)
+    calls = tmp_path / "calls.jsonl"
+    env = {"FAKE_VERL_CALLS": str(calls), "FAKE_VERL_CRASH_AT": "3", "FAKE_VERL_CRASH_FLAG": str(tmp_path / "flag")}
+    env = {**os.environ, **env, "HF_HUB_OFFLINE": "1"}
+    target = "results/grpo/micro-a/seed_1/b2/custom_flexible"
+    for lr_factor, ok in ((1.0, False), (2.0, True)):
+        config = _edited(tmp_path, _verl_micro(python, lr_factor))
+        proc = subprocess.run(snakemake_command(tmp_path, config, "--cores", "2", target), capture_output=True,
+                              text=True, env=env)  # fmt: skip
+        assert (proc.returncode == 0) == ok, proc.stderr[-4000:]
+    assert [json.loads(line)["start"] for line in calls.read_text().splitlines()] == [1, 1]
+    run = json.loads((tmp_path / target / "run.json").read_text())
+    assert run["discarded_state"] == ["verl.actor_rollout_ref.actor.optim.lr"] and run["resumed_from_step"] == 0
 
 
 def test_a_job_whose_interpreter_lacks_its_backend_names_the_setting(tmp_path):
@@ -360,3 +401,64 @@ def test_a_job_whose_interpreter_lacks_its_backend_names_the_setting(tmp_path):
     assert "environments.vllm_not_installed_here.python (or RLSCALING_VLLM_NOT_INSTALLED_HERE_PYTHON)" in proc.stderr
     with pytest.raises(jobs.BackendMissingError, match="environments.verl.python"):
         jobs.require_backend("verl")
+
+
+def test_seed_published_results_beside_the_study(study, tmp_path):
+    """report.published_results set after a finished study: only the comparison, the report tables and the figures
+    run; summary.md and the HTML report carry the comparison; editing the published file reruns exactly those; unset
+    again, the study's own outputs come back (this test runs last: it leaves them as they were)."""
+    from rlscaling.seed_comparison import PUBLISHED_COLUMNS
+
+    summary = pd.read_csv(study / "results" / "summary.csv")
+    rows = summary[
+        (summary["seed"] == "mean")
+        & (summary["benchmark"] == "gsm8k")
+        & (summary["subset"] == "all")
+        & (summary["shots"] == 0)
+        & (summary["scorer"] == "custom_flexible")
+        & (summary["model"] == "micro-a")
+    ]
+    final = rows[rows["rl_step"] == rows["rl_step"].max()].iloc[0]
+    rows = rows[rows["pretrain_tokens"] == final["pretrain_tokens"]]  # a budget with an RL run
+    base = rows[rows["rl_step"] == 0].iloc[0]
+    inside = (base["ci_low"] + base["ci_high"]) / 2
+    published = tmp_path / "published.csv"
+    common = {c: None for c in PUBLISHED_COLUMNS} | {"benchmark": "gsm8k", "subset": "all", "shots": 0}
+    common |= {"scorer": "custom_flexible", "n_items": int(base["n_items"]), "metric": "accuracy"}
+    pd.DataFrame(
+        [
+            common | {"model": "micro-a", "stage": "base", "accuracy": inside, "source_file": "a.json"},
+            common
+            | {
+                "model": "micro-a",
+                "stage": "rl",
+                "rl_reward": final["reward_mode"],
+                "rl_step": int(final["rl_step"]),
+                "accuracy": final["ci_high"] + 0.05,  # outside this run's CI whatever its width
+                "source_file": "b.json",
+            },
+            common | {"model": "Qwen3-4B-Base", "stage": "base", "accuracy": 0.8, "source_file": "results/4b.json"},
+        ],
+        columns=list(PUBLISHED_COLUMNS),
+    ).to_csv(published, index=False)
+    config = tmp_path / "micro_published.yaml"
+    config.write_text(MICRO.read_text() + f"\nreport: {{published_results: {json.dumps(str(published))}}}\n")
+    downstream = {"seed_comparison": 1, "plots": 1, "report_tables": 1, "all": 1}
+    assert dry_run_jobs(study, config=config) == downstream
+    snakemake(study, config=config)
+    table = pd.read_csv(study / "results" / "seed_comparison.csv")  # every budget of micro-a is compared
+    mine = table[table["pretrain_tokens"] == final["pretrain_tokens"]]
+    assert list(zip(mine["stage"], mine["verdict"])) == [("base", "inside"), ("rl", "outside")]
+    assert set(table["model"]) == {"micro-a"}  # the Qwen3 row matches no model of this study
+    text = (study / "results" / "summary.md").read_text()
+    n_inside = int((table["verdict"] == "inside").sum())
+    assert "## Seed published vs this run" in text and f"**{n_inside} of {len(table)} cells inside**" in text
+    html = tmp_path / "report.html"
+    snakemake(study, "--report", str(html), config=config)
+    assert "seed_comparison.csv" in html.read_text(errors="replace")
+    # an edited published file reruns the comparison and what reads it (Snakemake compares checksums: a touch does not)
+    published.write_text(published.read_text().replace("Qwen3-4B-Base", "Qwen3-8B-Base"))
+    assert dry_run_jobs(study, config=config) == downstream
+    snakemake(study)  # the shipped micro config: nothing published, the section goes away
+    assert "Seed published" not in (study / "results" / "summary.md").read_text()
+    assert dry_run_jobs(study) == {}

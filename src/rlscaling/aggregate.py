@@ -19,6 +19,7 @@ import pandas as pd
 from . import config as rc
 from .compute import GRPOPasses, cumulative_rl_flops, pretrain_flops
 from .evaluation.run import majority_item_scores, passk_item_scores
+from .hub import head_params_from_config, model_size, resolve_model_path
 from .io import atomic_path, read_json, read_jsonl, write_csv
 from .metrics import bootstrap_mean_ci, bootstrap_ratio_ci, bootstrap_seed_item_ci
 from .rewards import continues_past_answer
@@ -55,22 +56,32 @@ def _parse_checkpoint_dir(d: Path) -> dict:
 
 
 def base_compute(cfg: dict, model: str, budget: str, base_dir: Path) -> dict:
-    """n_params (non-embedding), pretrain_tokens and c_pretrain (FLOPs) of one base model."""
+    """n_params (non-embedding N), head_params (H), pretrain_tokens and c_pretrain = 6·(N + H)·D (FLOPs) of one base
+    model (:mod:`rlscaling.compute`). N, H and D come from the base model's ``pretrain.json``
+    (:func:`rlscaling.hub.model_size`); without one, N is ``models.<model>.n_params``, D the budget and H counted
+    from the model's config.json."""
     spec = cfg["models"][model]
     info_path = base_dir / "pretrain.json"
     if info_path.exists():
-        info = read_json(info_path)
-        n_params = float(info["n_params_non_embedding"])
-        tokens = float(info.get("tokens_trained", rc.budgets(cfg, model)[budget]))
+        size = model_size(base_dir)
+        n_params, head = size["n_params_non_embedding"], size["head_params"]
+        tokens = float(read_json(info_path).get("tokens_trained", rc.budgets(cfg, model)[budget]))
     elif "n_params" in spec:
         n_params, tokens = float(spec["n_params"]), rc.budgets(cfg, model)[budget]
+        head = float(head_params_from_config(resolve_model_path(base_dir)))
     else:
         raise FileNotFoundError(f"{info_path} is missing and models.{model}.n_params is not set")
-    return {"n_params": n_params, "pretrain_tokens": tokens, "c_pretrain": pretrain_flops(n_params, tokens)}
+    return {
+        "n_params": n_params,
+        "head_params": head,
+        "pretrain_tokens": tokens,
+        "c_pretrain": pretrain_flops(n_params, tokens, head_params=head),
+    }
 
 
-def rl_compute(n_params: float, grpo_dir: Path) -> dict[int, float]:
-    """Cumulative C_rl (FLOPs) at every RL step of one GRPO run (step 0: 0 FLOPs)."""
+def rl_compute(base: dict, grpo_dir: Path) -> dict[int, float]:
+    """Cumulative C_rl (FLOPs) at every RL step of one GRPO run (step 0: 0 FLOPs); ``base`` is the run's base model
+    (:func:`base_compute`: N and H)."""
     c_rl = {0: 0.0}
     with open(grpo_dir / "tokens.csv", encoding="utf-8") as fh:
         steps = list(csv.DictReader(fh))
@@ -80,7 +91,8 @@ def rl_compute(n_params: float, grpo_dir: Path) -> dict[int, float]:
             f"{grpo_dir / 'run.json'}: no 'passes' record (which forward passes each GRPO step "
             "performs); C_rl cannot be counted without it"
         )
-    c_rl.update(dict(cumulative_rl_flops(n_params, steps, GRPOPasses.from_mapping(run["passes"]))))
+    passes = GRPOPasses.from_mapping(run["passes"])
+    c_rl.update(dict(cumulative_rl_flops(base["n_params"], steps, passes, head_params=base["head_params"])))
     return c_rl
 
 
@@ -231,7 +243,7 @@ def aggregate_study(
     for grpo in map(Path, grpo_dirs):
         model, seed = grpo.parents[2].name, int(grpo.parents[1].name.removeprefix("seed_"))
         key = (model, seed, grpo.parent.name, grpo.name)
-        c_rl[key] = rl_compute(bases[key[:3]]["n_params"], grpo)
+        c_rl[key] = rl_compute(bases[key[:3]], grpo)
     tables = _Tables(cfg, bases, c_rl, n_boot)
     for path in map(Path, eval_summaries):
         tables.add_eval(path)

@@ -4,12 +4,13 @@ A model is trained with GRPO once per pre-training budget (one run per ``(model,
 token counts or ``{tokens, hf_id, revision, annealed}`` objects, see :func:`rlscaling.hub.parse_budget`). Per run,
 one GRPO step processes ``S = prompts_per_step x rollouts_per_prompt`` sequences of ``T = P + G`` tokens (``P``,
 ``G``: assumed prompt and response tokens per sequence; by default the configured maxima, so an upper bound).
-FLOPs per step follow ``rlscaling.compute`` with ``N`` the non-embedding parameters:
+FLOPs per step follow ``rlscaling.compute`` with ``N`` the non-embedding parameters and ``H`` the output head's
+(``d_model · V``):
 
-- rollout (vLLM generation):            ``2·N·S·T``
-- policy update (forward + backward):   ``6·N·S·T`` per update epoch
-- reference forward (KL, ``kl_coef > 0``): ``2·N·S·T``
-- old-policy forward (verl recomputes log-probs each step): ``2·N·S·T``
+- rollout (vLLM generation):            ``2·(N + H)·S·T``
+- policy update (forward + backward):   ``6·(N + H)·S·T`` per update epoch
+- reference forward (KL, ``kl_coef > 0``): ``2·(N + H)·S·T``
+- old-policy forward (verl recomputes log-probs each step): ``2·(N + H)·S·T``
 
 Time = rollout FLOPs / (peak x ``mfu_rollout``) + other FLOPs / (peak x ``mfu_update``), in GPU-seconds; the
 assumptions live in the config's ``gpu_hours`` section (defaults in :data:`DEFAULTS`). Evaluation, validation loss
@@ -17,7 +18,9 @@ and downloads are not included; hub models cost no pre-training.
 
 ``N`` is ``models.<m>.n_params`` when the config sets it. Hub models may leave it out (the base-model job then
 computes the exact ``N`` from the checkpoint's config.json, which this estimate cannot open offline); for those,
-``gpu_hours.n_params_estimate.<m>`` gives the ``N`` used here, and only here.
+``gpu_hours.n_params_estimate.<m>`` gives the ``N`` used here, and only here. ``H`` is
+``gpu_hours.head_params_estimate.<m>`` (the study's own ``H`` is counted from config.json by the base-model job);
+0 is allowed where the ``N`` estimate already includes the embeddings.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ DEFAULTS = {
     "prompt_tokens_per_sequence": None,  # None -> grpo.max_prompt_tokens
     "response_tokens_per_sequence": None,  # None -> grpo.max_response_tokens
     "n_params_estimate": None,  # {model: N} for models without models.<m>.n_params (estimate only)
+    "head_params_estimate": None,  # {model: H = d_model x vocab} (estimate only)
     "engine_start_s": 90.0,  # seconds one evaluation job spends starting vLLM (import, weights, CUDA graphs)
 }
 
@@ -46,6 +50,7 @@ COLUMNS = (
     "model",
     "n_params",
     "n_params_source",
+    "head_params",
     "gpus",
     "runs",
     "steps",
@@ -79,16 +84,23 @@ def assumptions(cfg: Mapping) -> dict:
     for key in ("mfu_update", "mfu_rollout"):
         if a[key] > 1:
             raise ValueError(f"gpu_hours.{key}: a fraction of peak in (0, 1], got {a[key]!r}")
-    estimates = a["n_params_estimate"] or {}
-    if not isinstance(estimates, Mapping):
-        raise ValueError(f"gpu_hours.n_params_estimate: expected a mapping model -> N, got {estimates!r}")  # noqa: TRY004 - a config error
-    for model, n in estimates.items():
-        if model not in cfg.get("models", {}):
-            raise ValueError(f"gpu_hours.n_params_estimate.{model}: no such model in models")
-        if not _positive_number(n):
-            raise ValueError(f"gpu_hours.n_params_estimate.{model}: expected a positive number, got {n!r}")
-    a["n_params_estimate"] = dict(estimates)
+    a["n_params_estimate"] = _estimates(cfg, a, "n_params_estimate", "N", allow_zero=False)
+    a["head_params_estimate"] = _estimates(cfg, a, "head_params_estimate", "H", allow_zero=True)
     return a
+
+
+def _estimates(cfg: Mapping, a: Mapping, key: str, what: str, allow_zero: bool) -> dict:
+    """``gpu_hours.<key>``: a mapping from models of ``models`` to numbers (> 0, or >= 0 with ``allow_zero``)."""
+    estimates = a[key] or {}
+    if not isinstance(estimates, Mapping):
+        raise ValueError(f"gpu_hours.{key}: expected a mapping model -> {what}, got {estimates!r}")  # noqa: TRY004 - a config error
+    for model, v in estimates.items():
+        if model not in cfg.get("models", {}):
+            raise ValueError(f"gpu_hours.{key}.{model}: no such model in models")
+        if not (_positive_number(v) or (allow_zero and v == 0 and not isinstance(v, bool))):
+            kind = "a non-negative" if allow_zero else "a positive"
+            raise ValueError(f"gpu_hours.{key}.{model}: expected {kind} number, got {v!r}")
+    return dict(estimates)
 
 
 def _tokens(a: Mapping, key: str, fallback: int) -> int:
@@ -114,6 +126,17 @@ def n_params_for_estimate(cfg: Mapping, model: str, a: Mapping) -> tuple[float, 
     )
 
 
+def head_params_for_estimate(model: str, a: Mapping) -> float:
+    """``H`` (output-head parameters) of a model: ``gpu_hours.head_params_estimate.<m>``."""
+    if model not in a["head_params_estimate"]:
+        raise ValueError(
+            f"gpu_hours.head_params_estimate.{model} is not set: the output head's parameters (hidden_size x "
+            "vocab_size of the model's config.json), whose FLOPs every pass spends (rlscaling.compute); 0 when the "
+            "N used here already includes the embeddings"
+        )
+    return float(a["head_params_estimate"][model])
+
+
 def grpo_runs(cfg: Mapping, model: str) -> int:
     """GRPO runs of a model: one per replicate seed x RL budget x reward mode (:func:`rlscaling.config.rl_runs`);
     the model's budgets are checked first (ValueError naming ``models.<m>.budgets.<label>``)."""
@@ -134,7 +157,8 @@ def model_row(cfg: Mapping, model: str, a: Mapping) -> dict:
     p = _tokens(a, "prompt_tokens_per_sequence", int(g.get("max_prompt_tokens", 512)))
     r = _tokens(a, "response_tokens_per_sequence", int(g.get("max_response_tokens", 512)))
     passes = GRPOPasses(ref_forward=float(g["kl_coef"]) > 0, old_policy_forward=g.get("backend") == "verl")
-    step = grpo_step_flops(n, seqs * p, seqs * r, passes)
+    head = head_params_for_estimate(model, a)
+    step = grpo_step_flops(n, seqs * p, seqs * r, passes, head_params=head)
     runs = grpo_runs(cfg, model)
     rollout, train = step["rollout"] * steps, (step["total"] - step["rollout"]) * steps
     gpu_s = rollout / (a["peak_flops_per_s"] * a["mfu_rollout"]) + train / (a["peak_flops_per_s"] * a["mfu_update"])
@@ -143,6 +167,7 @@ def model_row(cfg: Mapping, model: str, a: Mapping) -> dict:
         "model": model,
         "n_params": n,
         "n_params_source": n_source,
+        "head_params": head,
         "gpus": gpus,
         "runs": runs,
         "steps": steps,
@@ -169,6 +194,7 @@ def estimate_gpu_hours(cfg: Mapping) -> pd.DataFrame:
         model="total",
         n_params=float("nan"),
         n_params_source="",
+        head_params=float("nan"),
         gpus=int(frame["gpus"].max()),
         steps=int((frame["steps"] * frame["runs"]).sum()),
         sequences_per_step=0,

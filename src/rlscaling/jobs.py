@@ -83,7 +83,7 @@ def require_backend(backend: str) -> None:
 
 
 def run_grpo(settings: dict, paths: dict, threads: int) -> dict:
-    from .training.run import run_grpo_job
+    from .training.run import record_compute, run_grpo_job
 
     require_backend(settings["grpo"]["backend"])
     model = next(iter(settings["models"]))
@@ -93,10 +93,10 @@ def run_grpo(settings: dict, paths: dict, threads: int) -> dict:
         if needs_flash_attn(verl_knobs(settings, model)) and importlib.util.find_spec("flash_attn") is None:
             raise BackendMissingError(
                 f"grpo.verl.use_remove_padding / grpo.verl.attn_implementation=flash_attention_2 need flash-attn, "
-                f"which {sys.executable} cannot import: install it (envs/verl.post-deploy.sh) or set "
+                f"which {sys.executable} cannot import: install it (envs/verl-flash-attn.sh, docs/cluster.md) or set "
                 "grpo.verl.attn_implementation: sdpa and grpo.verl.use_remove_padding: false"
             )
-    return run_grpo_job(
+    run = run_grpo_job(
         settings,
         model,
         model_dir=paths["model"],
@@ -105,6 +105,7 @@ def run_grpo(settings: dict, paths: dict, threads: int) -> dict:
         state_dir=paths["state"],
         threads=threads,
     )
+    return record_compute(run, paths["model"], paths["out"])
 
 
 def run_evaluate(settings: dict, paths: dict, threads: int) -> dict:

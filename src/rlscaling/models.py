@@ -84,6 +84,15 @@ def non_embedding_params(model_or_config: PreTrainedModel | PretrainedConfig) ->
     return sum(p.numel() for p in model.parameters() if id(p) not in excluded)
 
 
+def output_head_params(model_or_config: PreTrainedModel | PretrainedConfig) -> int:
+    """Parameters of the output projection, ``H = d_model · V`` (``vocab × hidden``), tied to the input embedding
+    or not: its matmul runs on every token either way (``H`` in :mod:`rlscaling.compute`)."""
+    head = _as_model(model_or_config).get_output_embeddings()
+    if head is None:
+        raise ValueError(f"{type(model_or_config).__name__}: the model has no output projection (LM head)")
+    return int(head.weight.numel())
+
+
 def load_causal_lm(path: str | os.PathLike, dtype: torch.dtype = torch.float32, device: str = "cpu") -> PreTrainedModel:
     """Load a causal LM saved with ``save_pretrained`` (local directory or hub id), in eval mode on ``device``.
 
@@ -100,6 +109,7 @@ __all__ = [
     "ARCH_KEYS",
     "load_causal_lm",
     "non_embedding_params",
+    "output_head_params",
     "tiny_qwen3_config",
     "total_params",
 ]

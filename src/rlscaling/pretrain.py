@@ -5,7 +5,7 @@ cut into ``seq_len``-token blocks, GPT-style. A slice of documents (``val_fracti
 before packing for the validation loss. Training visits blocks in a seeded random order, reshuffling
 each epoch when the token budget exceeds the corpus. The saved directory loads exactly like a hub
 base model: ``AutoModelForCausalLM`` / ``AutoTokenizer.from_pretrained(out_dir)``; ``pretrain.json``
-in the same directory records ``N``, ``D`` and ``C = 6·N·D``.
+in the same directory records ``N``, the head's ``H``, ``D`` and ``C = 6·(N + H)·D`` (:mod:`rlscaling.compute`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoTokenizer, Qwen3ForCausalLM, get_cosine_schedule_with_warmup
 
-from rlscaling.compute import pretrain_flops
+from rlscaling.compute import pretrain_record
 from rlscaling.io import atomic_dir, write_json
-from rlscaling.models import non_embedding_params, tiny_qwen3_config, total_params
+from rlscaling.models import non_embedding_params, output_head_params, tiny_qwen3_config, total_params
 
 VAL_BLOCKS_MAX = 64  # validation loss is averaged over at most this many held-out blocks
 FINAL_LOSS_WINDOW = 10  # final_train_loss = mean training loss of the last this-many steps
@@ -222,15 +222,15 @@ def pretrain(
 
 
 def _size_record(model: torch.nn.Module, tokens: float, tokens_trained: int, n_steps: int, epochs: float) -> dict:
-    """Parameters (non-embedding and total), the token budget and the tokens trained, ``C_pretrain`` in FLOPs,
-    optimizer steps and epochs over the training blocks."""
-    n_params = non_embedding_params(model)
+    """Parameters (non-embedding, output head and total), the token budget and the tokens trained, ``C_pretrain`` in
+    FLOPs with the head's share of them (:func:`rlscaling.compute.pretrain_record`), optimizer steps and epochs over
+    the training blocks."""
+    compute = pretrain_record(non_embedding_params(model), tokens_trained, head_params=output_head_params(model))
     return {
-        "n_params_non_embedding": n_params,
         "n_params_total": total_params(model),
         "tokens_budget": float(tokens),
         "tokens_trained": tokens_trained,
-        "c_pretrain_flops": pretrain_flops(n_params, tokens_trained),
+        **compute,
         "steps": n_steps,
         "epochs": epochs,
     }

@@ -29,9 +29,9 @@ from typing import NamedTuple
 import torch
 from tqdm.auto import tqdm
 
-from rlscaling.compute import pretrain_flops
+from rlscaling.compute import pretrain_record
 from rlscaling.io import atomic_dir, read_json, write_json
-from rlscaling.models import non_embedding_params, total_params
+from rlscaling.models import non_embedding_params, output_head_params, total_params
 from rlscaling.pretrain import (
     FINAL_LOSS_WINDOW,
     _adamw,
@@ -196,7 +196,8 @@ def pretrain_trunk(
     point. A state holds the model ``state_dict``, AdamW state, step index, losses so far and torch RNG state.
     ValueError (naming the budget) for a branch point before the end of warm-up. Returns ``trunk.json``: settings;
     per label ``branch_step``/``branch_tokens``, ``train_loss`` (nats/token, last steps before the branch) and
-    ``wall_s`` (seconds to the branch point); the trunk's steps, tokens, FLOPs (6·N·tokens), losses and ``wall_s``.
+    ``wall_s`` (seconds to the branch point); the trunk's steps, tokens, FLOPs (6·(N + H)·tokens, see
+    :mod:`rlscaling.compute`), losses and ``wall_s``.
     """
     warmup_steps, branches = wsd_plan(branch_tokens, seq_len, batch_size, warmup_fraction, decay_fraction)
     settings = _settings(
@@ -240,9 +241,8 @@ def _trunk_record(model, branches, records, losses, warmup_steps: int, seq_len: 
         "warmup_steps": warmup_steps,
         "steps": len(losses),
         "tokens_trained": tokens,
-        "n_params_non_embedding": non_embedding_params(model),
+        **pretrain_record(non_embedding_params(model), tokens, head_params=output_head_params(model)),
         "n_params_total": total_params(model),
-        "c_pretrain_flops": pretrain_flops(non_embedding_params(model), tokens),
         "first_train_loss": losses[0] if losses else None,
         "final_train_loss": _mean_last(losses),
         "branches": {
@@ -262,7 +262,7 @@ def _trunk_record(model, branches, records, losses, warmup_steps: int, seq_len: 
 
 def _wsd_summary(model, branch: Branch, warmup_steps, losses, val_blocks, n_blocks: int, settings, threads) -> dict:
     """``pretrain.json`` of a WSD run: ``pretrain.pretrain``'s keys (``tokens_trained`` counts the whole lineage,
-    ``c_pretrain_flops`` = 6·N·tokens_trained) plus ``schedule``, ``decay_fraction``, ``weight_decay``,
+    ``c_pretrain_flops`` = 6·(N + H)·tokens_trained) plus ``schedule``, ``decay_fraction``, ``weight_decay``,
     ``warmup_steps``, ``branch_step`` and ``branch_tokens`` (where the decay starts)."""
     seq_len, batch_size = settings["seq_len"], settings["batch_size"]
     tokens_trained = branch.n_sequences * seq_len

@@ -40,7 +40,9 @@ rule pretrain:
 
 
 # verl's FSDP checkpoints live in params.state, outside the output: Snakemake deletes a failed job's outputs before
-# it retries it, and the state lets the retry resume from the last checkpoint (deleted once the run has finished).
+# it retries it, and the state lets the retry resume from the last complete checkpoint (deleted once the run has
+# finished). The state records the run's settings: a job with other settings discards it and starts fresh
+# (rlscaling.training.verl_state).
 rule grpo:
     input:
         model=f"{R}/models/{{model}}/seed_{{seed}}/{{budget}}/base",

@@ -12,6 +12,7 @@ names are re-exported here.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -23,14 +24,18 @@ from typing import Any
 
 from ..config import grpo_settings
 from ..io import write_json
+from . import verl_state
 from .common import GRPOSettings, check_data_budget
 from .verl_data import PARQUET_COLUMNS, data_source_name, verl_rows, write_verl_parquet
 from .verl_outputs import (
+    TRACKER_FILE,
     VerlError,
     checkpoint_steps_on_disk,
+    last_complete_step,
     merge_checkpoint,
     merge_command,
     parse_console_metrics,
+    prune_incomplete_checkpoints,
     read_metrics,
     rollout_scores,
     step_record,
@@ -59,6 +64,7 @@ __all__ = [
     "PARQUET_COLUMNS",
     "PLAIN_CHAT_TEMPLATE",
     "TORCH_DTYPE",
+    "TRACKER_FILE",
     "VERL_DEFAULTS",
     "VerlError",
     "build_overrides",
@@ -66,6 +72,7 @@ __all__ = [
     "data_source_name",
     "hydra_value",
     "job_cpus",
+    "last_complete_step",
     "launch_grpo",
     "merge_checkpoint",
     "merge_command",
@@ -73,6 +80,7 @@ __all__ = [
     "needs_flash_attn",
     "override_map",
     "parse_console_metrics",
+    "prune_incomplete_checkpoints",
     "read_metrics",
     "reward_module_path",
     "rollout_scores",
@@ -84,6 +92,10 @@ __all__ = [
     "write_tokens_log",
     "write_verl_parquet",
 ]
+
+log = logging.getLogger(__name__)
+DATA_FILES = frozenset({"train.parquet", "val.parquet"})
+"""State entries written from the current settings on every launch (kept when another run's state is discarded)."""
 
 
 def verl_passes(settings: GRPOSettings) -> dict[str, Any]:
@@ -109,18 +121,21 @@ def launch_grpo(
 
     verl's state (FSDP checkpoints, metrics, rollout dumps, logs) lives in ``state_dir``, outside the rule's output
     ``out_dir``: Snakemake deletes a failed job's outputs before it retries (``retries``) or reruns it
-    (``--rerun-incomplete``), and the state survives that, so a preempted run resumes from its last FSDP checkpoint
-    (``trainer.resume_mode=auto``). Once every step is merged to ``out_dir/step_<k>/`` and ``run.json`` is written,
-    verl's logs are copied to ``out_dir/verl/`` and the state is deleted (FSDP checkpoints, about 16 bytes per
-    parameter each, are kept only with ``grpo.verl.keep_fsdp_checkpoints``). ``python`` runs verl (default: this
-    interpreter, i.e. the verl environment the job was started in).
+    (``--rerun-incomplete``), and the state survives that, so a preempted run resumes from its last complete FSDP
+    checkpoint (``trainer.resume_mode=auto``; complete = up to the step in verl's ``latest_checkpointed_iteration.txt``,
+    see :mod:`~rlscaling.training.verl_outputs`). The state is this run's only if the settings recorded in it match
+    (:mod:`~rlscaling.training.verl_state`): another run's state, and whatever ``out_dir`` holds of it, is discarded
+    (logged, and listed in ``run.json`` as ``discarded_state``) and training starts fresh. Once every step is merged
+    to ``out_dir/step_<k>/`` and ``run.json`` is written, verl's logs are copied to ``out_dir/verl/`` and the state is
+    deleted (FSDP checkpoints, about 16 bytes per parameter each, are kept only with
+    ``grpo.verl.keep_fsdp_checkpoints``). ``python`` runs verl (default: this interpreter, i.e. the verl environment
+    the job was started in).
     """
     out, work = Path(out_dir), Path(state_dir)
+    new_state = not work.exists()
     work.mkdir(parents=True, exist_ok=True)
     python = python or sys.executable
     settings = GRPOSettings.from_config(grpo_settings(dict(cfg), model), int(cfg.get("seed", 0)))
-    if _finished(out, settings):
-        return json.loads((out / "run.json").read_text(encoding="utf-8"))
     check_data_budget(settings, len(train_rows))
     paths = {
         "model_dir": str(model_dir),
@@ -129,9 +144,19 @@ def launch_grpo(
         "ckpt_dir": str(work / "checkpoints"),
         "rollout_dir": str(work / "rollouts"),
     }
-    _write_data(cfg, settings, train_rows, paths)
     overrides = build_overrides(cfg, model, paths)
-    resumed_from = max(checkpoint_steps_on_disk(paths["ckpt_dir"]), default=0)
+    _check_tracker_written(overrides)
+    _write_data(cfg, settings, train_rows, paths)
+    identity = verl_state.run_identity(
+        build_overrides(cfg, model, verl_state.PLACEHOLDERS), paths["train_parquet"], model_dir
+    )
+    key = verl_state.identity_key(identity)
+    if _finished(out, settings, key):
+        if new_state:  # nothing to resume: leave no state behind
+            shutil.rmtree(work, ignore_errors=True)
+        return json.loads((out / "run.json").read_text(encoding="utf-8"))
+    discarded = _claim_state(work, out, identity, paths["ckpt_dir"])
+    resumed_from = last_complete_step(paths["ckpt_dir"])
     t0 = time.time()
     if settings.save_steps[-1] not in checkpoint_steps_on_disk(paths["ckpt_dir"]):
         _train(python, overrides, work, resumed_from, env)
@@ -144,10 +169,36 @@ def launch_grpo(
         "passes": verl_passes(settings),
         "overrides": overrides,
         "resumed_from_step": resumed_from,
+        "state_key": key,
+        "discarded_state": discarded,
         "wall_s": time.time() - t0,
     }
     _finish(run, work, out, paths["ckpt_dir"])
     return run
+
+
+def _claim_state(work: Path, out: Path, identity: Mapping, ckpt_dir: str) -> list[str]:
+    """Make ``work`` this run's state (:func:`verl_state.claim`; returns the keys that differed), delete what ``out``
+    holds of another run, and delete checkpoints whose save never completed (past verl's tracker step)."""
+    discarded = verl_state.claim(work, identity, keep=DATA_FILES)
+    if out.exists() and (discarded or not _merged_from_state(out, work)):
+        log.warning("%s holds outputs of another run: deleted", out)
+        shutil.rmtree(out)
+    cut = prune_incomplete_checkpoints(ckpt_dir)
+    if cut:
+        log.warning("checkpoints of steps %s were not completely saved (no %s): deleted", cut, TRACKER_FILE)
+    return discarded
+
+
+def _check_tracker_written(overrides: Sequence[str]) -> None:
+    """verl writes its completion marker only without ``actor.checkpoint.async_save``: refuse to run without it."""
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if key.lstrip("+") == "actor_rollout_ref.actor.checkpoint.async_save" and value.strip("'").lower() == "true":
+            raise VerlError(
+                f"grpo.verl.extra_overrides: {item} stops verl from writing {TRACKER_FILE}, so no checkpoint could "
+                "count as saved and a retry could not resume; remove it"
+            )
 
 
 def _write_data(cfg: Mapping, settings: GRPOSettings, train_rows: Sequence[Mapping], paths: Mapping[str, str]) -> None:
@@ -208,13 +259,26 @@ def _finish(run: dict, work: Path, out: Path, ckpt_dir: str) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _finished(out: Path, settings: GRPOSettings) -> bool:
-    """A previous call completed: ``run.json``, ``tokens.csv`` and every merged ``step_<k>/`` exist."""
+def _finished(out: Path, settings: GRPOSettings, key: str) -> bool:
+    """A previous call of this run completed: ``run.json`` (with this run's ``state_key``), ``tokens.csv`` and every
+    merged ``step_<k>/`` exist."""
+    if not (out / "run.json").is_file():
+        return False
+    try:
+        same = json.loads((out / "run.json").read_text(encoding="utf-8")).get("state_key") == key
+    except (json.JSONDecodeError, AttributeError):
+        return False
     return (
-        (out / "run.json").is_file()
+        same
         and (out / "tokens.csv").is_file()
         and all((out / f"step_{k}" / "config.json").is_file() for k in settings.save_steps)
     )
+
+
+def _merged_from_state(out: Path, work: Path) -> bool:
+    """``out`` holds only merges of this state's checkpoints: no ``run.json`` (a finished run's, here another run's)
+    and a state that existed before this launch (its checkpoints are what was merged)."""
+    return not (out / "run.json").exists() and (work / "checkpoints").is_dir()
 
 
 def _all_metrics(work: Path) -> dict[int, dict[str, float]]:

@@ -5,6 +5,13 @@ Logging. ``trainer.logger=['console','file']``: verl's file logger writes one JS
 every step's sampled responses with their rewards (``<step>.jsonl``). ``tokens.csv`` is derived from both; see
 :func:`step_record`. Checkpoints are verl's FSDP shards (``global_step_<N>/actor/``), merged to Hugging Face format
 by ``verl.model_merger`` (:func:`merge_checkpoint`).
+
+Completion. verl 0.9.1's ``RayPPOTrainer._save_checkpoint`` saves the actor's shards to ``global_step_<N>/actor/``,
+then the dataloader state to ``global_step_<N>/data.pt``, and only then writes ``N`` to
+:data:`TRACKER_FILE` in ``trainer.default_local_dir`` (skipped when ``actor.checkpoint.async_save`` is on); its
+``find_latest_ckpt_path`` resumes from the step the tracker names (no tracker: from scratch). A
+``global_step_<N>/`` past that step is a save that was cut off: :func:`checkpoint_steps_on_disk` never counts it and
+:func:`prune_incomplete_checkpoints` deletes it before a relaunch, which redoes the steps after the tracker's.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,17 +34,51 @@ class VerlError(RuntimeError):
     """verl failed, or left outputs rlscaling cannot read; the message names the file or command."""
 
 
-def checkpoint_steps_on_disk(ckpt_dir: str | os.PathLike) -> list[int]:
-    """Steps with a saved actor checkpoint (``global_step_<N>/actor/``) under verl's ``default_local_dir``."""
+TRACKER_FILE = "latest_checkpointed_iteration.txt"
+"""verl's completion marker in ``trainer.default_local_dir``: the step of the last checkpoint whose save finished."""
+
+
+def last_complete_step(ckpt_dir: str | os.PathLike) -> int:
+    """The step in verl's :data:`TRACKER_FILE` under ``ckpt_dir``: 0 when it is absent or unreadable (verl itself
+    fails on an unreadable one: :func:`prune_incomplete_checkpoints` removes it)."""
+    try:
+        text = (Path(ckpt_dir) / TRACKER_FILE).read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    return int(text) if text.isdigit() else 0
+
+
+def _step_dirs(ckpt_dir: str | os.PathLike) -> dict[int, Path]:
+    """``{N: global_step_<N>/}`` under ``ckpt_dir`` (any state of completion)."""
     root = Path(ckpt_dir)
     if not root.is_dir():
-        return []
-    steps = []
+        return {}
+    out = {}
     for child in root.iterdir():
         m = re.fullmatch(r"global_step_(\d+)", child.name)
-        if m and (child / "actor").is_dir():
-            steps.append(int(m.group(1)))
-    return sorted(steps)
+        if m and child.is_dir():
+            out[int(m.group(1))] = child
+    return out
+
+
+def checkpoint_steps_on_disk(ckpt_dir: str | os.PathLike) -> list[int]:
+    """Steps with a complete checkpoint under verl's ``default_local_dir``: ``global_step_<N>/actor/`` exists and
+    ``N`` is at most the step in :data:`TRACKER_FILE` (verl saves in step order and writes the tracker last)."""
+    last = last_complete_step(ckpt_dir)
+    return sorted(n for n, d in _step_dirs(ckpt_dir).items() if n <= last and (d / "actor").is_dir())
+
+
+def prune_incomplete_checkpoints(ckpt_dir: str | os.PathLike) -> list[int]:
+    """Delete every ``global_step_<N>/`` past the tracker's step (a save cut off by a kill) and an unreadable
+    :data:`TRACKER_FILE` (then every step counts as incomplete); returns the deleted steps, sorted."""
+    tracker = Path(ckpt_dir) / TRACKER_FILE
+    if tracker.is_file() and not tracker.read_text(encoding="utf-8").strip().isdigit():
+        tracker.unlink()
+    last = last_complete_step(ckpt_dir)
+    stale = sorted(n for n in _step_dirs(ckpt_dir) if n > last)
+    for n in stale:
+        shutil.rmtree(Path(ckpt_dir) / f"global_step_{n}")
+    return stale
 
 
 def read_metrics(path: str | os.PathLike) -> dict[int, dict[str, float]]:
