@@ -80,3 +80,10 @@ def synthetic_study(
 
 def geometric_mean(values) -> float:
     return float(np.exp(np.mean(np.log(np.asarray(values, dtype=float)))))
+
+
+def inside_interval(entry: Mapping, truth: float) -> bool:
+    """Whether ``truth`` lies in a parameter's reported interval; a None limit is open (a one-sided or unbounded
+    interval: rlscaling.fit.identify.interval)."""
+    lo, hi = entry["ci_low"], entry["ci_high"]
+    return (lo is None or lo <= truth) and (hi is None or truth <= hi)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rlscaling import allocate as al
-from rlscaling.fit import FitError, compute_optimal_size, get_form
+from rlscaling.fit import FitError, NoLawError, compute_optimal_size, get_form
 
 SYMMETRIC = {"E": 0.05, "A": 1e3, "alpha": 0.3, "B": 1e3, "beta": 0.3, "C0": 1.0}
 CEILING = {"E": 0.05, "A": 9.5, "alpha": 0.3, "B": 18.0, "beta": 0.35, "F": 0.6, "C_mid": 3e17, "k": 1.0}
@@ -115,6 +115,31 @@ def test_budgets_and_optima_outside_the_fitted_range_are_flagged_with_the_reason
     assert np.isnan(table["f_ci_low"]).all()  # no draws -> no CI, not a fake one
 
 
+def test_forms_within_noise_give_the_spread_of_the_optimal_fraction():
+    fits = _fits(SYMMETRIC)
+    fast_pre = {**SYMMETRIC, "alpha": 0.5}  # pre-training error falls faster: f* < 0.5
+    names = list(get_form("additive").param_names)
+    fits["joint_law"]["forms"]["interaction"] = {"status": "ok", "param_names": names + ["D"], **fast_pre, "D": 0.0}
+    fits["joint_law"]["within_noise"] = ["additive", "interaction"]
+    law = al.JointLaw.from_fits(fits)
+    assert list(law.alternatives) == ["interaction"]
+    row = al.allocate(law, 1e20)
+    f_other = al.optimal_fraction(fast_pre, 1e20)[0]
+    assert row["forms_within_noise"] == "additive;interaction"
+    assert row["f_forms_low"] == pytest.approx(f_other) and row["f_forms_high"] == pytest.approx(row["f_pretrain"])
+    assert "2 forms within noise of each other" in row["note"]
+    alone = al.allocate(al.JointLaw.from_fits(_fits(SYMMETRIC)), 1e20)  # no other form: no spread, not a 0-wide one
+    assert alone["forms_within_noise"] == "additive" and np.isnan(alone["f_forms_low"])
+
+
+def test_an_optimum_on_the_edge_is_flagged():
+    no_rl = {**SYMMETRIC, "B": 0.0}  # RL buys nothing: every FLOP into pre-training, f* = 1
+    row = al.allocate(al.JointLaw.from_fits(_fits(no_rl)), 1e19)
+    assert row["f_pretrain"] == 1.0 and row["at_edge"] and "optimum at the edge: f* = 1" in row["note"]
+    inside = al.allocate(al.JointLaw.from_fits(_fits(SYMMETRIC)), 1e19)
+    assert not inside["at_edge"] and "edge" not in inside["note"]
+
+
 def test_default_budgets_span_fitted_range_and_beyond():
     law = al.JointLaw.from_fits(_fits(SYMMETRIC))
     b = al.default_budgets(law, n=5, beyond=100)
@@ -137,8 +162,11 @@ def test_iso_flop_curves_peak_at_the_reported_optimum():
 def test_bad_inputs_are_clear_errors():
     with pytest.raises(FitError, match="budget must be a positive number of FLOPs"):
         al.optimal_fraction(SYMMETRIC, -1.0)
-    with pytest.raises(FitError, match="no joint form was fitted"):
+    with pytest.raises(NoLawError, match="no law identified: no joint form was fitted"):
         al.JointLaw.from_fits({"joint_law": {"chosen": None, "forms": {"additive": {"reason": "too few"}}}})
+    no_law = {"identified": False, "chosen": None, "no_law_reason": "none beats the baseline", "forms": {}}
+    with pytest.raises(NoLawError, match="no law identified: none beats the baseline"):
+        al.JointLaw.from_fits({"joint_law": no_law})
     with pytest.raises(FitError, match="no 'joint_law' section"):
         al.JointLaw.from_fits({})
     with pytest.raises(FitError, match="compute-only law has no size curve"):

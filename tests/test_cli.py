@@ -156,11 +156,12 @@ def test_fit_on_a_flat_study_writes_the_same_files_with_the_reason(tmp_path, stu
     assert fits["joint_law"]["chosen"] is None
     assert "all values are equal" in fits["joint_law"]["forms"]["additive"]["reason"]
     assert fits["extrapolation"]["status"] == "failed"
-    assert fits["allocation"]["status"] == "failed" and "no joint form" in fits["allocation"]["reason"]
+    assert fits["joint_law"]["identified"] is False and "could be fitted" in fits["joint_law"]["no_law_reason"]
+    assert fits["allocation"]["status"] == "no_law" and "no law identified" in fits["allocation"]["reason"]
     assert (out / "allocation.csv").read_text().strip() == ",".join(ALLOCATION_COLUMNS)  # header only
     assert (out / "iso_flop.csv").read_text().count("\n") == 1
     assert sorted(p.name for p in out.iterdir()) == ["allocation.csv", "fits.json", "iso_flop.csv", "notes.txt"]
-    assert "no joint law to allocate with" in capsys.readouterr().err
+    assert "no compute plan (no law identified" in capsys.readouterr().err
     assert (tmp_path / "fig" / "fit_rl_curves.png").is_file()
 
 

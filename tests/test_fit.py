@@ -17,7 +17,7 @@ import pytest
 from rlscaling import fit as F
 from rlscaling.fit.laws import FORMS
 
-from fit_synthetic import synthetic_study
+from fit_synthetic import inside_interval, synthetic_study
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_TABLE = REPO / "tests" / "fixtures" / "seed_table.csv"
@@ -28,7 +28,7 @@ def _reference_dir() -> Path:
 
 
 def _inside(entry: dict, truth: float) -> bool:
-    return entry["ci_low"] <= truth <= entry["ci_high"]
+    return inside_interval(entry, truth)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -281,12 +281,14 @@ def test_fit_summary_on_embedded_grid_records_reasons_instead_of_failing():
     assert {e["status"] for e in fits["rl_sigmoid"]} == {"failed"}
     assert all("need at least 5" in e["reason"] for e in fits["rl_sigmoid"])
     joint = fits["joint_law"]
-    assert joint["chosen"] in FORMS  # any registered form, compute or size/tokens or transition
+    assert joint["identified"] and joint["chosen"] in FORMS  # any registered form: compute, size/tokens, transition
     chosen = joint["forms"][joint["chosen"]]
-    for name in chosen["param_names"]:
+    for name in chosen["param_names"]:  # every interval is honest: two-sided, one-sided or unbounded, never 0-wide
         p = chosen["params"][name]
-        assert p["ci_low"] is not None and p["ci_low"] <= p["ci_high"]
-    assert {"r2", "rmse", "loso"} <= set(chosen) and chosen["loso"]["rmse"] > 0
+        limits = [v for v in (p["ci_low"], p["ci_high"]) if v is not None]
+        assert len(limits) == {"two-sided": 2, "one-sided": 1, "unbounded": 0}[p["interval"]], p
+        assert len(limits) < 2 or p["ci_low"] < p["ci_high"]
+    assert {"r2", "rmse", "cv", "identifiability"} <= set(chosen) and chosen["cv"]["loso"]["rmse"] > 0
     ext = fits["extrapolation"]
     assert ext["status"] == "ok" and ext["held_out_model"] == summary.loc[summary["n_params"].idxmax(), "model"]
     assert 0 <= ext["coverage"] <= 1 and len(ext["points"]) == 8

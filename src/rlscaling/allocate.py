@@ -12,18 +12,27 @@ Assumptions (stated in every table row that breaks them):
   flagged ``extrapolated`` with the reason in ``note``;
 * a compute-only law (``additive``/``interaction``) sees pre-training only through C_pretrain, so N and D are
   left empty (NaN) and only the fraction is answered;
-* ``f = 1`` (no RL) is allowed; predicted accuracies are clipped to [0, 1] for reporting.
+* ``f = 1`` (no RL) is allowed; predicted accuracies are clipped to [0, 1] for reporting;
+* an optimum on the edge of what was searched (f at an end of the grid, N at an end of the fitted size range) is
+  flagged ``at_edge``: the true optimum may lie beyond it;
+* the forms the data cannot tell apart from the allocation form (``fits.json``'s ``within_noise``) each give their
+  own optimal fraction: ``f_forms_low`` .. ``f_forms_high`` is that spread (the uncertainty of the choice of law,
+  beside the bootstrap CI of the allocation form's own parameters).
+
+No identified law (``fits.json``'s ``joint_law.identified`` false): :meth:`JointLaw.from_fits` raises
+:class:`~rlscaling.fit.common.NoLawError` with the reason, and no plan is made.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from rlscaling.fit.common import FitError, percentile_ci
+from rlscaling.compute import HeadParams, pretrain_tokens
+from rlscaling.fit.common import FitError, NoLawError, percentile_ci
 from rlscaling.fit.laws import JointForm, get_form
 
 FRACTIONS = np.linspace(1e-3, 1.0, 1999)
@@ -48,7 +57,11 @@ ALLOCATION_COLUMNS = [
     "c_rl_ci_low",
     "c_rl_ci_high",
     "form",
+    "forms_within_noise",
+    "f_forms_low",
+    "f_forms_high",
     "extrapolated",
+    "at_edge",
     "note",
 ]
 ISO_FLOP_COLUMNS = ["curve", "budget_flops", "f_pretrain", "n_params", "pretrain_tokens", "c_rl", "accuracy"]
@@ -65,18 +78,29 @@ class JointLaw:
     fitted_range: dict[str, tuple[float, float]]
     ci: float = 0.95
     note: str | None = None
+    alternatives: dict[str, dict[str, float]] = field(default_factory=dict)  # other forms within noise: parameters
+    heads: HeadParams | None = None  # H at any N, from fits.json's joint_law.head_params ([[N, H], ...])
+
+    def head_params_at(self, n_params) -> np.ndarray:
+        """The output head's parameters H at size(s) N (interpolated in log N between the study's models,
+        :class:`rlscaling.compute.HeadParams`); 0 when ``fits.json`` records no ``head_params``."""
+        n = np.asarray(n_params, dtype=float)
+        return np.zeros_like(n) if self.heads is None else self.heads.at(n)
 
     @classmethod
     def from_fits(cls, fits: Mapping) -> JointLaw:
-        """Read ``joint_law.allocation_form`` (else ``chosen``); FitError names what is missing."""
+        """Read ``joint_law.allocation_form`` (else ``chosen``) and the forms within noise of it; NoLawError with the
+        fit's reason when no law was identified, FitError naming what else is missing."""
         joint = fits.get("joint_law")
         if not joint:
             raise FitError("fits: no 'joint_law' section")
         form = joint.get("allocation_form", joint.get("chosen"))
-        if form is None:
-            reasons = {f: v.get("reason") for f, v in joint.get("forms", {}).items() if v.get("reason")}
-            why = (joint.get("choice") or {}).get("reason")
-            raise FitError(f"fits: no joint form was fitted ({why or ''} {reasons or ''})".replace("( ", "("))
+        if form is None or joint.get("identified") is False:
+            why = joint.get("no_law_reason") or (joint.get("choice") or {}).get("reason")
+            if not why:
+                reasons = {f: v.get("reason") for f, v in joint.get("forms", {}).items() if v.get("reason")}
+                why = f"no joint form was fitted ({reasons})"
+            raise NoLawError(f"no law identified: {why}")
         entry = joint["forms"][form]
         names = list(entry["param_names"])
         raw = entry.get("bootstrap_params")
@@ -91,6 +115,12 @@ class JointLaw:
             ranges,
             float(fits.get("bootstrap", {}).get("ci", 0.95)),
             joint.get("allocation_note"),
+            {
+                f: {n: float(joint["forms"][f][n]) for n in joint["forms"][f]["param_names"]}
+                for f in joint.get("within_noise") or []
+                if f != form and f in joint.get("forms", {})
+            },
+            HeadParams.from_models(dict(joint["head_params"])) if joint.get("head_params") else None,
         )
 
     @property
@@ -194,10 +224,52 @@ def allocate(law: JointLaw, budget: float) -> dict:
             row[f"{short}_ci_low"], row[f"{short}_ci_high"] = float(np.clip(lo, *clip)), float(np.clip(hi, *clip))
     notes = [r for r in (extrapolation_reason(law, budget, best),) if r]
     row["extrapolated"] = bool(notes)
+    edge = edge_reason(law, best)
+    row["at_edge"] = edge is not None
+    notes += [edge] if edge else []
+    row.update(form_spread(law, budget, best["f_pretrain"]))
+    if law.alternatives:
+        notes.append(
+            f"{len(law.alternatives) + 1} forms within noise of each other: f* from {row['f_forms_low']:.3g} "
+            f"to {row['f_forms_high']:.3g}"
+        )
     if not law.law.separates_size:
         notes.append("law sees only C_pretrain: N and D not determined")
     row["note"] = "; ".join(notes)
     return {k: row[k] for k in ALLOCATION_COLUMNS}
+
+
+def edge_reason(law: JointLaw, best: Mapping[str, float], fractions: np.ndarray = FRACTIONS) -> str | None:
+    """Why an optimum lies on the edge of what was searched (None when inside): the pre-training fraction at an end
+    of ``fractions``, or N at an end of the fitted size range (parameters) -- the true optimum may lie beyond it."""
+    reasons = []
+    f = best["f_pretrain"]
+    if f <= fractions[0]:
+        reasons.append(f"f* at the smallest searched fraction {fractions[0]:g} (almost all compute to RL)")
+    if f >= fractions[-1]:
+        reasons.append("f* = 1: no RL compute at the optimum")
+    lo, hi = law.fitted_range.get("n_params", (np.nan, np.nan))
+    n = best["n_params"]
+    for label, end in (("smallest", lo), ("largest", hi)):
+        if np.isfinite(n) and np.isclose(n, end, rtol=1e-6):
+            reasons.append(f"N* at the {label} fitted size {end:.3g} parameters")
+    return "optimum at the edge: " + "; ".join(reasons) if reasons else None
+
+
+def form_spread(law: JointLaw, budget: float, f_best: float) -> dict:
+    """The forms within noise of the allocation form (``;``-joined, the allocation form first) and the range of
+    their optimal pre-training fractions at ``budget`` FLOPs (NaN when no other form is within noise)."""
+    n_bounds = law.fitted_range.get("n_params")
+    fs = [f_best] + [
+        optimum(get_form(name), params, budget, n_bounds=n_bounds)["f_pretrain"]
+        for name, params in law.alternatives.items()
+    ]
+    spread = (min(fs), max(fs)) if law.alternatives else (np.nan, np.nan)
+    return {
+        "forms_within_noise": ";".join([law.form, *law.alternatives]),
+        "f_forms_low": float(spread[0]),
+        "f_forms_high": float(spread[1]),
+    }
 
 
 def default_budgets(law: JointLaw, n: int = 9, beyond: float = 1e3) -> np.ndarray:
@@ -215,7 +287,8 @@ def allocation_table(law: JointLaw, budgets: Sequence[float] | None = None) -> p
 def size_curve(
     law: JointLaw, budget: float, sizes: np.ndarray | None = None, fractions: np.ndarray = SIZE_CURVE_FRACTIONS
 ) -> dict[str, np.ndarray]:
-    """Accuracy vs model size N at a fixed budget, each N with its best pre-training fraction (D = f C / 6N)."""
+    """Accuracy vs model size N at a fixed budget, each N with its best pre-training fraction (D = f C / 6(N + H),
+    H the output head's parameters at N: :meth:`JointLaw.head_params_at`)."""
     form = law.law
     if not form.separates_size:
         raise FitError(f"{law.form}: a compute-only law has no size curve")
@@ -225,13 +298,16 @@ def size_curve(
         sizes = np.logspace(np.log10(min(lo, n_opt)) - 1, np.log10(max(hi, n_opt)) + 1, 160)
     n = np.asarray(sizes, dtype=float)[:, None]
     c_pre = fractions[None, :] * budget
-    acc = form.predict(law.params, n=n, d=c_pre / (6 * n), c_rl=(1 - fractions[None, :]) * budget)
+    head = law.head_params_at(n)  # D = C / (6 (N + H)): the output head's FLOPs counted (rlscaling.compute)
+    acc = form.predict(
+        law.params, n=n, d=pretrain_tokens(c_pre, n, head_params=head), c_rl=(1 - fractions[None, :]) * budget
+    )
     best = np.nanargmax(np.where(np.isfinite(acc), acc, -np.inf), axis=1)
     f = fractions[best]
     return {
         "f_pretrain": f,
         "n_params": n[:, 0],
-        "pretrain_tokens": f * budget / (6 * n[:, 0]),
+        "pretrain_tokens": pretrain_tokens(f * budget, n[:, 0], head_params=head[:, 0]),
         "c_rl": (1 - f) * budget,
         "accuracy": acc[np.arange(len(n)), best],
     }

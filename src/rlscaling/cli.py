@@ -11,7 +11,9 @@ Add a subcommand from any module with::
 
 Each handler returns an exit status. Expected failures raise ``CLIError`` (or ``FitError``, e.g.
 ``FitInputError`` naming a file, row and column, or ``FileNotFoundError``) and are printed as one line on
-stderr with exit status 2. The work itself lives in the library (``rlscaling.fit``, ``rlscaling.allocate``).
+stderr with exit status 2. ``rlscaling allocate`` exits 1, saying why, when ``fits.json`` holds no identified law
+(``rlscaling fit`` exits 0 then: the fit ran, the data support no plan). The work itself lives in the library
+(``rlscaling.fit``, ``rlscaling.allocate``).
 """
 
 from __future__ import annotations
@@ -121,8 +123,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     settings = _load_fit_config(args)
     paths = write_fits(args.summary, args.records, settings, args.out, args.seed_table)
     fits = read_json(paths[0])
-    if fits["allocation"]["status"] != "ok":
-        print(f"no joint law to allocate with: {fits['allocation']['reason']}", file=sys.stderr)
+    if fits["allocation"]["status"] != "ok":  # the fit itself succeeded (exit 0); the plan files are header-only
+        print(f"no compute plan ({fits['allocation']['reason']})", file=sys.stderr)
     for path in paths:
         print(f"wrote {path}")
     if args.figures:
@@ -176,8 +178,13 @@ def format_allocation(row: dict) -> str:
         f"RL                C_rl = {_with_ci(row['c_rl'], row['c_rl_ci_low'], row['c_rl_ci_high'], '.3g')} FLOPs",
         f"accuracy          {_with_ci(row['accuracy'], row['acc_ci_low'], row['acc_ci_high'], '.3f')}",
     ]
-    if row["extrapolated"]:
-        lines.append(f"WARNING           extrapolated: {row['note']}")
+    if not math.isnan(row["f_forms_low"]):
+        lines.append(
+            f"forms             {row['forms_within_noise']} within noise: f = {row['f_forms_low']:.3f} - "
+            f"{row['f_forms_high']:.3f}"
+        )
+    if row["extrapolated"] or row["at_edge"]:
+        lines.append(f"WARNING           {'extrapolated: ' if row['extrapolated'] else ''}{row['note']}")
     elif row["note"]:
         lines.append(f"note              {row['note']}")
     return "\n".join(lines)
@@ -186,6 +193,7 @@ def format_allocation(row: dict) -> str:
 @register("allocate", help="optimal pre-training / RL split of a FLOPs budget", arguments=_allocate_arguments)
 def cmd_allocate(args: argparse.Namespace) -> int:
     from rlscaling import allocate as al
+    from rlscaling.fit import NoLawError
     from rlscaling.io import read_json
 
     path = existing_file(args.fits, "fits JSON", CLIError)
@@ -193,7 +201,11 @@ def cmd_allocate(args: argparse.Namespace) -> int:
         fits = read_json(path)
     except ValueError as exc:
         raise CLIError(f"{path}: not valid JSON ({exc})") from None
-    law = al.JointLaw.from_fits(fits)
+    try:
+        law = al.JointLaw.from_fits(fits)
+    except NoLawError as exc:  # exit 1: the data support no plan (2 is for unusable input)
+        print(f"rlscaling allocate: {path}: {exc}. No compute plan.", file=sys.stderr)
+        return 1
     print(f"joint law {law.form} from {path}" + (f" ({law.note})" if law.note else ""))
     for budget in args.budget:
         print(format_allocation(al.allocate(law, budget)))
@@ -243,6 +255,43 @@ def cmd_gpu_hours(args: argparse.Namespace) -> int:
         f"{e['jobs_one_per_file']} starts = {e['gpu_hours_one_per_file']:.2f} GPU-h; saved "
         f"{e['gpu_hours_saved']:.2f} GPU-h"
     )
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------
+# rlscaling prompts
+# --------------------------------------------------------------------------------------------------
+
+
+def _prompts_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, help="workflow config YAML (its prompts.style and benchmark settings)")
+    p.add_argument("--benchmark", default="gsm8k", help="a benchmark of the config (default gsm8k)")
+    p.add_argument("--shots", type=int, default=0, help="few-shot exemplars (default 0)")
+    p.add_argument("--items", required=True, help="JSON lines of evaluated rows in the dataset's own format")
+    p.add_argument("--pool", help="JSON lines of exemplar rows (the few-shot split, in order), needed for --shots > 0")
+    p.add_argument("--rl", action="store_true", help="print the GRPO prompt text (before the chat template) instead")
+
+
+@register("prompts", help="print the exact prompts a config builds, from local rows", arguments=_prompts_arguments)
+def cmd_prompts(args: argparse.Namespace) -> int:
+    from rlscaling.config import benchmark_kind, load_config
+    from rlscaling.data import DataSourceError
+    from rlscaling.prompts import records_from_rows, render_prompts
+
+    cfg = load_config(existing_file(args.config, "config", CLIError))
+    if args.benchmark not in cfg["benchmarks"]:
+        raise CLIError(
+            f"--benchmark {args.benchmark!r} is not in {args.config}'s benchmarks {sorted(cfg['benchmarks'])}"
+        )
+    kind = "gsm8k" if args.rl else benchmark_kind(args.benchmark, cfg["benchmarks"][args.benchmark])
+    if args.shots > 0 and not args.rl and not args.pool:
+        raise CLIError(f"--shots {args.shots} needs --pool (the exemplar rows)")
+    try:
+        items = records_from_rows(existing_file(args.items, "items", CLIError), kind, "test")
+        pool = records_from_rows(existing_file(args.pool, "pool", CLIError), kind, "train") if args.pool else []
+        sys.stdout.write(render_prompts(cfg, args.benchmark, args.shots, items, pool, args.rl))
+    except (DataSourceError, ValueError) as exc:
+        raise CLIError(str(exc)) from None
     return 0
 
 

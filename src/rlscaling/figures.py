@@ -14,23 +14,31 @@ log = logging.getLogger(__name__)
 
 
 def make_all_figures(
-    summary_csv, records_path, fits_json, out_dir, dpi: int = 200, reward_mode: str | None = None
+    summary_csv,
+    records_path,
+    fits_json,
+    out_dir,
+    dpi: int = 200,
+    reward_mode: str | None = None,
+    seed_comparison=None,
 ) -> list[Path]:
     """Draw all figures into ``out_dir`` (replaced atomically); returns the files written (PNG + SVG).
 
     ``dpi`` (dots per inch of the PNGs, config ``plots.dpi``) applies to every figure through matplotlib's
     ``savefig.dpi``. The study figures show the seed means of the base models and of ``reward_mode``'s runs; the
-    replicate and reward-mode figures show every seed and mode."""
+    replicate and reward-mode figures show every seed and mode. ``seed_comparison`` (``results/seed_comparison.csv``,
+    when the seed's published results are configured) adds the published points to the seed's gain-vs-size figure."""
     import matplotlib
 
     with matplotlib.rc_context({"savefig.dpi": dpi}):
-        return _draw(summary_csv, fits_json, out_dir, reward_mode)
+        return _draw(summary_csv, fits_json, out_dir, reward_mode, seed_comparison)
 
 
-def _draw(summary_csv, fits_json, out_dir, reward_mode) -> list[Path]:
+def _draw(summary_csv, fits_json, out_dir, reward_mode, seed_comparison=None) -> list[Path]:
     from .plots import plot_all
     from .plots.dimensions import plot_dimensions
     from .plots_fits import plot_all_fits
+    from .seed_comparison import read_comparison
     from .views import study_view
 
     full = pd.read_csv(summary_csv)
@@ -43,5 +51,6 @@ def _draw(summary_csv, fits_json, out_dir, reward_mode) -> list[Path]:
             if not paths:
                 log.info("figure %s skipped: its data is not in this study", name)
             written += paths
-        written += plot_all_fits(fits, summary, tmp)
+        comparison = None if seed_comparison is None else read_comparison(seed_comparison)
+        written += plot_all_fits(fits, summary, tmp, seed_comparison=comparison)
     return [out_dir / p.name for p in written]

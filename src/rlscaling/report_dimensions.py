@@ -164,18 +164,8 @@ def section_joint_law(fits) -> list[str]:
     out = section(
         "## Joint law: which form the data choose",
         "Errors in accuracy (fraction): in-sample RMSE, leave-one-size-out (LOSO) and leave-one-budget-out (LOBO) "
-        "RMSE; the chosen form (bold) has the lowest mean CV error. Fitted on the seed means of the base models and "
-        "the primary reward mode's runs.",
+        "RMSE; the chosen form (bold), if any, is the identified form with the lowest mean CV error (next section). "
+        "Fitted on the seed means of the base models and the primary reward mode's runs.",
         md_table(["Form", "Status", "RMSE", "LOSO", "LOBO", "CV score / reason"], rows),
     )
-    chosen = forms.get(joint.get("chosen")) or {}
-    params = chosen.get("params") or {}
-    if params:
-        prow = [[k, f"{v['estimate']:.4g}", _ci_text(v)] for k, v in params.items()]
-        out += [f"`{chosen.get('formula', '')}`", "", md_table(["Parameter", "Estimate", "95% CI"], prow), ""]
-    return out
-
-
-def _ci_text(v: dict) -> str:
-    lo, hi = v.get("ci_low"), v.get("ci_high")
-    return f"[{lo:.4g}, {hi:.4g}]" if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) else "–"
+    return out  # the chosen form's parameters: rlscaling.report_fits.section_identifiability

@@ -9,7 +9,9 @@
 * :mod:`.tan`          Tan et al. (2025) ``err(N, C) = ((C0 * N^r) / C)^(k_max * N / (N + N0))``
 * :mod:`.joint`        compute-only joint laws ``err = f(C_pretrain, C_rl)``
 * :mod:`.size_tokens`  joint laws ``err = f(N, D, C_rl)`` with a Chinchilla pre-training term
-* :mod:`.laws`         one interface over every joint form; :mod:`.crossval` LOSO/LOBO choice
+* :mod:`.laws`         one interface over every joint form; :mod:`.crossval` LOSO/LOBO errors beside a no-law baseline
+* :mod:`.choose`       which form the data identify (beats the baseline with bootstrap support), forms within noise
+* :mod:`.identify`     parameters at a bound, one-sided intervals, perturbed bootstrap starts, identifiability
 * :mod:`.selection`, :mod:`.validate`  rows of summary.csv, item bootstrap, input checks (file:row, column)
 * :mod:`.study`        everything for ``fits.json``; :mod:`.write` the fit step's fixed set of files
 
@@ -17,10 +19,12 @@ Units: C FLOPs (C_rl = 0 is the base model), N parameters, D tokens, accuracy a 
 error = 1 - accuracy, gains percentage points.
 """
 
+from .choose import MIN_GROUPS, choose_form, select_law  # noqa: F401
 from .common import (  # noqa: F401
     NO_RESAMPLING,
     FitError,
     FitInputError,
+    NoLawError,
     Resampling,
     goodness_of_fit,
     param_table,
@@ -28,7 +32,8 @@ from .common import (  # noqa: F401
     to_jsonable,
 )
 from .config import DEFAULT_FORMS, FitConfig  # noqa: F401
-from .crossval import choose_form, cross_validate, leave_one_group_out  # noqa: F401
+from .crossval import BASELINE, baseline_predict, cross_validate, leave_one_group_out  # noqa: F401
+from .identify import bound_flags, interval  # noqa: F401
 from .joint import (  # noqa: F401
     JOINT_FORMS,
     JOINT_FORMULAS,

@@ -32,9 +32,29 @@ class FitInputError(FitError):
     """
 
 
-def param_table(names: list[str], estimate, draws: np.ndarray | None, ci: float) -> dict[str, dict]:
-    """``{name: {estimate, ci_low, ci_high}}``; CI bounds are None without bootstrap draws."""
+class NoLawError(FitError):
+    """``fits.json`` holds no identified law, so there is no compute plan; the message says why."""
+
+
+def param_table(
+    names: list[str],
+    estimate,
+    draws: np.ndarray | None,
+    ci: float,
+    boxes: Mapping[str, dict] | None = None,
+    fixed: tuple[str, ...] = (),
+) -> dict[str, dict]:
+    """``{name: {estimate, ci_low, ci_high}}``; CI bounds are None without bootstrap draws.
+
+    With ``boxes`` (the joint laws: :func:`.identify.bound_flags`) every entry is :func:`.identify.interval`'s:
+    one-sided for a parameter at its bound or whose CI reaches its box, never a zero-width CI; ``fixed`` names
+    parameters that are not fitted."""
     estimate = np.asarray(estimate, dtype=float)
+    if boxes is not None:
+        from .identify import interval
+
+        cols = [None] * len(names) if draws is None else list(np.asarray(draws, dtype=float).T)
+        return {n: interval(e, col, ci, boxes.get(n), fixed=n in fixed) for n, e, col in zip(names, estimate, cols)}
     if draws is None or len(draws) == 0 or np.all(np.isnan(draws)):
         low = high = [None] * len(names)
     else:

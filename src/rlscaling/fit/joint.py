@@ -17,6 +17,7 @@ import numpy as np
 
 from .checks import checked_columns, require_distinct, require_points, require_variation
 from .common import NO_RESAMPLING, FitError, Resampling, bootstrap_draws, goodness_of_fit, log_error, param_table
+from .identify import bound_flags, refit_starts, start_rng
 from .lse import _lse_fit, _LSESpec
 
 JOINT_FORMS: dict[str, _LSESpec] = {
@@ -113,8 +114,11 @@ def fit_joint_law(
     ad = None if resampling.acc_draws is None else np.asarray(resampling.acc_draws, dtype=float)
     ly, n = logerr(y), len(y)
 
+    rng = start_rng(resampling.seed)
+
     def refit(target, w=None):
-        return data.to_params(_lse_fit(spec, data.L1, data.X2, target, delta, w=w, starts=[theta])[0], form)
+        starts = refit_starts(theta, spec.bounds, rng)
+        return data.to_params(_lse_fit(spec, data.L1, data.X2, target, delta, w=w, starts=starts)[0], form)
 
     draws = bootstrap_draws(
         resampling,
@@ -125,10 +129,12 @@ def fit_joint_law(
         f"bootstrap joint law ({form})",
     )
     params = dict(zip(names, map(float, est)))
+    box = bound_flags(theta, spec.bounds, names, names, lambda t: data.to_params(t, form))
     return {
         "form": form,
         "formula": JOINT_FORMULAS[form],
-        "params": param_table(names, est, draws, resampling.ci),
+        "params": param_table(names, est, draws, resampling.ci, box),
+        "bounds": box,
         "n": len(y),
         "loss": loss,
         **goodness_of_fit(y, predict_joint(params, c_pre, c_rl)),

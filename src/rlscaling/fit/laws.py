@@ -20,7 +20,13 @@ from .joint import JOINT_FORMULAS, fit_joint_law, joint_param_names, predict_joi
 from .size_tokens import FORMULAS as SIZE_TOKENS_FORMULAS
 from .size_tokens import PARAM_NAMES as SIZE_TOKENS_PARAMS
 from .size_tokens import compute_optimal_size, fit_size_tokens_law, size_tokens_error
-from .transition import TRANSITION_FORMULAS, TRANSITION_PARAMS, fit_transition_law, predict_transition
+from .transition import (
+    FIXED_PARAMS,
+    TRANSITION_FORMULAS,
+    TRANSITION_PARAMS,
+    fit_transition_law,
+    predict_transition,
+)
 from .transition_nd import (
     TRANSITION_ND_FORMULAS,
     TRANSITION_ND_PARAMS,
@@ -32,7 +38,8 @@ from .transition_nd import (
 
 @dataclass(frozen=True)
 class StudyPoints:
-    """The fitted points as arrays: model name, N (parameters), D (tokens), C_pretrain, C_rl (FLOPs), accuracy."""
+    """The fitted points as arrays: model name, N (parameters), D (tokens), C_pretrain, C_rl (FLOPs), accuracy and,
+    when known, the RL step (what the no-law baseline of :mod:`.crossval` matches on)."""
 
     model: np.ndarray
     n: np.ndarray
@@ -40,6 +47,7 @@ class StudyPoints:
     c_pre: np.ndarray
     c_rl: np.ndarray
     y: np.ndarray
+    step: np.ndarray | None = None
 
     @classmethod
     def from_rows(cls, rows: pd.DataFrame) -> StudyPoints:
@@ -51,10 +59,12 @@ class StudyPoints:
             col("c_pretrain"),
             col("c_rl"),
             col("accuracy"),
+            col("rl_step"),
         )
 
     def subset(self, mask: np.ndarray) -> StudyPoints:
-        return StudyPoints(*(v[mask] for v in (self.model, self.n, self.d, self.c_pre, self.c_rl, self.y)))
+        cols = (self.model, self.n, self.d, self.c_pre, self.c_rl, self.y, self.step)
+        return StudyPoints(*(None if v is None else v[mask] for v in cols))
 
     def fitted_range(self) -> dict[str, list[float]]:
         """[min, max] of every input over the points (N parameters, D tokens, C FLOPs)."""
@@ -86,6 +96,11 @@ class JointForm:
     @property
     def separates_size(self) -> bool:
         return self.variables == "size_tokens"
+
+    @property
+    def n_fitted(self) -> int:
+        """Number of fitted parameters (a stored reference scale such as ``N_ref`` is not fitted)."""
+        return len([p for p in self.param_names if p not in FIXED_PARAMS])
 
     @property
     def is_transition(self) -> bool:

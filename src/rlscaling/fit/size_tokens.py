@@ -17,13 +17,14 @@ Fitted with the generic Huber/L-BFGS engine on log error, inputs normalised by t
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .checks import checked_columns, require_distinct, require_points, require_variation
 from .common import NO_RESAMPLING, FitError, Resampling, goodness_of_fit, log_error, param_table
 from .huber import fit_huber, grid_starts
+from .identify import bound_flags, refit_starts, start_rng
 
 FORMULAS = {
     "size_tokens_additive": "err = E + A/N^alpha + B/D^beta + G*(C_rl + C0)^-gamma",
@@ -210,6 +211,7 @@ class SizeTokensFit:
     r2: float
     rmse: float  # accuracy fraction
     ci: float = 0.95
+    bounds: dict = field(default_factory=dict)  # each parameter's box and whether it is at a bound (.identify)
 
     @property
     def param_names(self) -> list[str]:
@@ -222,7 +224,8 @@ class SizeTokensFit:
             "form": self.form,
             "formula": FORMULAS[self.form],
             "variables": ["n_params", "pretrain_tokens", "c_rl"],
-            "params": param_table(self.param_names, est, self.draws, self.ci),
+            "params": param_table(self.param_names, est, self.draws, self.ci, self.bounds),
+            "bounds": self.bounds,
             "n": self.n,
             "loss": self.loss,
             "r2": self.r2,
@@ -274,7 +277,10 @@ def fit_size_tokens_law(
     est = dict(zip(PARAM_NAMES[form], map(float, _to_params(form, theta, sc))))
     draws = _bootstrap(form, model, X, ly, logerr, theta, sc, delta, resampling)
     acc_hat = 1 - size_tokens_error(form, est, n, d, c)
-    return SizeTokensFit(form, est, draws, loss, len(y), **goodness_of_fit(y, acc_hat), ci=resampling.ci)
+    names = PARAM_NAMES[form]
+    box = bound_flags(theta, bounds, names, names, lambda t: _to_params(form, t, sc))
+    gof = goodness_of_fit(y, acc_hat)
+    return SizeTokensFit(form, est, draws, loss, len(y), **gof, ci=resampling.ci, bounds=box)
 
 
 def _bootstrap(form, model, X, ly, logerr, theta, sc, delta, resampling: Resampling) -> np.ndarray | None:
@@ -282,13 +288,16 @@ def _bootstrap(form, model, X, ly, logerr, theta, sc, delta, resampling: Resampl
     from .common import bootstrap_loop
 
     bounds, P = BOUNDS[form], len(PARAM_NAMES[form])
+    perturb = start_rng(seed)
+
+    def starts():
+        return refit_starts(theta, bounds, perturb)
+
     if acc_draws is not None:
         ad = np.asarray(acc_draws, dtype=float)
         return bootstrap_loop(
             len(ad),
-            lambda i: _to_params(
-                form, fit_huber(model, X, logerr(ad[i]), delta, bounds, theta[None], tight=False)[0], sc
-            ),
+            lambda i: _to_params(form, fit_huber(model, X, logerr(ad[i]), delta, bounds, starts(), tight=False)[0], sc),
             P,
             form,
             False,
@@ -299,6 +308,6 @@ def _bootstrap(form, model, X, ly, logerr, theta, sc, delta, resampling: Resampl
 
     def refit(_):
         w = np.bincount(rng.integers(0, len(ly), len(ly)), minlength=len(ly)).astype(float)
-        return _to_params(form, fit_huber(model, X, ly, delta, bounds, theta[None], w=w, tight=False)[0], sc)
+        return _to_params(form, fit_huber(model, X, ly, delta, bounds, starts(), w=w, tight=False)[0], sc)
 
     return bootstrap_loop(bootstrap, refit, P, form, False)

@@ -15,11 +15,13 @@ import numpy as np
 import pandas as pd
 
 from ..gains import gain_draws
+from .choose import SELECTION_RULE, choose_form, select_law
 from .common import FitError, percentile_ci
 from .common import public as _public
 from .common import status_failed as _status_failed
 from .config import FitConfig
-from .crossval import SELECTION_RULE, choose_form, cross_validate
+from .crossval import BASELINE, cross_validate
+from .identify import identifiability
 from .laws import JointForm, StudyPoints, get_form
 from .power import fit_power_law
 from .selection import (
@@ -127,7 +129,7 @@ def _fit_forms(pts: StudyPoints, cfg: FitConfig) -> tuple[dict, dict]:
         try:
             fit = form.fit(pts, **kw)
             cv = cross_validate(form, pts, **kw)
-            entry.update(status="ok", **_public(fit), cv=cv, loso=cv["loso"])
+            entry.update(status="ok", **_public(fit), cv=cv)
             if any(v["status"] == "ok" for v in cv.values()):
                 eligible[name] = cv
         except FitError as exc:
@@ -143,35 +145,70 @@ def _bootstrap_form(entry: dict, form: JointForm, pts: StudyPoints, draws, cfg: 
     entry.update(_public(fit), bootstrap_params=fit["draws"])
 
 
-def _fit_joint(rows: pd.DataFrame, draws, cfg: FitConfig) -> dict:
-    """Every joint form, the cross-validated choice, and the form used for the N/D/C_rl allocation.
+def _held_out(forms: dict, form: str | None, chosen: str | None) -> dict | None:
+    """The held-out predictions of ``form`` (the chosen one, else the best by CV error) for the held-out figure."""
+    if form is None:
+        return None
+    schemes = {
+        s: {k: cv[k] for k in ("rmse", "baseline_rmse", "points")}
+        for s, cv in forms[form]["cv"].items()
+        if cv["status"] == "ok"
+    }
+    return {"form": form, "chosen": form == chosen, "schemes": schemes, "units": "accuracy fraction"}
 
-    The allocation form is the chosen one when it separates N from D, else the best size/tokens form by the
-    same score (``allocation_note`` says so); both get bootstrap CIs.
+
+def _allocation_form(chosen: str | None, identified: dict) -> tuple[str | None, str | None]:
+    """The form the plan uses and a note: the chosen one when it separates N from D, else the best identified
+    size/tokens form by the same score, else the chosen one (the pre-training fraction only)."""
+    if chosen is None or get_form(chosen).separates_size:
+        return chosen, None
+    sized = {f: v for f, v in identified.items() if get_form(f).separates_size}
+    alloc = choose_form(sized)[0] if sized else None
+    if alloc:
+        return alloc, (
+            f"chosen form {chosen!r} sees only C_pretrain; N and D come from the best size/tokens form {alloc!r}"
+        )
+    return chosen, (
+        f"chosen form {chosen!r} sees only C_pretrain and no size/tokens form is identified: the allocation gives the "
+        "pre-training fraction only"
+    )
+
+
+def _fit_joint(rows: pd.DataFrame, draws, cfg: FitConfig) -> dict:
+    """Every joint form, its identifiability, the choice against the no-law baseline (:mod:`.choose`), and the form
+    used for the N/D/C_rl allocation.
+
+    The allocation form is the chosen one when it separates N from D, else the best identified size/tokens form by
+    the same score (``allocation_note`` says so); both get bootstrap CIs. With no identified form ``chosen`` and
+    ``allocation_form`` are None and ``no_law_reason`` says why.
     """
     pts = StudyPoints.from_rows(rows)
     forms, eligible = _fit_forms(pts, cfg)
-    chosen, choice = choose_form(eligible)
-    sized = {f: v for f, v in eligible.items() if get_form(f).separates_size}
-    alloc, note = chosen, None
-    if chosen is not None and not get_form(chosen).separates_size:
-        alloc = choose_form(sized)[0] if sized else None
-        note = (
-            f"chosen form {chosen!r} sees only C_pretrain; N and D come from the best size/tokens form {alloc!r}"
-            if alloc
-            else f"chosen form {chosen!r} sees only C_pretrain and no size/tokens "
-            "form could be cross-validated: the allocation gives the pre-training fraction only"
-        )
-        alloc = alloc or chosen
+    sel = select_law(eligible, cfg.ci, cfg.seed)
+    chosen = sel["chosen"]
+    identified = {f: eligible[f] for f, v in sel["identification"].items() if v["identified"]}
+    alloc, note = _allocation_form(chosen, identified)
     for name in dict.fromkeys(f for f in (chosen, alloc) if f is not None):
         _bootstrap_form(forms[name], get_form(name), pts, draws, cfg)
+    for name, entry in forms.items():
+        entry["identifiability"] = identifiability(entry, get_form(name), len(pts.y), sel["identification"].get(name))
+    held_out = _held_out(forms, chosen or sel["best"], chosen)
+    for entry in forms.values():
+        for cv in (entry.get("cv") or {}).values():
+            cv.pop("points", None)
     return {
+        "identified": chosen is not None,
+        "no_law_reason": sel["no_law_reason"],
         "forms": forms,
         "chosen": chosen,
+        "best": sel["best"],
+        "within_noise": sel["within_noise"],
         "allocation_form": alloc,
         "allocation_note": note,
-        "choice": choice,
+        "choice": sel["choice"],
+        "baseline": BASELINE,
         "selection_rule": SELECTION_RULE,
+        "held_out": held_out,
         "fitted_range": pts.fitted_range(),
         "units": {"N": "parameters", "D": "tokens", "C": "FLOPs", "err": "1 - accuracy (fraction)"},
     }

@@ -41,6 +41,7 @@ from scipy.special import expit
 from .checks import checked_columns, require_distinct, require_points, require_variation
 from .common import NO_RESAMPLING, FitError, Resampling, bootstrap_draws, goodness_of_fit, param_table
 from .huber import fit_huber, grid_starts
+from .identify import bound_flags, refit_starts, start_rng
 
 TRANSITION_FORMULAS = {
     "transition_additive": "acc = L + (U - L)*sig(k*ln(C_pre/C_mid)) + G*C_rl/(C_rl + C_half)",
@@ -54,6 +55,7 @@ MID_MARGIN, HALF_MARGIN = 3.0, 4.0  # e-folds beyond the fitted C_pretrain / pos
 N_MID_STARTS = 12  # start values of the midpoint C_mid
 A_BOUNDS = (-2.0, 2.0)  # size exponent a of the (N, D) forms: both signs, so "no size effect" is inside
 A_STARTS = (-0.5, 0.0, 0.5, 1.0)
+FIXED_PARAMS = ("N_ref",)  # stored with the parameters of the (N, D) forms, not fitted
 
 
 def _is_gated(form: str) -> bool:
@@ -272,10 +274,13 @@ def fit_transition_engine(law: Transition, data: _Data, y: np.ndarray, delta: fl
     params = dict(zip(law.names, map(float, est)))
     gof = goodness_of_fit(y, law.predict(params))
     identified = require_transition(law.form, law.rise(params), gof["rmse"], law.where, law.mid)
+    coords = ["L", "U", "G", "k", law.mid, "C_half"] + (["a"] if data.sized else [])
+    box = bound_flags(theta, bounds, coords, law.names, lambda t: data.to_params(t, law.gated))
     ad = None if resampling.acc_draws is None else np.asarray(resampling.acc_draws, dtype=float)
+    rng = start_rng(resampling.seed)
 
     def refit(target, w=None):
-        th = fit_huber(model, data.X, target, delta, bounds, theta[None], w=w, tight=False)[0]
+        th = fit_huber(model, data.X, target, delta, bounds, refit_starts(theta, bounds, rng), w=w, tight=False)[0]
         return data.to_params(th, law.gated)
 
     draws = bootstrap_draws(
@@ -289,7 +294,8 @@ def fit_transition_engine(law: Transition, data: _Data, y: np.ndarray, delta: fl
     return {
         "form": law.form,
         "formula": law.formula,
-        "params": param_table(list(law.names), est, draws, resampling.ci),
+        "params": param_table(list(law.names), est, draws, resampling.ci, box, fixed=FIXED_PARAMS),
+        "bounds": box,
         "n": len(y),
         "loss": loss,
         **gof,

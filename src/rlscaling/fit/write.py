@@ -1,8 +1,9 @@
 """The study-level fit step: read and check the inputs, fit every law, write a fixed set of files.
 
 :func:`write_fits` always writes exactly :data:`FIT_OUTPUTS` into ``out_dir`` (header-only CSVs plus the
-reason in ``fits.json`` when no joint law fits), removes earlier copies of those files first, and touches
-nothing else. Used by ``rlscaling fit`` and by the workflow's ``fit`` rule.
+reason in ``fits.json``'s ``allocation`` when no joint law is identified: no plan from data that cannot support
+one), removes earlier copies of those files first, and touches nothing else. Used by ``rlscaling fit`` and by the
+workflow's ``fit`` rule.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from .common import FitError, FitInputError, to_jsonable
+from .common import FitError, FitInputError, NoLawError, to_jsonable
 from .config import FitConfig
 from .study import fit_seed_gains, fit_summary
 from .validate import read_records, read_summary
@@ -34,14 +35,15 @@ def read_seed_table(path: str | Path) -> pd.DataFrame:
 
 
 def allocation_tables(fits: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """(allocation, iso_flop, status entry) for a converted fits dict; empty tables with the reason if no law."""
+    """(allocation, iso_flop, status entry) for a converted fits dict; header-only tables and the reason when no law
+    was identified (status ``no_law``) or the law cannot make a plan (status ``failed``)."""
     from rlscaling import allocate as al
 
     try:
         law = al.JointLaw.from_fits(fits)
     except FitError as exc:
         empty = (pd.DataFrame(columns=al.ALLOCATION_COLUMNS), pd.DataFrame(columns=al.ISO_FLOP_COLUMNS))
-        return (*empty, {"status": "failed", "reason": str(exc)})
+        return (*empty, {"status": "no_law" if isinstance(exc, NoLawError) else "failed", "reason": str(exc)})
     table = al.allocation_table(law, fits.get("allocation_budgets"))
     curves = al.iso_flop_curves(law, table["budget_flops"])
     return (
