@@ -112,15 +112,33 @@ def apply_schema(cfg: dict) -> dict:
     return cfg
 
 
-def validate_config(cfg: dict) -> dict:
-    """The one validation: schema (with defaults) + non-finite numbers + cross-key checks. Returns ``cfg``."""
+def validate_config(cfg: dict, overrides=None) -> dict:
+    """The one validation: schema (with defaults) + non-finite numbers + cross-key checks. Returns ``cfg``.
+
+    ``overrides``: Snakemake's parsed ``--config`` (merged into ``cfg`` already), whose values arrive as strings; they
+    are first read as the schema's types (:mod:`rlscaling.config_overrides`)."""
+    if overrides:
+        from .config_overrides import coerce_overrides
+
+        coerce_overrides(cfg, overrides, _schema())
     _reject_non_finite(cfg)
     apply_schema(cfg)
     for model in cfg["models"]:
         _check_model(cfg, model)
     _check_dimensions(cfg)
     _check_evaluation(cfg)
+    _check_published_results(cfg)
+    _check_tensor_parallel(cfg)
     return cfg
+
+
+def _check_tensor_parallel(cfg: dict) -> None:
+    """Tensor-parallel sizes fit the GPUs their jobs request (:mod:`rlscaling.tensor_parallel`); all reported."""
+    from .tensor_parallel import tensor_parallel_problems
+
+    problems = tensor_parallel_problems(cfg)
+    if problems:
+        raise ConfigError("; ".join(problems))
 
 
 def _check_dimensions(cfg: dict) -> None:
@@ -192,6 +210,35 @@ def _check_evaluation(cfg: dict) -> None:
     vl = cfg["val_loss"]
     if vl and vl["stride"] > vl["seq_len"]:
         raise ConfigError(f"val_loss.stride={vl['stride']} exceeds val_loss.seq_len={vl['seq_len']}")
+    if vl and vl["method"] == "blocks" and vl["stride"] != vl["seq_len"]:
+        raise ConfigError(f"val_loss.method blocks needs val_loss.stride = seq_len = {vl['seq_len']}")
+    if cfg["prompts"]["style"] == "seed":
+        for name, bench in cfg["benchmarks"].items():
+            few = [k for k in set(bench["shots"]) | set(bench.get("shots_intermediate") or []) if k > 0]
+            if benchmark_kind(name, bench) == "math" and few:
+                raise ConfigError(f"benchmarks.{name}.shots: prompts.style seed has a 0-shot MATH prompt only ({few})")
+
+
+def published_results_path(cfg: dict) -> str | None:
+    """``report.published_results`` (the seed's published table), relative paths resolved against the workflow
+    directory; None when not configured."""
+    configured = cfg["report"]["published_results"]
+    return None if configured is None else str(ROOT / Path(configured).expanduser())
+
+
+def _check_published_results(cfg: dict) -> None:
+    """The configured published table exists and has the columns the comparison reads."""
+    from .seed_comparison import check_published_file
+
+    path = published_results_path(cfg)
+    if path is not None:
+        try:
+            check_published_file(path)
+        except ValueError as exc:
+            raise ConfigError(
+                f"report.published_results: {exc} (the seed's published results; a relative path is read from the "
+                f"workflow directory {ROOT})"
+            ) from None
 
 
 def check_tokenizer_vocabulary(cfg: dict) -> None:
@@ -220,6 +267,25 @@ def benchmark_kind(name: str, bench: dict) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- the cells
+
+
+def check_hub_ids(cfg: dict) -> str | None:
+    """Before a hub study's first download, the hub knows every (id, revision) whose base-model pointer is missing
+    for some seed (:func:`rlscaling.hub.check_hub_ids`): a :class:`ConfigError` names each unknown id and its config
+    key; returns a warning when the hub could not be asked, else None."""
+    from .hub import POINTER_FILE, HubModelError
+    from .hub import check_hub_ids as ask_hub
+
+    def fetched(model: str, budget: str) -> bool:
+        return all(
+            os.path.isfile(os.path.join(path(cfg, "base_model", model=model, seed=s, budget=budget), POINTER_FILE))
+            for s in seeds(cfg, model)
+        )
+
+    try:
+        return ask_hub(cfg, fetched)
+    except HubModelError as exc:
+        raise ConfigError(f"{exc}") from None
 
 
 def budgets_detail(cfg: dict, model: str) -> dict[str, dict]:

@@ -150,6 +150,7 @@ def expected_job_counts(cfg: dict) -> dict[str, int]:
         "fit": 1,
         "plots": 1,
         "report_tables": 1,
+        "seed_comparison": int(cfg["report"]["published_results"] is not None),
         "all": 1,
     }
     if cfg["pretrain"]["backend"] == "transformers":

@@ -27,6 +27,7 @@ from rlscaling.allocate import (
 )
 from rlscaling.fit import FitConfig, percentile_ci, power_law, rl_sigmoid, select_rows
 from rlscaling.plots import save_figure
+from rlscaling.plots.heldout import plot_heldout
 
 
 def _style() -> None:
@@ -123,19 +124,21 @@ def plot_gain_vs_size(
     *,
     title: str = "RL gain vs model size",
     reference: tuple[float, float, str] | None = None,
+    points: Sequence[Mapping] = (),
 ) -> list[Path]:
     """Gain (percentage points) vs N (billions), fitted ``a N^b`` with 95% CI band per series; per-point paired
     gain CIs as error bars where the series has them (``gain_ci``).
 
     Log-log when every gain is positive; otherwise the gain axis is linear with a zero line, so measured
     non-positive gains (which a power law cannot fit) stay visible. ``reference = (a, b, label)`` draws a
-    published law (dashed) for comparison.
+    published law (dashed) for comparison; ``points`` are unfitted gains drawn over the series, each
+    ``{"label", "n_b", "gain_pp", "marker", "color"}`` (e.g. the seed's published gains beside this run's).
     """
     _style()
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     colors = sns.color_palette("colorblind", max(1, len(series)))
-    all_n = [n for s in series for n in s["n_b"]]
-    all_g = [g for s in series for g in s["gain_pp"]]
+    all_n = [n for s in (*series, *points) for n in s["n_b"]]
+    all_g = [g for s in (*series, *points) for g in s["gain_pp"]]
     all_low = [low for s in series for low, _ in (s.get("gain_ci") or [])]
     log_y = bool(all_g) and min(all_g + all_low) > 0
     if not all_n:
@@ -153,6 +156,8 @@ def plot_gain_vs_size(
     else:
         for k, (s, color) in enumerate(zip(series, colors)):
             _draw_gain_series(ax, s, color, shift=1.0 + 0.04 * (k - (len(series) - 1) / 2))
+        for p in points:
+            ax.scatter(p["n_b"], p["gain_pp"], marker=p["marker"], color=p["color"], s=40, zorder=4, label=p["label"])
         if reference is not None:
             a, b, label = reference
             x = np.logspace(np.log10(min(all_n)) - 0.15, np.log10(max(all_n)) + 0.15, 200)
@@ -366,8 +371,37 @@ def plot_extrapolation(extrapolation: Mapping, out_stem: Path) -> list[Path]:
     return save_figure(fig, out_stem)
 
 
-def plot_all_fits(fits: Mapping, summary: pd.DataFrame, out_dir: Path) -> list[Path]:
-    """Every fit figure for one fits.json into ``out_dir``; skips figures whose fit failed."""
+def _seed_comparison_points(seed_comparison: pd.DataFrame | None) -> list[dict]:
+    """The seed's published gains and this run's on the same cells (``rlscaling.seed_comparison.gain_points``)."""
+    from rlscaling.seed_comparison import gain_points
+
+    pts = gain_points(seed_comparison) if seed_comparison is not None else pd.DataFrame()
+    if pts.empty:
+        return []
+    n_b = (pts["n_params"] / 1e9).tolist()
+    return [
+        {
+            "label": "seed result files (published)",
+            "n_b": n_b,
+            "gain_pp": pts["published_gain_pp"],
+            "marker": "x",
+            "color": "0.1",
+        },
+        {
+            "label": "this run, same cells (seed scorer)",
+            "n_b": n_b,
+            "gain_pp": pts["ours_gain_pp"],
+            "marker": "D",
+            "color": "tab:red",
+        },
+    ]
+
+
+def plot_all_fits(
+    fits: Mapping, summary: pd.DataFrame, out_dir: Path, seed_comparison: pd.DataFrame | None = None
+) -> list[Path]:
+    """Every fit figure for one fits.json into ``out_dir``; skips figures whose fit failed. ``seed_comparison``
+    (``results/seed_comparison.csv``) puts the seed's published gains, and this run's, on the seed's gain figure."""
     out_dir = Path(out_dir)
     sel = fits["selection"]
     paths = plot_gain_vs_size(
@@ -382,6 +416,7 @@ def plot_all_fits(fits: Mapping, summary: pd.DataFrame, out_dir: Path) -> list[P
             out_dir / "fit_gain_vs_size_seed",
             title="Seed table: GSM8K gain vs size; band = 95% CI",
             reference=(10.7, 0.194, "seed write-up: 10.7·N^0.194 (as stated)"),
+            points=_seed_comparison_points(seed_comparison),
         )
     cfg = FitConfig(benchmark=sel["benchmark"], scorer=sel["scorer"], shots=sel["shots"], subset=sel["subset"])
     paths += plot_rl_curves(select_rows(summary, cfg), fits, out_dir / "fit_rl_curves")
@@ -390,4 +425,5 @@ def plot_all_fits(fits: Mapping, summary: pd.DataFrame, out_dir: Path) -> list[P
         budgets = fits.get("allocation_budgets") or None
         paths += plot_iso_flop(law, out_dir / "fit_iso_flop", budgets=budgets[:6] if budgets else None)
     paths += plot_extrapolation(fits.get("extrapolation", {}), out_dir / "fit_extrapolation")
+    paths += plot_heldout(fits, out_dir / "fit_heldout")
     return paths

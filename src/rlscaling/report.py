@@ -38,7 +38,9 @@ from rlscaling.report_dimensions import (
     section_seeds,
     section_strata,
 )
+from rlscaling.report_fits import section_identifiability, section_law_verdict
 from rlscaling.schemas import validate_records, validate_summary
+from rlscaling.seed_comparison import section_seed_comparison
 from rlscaling.views import study_view
 
 # ---------------------------------------------------------------------------------------------------------
@@ -307,6 +309,7 @@ def render_summary_md(
     gain_settings: GainSettings = GainSettings(),
     reward_mode: str | None = None,
     findings: pd.DataFrame | None = None,
+    seed_comparison: pd.DataFrame | None = None,
 ) -> str:
     """The markdown text of ``summary.md`` (see :func:`write_summary_md`)."""
     full = validate_summary(summary)
@@ -325,6 +328,7 @@ def render_summary_md(
         "in percentage points (pp).",
         "",
     ]
+    lines += section_law_verdict(fits)
     if findings is not None:
         lines += section_findings(findings)
     lines += section_seeds(full)
@@ -336,7 +340,9 @@ def render_summary_md(
     lines += _section_math_subjects(summary, labels)
     lines += _section_pass_at_k(summary, labels)
     lines += _section_loss(summary, labels)
+    lines += section_seed_comparison(seed_comparison, gain_settings.ci)
     lines += section_joint_law(fits)
+    lines += section_identifiability(fits)
     lines += _section_fits(fits)
     return "\n".join(lines).rstrip() + "\n"
 
@@ -350,6 +356,7 @@ def write_summary_md(
     fit_settings: Mapping[str, Any] | None = None,
     reward_mode: str | None = None,
     findings_path: str | Path | None = None,
+    seed_comparison: pd.DataFrame | None = None,
 ) -> Path:
     """Write ``results/summary.md`` atomically: gain tables per benchmark (GSM8K/MATH/MMLU), the
     evaluation-method table, the few-shot collapse table, and — when present — MATH by subject, pass@k,
@@ -364,6 +371,6 @@ def write_summary_md(
         findings = findings_table(summary, records, reward_mode, settings.n_boot, settings.ci, settings.seed)
     if findings_path is not None:
         write_csv(findings_path, findings if findings is not None else pd.DataFrame(columns=FINDINGS_COLUMNS))
-    text = render_summary_md(summary, fits, records, settings, reward_mode, findings)
+    text = render_summary_md(summary, fits, records, settings, reward_mode, findings, seed_comparison)
     write_text(out_path, text)
     return out_path

@@ -46,6 +46,7 @@ rule fit:
 
 rule plots:
     input:
+        unpack(published_inputs),
         summary=f"{R}/summary.csv",
         records=f"{R}/records.parquet",
         fits=f"{R}/fits/fits.json",
@@ -71,6 +72,7 @@ rule plots:
 
 rule report_tables:
     input:
+        unpack(published_inputs),
         summary=f"{R}/summary.csv",
         records=f"{R}/records.parquet",
         fits=f"{R}/fits/fits.json",
@@ -88,3 +90,22 @@ rule report_tables:
         settings=settings("report_tables"),
     script:
         "../scripts/report_tables.py"
+
+
+rule seed_comparison:
+    # only when report.published_results is set: the seed's published accuracies beside this run's (same cells)
+    input:
+        unpack(seed_comparison_inputs),
+    output:
+        comparison=report(f"{R}/seed_comparison.csv", caption="../report/seed_comparison.rst", category="Tables"),
+    log:
+        f"{LOGS}/seed_comparison.log",
+    benchmark:
+        f"{BENCH}/seed_comparison.tsv"
+    conda:
+        conda_env("seed_comparison")
+    threads: 1
+    params:
+        settings=settings("seed_comparison"),
+    script:
+        "../scripts/seed_comparison.py"

@@ -13,5 +13,6 @@ written = make_all_figures(
     snakemake.output[0],
     dpi=settings["plots"]["dpi"],
     reward_mode=primary_reward_mode(settings),
+    seed_comparison=snakemake.input.get("seed_comparison"),  # noqa: F821
 )  # noqa: F821
 log.info("wrote %d figure files", len(written))

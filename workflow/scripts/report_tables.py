@@ -6,8 +6,10 @@ import pandas as pd  # noqa: E402
 
 from rlscaling.io import read_json  # noqa: E402
 from rlscaling.report import write_summary_md  # noqa: E402
+from rlscaling.seed_comparison import read_comparison  # noqa: E402
 from rlscaling.views import primary_reward_mode  # noqa: E402
 
+comparison = snakemake.input.get("seed_comparison")  # noqa: F821 (only when report.published_results is set)
 write_summary_md(
     pd.read_csv(snakemake.input.summary),
     snakemake.output.summary_md,  # noqa: F821
@@ -15,4 +17,5 @@ write_summary_md(
     records=pd.read_parquet(snakemake.input.records),
     reward_mode=primary_reward_mode(script_settings(snakemake)),  # noqa: F821
     findings_path=snakemake.output.findings,  # noqa: F821
+    seed_comparison=read_comparison(comparison) if comparison else None,
 )  # noqa: F821
