@@ -1,8 +1,11 @@
 """Compute-optimal split of a total FLOPs budget between pre-training (N, D) and RL, from the fitted joint law.
 
-For a budget ``C`` (FLOPs) and pre-training fraction ``f``: ``C_pretrain = 6 N D = f C`` and ``C_rl = (1 - f) C``.
-With a law that separates size from tokens (``size_tokens_*``) the best (N, D) at each ``C_pretrain`` is the
-Chinchilla closed form of its pre-training term, and ``f`` is searched on a grid in [0.001, 1]; the optimum
+For a budget ``C`` (FLOPs) and pre-training fraction ``f``: ``C_pretrain = 6 (N + H) D = f C`` and
+``C_rl = (1 - f) C``, with ``H`` the output head's parameters at size ``N`` (``fits.json``'s
+``joint_law.head_params``, interpolated in log N: the accounting of ``summary.csv``, :mod:`rlscaling.compute`; none
+recorded: ``H = 0``). With a law that separates size from tokens (``size_tokens_*``) the best (N, D) at each
+``C_pretrain`` is the Chinchilla optimum of its pre-training term (closed form without a head, a 1-D solve with
+one), and ``f`` is searched on a grid in [0.001, 1]; the optimum
 maximises the predicted accuracy. CIs are percentile intervals of the optimum over the bootstrap parameter
 draws stored in ``fits.json``.
 
@@ -141,14 +144,17 @@ def split_curve(
     budget: float,
     fractions: np.ndarray = FRACTIONS,
     n_bounds: tuple[float, float] | None = None,
+    heads: HeadParams | None = None,
 ) -> dict[str, np.ndarray]:
-    """Along the pre-training fraction: N*, D* (NaN for compute-only laws), C_rl (FLOPs) and accuracy. ``n_bounds``:
-    the sizes (parameters) a form whose optimum lies at a corner may choose from (the fitted range)."""
+    """Along the pre-training fraction: N* (parameters), D* (tokens; NaN for compute-only laws), C_rl (FLOPs) and
+    accuracy. ``n_bounds``: the sizes (parameters) a ``transition_nd`` form may choose from (the fitted range);
+    ``heads``: the output head's parameters H at any N, so ``6 (N* + H(N*)) D* = f C`` (None: H = 0; the same
+    accounting as :func:`size_curve`, :attr:`JointLaw.heads`)."""
     if not (np.isfinite(budget) and budget > 0):
         raise FitError(f"budget must be a positive number of FLOPs, got {budget!r}")
     c_pre, c_rl = fractions * budget, (1.0 - fractions) * budget
     if form.separates_size:
-        n, d = form.optimal_size(params, c_pre, c_rl, n_bounds)
+        n, d = form.optimal_size(params, c_pre, c_rl, n_bounds, heads)
         acc = form.predict(params, n=n, d=d, c_rl=c_rl)
     else:
         n = d = np.full(len(fractions), np.nan)
@@ -162,9 +168,10 @@ def optimum(
     budget: float,
     fractions: np.ndarray = FRACTIONS,
     n_bounds: tuple[float, float] | None = None,
+    heads: HeadParams | None = None,
 ) -> dict[str, float]:
     """The accuracy-maximising point of :func:`split_curve` (keys ``OPTIMUM_KEYS``)."""
-    curve = split_curve(form, params, budget, fractions, n_bounds)
+    curve = split_curve(form, params, budget, fractions, n_bounds, heads)
     with np.errstate(invalid="ignore"):
         i = int(np.nanargmax(np.where(np.isfinite(curve["accuracy"]), curve["accuracy"], -np.inf)))
     return {k: float(curve[k][i]) for k in OPTIMUM_KEYS}
@@ -201,7 +208,7 @@ def extrapolation_reason(law: JointLaw, budget: float, best: Mapping[str, float]
 def allocate(law: JointLaw, budget: float) -> dict:
     """Optimal split for one budget: fraction, N, D, FLOPs per phase, accuracy, CIs and the extrapolation flag."""
     n_bounds = law.fitted_range.get("n_params")
-    best = optimum(law.law, law.params, budget, n_bounds=n_bounds)
+    best = optimum(law.law, law.params, budget, n_bounds=n_bounds, heads=law.heads)
     row = {
         "budget_flops": float(budget),
         "f_pretrain": best["f_pretrain"],
@@ -217,7 +224,10 @@ def allocate(law: JointLaw, budget: float) -> dict:
         row[f"{short}_ci_low"] = row[f"{short}_ci_high"] = np.nan
     if len(law.draws):
         opts = np.array(
-            [[optimum(law.law, p, budget, n_bounds=n_bounds)[k] for k in bounds.values()] for p in law.draw_params()]
+            [
+                [o[k] for k in bounds.values()]
+                for o in (optimum(law.law, p, budget, n_bounds=n_bounds, heads=law.heads) for p in law.draw_params())
+            ]
         )
         for (short, key), lo, hi in zip(bounds.items(), *percentile_ci(opts, law.ci)):
             clip = (0.0, 1.0) if key == "accuracy" else (-np.inf, np.inf)
@@ -261,7 +271,7 @@ def form_spread(law: JointLaw, budget: float, f_best: float) -> dict:
     their optimal pre-training fractions at ``budget`` FLOPs (NaN when no other form is within noise)."""
     n_bounds = law.fitted_range.get("n_params")
     fs = [f_best] + [
-        optimum(get_form(name), params, budget, n_bounds=n_bounds)["f_pretrain"]
+        optimum(get_form(name), params, budget, n_bounds=n_bounds, heads=law.heads)["f_pretrain"]
         for name, params in law.alternatives.items()
     ]
     spread = (min(fs), max(fs)) if law.alternatives else (np.nan, np.nan)
@@ -294,7 +304,7 @@ def size_curve(
         raise FitError(f"{law.form}: a compute-only law has no size curve")
     if sizes is None:
         lo, hi = law.fitted_range["n_params"]
-        n_opt = optimum(form, law.params, budget, n_bounds=(lo, hi))["n_params"]
+        n_opt = optimum(form, law.params, budget, n_bounds=(lo, hi), heads=law.heads)["n_params"]
         sizes = np.logspace(np.log10(min(lo, n_opt)) - 1, np.log10(max(hi, n_opt)) + 1, 160)
     n = np.asarray(sizes, dtype=float)[:, None]
     c_pre = fractions[None, :] * budget
@@ -318,7 +328,8 @@ def iso_flop_curves(law: JointLaw, budgets: Sequence[float], fractions: np.ndarr
     separate size from tokens, along N (``curve = size``), per budget (FLOPs); accuracy clipped to [0, 1]."""
     parts = []
     for b in budgets:
-        curves = {"fraction": split_curve(law.law, law.params, float(b), fractions, law.fitted_range.get("n_params"))}
+        n_bounds = law.fitted_range.get("n_params")
+        curves = {"fraction": split_curve(law.law, law.params, float(b), fractions, n_bounds, law.heads)}
         if law.law.separates_size:
             curves["size"] = size_curve(law, float(b))
         for name, c in curves.items():

@@ -119,10 +119,10 @@ def head_params_from_summary(summary) -> dict[float, float]:
     """``{N: H}`` of a study's models from ``summary.csv`` rows (columns ``n_params``, ``pretrain_tokens``,
     ``c_pretrain``): ``H = c_pretrain / (6·D) - N``, the inverse of :func:`pretrain_flops` (what
     :class:`HeadParams` interpolates; for ``fits.json``'s ``joint_law.head_params``). Models whose ``c_pretrain`` was
-    counted without a head (H = 0) are left out."""
+    counted without a head (H = 0, to rounding: H <= 1e-9 N) are left out."""
     rows = summary[summary["pretrain_tokens"] > 0].drop_duplicates("n_params")
     heads = rows["c_pretrain"] / (TRAIN_FLOPS_PER_PARAM_TOKEN * rows["pretrain_tokens"]) - rows["n_params"]
-    return {float(n): float(h) for n, h in zip(rows["n_params"], heads) if h > 0}
+    return {float(n): float(h) for n, h in zip(rows["n_params"], heads) if h > 1e-9 * n}
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..compute import HeadParams
 from .common import NO_RESAMPLING, FitError, Resampling
 from .joint import JOINT_FORMULAS, fit_joint_law, joint_param_names, predict_joint
 from .size_tokens import FORMULAS as SIZE_TOKENS_FORMULAS
@@ -135,15 +136,22 @@ class JointForm:
         return predict_joint(params, c_pre, c_rl)
 
     def optimal_size(
-        self, params: Mapping[str, float], c_pre, c_rl=0.0, n_bounds: tuple[float, float] | None = None
+        self,
+        params: Mapping[str, float],
+        c_pre,
+        c_rl=0.0,
+        n_bounds: tuple[float, float] | None = None,
+        heads: HeadParams | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(N*, D*) (parameters, tokens) with ``6 N D = c_pre`` FLOPs that maximise the predicted accuracy at ``c_rl``
-        FLOPs: Chinchilla's closed form for ``size_tokens`` forms (independent of C_rl and of ``n_bounds``), a corner
-        of ``n_bounds`` for ``transition_nd`` forms (see :func:`.transition_nd.compute_optimal_size_nd`)."""
+        """(N*, D*) (parameters, tokens) with ``6 (N + H(N)) D = c_pre`` FLOPs that maximise the predicted accuracy
+        at ``c_rl`` FLOPs; ``heads``: the output head's parameters ``H`` at any N (None: ``H = 0``).
+        ``size_tokens`` forms: Chinchilla's optimum (independent of C_rl and of ``n_bounds``,
+        :func:`.size_tokens.compute_optimal_size`); ``transition_nd`` forms: the best N in ``n_bounds``
+        (:func:`.transition_nd.compute_optimal_size_nd`)."""
         if self.family == "transition_nd":
-            return compute_optimal_size_nd(self.name, params, c_pre, c_rl, n_bounds)
+            return compute_optimal_size_nd(self.name, params, c_pre, c_rl, n_bounds, heads)
         if self.family == "size_tokens":
-            return compute_optimal_size(params, c_pre)
+            return compute_optimal_size(params, c_pre, heads)
         raise FitError(f"{self.name}: a compute-only law sees only C_pretrain, not N and D")
 
     def predict_points(self, params: Mapping[str, float], pts: StudyPoints) -> np.ndarray:

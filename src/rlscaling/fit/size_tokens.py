@@ -9,8 +9,9 @@ model's error, C_rl = 0) and differ in how RL compute acts on it:
   base model's errors at saturation, so the pre-training term sets the RL ceiling ``1 - P*(1 - F)``.
 
 Units: N parameters (non-embedding), D tokens, C_rl and C0/C_mid FLOPs, err = 1 - accuracy (fraction).
-In both forms N and D enter only through P, so for a pre-training compute ``C_pre = 6ND`` the best (N, D) is
-Chinchilla's closed form (:func:`compute_optimal_size`), whatever the RL compute.
+In both forms N and D enter only through P, so for a pre-training compute ``C_pre = 6(N + H)D`` (``H`` the output
+head's parameters, :mod:`rlscaling.compute`) the best (N, D) depends on C_pre alone, whatever the RL compute:
+Chinchilla's closed form without a head, a 1-D solve with one (:func:`compute_optimal_size`).
 Fitted with the generic Huber/L-BFGS engine on log error, inputs normalised by their geometric means.
 """
 
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..compute import HeadParams, pretrain_tokens
 from .checks import checked_columns, require_distinct, require_points, require_variation
 from .common import NO_RESAMPLING, FitError, Resampling, goodness_of_fit, log_error, param_table
 from .huber import fit_huber, grid_starts
@@ -71,18 +73,89 @@ def size_tokens_error(form: str, params: Mapping[str, float], n_params, tokens, 
     raise FitError(f"size/tokens law: unknown form {form!r}; known: {sorted(FORMULAS)}")
 
 
-def compute_optimal_size(params: Mapping[str, float], c_pretrain) -> tuple[np.ndarray, np.ndarray]:
-    """(N*, D*) minimising ``A/N^alpha + B/D^beta`` at ``6 N D = C_pretrain`` FLOPs (Hoffmann et al. 2022, eq. 4).
+def compute_optimal_size(
+    params: Mapping[str, float], c_pretrain, heads: HeadParams | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(N*, D*) (parameters, tokens) minimising ``A/N^alpha + B/D^beta`` at ``6 (N + H(N)) D = C_pretrain`` FLOPs.
 
-    ``N* = G (C/6)^(beta/(alpha+beta))`` with ``G = (alpha A / (beta B))^(1/(alpha+beta))``; exponents are floored
-    at 1e-6 so a vanishing term gives an extreme (and flagged) size rather than a division by zero.
+    ``heads``: the output head's parameters ``H`` at any N (:class:`rlscaling.compute.HeadParams`); None counts no
+    head, ``H = 0``, and gives Chinchilla's closed form (Hoffmann et al. 2022, eq. 4)
+    ``N* = G (C/6)^(beta/(alpha+beta))`` with ``G = (alpha A / (beta B))^(1/(alpha+beta))``. With a head the
+    optimum is solved numerically (:func:`_optimal_log_size_with_head`), over all N (not only the fitted range,
+    like the closed form: the caller flags an extrapolated N). Exponents are floored at 1e-6 so a vanishing term
+    gives an extreme (and flagged) size rather than a division by zero.
     """
     a, b = max(params["alpha"], 1e-6), max(params["beta"], 1e-6)
-    c = np.asarray(c_pretrain, dtype=float) / 6.0
+    c = np.asarray(c_pretrain, dtype=float)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         log_g = (np.log(a * params["A"]) - np.log(b * params["B"])) / (a + b)
-        n = np.exp(log_g + b / (a + b) * np.log(c))
-    return n, c / n
+        x0 = log_g + b / (a + b) * np.log(c / 6.0)  # ln N* without a head
+        if heads is None:
+            n = np.exp(x0)
+            return n, c / 6.0 / n
+        n = np.exp(_optimal_log_size_with_head(params["A"], a, params["B"], b, c, x0, heads))
+    return n, pretrain_tokens(c, n, head_params=heads.at(n))
+
+
+HEAD_SPAN = 30.0  # e-folds of N beyond the smallest / largest model over which the outer pieces are tabulated
+HEAD_GRID = 513  # points per piece of the tabulated optimality condition (the start of the Newton steps)
+NEWTON_STEPS = 1
+
+
+def _optimal_log_size_with_head(A: float, a: float, B: float, b: float, c: np.ndarray, x0: np.ndarray, heads):
+    """``ln N*`` minimising ``L(N) = A N^-a + B D^-b`` with ``D = C / (6 m)``, ``m = N + H(N)``, at every ``C`` of
+    ``c`` (FLOPs); ``x0`` is ``ln N*`` without a head (the closed form).
+
+    ``H`` is a power law ``H = H_0 (N/N_0)^s`` on each piece between the study's models (and beyond the end ones:
+    :class:`~rlscaling.compute.HeadParams`). On a piece ``ln m`` is convex in ``x = ln N`` (a log-sum-exp of affine
+    functions), so ``L`` is strictly convex in ``x`` and its stationary point is unique: ``dL/dx = 0`` reads
+    ``F(x) = (a + b)(x - x0) + ln q(x) = 0`` with ``q = (1 + r)^(b-1) (1 + s r)``, ``r = H/N`` (``q = 1`` without a
+    head), ``F`` strictly increasing. Each piece's minimiser is found by interpolating ``x`` at ``x0`` in a table of
+    ``x - F(x)/(a + b)`` (continued linearly beyond ``HEAD_SPAN``), then Newton steps on ``F`` kept inside the piece
+    (at its end when the stationary point lies outside), all pieces at once; the optimum is the best piece by ``L``.
+    """
+    knots = np.log(np.unique(np.asarray(heads.sizes, dtype=float)))
+    edges = np.concatenate([[knots[0] - HEAD_SPAN], knots, [knots[-1] + HEAD_SPAN]])
+    lo, hi = edges[:-1, None], edges[1:, None]  # one row per piece
+    h_lo, h_hi = np.log(heads.at(np.exp(lo))), np.log(heads.at(np.exp(hi)))
+    s = (h_hi - h_lo) / (hi - lo)  # H ~ N^s on each piece
+
+    def ratio(x):  # r = H/N
+        return np.exp(h_lo + s * (x - lo) - x)
+
+    def ln_q(x):
+        r = ratio(x)
+        return (b - 1.0) * np.log1p(r) + np.log1p(s * r)
+
+    grid = lo + (hi - lo) * np.linspace(0.0, 1.0, HEAD_GRID)
+    table = grid + ln_q(grid) / (a + b)  # the x0 whose stationary point on the piece is x
+    bad = ~np.all(np.diff(table, axis=1) > 0, axis=1)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise FitError(
+            f"compute-optimal size: the output head's parameters fall too fast with N between {np.exp(lo[k, 0]):.3g} "
+            f"and {np.exp(hi[k, 0]):.3g} parameters (H ~ N^{s[k, 0]:.3g}); the optimum is not unique"
+        )
+    x0 = np.broadcast_to(x0, c.shape).ravel()
+    x = np.stack([np.interp(x0, t, g) for t, g in zip(table, grid)])
+    below, above = x0 < table[0, 0], x0 > table[-1, -1]  # past the outer pieces' tables: their end slopes continue
+    x[0] = np.where(
+        below, grid[0, 0] + (x0 - table[0, 0]) * (grid[0, 1] - grid[0, 0]) / (table[0, 1] - table[0, 0]), x[0]
+    )
+    x[-1] = np.where(
+        above,
+        grid[-1, -1] + (x0 - table[-1, -1]) * (grid[-1, -1] - grid[-1, -2]) / (table[-1, -1] - table[-1, -2]),
+        x[-1],
+    )
+    low, high = lo.copy(), hi.copy()
+    low[0], high[-1] = -np.inf, np.inf
+    for _ in range(NEWTON_STEPS):
+        r = ratio(x)
+        f = (a + b) * (x - x0) + ln_q(x)
+        df = (a + b) + (s - 1.0) * r * ((b - 1.0) / (1.0 + r) + s / (1.0 + s * r))
+        x = np.clip(x - f / df, low, high)
+    loss = A * np.exp(-a * x) + B * (c.ravel() / (6.0 * np.exp(x) * (1.0 + ratio(x)))) ** -b
+    return x[np.argmin(loss, axis=0), np.arange(x.shape[1])].reshape(c.shape)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..compute import head_params_from_summary
 from ..gains import gain_draws
 from .choose import SELECTION_RULE, choose_form, select_law
 from .common import FitError, percentile_ci
@@ -174,6 +175,14 @@ def _allocation_form(chosen: str | None, identified: dict) -> tuple[str | None, 
     )
 
 
+def head_params(rows: pd.DataFrame) -> list[list[float]]:
+    """``fits.json``'s ``joint_law.head_params``: ``[[N, H], ...]`` (parameters, ascending N) of the fitted models'
+    output heads, recovered from the rows' ``c_pretrain = 6 (N + H) D`` FLOPs
+    (:func:`rlscaling.compute.head_params_from_summary`); empty when the compute was counted without a head. The
+    allocation converts FLOPs to tokens with the same H (:attr:`rlscaling.allocate.JointLaw.heads`)."""
+    return [[n, h] for n, h in sorted(head_params_from_summary(rows).items())]
+
+
 def _fit_joint(rows: pd.DataFrame, draws, cfg: FitConfig) -> dict:
     """Every joint form, its identifiability, the choice against the no-law baseline (:mod:`.choose`), and the form
     used for the N/D/C_rl allocation.
@@ -210,6 +219,7 @@ def _fit_joint(rows: pd.DataFrame, draws, cfg: FitConfig) -> dict:
         "selection_rule": SELECTION_RULE,
         "held_out": held_out,
         "fitted_range": pts.fitted_range(),
+        "head_params": head_params(rows),
         "units": {"N": "parameters", "D": "tokens", "C": "FLOPs", "err": "1 - accuracy (fraction)"},
     }
 

@@ -19,7 +19,8 @@ parameters (its CI is the point) so a fit predicts on its own. Bounds: as :mod:`
 G keeps every prediction in [0, 1]) and ``A_BOUNDS`` = [-2, 2] for a.
 
 Compute-optimal size: at fixed ``C_pretrain = 6ND``, ``z`` is linear in ln N with slope ``k*(a - 1)``, so these
-laws put the optimum on a corner of whatever N range is searched (:func:`compute_optimal_size_nd`).
+laws put the optimum on a corner of whatever N range is searched; counting the output head
+(``C_pretrain = 6(N + H)D``) bends it and the optimum may lie inside (:func:`compute_optimal_size_nd`).
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+from scipy.optimize import minimize_scalar
 from scipy.special import expit
 
+from ..compute import HeadParams, pretrain_tokens
 from .checks import checked_columns, require_distinct, require_points, require_variation
 from .common import NO_RESAMPLING, FitError, Resampling
 from .transition import Transition, _Data, base_rise, fit_transition_engine, rl_fraction, transition_accuracy
@@ -119,15 +122,27 @@ def fit_transition_nd_law(
 
 
 def compute_optimal_size_nd(
-    form: str, params: Mapping[str, float], c_pretrain, c_rl=0.0, n_bounds: tuple[float, float] | None = None
+    form: str,
+    params: Mapping[str, float],
+    c_pretrain,
+    c_rl=0.0,
+    n_bounds: tuple[float, float] | None = None,
+    heads: HeadParams | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(N*, D*) maximising ``form``'s accuracy at ``6 N D = C_pretrain`` FLOPs and ``C_rl`` FLOPs, N in ``n_bounds``.
+    """(N*, D*) (parameters, tokens) maximising ``form``'s accuracy at ``6 (N + H(N)) D = C_pretrain`` FLOPs and
+    ``C_rl`` FLOPs, N in ``n_bounds``; ``heads`` gives the output head's parameters ``H`` at any N
+    (:class:`rlscaling.compute.HeadParams`), None counts no head (``H = 0``).
 
-    With ``D = C/(6N)``: ``z = k*(ln(C/6) - ln D_mid0 - a ln N_ref + (a - 1) ln N)``, linear in ln N, and the
-    accuracy is ``L (+ G*S) + w*sig(z)`` with ``w = U - L`` (+ ``G*S`` when gated). So the accuracy is monotone in N
-    and the optimum is exact and a corner: the largest N when ``(a - 1)*w > 0``, the smallest when ``< 0``, N_ref
-    (clipped into the range) when every N predicts the same. ``n_bounds`` (parameters): the N range searched,
-    default ``N_ref/SIZE_SPAN .. N_ref*SIZE_SPAN`` -- pass the fitted N range so the optimum does not extrapolate.
+    With ``D = C/(6 m)``, ``m = N + H(N)``: ``z = k*(ln(C/6) - ln D_mid0 - a ln N_ref + phi(ln N))`` with
+    ``phi(x) = a x - ln m(e^x)``, and the accuracy is ``L (+ G*S) + w*sig(z)`` with ``w = U - L`` (+ ``G*S`` when
+    gated), ``k > 0``. So the best N maximises ``sign(w) * phi`` and does not depend on ``C_pretrain``. Without a
+    head ``phi = (a - 1) x`` is linear and the optimum is exact and a corner: the largest N when ``(a - 1)*w > 0``,
+    the smallest when ``< 0``. With a head ``phi`` is concave on each piece between the study's models (``ln m`` is
+    a log-sum-exp of affine functions of ``x``), so the optimum may be inside the range: it is found on a dense grid
+    of ln N that holds the range's ends and the models' sizes, refined by a bounded scalar search
+    (:func:`_best_log_size`). Every N predicts the same (``w = 0``): N_ref clipped into the range. ``n_bounds``
+    (parameters): the N range searched, default ``N_ref/SIZE_SPAN .. N_ref*SIZE_SPAN`` -- pass the fitted N range
+    so the optimum does not extrapolate.
     """
     gated = _is_gated(form)
     c = np.asarray(c_pretrain, dtype=float)
@@ -135,6 +150,39 @@ def compute_optimal_size_nd(
     if not 0 < lo <= hi:
         raise FitError(f"{form}: N range must be 0 < low <= high parameters, got {(lo, hi)}")
     w = params["U"] - params["L"] + (params["G"] * rl_fraction(c_rl, params["C_half"]) if gated else 0.0)
-    slope = (params["a"] - 1.0) * np.asarray(w, dtype=float)
-    n = np.where(slope > 0, hi, np.where(slope < 0, lo, np.clip(params["N_ref"], lo, hi))) + np.zeros_like(c)
-    return n, c / (6.0 * n)
+    w = np.asarray(w, dtype=float)
+    flat = np.clip(params["N_ref"], lo, hi)
+    if heads is None:
+        slope = (params["a"] - 1.0) * w
+        n = np.where(slope > 0, hi, np.where(slope < 0, lo, flat)) + np.zeros_like(c)
+        return n, c / (6.0 * n)
+
+    def phi(x):
+        return params["a"] * x - np.log(np.exp(x) + heads.at(np.exp(x)))
+
+    up, down = (
+        np.exp(_best_log_size(lambda x, s=sign: s * phi(x), lo, hi, heads.sizes)) if np.any(sign * w > 0) else flat
+        for sign in (1.0, -1.0)
+    )  # solved only for the signs of w that occur
+    n = np.where(w > 0, up, np.where(w < 0, down, flat)) + np.zeros_like(c)
+    return n, pretrain_tokens(c, n, head_params=heads.at(n))
+
+
+ND_GRID = 4097  # points of the ln N grid searched with a head
+
+
+def _best_log_size(objective, lo: float, hi: float, knots) -> float:
+    """``argmax`` of ``objective(ln N)`` over ``lo <= N <= hi`` (parameters): a grid of ``ND_GRID`` points in ln N
+    plus the ends and the ``knots`` inside (where the head's power law changes), then a bounded scalar search
+    between the best point's neighbours, kept only when it does better."""
+    x = np.unique(np.concatenate([np.linspace(np.log(lo), np.log(hi), ND_GRID), np.log(np.asarray(knots, float))]))
+    x = x[(x >= np.log(lo)) & (x <= np.log(hi))]
+    vals = objective(x)
+    i = int(np.argmax(vals))
+    if 0 < i < len(x) - 1:
+        res = minimize_scalar(
+            lambda t: -float(objective(np.array([t]))[0]), bounds=(x[i - 1], x[i + 1]), method="bounded"
+        )
+        if res.success and -res.fun > vals[i]:
+            return float(res.x)
+    return float(x[i])
