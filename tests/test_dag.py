@@ -58,7 +58,7 @@ def test_the_slurm_profile_alone_plans_the_qwen3_study(tmp_path):
     )
     text = out.stdout + out.stderr
     assert out.returncode == 0, text[-3000:]
-    assert "results/grpo/qwen3-14b/seed_1/36T/custom_flexible" in text and "tiny-s" not in text
+    assert "results/grpo/qwen3-14b/seed_1/36T/seed_custom_flexible" in text and "tiny-s" not in text
     grpo_blocks = [b for b in text.split("\n\n") if "rule grpo:" in b]
     assert len(grpo_blocks) == 5 and all(re.search(r"\bnodes=1\b", b) for b in grpo_blocks)
     assert all(re.search(r"\bgpu=(1|2|4|8)\b", b) for b in grpo_blocks)

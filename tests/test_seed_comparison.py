@@ -137,8 +137,10 @@ SUMMARY = pd.DataFrame(
         our_row("q4", "seed_custom_flexible", 0.80, 0.78, 0.82),  # 80.44 inside
         our_row("q4", "custom_flexible", 0.70, 0.68, 0.72),  # ignored: the seed_* row exists
         our_row("q4", "strict", 0.50, 0.47, 0.53),  # no seed_strict row: project scorer, 67.5 outside
-        our_row("q4", "seed_custom_flexible", 0.90, 0.89, 0.91, step=56, reward="custom_flexible"),  # 88.5 outside
-        our_row("q4", "seed_flexible", 0.69, 0.66, 0.72, step=56, reward="custom_flexible"),  # 68.3 inside
+        # q4 trained with the seed's own reward (like for like), q8 with the project's (the fallback)
+        our_row("q4", "seed_custom_flexible", 0.90, 0.89, 0.91, step=56, reward="seed_custom_flexible"),  # 88.5 outside
+        our_row("q4", "seed_flexible", 0.69, 0.66, 0.72, step=56, reward="seed_custom_flexible"),  # 68.3 inside
+        our_row("q4", "seed_custom_flexible", 0.10, 0.09, 0.11, step=56, reward="custom_flexible"),  # ignored
         our_row("q4", "seed_math", 0.20, 0.18, 0.22, benchmark="math", n_items=500),  # 19.46 inside
         our_row("q8", "seed_custom_flexible", 0.82, 0.80, 0.84),
         our_row("q8", "seed_custom_flexible", 0.85, 0.83, 0.87, step=28, reward="custom_flexible"),
@@ -197,6 +199,19 @@ def test_project_scorer_only_without_a_seed_scorer_row(table):
     assert strict.verdict == "outside"
 
 
+def test_the_seeds_reward_run_is_like_for_like_the_projects_only_without_one(table):
+    """The seed's RL reward custom_flexible is our seed_custom_flexible run where the summary has one (q4: its
+    custom_flexible run is ignored); else the project's custom_flexible run, marked not like for like (q8)."""
+    rl4 = cell(table, "q4", "seed_custom_flexible", stage="rl")
+    assert rl4.reward == "seed_custom_flexible" and rl4.ours == 0.90
+    assert rl4.like_for_like and "project reward" not in rl4.note
+    rl8 = cell(table, "q8", "seed_custom_flexible", stage="rl")
+    assert rl8.reward == "custom_flexible" and not rl8.like_for_like
+    assert rl8.note.startswith("project reward (not like for like)")
+    base = cell(table, "q4", "seed_custom_flexible")
+    assert base.reward == "base" and base.like_for_like
+
+
 def test_result_file_number_is_compared_and_the_readme_shown(table):
     base = cell(table, "q4", "seed_custom_flexible")
     assert base.published == 0.80440 and base.source == "results/4b.json@f4e43f5"
@@ -249,7 +264,7 @@ def test_report_section(table):
     n_inside = int((table["verdict"] == "inside").sum())
     assert f"**{n_inside} of {len(table)} cells inside**" in text
     assert "This run [90% CI]" in text
-    assert "| q4 | RL `custom_flexible` step 56 | gsm8k | all | 0 | `seed_custom_flexible` | 88.48% |" in text
+    assert "| q4 | RL `seed_custom_flexible` step 56 | gsm8k | all | 0 | `seed_custom_flexible` | 88.48% |" in text
     assert "| 90.0% [89.0, 91.0] | outside |" in text
     assert text.count("\n| q") == len(table)
 
@@ -389,7 +404,7 @@ def _real_summary(real: pd.DataFrame, shift: float) -> pd.DataFrame:
                 "model": names[r.model],
                 "n_params": N_PARAMS[names[r.model]],
                 "rl_step": step,
-                "reward_mode": "base" if step == 0 else "custom_flexible",
+                "reward_mode": "base" if step == 0 else "seed_custom_flexible",
                 "benchmark": r.benchmark,
                 "scorer": "seed_custom_flexible" if r.benchmark == "gsm8k" else "seed_math",
                 "n_items": int(r.n_items),
@@ -421,7 +436,7 @@ def test_real_readme_disagreements_are_named(real):
     mapping = SeedMapping(models={"q06": "Qwen3-0.6B-Base", "q4": "Qwen3-4B-Base"}, benchmarks={"gsm8k": "gsm8k"})
     summary = pd.DataFrame(
         [
-            our_row("q06", "seed_strict", 0.68, 0.66, 0.70, step=72, reward="strict"),
+            our_row("q06", "seed_strict", 0.68, 0.66, 0.70, step=72, reward="seed_strict"),
             our_row("q4", "seed_strict", 0.67, 0.65, 0.69),
         ],
         columns=SUMMARY_COLUMNS,

@@ -12,9 +12,12 @@ not compared.
 
 - model: the seed's name (``Qwen3-4B-Base``) is the last part of a study model's ``hf_id`` (its own name when it
   has none), compared case-insensitively, at every pre-training budget of that model;
-- stage: ``base`` is ``rl_step`` 0; ``rl`` is the run whose ``reward_mode`` is the seed's RL reward, at the seed's
-  step, or, when the run has no checkpoint there and the step is the one the seed evaluated as "after RL"
-  (:data:`SEED_ENDPOINT_STEPS`), at the run's final checkpoint (the note names both steps);
+- stage: ``base`` is ``rl_step`` 0; ``rl`` is the run trained with the seed's RL reward: the ``reward_mode`` with the
+  seed's semantics (:data:`SEED_REWARDS`: ``custom_flexible`` -> ``seed_custom_flexible``), else, where the summary
+  has no such run, the project's mode of the same name (:data:`PROJECT_REWARDS`), flagged ``like_for_like = False``
+  ("project reward, not like for like"); at the seed's step, or, when the run has no checkpoint there and the step is
+  the one the seed evaluated as "after RL" (:data:`SEED_ENDPOINT_STEPS`), at the run's final checkpoint (the note
+  names both steps);
 - benchmark: every study benchmark of the seed's family (``gsm8k``, ``math``, ``mmlu``), same subset and shots;
 - scorer: the like-for-like ``seed_*`` scorer (:data:`SEED_SCORERS`: the seed's own scoring, computed from the same
   generations); where a summary has none for the cell, the project's scorer of the same name
@@ -46,6 +49,8 @@ import pandas as pd
 
 from .config import BASE
 from .markdown import MISSING, fmt_ci, fmt_pct, md_table
+from .rewards.gsm8k import MODES
+from .rewards.seed import SEED_REWARD_MODES
 from .schemas import validate_summary
 from .views import study_view
 
@@ -64,6 +69,11 @@ PROJECT_SCORERS = {
     "mmlu_letter_regex": "mmlu_letter",
 }
 """The seed's scorer name -> the project's own scorer of that idea (compared only where no ``seed_*`` row exists)."""
+SEED_REWARDS = {mode.removeprefix("seed_"): mode for mode in SEED_REWARD_MODES}
+"""The seed's RL reward (``rl_reward``) -> this project's GRPO reward mode with the seed's semantics (like for like):
+``strict`` -> ``seed_strict``, ``custom_flexible`` -> ``seed_custom_flexible``."""
+PROJECT_REWARDS = {mode: mode for mode in MODES}
+"""The seed's RL reward -> the project's reward mode of that idea (compared only where no ``seed_*`` run exists)."""
 SEED_ENDPOINT_STEPS = {
     ("Qwen3-0.6B-Base", "strict"): 72,
     ("Qwen3-0.6B-Base", "custom_flexible"): 56,
@@ -319,8 +329,10 @@ def compare(summary: pd.DataFrame, published: pd.DataFrame, mapping: SeedMapping
         by_seed_name.setdefault(mapping.models[model].lower(), []).append((model, tokens))
     rows = []
     for cell in cells.itertuples(index=False):
-        reward = BASE if cell.stage == "base" else cell.rl_reward
+        like_reward = BASE if cell.stage == "base" else SEED_REWARDS.get(cell.rl_reward)
+        candidates = [r for r in (like_reward, PROJECT_REWARDS.get(cell.rl_reward)) if r is not None]
         for model, tokens in by_seed_name.get(cell.model.lower(), []):
+            reward = next((r for r in candidates if (model, tokens, r) in runs.index), None)
             steps = runs.get((model, tokens, reward), set())
             notes = [cell.note] if cell.note else []
             if cell.step in steps:
@@ -340,6 +352,8 @@ def compare(summary: pd.DataFrame, published: pd.DataFrame, mapping: SeedMapping
                 if mine is None:
                     continue
                 row_notes = list(notes)
+                if reward != like_reward:
+                    row_notes.insert(0, "project reward (not like for like)")
                 if scorer != like:
                     row_notes.insert(0, "project scorer (not like for like)")
                 if math.isfinite(cell.seed_n_items) and int(mine.n_items) != int(cell.seed_n_items):
@@ -359,7 +373,7 @@ def compare(summary: pd.DataFrame, published: pd.DataFrame, mapping: SeedMapping
                         "shots": cell.shots,
                         "seed_scorer": cell.scorer,
                         "scorer": scorer,
-                        "like_for_like": scorer == like,
+                        "like_for_like": scorer == like and reward == like_reward,
                         "prompts": mapping.prompt_style,
                         "published": cell.published,
                         "source": cell.source,
@@ -427,8 +441,9 @@ def section_seed_comparison(table: pd.DataFrame | None, ci: float = 0.95) -> lis
         f"`report.published_results` lists them) beside this run's on the same cells, with this run's {level} over "
         f"items: *inside* when the published number lies in it. The number compared is the seed's result-file "
         f"accuracy; the README's number stands beside it, and the note says where they disagree. `seed_*` scorers "
-        f"score this run's generations as the seed did (like for like); rows marked *project scorer* use the "
-        f"project's scorer instead. **{inside} of {len(table)} cells inside** ({like} like for like). Every row, "
+        f"score this run's generations as the seed did, and `seed_*` GRPO rewards trained as the seed did (like for "
+        f"like); notes marked *project scorer* / *project reward* use the project's scorer / a run trained with the "
+        f"project's reward instead. **{inside} of {len(table)} cells inside** ({like} like for like). Every row, "
         f"with the seed's own provenance notes: `seed_comparison.csv`." + _prompts_sentence(table),
         "",
     ]
@@ -466,8 +481,9 @@ def section_seed_comparison(table: pd.DataFrame | None, ci: float = 0.95) -> lis
     return out + [md_table(headers, rows), ""]
 
 
-GAIN_CELL = {"seed_scorer": "custom_flexible", "reward": "custom_flexible", "shots": 0, "subset": "all"}
-"""The cell of the seed's gain-vs-size table: GSM8K, 0-shot, custom_flexible scorer, custom_flexible-reward run."""
+GAIN_CELL = {"seed_scorer": "custom_flexible", "rl_reward": "custom_flexible", "shots": 0, "subset": "all"}
+"""The cell of the seed's gain-vs-size table: GSM8K, 0-shot, custom_flexible scorer, the run of the seed's
+custom_flexible reward (this run's ``seed_custom_flexible`` run, else its ``custom_flexible`` one: :func:`compare`)."""
 
 
 def gain_points(table: pd.DataFrame) -> pd.DataFrame:
@@ -478,7 +494,7 @@ def gain_points(table: pd.DataFrame) -> pd.DataFrame:
         (table["seed_scorer"] == GAIN_CELL["seed_scorer"])
         & (table["shots"] == GAIN_CELL["shots"])
         & (table["subset"].astype(str) == GAIN_CELL["subset"])
-        & table["reward"].isin([BASE, GAIN_CELL["reward"]])
+        & table["reward"].isin([BASE, SEED_REWARDS[GAIN_CELL["rl_reward"]], PROJECT_REWARDS[GAIN_CELL["rl_reward"]]])
     ]
     rows = []
     for (model, _tokens), part in sel.groupby(["model", "pretrain_tokens"], sort=False):

@@ -32,7 +32,7 @@ from .math import (
 )
 from .mmlu import extract_mmlu_letter, score_mmlu, truth_letter
 from .numbers import canonical_number, canonical_truth
-from .seed import SEED_GSM8K, SEED_MATH, SEED_MMLU, SEED_SCORERS, score_seed
+from .seed import SEED_GSM8K, SEED_MATH, SEED_MMLU, SEED_REWARD_MODES, SEED_SCORERS, score_seed
 
 SCORERS: dict[str, tuple[str, ...]] = {
     "gsm8k": MODES + SEED_GSM8K,
@@ -47,9 +47,12 @@ ground truth, beside the project's."""
 ALL_SCORERS: tuple[str, ...] = tuple(name for names in SCORERS.values() for name in names)
 """Every scorer name, in family order."""
 
-REWARD_MODES: tuple[str, ...] = MODES
-"""Scorers the workflow offers as the GRPO reward (``grpo.reward_mode``): the GSM8K modes (RL prompts have numeric
-answers). The entry points :func:`compute_score` and :func:`make_reward_fn` accept any of :data:`ALL_SCORERS`."""
+REWARD_MODES: tuple[str, ...] = MODES + SEED_REWARD_MODES
+"""Scorers the workflow offers as the GRPO reward (``grpo.reward_modes``; the one list the config check and the
+training settings read): the project's GSM8K modes (RL prompts have numeric answers) and the seed's own rewards
+(:data:`rlscaling.rewards.seed.SEED_REWARD_MODES`: string matches against the seed's comma-free training ground truth,
+:func:`rlscaling.rewards.seed.gsm8k_rl_truth`, which the RL rows then carry). The entry points
+:func:`compute_score` and :func:`make_reward_fn` accept any of :data:`ALL_SCORERS`."""
 
 __all__ = [
     "ALL_SCORERS",

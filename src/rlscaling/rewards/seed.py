@@ -32,6 +32,9 @@ SEED_MATH = ("seed_math",)
 SEED_MMLU = ("seed_mmlu_letter",)
 SEED_SCORERS = SEED_GSM8K + SEED_MATH + SEED_MMLU
 """Every seed scorer name (the ``scorer`` column of summary.csv)."""
+SEED_REWARD_MODES = ("seed_strict", "seed_custom_flexible")
+"""The seed's GRPO rewards (its ``custom_gsm8k_reward.compute_score``, seed_recipe.md (d)): ``custom_flexible`` (its
+default) and the ``strict`` of the 1.7B/4B "-strict" runs, scored against :func:`gsm8k_rl_truth`."""
 
 WINDOW = 300
 """Characters at the end of a response that verl 0.5's GSM8K extraction reads (``_SOLUTION_CLIP_CHARS``)."""

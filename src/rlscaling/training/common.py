@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from rlscaling.io import atomic_open
+from rlscaling.rewards import REWARD_MODES
 
-REWARD_MODES = ("strict", "flexible", "custom_flexible")
 # Per-token KL estimators (Schulman 2020, r = pi_ref / pi_theta): k1 = -log r, k2 = (log r)^2 / 2,
 # k3 = r - log r - 1 (the "low variance" one; verl calls it "low_var_kl").
 KL_ESTIMATORS = ("k1", "k2", "k3")

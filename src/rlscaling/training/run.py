@@ -20,17 +20,24 @@ def rl_rows(cfg: dict, train_path) -> list[dict]:
     """GRPO training rows ``{"prompt", "answer", "id"}``: the prompt text before any chat template
     (:func:`rlscaling.prompts.rl_prompt`). With ``prompts.style: seed`` they are the seed's verl rows
     (:func:`rlscaling.training.verl_data.seed_row_fields`): ``{question} {I}``, the comma-free number after
-    ``#### ``."""
+    ``#### ``. A seed reward (``grpo.reward_mode`` in :data:`rlscaling.rewards.seed.SEED_REWARD_MODES`) is scored
+    against that same comma-free string under either prompt style."""
     from ..prompts import prompt_style, rl_prompt
-    from .verl_data import seed_row_fields
+    from ..rewards.seed import SEED_REWARD_MODES
+    from .verl_data import seed_rl_answer, seed_row_fields
 
     style = prompt_style(cfg)
+    seed_truth = (cfg.get("grpo") or {}).get("reward_mode") in SEED_REWARD_MODES
     instruction = bool(cfg["data"]["rl_train"].get("instruction", False))
     seed = int(cfg.get("prompt_seed", cfg.get("seed", 0)))
     rows = []
     for it in read_jsonl(train_path):
         row = {"prompt": rl_prompt(it, style, instruction, seed), "answer": it["answer"], "id": it["id"]}
-        rows.append({**row, **seed_row_fields(it)} if style == "seed" else row)
+        if style == "seed":
+            row.update(seed_row_fields(it))
+        elif seed_truth:
+            row["answer"] = seed_rl_answer(it)
+        rows.append(row)
     return rows
 
 
