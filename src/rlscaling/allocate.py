@@ -18,9 +18,9 @@ Assumptions (stated in every table row that breaks them):
 * ``f = 1`` (no RL) is allowed; predicted accuracies are clipped to [0, 1] for reporting;
 * an optimum on the edge of what was searched (f at an end of the grid, N at an end of the fitted size range) is
   flagged ``at_edge``: the true optimum may lie beyond it;
-* the forms the data cannot tell apart from the allocation form (``fits.json``'s ``within_noise``) each give their
-  own optimal fraction: ``f_forms_low`` .. ``f_forms_high`` is that spread (the uncertainty of the choice of law,
-  beside the bootstrap CI of the allocation form's own parameters).
+* the forms the data cannot tell apart from the allocation form (``fits.json``'s ``allocation_within_noise``) each
+  give their own optimal fraction: ``f_forms_low`` .. ``f_forms_high`` is that spread (the uncertainty of the choice
+  of law, beside the bootstrap CI of the allocation form's own parameters).
 
 No identified law (``fits.json``'s ``joint_law.identified`` false): :meth:`JointLaw.from_fits` raises
 :class:`~rlscaling.fit.common.NoLawError` with the reason, and no plan is made.
@@ -120,7 +120,7 @@ class JointLaw:
             joint.get("allocation_note"),
             {
                 f: {n: float(joint["forms"][f][n]) for n in joint["forms"][f]["param_names"]}
-                for f in joint.get("within_noise") or []
+                for f in joint.get("allocation_within_noise", joint.get("within_noise")) or []
                 if f != form and f in joint.get("forms", {})
             },
             HeadParams.from_models(dict(joint["head_params"])) if joint.get("head_params") else None,

@@ -228,10 +228,10 @@ def published_results_path(cfg: dict) -> str | None:
 
 def _check_published_results(cfg: dict) -> None:
     """The configured published table exists and has the columns the comparison reads."""
-    from .seed_comparison import check_published_file
-
     path = published_results_path(cfg)
     if path is not None:
+        from .seed_comparison import check_published_file  # pandas: imported only when a table is configured
+
         try:
             check_published_file(path)
         except ValueError as exc:

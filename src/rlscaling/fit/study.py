@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..compute import head_params_from_summary
 from ..gains import gain_draws
-from .choose import SELECTION_RULE, choose_form, select_law
+from .choose import SELECTION_RULE, choose_form, select_law, within_noise
 from .common import FitError, percentile_ci
 from .common import public as _public
 from .common import status_failed as _status_failed
@@ -197,6 +197,13 @@ def _fit_joint(rows: pd.DataFrame, draws, cfg: FitConfig) -> dict:
     chosen = sel["chosen"]
     identified = {f: eligible[f] for f, v in sel["identification"].items() if v["identified"]}
     alloc, note = _allocation_form(chosen, identified)
+    # the plan's spread: forms the data cannot tell apart from the form the plan uses (not from the chosen one,
+    # when the chosen form sees only C_pretrain and another form gives N and D)
+    near_alloc = (
+        sel["within_noise"]
+        if alloc is None or alloc == chosen
+        else within_noise(identified, alloc, sel["choice"]["schemes"], cfg.ci, cfg.seed)
+    )
     for name in dict.fromkeys(f for f in (chosen, alloc) if f is not None):
         _bootstrap_form(forms[name], get_form(name), pts, draws, cfg)
     for name, entry in forms.items():
@@ -213,6 +220,7 @@ def _fit_joint(rows: pd.DataFrame, draws, cfg: FitConfig) -> dict:
         "best": sel["best"],
         "within_noise": sel["within_noise"],
         "allocation_form": alloc,
+        "allocation_within_noise": near_alloc,
         "allocation_note": note,
         "choice": sel["choice"],
         "baseline": BASELINE,
