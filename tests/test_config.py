@@ -223,3 +223,21 @@ def test_joint_law_forms_are_defined_once():
 
     fit = yaml.safe_load(rc.SCHEMA.read_text())["properties"]["fit"]["properties"]["forms"]
     assert sorted(fit["items"]["enum"]) == sorted(fit["default"]) == sorted(DEFAULT_FORMS) == sorted(FORMS)
+
+
+def test_the_rl_seed_changes_only_the_grpo_jobs(base):
+    """``grpo.seed`` re-seeds GRPO runs (paired across reward modes as before) and nothing upstream."""
+    rules = {"pretrain": ["model", "seed", "budget"], "pretrain_trunk": ["model", "seed"], "evaluate_endpoint": []}
+    run = rc.rl_runs(base)[0]
+    wc = {"model": run.model, "seed": run.seed, "budget": run.budget, "reward": run.reward, "checkpoint": "x"}
+    assert base["grpo"]["seed"] is None
+    edited = copy.deepcopy(base)
+    edited["grpo"]["seed"] = 7
+    for rule in rules:
+        assert rc.job_config(edited, rule, **wc) == rc.job_config(base, rule, **wc), rule
+    before, after = rc.job_config(base, "grpo", **wc), rc.job_config(edited, "grpo", **wc)
+    assert after["seed"] != before["seed"] and after["prompt_seed"] == 7 != before["prompt_seed"]
+    assert after["seed"] == rc.cell_seed({**base, "seed": 7}, run.model, run.seed, run.budget)
+    assert "seed" not in after["grpo"] and after["grpo"] == before["grpo"]
+    other = rc.job_config(edited, "grpo", **{**wc, "reward": rc.reward_modes(base)[-1]})
+    assert other["seed"] == after["seed"]  # reward modes stay paired

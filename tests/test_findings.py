@@ -85,3 +85,21 @@ def test_study_view_keeps_seed_means_of_the_base_and_one_reward_mode():
     assert set(study_view(both, "strict", seed="1")["seed"]) == {"1"}
     old = both.drop(columns=["seed", "reward_mode"])  # a table from before the dimension columns
     assert study_view(old, "strict").shape == old.shape
+
+
+def test_each_replicate_seed_gets_its_own_rows_and_the_report_counts_them():
+    """Seed 1 repeats the seed-mean cell; seed 2's strict run taught nothing (its format finding fails alone)."""
+    from rlscaling.report_dimensions import section_findings
+
+    mean = _records(np.random.default_rng(0))
+    one = mean.assign(seed="1")
+    two = mean.assign(seed="2")
+    after_strict = (two.reward_mode == "strict") & (two.scorer == "strict")
+    two.loc[after_strict, "score"] = 0.0  # no format learnt in seed 2's strict run
+    records = pd.concat([mean, one, two], ignore_index=True)
+    table = findings_table(_summary(records), records, "custom_flexible", n_boot=200, seed=1)
+    assert list(table["seed"].unique()) == ["mean", "1", "2"]
+    teach = table[table["finding"] == "strict_reward_teaches_format"].set_index("seed")["verdict"]
+    assert teach.to_dict() == {"mean": "reproduced", "1": "reproduced", "2": "inconclusive"}
+    text = "\n".join(section_findings(table))
+    assert "1 reproduced, 0 contradicted, 0 inconclusive of 1 cells | 1 of 2 (cell, seed) pairs reproduced" in text

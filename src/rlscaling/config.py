@@ -382,6 +382,7 @@ def grpo_settings(cfg: dict, model: str, reward: str | None = None) -> dict:
     g = copy.deepcopy(cfg["grpo"])
     modes = g.pop("reward_modes", None)  # a job's pruned config already holds its one reward_mode
     g.pop("budgets", None)
+    g.pop("seed", None)  # the RL seed reaches a job as its top-level seed (job_settings), not as a GRPO setting
     g["reward_mode"] = reward or g.get("reward_mode") or modes[0]
     override = copy.deepcopy(cfg["models"][model].get("grpo") or {})
     if "verl" in override:

@@ -127,13 +127,27 @@ def _cell_difference(records, cell, finding: Finding, final_step: dict, boot: di
 def findings_table(
     summary: pd.DataFrame, records: pd.DataFrame, primary: str, n_boot: int = 1000, ci: float = 0.95, seed: int = 0
 ) -> pd.DataFrame:
-    """Every finding x cell (model, pretrain_tokens) of the seed-mean view (``seed`` = "mean"), columns
+    """Every finding x cell (model, pretrain_tokens) of the seed-mean view (``seed`` = "mean"), then the same for each
+    replicate seed on its own (``seed`` = "1", "2", ...: does the finding hold lineage by lineage?), columns
     :data:`FINDINGS_COLUMNS`.
 
     A cell without the checkpoints a finding needs (e.g. a budget without RL runs) is left out of that finding."""
-    summary = study_view(validate_summary(summary), None)
-    records = study_view(validate_records(records), None)
-    boot = {"n_boot": n_boot, "ci": ci, "seed": seed}
+    summary, records = validate_summary(summary), validate_records(records)
+    replicates = sorted({str(s) for s in summary["seed"].unique()} - {SEED_MEAN}, key=_seed_order)
+    rows: list[dict] = []
+    for replicate in [SEED_MEAN, *replicates]:
+        rows += _findings_rows(
+            study_view(summary, None, seed=replicate), study_view(records, None, seed=replicate), replicate, primary,
+            {"n_boot": n_boot, "ci": ci, "seed": seed},
+        )  # fmt: skip
+    return pd.DataFrame(rows, columns=FINDINGS_COLUMNS)
+
+
+def _seed_order(seed: str) -> tuple[int, str]:
+    return (int(seed), "") if seed.isdigit() else (1 << 30, seed)
+
+
+def _findings_rows(summary: pd.DataFrame, records: pd.DataFrame, replicate: str, primary: str, boot: dict) -> list:
     rows = []
     cells = (
         summary[["model", "n_params", "pretrain_tokens"]].drop_duplicates().sort_values(["n_params", "pretrain_tokens"])
@@ -151,8 +165,8 @@ def findings_table(
                         "seed_reports": f.seed_reports,
                         "model": cell.model,
                         "pretrain_tokens": cell.pretrain_tokens,
-                        "seed": SEED_MEAN,
+                        "seed": replicate,
                         **got,
                     }
                 )
-    return pd.DataFrame(rows, columns=FINDINGS_COLUMNS)
+    return rows

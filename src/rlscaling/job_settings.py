@@ -73,9 +73,10 @@ def _pretrain_config(cfg: dict, model: str, seed: int, budget: str | None) -> di
 def _grpo_config(cfg: dict, model: str, seed: int, budget: str, reward: str) -> dict:
     g = grpo_settings(cfg, model, reward)
     resources = (cfg["models"][model].get("resources") or {}).get("grpo") or {}
+    rl_seed = cfg["seed"] if cfg["grpo"].get("seed") is None else cfg["grpo"]["seed"]
     return {
-        "seed": cell_seed(cfg, model, seed, budget),
-        "prompt_seed": cfg["seed"],
+        "seed": cell_seed({**cfg, "seed": rl_seed}, model, seed, budget),
+        "prompt_seed": rl_seed,
         "grpo": g,
         "models": {model: {"grpo": {}, "resources": {"grpo": resources}}},
         "data": {"rl_train": {k: cfg["data"]["rl_train"][k] for k in ("source", "instruction")}},

@@ -33,6 +33,7 @@ from rlscaling.labels import (
 from rlscaling.markdown import flatten, fmt_ci, fmt_gain, fmt_pct, fmt_pp_ci, md_table, section
 from rlscaling.report_dimensions import (
     section_findings,
+    section_floor_warnings,
     section_joint_law,
     section_reward_modes,
     section_seeds,
@@ -329,6 +330,7 @@ def render_summary_md(
         "",
     ]
     lines += section_law_verdict(fits)
+    lines += section_floor_warnings(full)
     if findings is not None:
         lines += section_findings(findings)
     lines += section_seeds(full)

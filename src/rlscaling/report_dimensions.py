@@ -49,6 +49,55 @@ def section_seeds(summary: pd.DataFrame) -> list[str]:
     return section("## Replicate seeds: base accuracy by pre-training budget", intro, md_table(headers, rows))
 
 
+def floor_replicates(summary: pd.DataFrame) -> list[dict]:
+    """Replicate seeds that sit at the floor at their model's top pre-training budget: base accuracy
+    (``custom_flexible``, GSM8K 0-shot, all items) whose CI at the top budget does not rise above its own CI at the
+    smallest budget (``ci_low`` at the top <= ``ci_high`` at the smallest), i.e. a lineage that never learnt what the
+    budgets between teach. One dict per such (model, seed): ``model``, ``seed``, ``top``/``low`` (budget tokens),
+    ``top_row``/``low_row`` (the summary rows) and ``others`` (the model's other seeds' rows at the top budget).
+    Models with one budget or one seed are skipped: there is no floor to compare with, or no lineage to tell apart."""
+    base = _select(summary, reward_mode=BASE, benchmark="gsm8k", subset="all", shots=0, scorer="custom_flexible")
+    base = base[base["seed"] != SEED_MEAN]
+    out = []
+    for model, g in base.groupby("model", sort=False):
+        tokens = sorted(g["pretrain_tokens"].unique())
+        if len(tokens) < 2 or g["seed"].nunique() < 2:
+            continue
+        top, low = g[g["pretrain_tokens"] == tokens[-1]], g[g["pretrain_tokens"] == tokens[0]]
+        for row in top.itertuples():
+            first = low[low["seed"] == row.seed]
+            if first.empty or row.ci_low > first["ci_high"].iloc[0]:
+                continue
+            others = [r for r in top.itertuples() if r.seed != row.seed]
+            out.append({"model": model, "seed": row.seed, "top": tokens[-1], "low": tokens[0], "top_row": row,
+                        "low_row": next(first.itertuples()), "others": others})  # fmt: skip
+    return out
+
+
+def section_floor_warnings(summary: pd.DataFrame) -> list[str]:
+    """A warning naming every replicate seed at the floor at its model's top budget (:func:`floor_replicates`)."""
+    found = floor_replicates(summary)
+    if not found:
+        return []
+    lines = ["## Warning: replicate seeds at the floor at the top pre-training budget", ""]
+    for f in found:
+        top, low = f["top_row"], f["low_row"]
+        others = ", ".join(f"seed {r.seed} {fmt_pct(r.accuracy)}" for r in f["others"])
+        lines.append(
+            f"- **{f['model']} seed {f['seed']}**: {fmt_pct(top.accuracy)}{fmt_ci(top.ci_low, top.ci_high)} at "
+            f"{format_tokens(f['top'])} tokens vs {fmt_pct(low.accuracy)}{fmt_ci(low.ci_low, low.ci_high)} at "
+            f"{format_tokens(f['low'])} (base, GSM8K 0-shot, `custom_flexible`; the other seeds at "
+            f"{format_tokens(f['top'])}: {others})."
+        )
+    lines += [
+        "",
+        "These lineages never learnt what the larger budgets teach the other seeds: RL from them starts without "
+        "that skill, and the seed means of their model mix two regimes (read the per-seed rows below).",
+        "",
+    ]
+    return lines
+
+
 def section_reward_modes(summary: pd.DataFrame, records, settings: GainSettings) -> list[str]:
     """RL gains (seed means, 0-shot) in custom_flexible and strict accuracy per reward mode, with paired CIs, and
     the share of responses continuing past their answer before and after RL."""
@@ -126,11 +175,14 @@ def section_findings(table: pd.DataFrame) -> list[str]:
         "",
         "Each finding is a difference the seed reports as positive, estimated per cell (seed means) with a paired "
         "bootstrap CI over items; *reproduced* = CI above 0, *contradicted* = CI below 0, else *inconclusive*. "
-        "Every cell is listed (`results/findings.csv`).",
+        "Every cell is listed (`results/findings.csv`). *Per replicate seed*: the same difference on each replicate "
+        "seed's own lineage (its base models and RL runs), counting the (cell, seed) pairs whose CI lies above 0.",
         "",
     ]
     rows = []
-    for _, g in table.groupby("finding", sort=False):
+    seeds = table["seed"].astype(str)
+    replicates = table[seeds != SEED_MEAN]
+    for key, g in table[seeds == SEED_MEAN].groupby("finding", sort=False):
         counts = g["verdict"].value_counts()
         verdicts = ", ".join(f"{counts.get(v, 0)} {v}" for v in ("reproduced", "contradicted", "inconclusive"))
         cells = "; ".join(
@@ -138,8 +190,14 @@ def section_findings(table: pd.DataFrame) -> list[str]:
             f"[{r.ci_low_pp:.1f}, {r.ci_high_pp:.1f}]"
             for r in g.itertuples()
         )
-        rows.append([g["claim"].iloc[0], g["seed_reports"].iloc[0], f"{verdicts} of {len(g)} cells", cells])
-    out += [md_table(["Finding (pp)", "Seed (Qwen3)", "Verdict", "Per cell: estimate [CI]"], rows), ""]
+        mine = replicates[replicates["finding"] == key]
+        per_seed = (
+            f"{int((mine['verdict'] == 'reproduced').sum())} of {len(mine)} (cell, seed) pairs reproduced"
+            if len(mine) else "–"
+        )  # fmt: skip
+        rows.append([g["claim"].iloc[0], g["seed_reports"].iloc[0], f"{verdicts} of {len(g)} cells", per_seed, cells])
+    headers = ["Finding (pp)", "Seed (Qwen3)", "Verdict (seed means)", "Per replicate seed", "Per cell: estimate [CI]"]
+    out += [md_table(headers, rows), ""]
     return out
 
 
