@@ -18,8 +18,13 @@ if not workflow.overwrite_configfiles:
 
 SRC = os.path.join(workflow.basedir, "src")
 sys.path.insert(0, SRC)
+# rc: the config's validation; rs: the study's cells, runs and paths; rp: the checkpoints and job counts of the DAG;
+# rj: each job's settings (separate modules without import cycles: pyproject.toml's [tool.importlinter] contracts)
 from rlscaling import config as rc  # noqa: E402
-from rlscaling.job_environment import job_environment  # noqa: E402
+from rlscaling import job_settings as rj  # noqa: E402
+from rlscaling import plan as rp  # noqa: E402
+from rlscaling import study as rs  # noqa: E402
+from rlscaling.job_environment import backend_of, conda_env_file, job_environment  # noqa: E402
 
 # The one validation (schema with defaults + typed settings): every error names its key, before any job starts; the
 # one cross-key check that needs data (the tokenizer's vocabulary against the corpus) runs before a first run only.
@@ -28,13 +33,13 @@ from rlscaling.job_environment import job_environment  # noqa: E402
 try:
     rc.validate_config(config, workflow.config_settings.config)
     if workflow.is_main_process and config["pretrain"]["backend"] == "transformers":
-        if not os.path.isdir(rc.path(config, "tokenizer")):
+        if not os.path.isdir(rs.path(config, "tokenizer")):
             rc.check_tokenizer_vocabulary(config)
     if workflow.is_main_process:  # a hub study's first plan (offline: false): every id exists on the hub
         hub_warning = rc.check_hub_ids(config)
         if hub_warning:
             print(f"rlscaling: {hub_warning}", file=sys.stderr)
-except rc.ConfigError as exc:
+except rs.ConfigError as exc:
     raise WorkflowError(f"config error, nothing was run: {exc}") from None
 
 # Every job's environment (offline hub, rlscaling importable from src/, the interpreter of each backend-bound rule),
@@ -68,4 +73,4 @@ include: "workflow/rules/analysis.smk"
 rule all:
     default_target: True
     input:
-        rc.final_targets(config),
+        rs.final_targets(config),

@@ -33,6 +33,7 @@ import pandas as pd
 import yaml
 
 from rlscaling import config as rc
+from rlscaling import study as rs
 from rlscaling.labels import format_tokens
 from rlscaling.markdown import md_table
 
@@ -81,8 +82,8 @@ def rl_gains(summaries: dict[int, pd.DataFrame]) -> pd.DataFrame:
         s = s[(s["seed"].astype(str) == "mean") & (s["benchmark"] == "gsm8k") & (s["subset"] == "all")]
         s = s[(s["shots"] == 0) & s["scorer"].isin(["custom_flexible", "strict"])]
         for (model, tokens), cell in s.groupby(["model", "pretrain_tokens"]):
-            base = cell[cell["reward_mode"] == rc.BASE].set_index("scorer")["accuracy"]
-            for mode, run in cell[cell["reward_mode"] != rc.BASE].groupby("reward_mode"):
+            base = cell[cell["reward_mode"] == rs.BASE].set_index("scorer")["accuracy"]
+            for mode, run in cell[cell["reward_mode"] != rs.BASE].groupby("reward_mode"):
                 final = run[run["rl_step"] == run["rl_step"].max()].set_index("scorer")["accuracy"]
                 for scorer in final.index:
                     rows.append({"model": model, "pretrain_tokens": tokens, "reward_mode": mode, "scorer": scorer,
@@ -120,7 +121,7 @@ def main(argv=None) -> int:
     cfg = rc.load_config(args.config)
     seeds = [int(s) for s in args.rl_seeds.split(",")]
     dirs = {seeds[0]: workdir}
-    results = rc.results_dir(cfg)
+    results = rs.results_dir(cfg)
     if not args.no_run and not (workdir / results / "findings.csv").exists():
         print(f"no finished study in {workdir}: running it ({time.strftime('%H:%M:%S')})", flush=True)
         print(f"study: {run_study(workdir, Path(args.config).resolve(), args.cores):.0f} s", flush=True)

@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from rlscaling import config as rc  # noqa: E402
+from rlscaling import job_settings as rj  # noqa: E402
 from test_vllm_workflow import vllm_servable_micro_config  # noqa: E402
 
 from test_workflow import snakemake_command  # noqa: E402
@@ -77,7 +78,7 @@ def main(argv=None) -> int:
         backends["vllm"] = vllm_python
     print(f"{'backend':<13}{'layout':<16}{'jobs':>5}{'wall s':>9}{'import+start s':>16}{'generate s':>12}{'tok/s':>9}")
     for backend, python in backends.items():
-        settings = rc.job_config(study_config(workdir, backend), "evaluate_endpoint")
+        settings = rj.job_config(study_config(workdir, backend), "evaluate_endpoint")
         plan = settings["plan"]
         whole = run_job(python, settings, workdir, f"out/{backend}/checkpoint")
         per_file = [

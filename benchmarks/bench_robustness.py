@@ -32,6 +32,7 @@ from pathlib import Path
 import yaml
 
 from rlscaling import config as rc
+from rlscaling import study as rs
 
 ROOT = Path(__file__).resolve().parents[1]
 SCORER = "custom_flexible"
@@ -58,25 +59,25 @@ def robustness_config(cfg: dict, seeds: list[int]) -> dict:
 def targets(cfg: dict) -> list[str]:
     """The 0-shot GSM8K summary of every base model (model x seed x budget)."""
     return [
-        rc.path(
+        rs.path(
             cfg,
             "eval_summary",
             model=c.model,
             seed=c.seed,
             budget=c.budget,
-            reward=rc.BASE,
+            reward=rs.BASE,
             step=0,
             bench="gsm8k",
             shots=0,
         )  # fmt: skip
-        for c in rc.cells(cfg)
+        for c in rs.cells(cfg)
     ]
 
 
 def read_accuracies(cfg: dict, workdir: Path) -> dict[tuple[str, int], dict[str, float]]:
     """(model, seed) -> budget label -> accuracy (fraction) of the ``custom_flexible`` scorer."""
     out: dict[tuple[str, int], dict[str, float]] = {}
-    for c, target in zip(rc.cells(cfg), targets(cfg)):
+    for c, target in zip(rs.cells(cfg), targets(cfg)):
         summary = json.loads((workdir / target).read_text())
         out.setdefault((c.model, c.seed), {})[c.budget] = summary["accuracy"][SCORER]["accuracy"]
     return out
@@ -91,14 +92,14 @@ def tables(cfg: dict, acc: dict, threshold: float) -> str:
     """Markdown: per-lineage accuracies and crossings, then per-size spread per budget."""
     lines = []
     spread = ["| model | N lineages | crossed by the budget below the top | " + " | ".join(
-        f"{b} mean [min, max]" for b in rc.budgets(cfg, next(iter(cfg["models"])))) + " |"]  # fmt: skip
+        f"{b} mean [min, max]" for b in rs.budgets(cfg, next(iter(cfg["models"])))) + " |"]  # fmt: skip
     spread.append("|" + " --- |" * (len(spread[0].split("|")) - 2))
     for model in cfg["models"]:
-        budgets = rc.budgets(cfg, model)
+        budgets = rs.budgets(cfg, model)
         head = f"| {model} seed | " + " | ".join(budgets) + " | crosses at |"
         lines += [head, "|" + " --- |" * (len(budgets) + 2)]
         crossed_early = 0
-        seeds = rc.seeds(cfg, model)
+        seeds = rs.seeds(cfg, model)
         for s in seeds:
             a = acc[(model, s)]
             first = crossing(a, budgets, threshold)

@@ -8,6 +8,10 @@ import pytest
 import yaml
 
 from rlscaling import config as rc
+from rlscaling import job_settings as rj
+from rlscaling import plan as rp
+from rlscaling import study as rs
+from rlscaling.config_schema import SCHEMA
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = [ROOT / "config.yaml", ROOT / "tests" / "configs" / "micro.yaml"] + sorted((ROOT / "configs").glob("*.yaml"))
@@ -64,10 +68,10 @@ def test_checkpoints_and_jobs_follow_config(base):
     cfg = copy.deepcopy(base)
     cfg["grpo"]["save_steps"] = [4, 2, 4]
     cfg["grpo"]["steps"] = 5
-    assert rc.checkpoint_steps(cfg, next(iter(cfg["models"]))) == [2, 4, 5]  # the last step is always saved
+    assert rp.checkpoint_steps(cfg, next(iter(cfg["models"]))) == [2, 4, 5]  # the last step is always saved
     del cfg["grpo"]["save_steps"]
     cfg["grpo"]["save_every"] = 2
-    assert rc.checkpoint_steps(cfg, next(iter(cfg["models"]))) == [2, 4, 5]
+    assert rp.checkpoint_steps(cfg, next(iter(cfg["models"]))) == [2, 4, 5]
     g = cfg["benchmarks"]["gsm8k"]
     # the embedded study: tiny-s and tiny-m have 2 seeds, tiny-l 1; 4 budgets; RL from 1 budget in 2 reward modes
     n_seeds = sum(len(spec.get("seeds") or cfg["pretrain"]["seeds"]) for spec in cfg["models"].values())
@@ -75,25 +79,25 @@ def test_checkpoints_and_jobs_follow_config(base):
     n_runs = n_seeds * len(cfg["grpo"]["budgets"]) * len(cfg["grpo"]["reward_modes"])
     assert (n_seeds, n_cells, n_runs) == (5, 20, 10)
     per_run = len(g["shots"]) + 2 * len(g["shots_intermediate"])  # final: all shots; steps 2 and 4: intermediate
-    assert len(rc.eval_jobs(cfg)) == n_cells * len(g["shots"]) + n_runs * per_run
-    assert len(rc.cells(cfg)) == n_cells and len(rc.rl_runs(cfg)) == n_runs
+    assert len(rp.eval_jobs(cfg)) == n_cells * len(g["shots"]) + n_runs * per_run
+    assert len(rs.cells(cfg)) == n_cells and len(rs.rl_runs(cfg)) == n_runs
 
 
 def test_seeds_reward_modes_and_rl_budgets_are_dimensions(base):
     cfg = copy.deepcopy(base)
-    assert rc.seeds(cfg, "tiny-l") == [1] and rc.seeds(cfg, "tiny-m") == cfg["pretrain"]["seeds"]
-    runs = rc.rl_runs(cfg)
+    assert rs.seeds(cfg, "tiny-l") == [1] and rs.seeds(cfg, "tiny-m") == cfg["pretrain"]["seeds"]
+    runs = rs.rl_runs(cfg)
     assert {r.reward for r in runs} == set(cfg["grpo"]["reward_modes"])
     assert {r.budget for r in runs} == set(cfg["grpo"]["budgets"])
     # paired runs: both reward modes of a cell share its GRPO seed; a trunk's seed does not depend on the budget
     settings = [
-        rc.job_config(cfg, "grpo", model="tiny-m", seed="2", budget="2M", reward=m)
+        rj.job_config(cfg, "grpo", model="tiny-m", seed="2", budget="2M", reward=m)
         for m in ("strict", "custom_flexible")
     ]
     assert settings[0]["seed"] == settings[1]["seed"] and settings[0]["grpo"]["reward_mode"] == "strict"
-    trunk = rc.job_config(cfg, "pretrain_trunk", model="tiny-m", seed="2")
-    branch = rc.job_config(cfg, "pretrain", model="tiny-m", seed="2", budget="1M")
-    assert trunk["seed"] == branch["seed"] != rc.job_config(cfg, "pretrain_trunk", model="tiny-m", seed="1")["seed"]
+    trunk = rj.job_config(cfg, "pretrain_trunk", model="tiny-m", seed="2")
+    branch = rj.job_config(cfg, "pretrain", model="tiny-m", seed="2", budget="1M")
+    assert trunk["seed"] == branch["seed"] != rj.job_config(cfg, "pretrain_trunk", model="tiny-m", seed="1")["seed"]
     cfg["grpo"]["budgets"] = ["3M"]
     assert "grpo.budgets: ['3M'] are not pre-training budgets" in _err(cfg)
 
@@ -115,7 +119,7 @@ def test_non_finite_numbers_are_refused_with_their_key(base, where, value):
     for k in where[:-1]:
         node = node[k]
     node[where[-1]] = value
-    with pytest.raises(rc.ConfigError, match=re.escape(".".join(where)) + ": (nan|inf) is not a finite number"):
+    with pytest.raises(rs.ConfigError, match=re.escape(".".join(where)) + ": (nan|inf) is not a finite number"):
         rc.validate_config(cfg)
 
 
@@ -123,22 +127,22 @@ def test_save_steps_with_save_every_is_refused_before_any_job(base):
     cfg = copy.deepcopy(base)
     model = next(iter(cfg["models"]))
     cfg["models"][model]["grpo"] = {"save_every": 5}  # the global grpo.save_steps is set too
-    with pytest.raises(rc.ConfigError, match=f"either save_steps or save_every.*model '{model}'"):
+    with pytest.raises(rs.ConfigError, match=f"either save_steps or save_every.*model '{model}'"):
         rc.validate_config(cfg)
 
 
 def test_cross_key_conditions_that_jobs_would_refuse(base):
     cfg = copy.deepcopy(base)
     cfg["data"]["rl_train"]["n"] = cfg["grpo"]["prompts_per_step"] - 1
-    with pytest.raises(rc.ConfigError, match="data.rl_train.n=31: only 31 usable training prompts"):
+    with pytest.raises(rs.ConfigError, match="data.rl_train.n=31: only 31 usable training prompts"):
         rc.validate_config(cfg)
     cfg = copy.deepcopy(base)
     cfg["val_loss"]["stride"] = cfg["val_loss"]["seq_len"] + 1
-    with pytest.raises(rc.ConfigError, match="val_loss.stride=257 exceeds val_loss.seq_len=256"):
+    with pytest.raises(rs.ConfigError, match="val_loss.stride=257 exceeds val_loss.seq_len=256"):
         rc.validate_config(cfg)
     cfg = copy.deepcopy(base)
     cfg["evaluate"]["pass_at_k"]["scorer"] = "math_verify"
-    with pytest.raises(rc.ConfigError, match="evaluate.pass_at_k.scorer"):
+    with pytest.raises(rs.ConfigError, match="evaluate.pass_at_k.scorer"):
         rc.validate_config(cfg)
 
 
@@ -148,7 +152,7 @@ def test_defaults_come_from_the_schema(base):
         raw.setdefault(section, {}).pop(key, None)
     raw.pop("plots", None)
     cfg = rc.validate_config(raw)
-    schema = yaml.safe_load(rc.SCHEMA.read_text())["properties"]
+    schema = yaml.safe_load(SCHEMA.read_text())["properties"]
     assert cfg["grpo"]["loss_type"] == schema["grpo"]["properties"]["loss_type"]["default"]
     assert cfg["evaluate"]["batch_size"] == schema["evaluate"]["properties"]["batch_size"]["default"]
     assert cfg["fit"]["ci"] == schema["fit"]["properties"]["ci"]["default"]
@@ -158,24 +162,24 @@ def test_defaults_come_from_the_schema(base):
 
 def test_cell_seed_depends_on_the_cell_only(base):
     cfg = copy.deepcopy(base)
-    before = {c: rc.cell_seed(cfg, *c) for c in rc.cells(cfg)}
+    before = {c: rs.cell_seed(cfg, *c) for c in rs.cells(cfg)}
     cfg["models"] = {"added": copy.deepcopy(cfg["models"]["tiny-s"]), **cfg["models"]}
-    after = {c: rc.cell_seed(cfg, *c) for c in rc.cells(cfg)}
+    after = {c: rs.cell_seed(cfg, *c) for c in rs.cells(cfg)}
     assert all(after[c] == s for c, s in before.items())
     assert len(set(after.values())) == len(after)  # distinct cells, distinct seeds
     cfg["seed"] += 1
-    assert all(rc.cell_seed(cfg, *c) != s for c, s in before.items())
+    assert all(rs.cell_seed(cfg, *c) != s for c, s in before.items())
 
 
 def test_each_job_sees_only_the_keys_it_reads(base):
-    model, seed, budget, reward = rc.rl_runs(base)[0]
-    grpo = rc.job_config(base, "grpo", model=model, seed=seed, budget=budget, reward=reward)
+    model, seed, budget, reward = rs.rl_runs(base)[0]
+    grpo = rj.job_config(base, "grpo", model=model, seed=seed, budget=budget, reward=reward)
     assert set(grpo) == {"seed", "prompt_seed", "grpo", "models", "data"} and "evaluate" not in grpo
-    assert grpo["seed"] == rc.cell_seed(base, model, seed, budget)
-    ev = rc.job_config(base, "evaluate_endpoint", checkpoint=rc.checkpoint_id(model, seed, budget, "base", 0))
+    assert grpo["seed"] == rs.cell_seed(base, model, seed, budget)
+    ev = rj.job_config(base, "evaluate_endpoint", checkpoint=rp.checkpoint_id(model, seed, budget, "base", 0))
     assert "grpo" not in ev and "models" not in ev and "pass_at_k" in ev["evaluate"]
-    assert "pass_at_k" not in rc.job_config(base, "evaluate_intermediate", checkpoint="x")["evaluate"]
-    assert rc.job_config(base, "plots") == {
+    assert "pass_at_k" not in rj.job_config(base, "evaluate_intermediate", checkpoint="x")["evaluate"]
+    assert rj.job_config(base, "plots") == {
         "plots": base["plots"],
         "grpo": {"reward_modes": base["grpo"]["reward_modes"]},
     }
@@ -184,14 +188,14 @@ def test_each_job_sees_only_the_keys_it_reads(base):
     same = ["prepare_data", "pretrain", "evaluate_endpoint", "val_loss", "fit", "plots"]
     wc = {"dataset": "rl_train", "model": model, "seed": seed, "budget": budget, "reward": reward, "checkpoint": "x"}
     for rule in same:
-        assert rc.job_settings_json(base, rule, **wc) == rc.job_settings_json(edited, rule, **wc), rule
-    assert rc.job_settings_json(base, "grpo", **wc) != rc.job_settings_json(edited, "grpo", **wc)
+        assert rj.job_settings_json(base, rule, **wc) == rj.job_settings_json(edited, rule, **wc), rule
+    assert rj.job_settings_json(base, "grpo", **wc) != rj.job_settings_json(edited, "grpo", **wc)
 
 
 def test_scorer_names_are_defined_once():
     from rlscaling import rewards
 
-    schema = yaml.safe_load(rc.SCHEMA.read_text())
+    schema = yaml.safe_load(SCHEMA.read_text())
     enum = schema["$defs"]["benchmark"]["properties"]["scorers"]["items"]["enum"]
     assert isinstance(rewards.SCORERS, dict), "rewards.SCORERS maps each benchmark family to its scorers"
     assert sorted(enum) == sorted(s for names in rewards.SCORERS.values() for s in names)
@@ -202,7 +206,7 @@ def test_reward_modes_are_defined_once():
     from rlscaling import rewards
     from rlscaling.training import common
 
-    schema = yaml.safe_load(rc.SCHEMA.read_text())
+    schema = yaml.safe_load(SCHEMA.read_text())
     enum = schema["properties"]["grpo"]["properties"]["reward_modes"]["items"]["enum"]
     assert tuple(enum) == rewards.REWARD_MODES and common.REWARD_MODES is rewards.REWARD_MODES
     assert {"seed_strict", "seed_custom_flexible"} <= set(rewards.REWARD_MODES) <= set(rewards.SCORERS["gsm8k"])
@@ -213,7 +217,7 @@ def test_a_vocabulary_too_small_for_the_corpus_is_refused(base):
     cfg["data"]["pretrain_corpus"]["n_documents"] = 200
     rc.check_tokenizer_vocabulary(cfg)  # 128 entries cover the corpus
     cfg["tokenizer"]["vocab_size"] = 32
-    with pytest.raises(rc.ConfigError, match=r"tokenizer.vocab_size=32 is too small .* needs at least \d+ entries"):
+    with pytest.raises(rs.ConfigError, match=r"tokenizer.vocab_size=32 is too small .* needs at least \d+ entries"):
         rc.check_tokenizer_vocabulary(cfg)
 
 
@@ -221,23 +225,23 @@ def test_joint_law_forms_are_defined_once():
     from rlscaling.fit import DEFAULT_FORMS
     from rlscaling.fit.laws import FORMS
 
-    fit = yaml.safe_load(rc.SCHEMA.read_text())["properties"]["fit"]["properties"]["forms"]
+    fit = yaml.safe_load(SCHEMA.read_text())["properties"]["fit"]["properties"]["forms"]
     assert sorted(fit["items"]["enum"]) == sorted(fit["default"]) == sorted(DEFAULT_FORMS) == sorted(FORMS)
 
 
 def test_the_rl_seed_changes_only_the_grpo_jobs(base):
     """``grpo.seed`` re-seeds GRPO runs (paired across reward modes as before) and nothing upstream."""
     rules = {"pretrain": ["model", "seed", "budget"], "pretrain_trunk": ["model", "seed"], "evaluate_endpoint": []}
-    run = rc.rl_runs(base)[0]
+    run = rs.rl_runs(base)[0]
     wc = {"model": run.model, "seed": run.seed, "budget": run.budget, "reward": run.reward, "checkpoint": "x"}
     assert base["grpo"]["seed"] is None
     edited = copy.deepcopy(base)
     edited["grpo"]["seed"] = 7
     for rule in rules:
-        assert rc.job_config(edited, rule, **wc) == rc.job_config(base, rule, **wc), rule
-    before, after = rc.job_config(base, "grpo", **wc), rc.job_config(edited, "grpo", **wc)
+        assert rj.job_config(edited, rule, **wc) == rj.job_config(base, rule, **wc), rule
+    before, after = rj.job_config(base, "grpo", **wc), rj.job_config(edited, "grpo", **wc)
     assert after["seed"] != before["seed"] and after["prompt_seed"] == 7 != before["prompt_seed"]
-    assert after["seed"] == rc.cell_seed({**base, "seed": 7}, run.model, run.seed, run.budget)
+    assert after["seed"] == rs.cell_seed({**base, "seed": 7}, run.model, run.seed, run.budget)
     assert "seed" not in after["grpo"] and after["grpo"] == before["grpo"]
-    other = rc.job_config(edited, "grpo", **{**wc, "reward": rc.reward_modes(base)[-1]})
+    other = rj.job_config(edited, "grpo", **{**wc, "reward": rs.reward_modes(base)[-1]})
     assert other["seed"] == after["seed"]  # reward modes stay paired

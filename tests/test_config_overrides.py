@@ -13,6 +13,8 @@ from snakemake.cli import parse_config
 from snakemake.utils import update_config
 
 from rlscaling import config as rc
+from rlscaling import study as rs
+from rlscaling.config_schema import YAML_LOADER, _schema
 from rlscaling.job_environment import job_environment
 
 from test_dag import snakemake_cmd
@@ -22,7 +24,7 @@ EMBEDDED = ROOT / "config.yaml"
 
 
 def _raw(path):
-    return yaml.load(path.read_text(), Loader=rc.YAML_LOADER)
+    return yaml.load(path.read_text(), Loader=YAML_LOADER)
 
 
 def _with_override(path, *entries: str) -> dict:
@@ -92,9 +94,9 @@ def test_override_gives_the_config_of_the_file_edit(case):
 def test_the_bare_steps_override_fails_like_the_file_edit():
     """`grpo={'steps': 40}` reads 40 as an integer; the embedded study then refuses it for the same reason as the
     edit of config.yaml (a save step beyond the last step), not for its type."""
-    with pytest.raises(rc.ConfigError) as edit_err:
+    with pytest.raises(rs.ConfigError) as edit_err:
         rc.validate_config(_edited(EMBEDDED, _set("grpo", "steps", value=40)))
-    with pytest.raises(rc.ConfigError) as override_err:
+    with pytest.raises(rs.ConfigError) as override_err:
         _with_override(EMBEDDED, "grpo={'steps': 40}")
     assert str(override_err.value) == str(edit_err.value) and "grpo.save_steps" in str(edit_err.value)
 
@@ -137,7 +139,7 @@ def test_strings_from_a_config_file_are_not_read_again():
     cfg["grpo"]["lr"] = "1e-5"
     overrides = parse_config(["grpo={'steps': 2}"])
     update_config(cfg, overrides)
-    with pytest.raises(rc.ConfigError, match=r"grpo\.lr: '1e-5' is not of type 'number'"):
+    with pytest.raises(rs.ConfigError, match=r"grpo\.lr: '1e-5' is not of type 'number'"):
         rc.validate_config(cfg, overrides)
 
 
@@ -152,7 +154,7 @@ def test_strings_from_a_config_file_are_not_read_again():
     ],
 )
 def test_a_value_that_cannot_be_read_names_key_value_and_type(entry, message):
-    with pytest.raises(rc.ConfigError) as err:
+    with pytest.raises(rs.ConfigError) as err:
         _with_override(EMBEDDED, entry)
     assert message in str(err.value) and "--config mapping or list as strings" in str(err.value)
 
@@ -162,7 +164,7 @@ def test_every_key_of_the_schema_declares_a_type():
     string as: a key added without one would silently keep its string until validation."""
     from rlscaling.config_overrides import _branches, _types
 
-    schema = rc._schema()
+    schema = _schema()
     seen = 0
 
     def visit(schemas, path):
@@ -183,7 +185,7 @@ def test_every_key_of_the_schema_declares_a_type():
 
 
 def test_an_unknown_key_is_left_to_the_schema():
-    with pytest.raises(rc.ConfigError, match="lrr"):
+    with pytest.raises(rs.ConfigError, match="lrr"):
         _with_override(EMBEDDED, "grpo={'lrr': 1e-5}")
 
 

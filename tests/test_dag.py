@@ -9,6 +9,8 @@ import time
 import pytest
 
 from rlscaling import config as rc
+from rlscaling import plan as rp
+from rlscaling import study as rs
 
 from test_workflow import ROOT, dry_run_jobs
 
@@ -29,7 +31,7 @@ def snakemake_cmd(workdir, *args):
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_dry_run_job_count_matches_config(name, tmp_path):
     cfg = rc.load_config(CONFIGS[name])
-    assert dry_run_jobs(tmp_path, config=CONFIGS[name]) == rc.expected_job_counts(cfg)
+    assert dry_run_jobs(tmp_path, config=CONFIGS[name]) == rp.expected_job_counts(cfg)
 
 
 @pytest.mark.parametrize("name", ["qwen3", "evolm", "olmo2"])
@@ -39,8 +41,8 @@ def test_production_dry_run_with_slurm_profile(name, tmp_path):
     t0 = time.time()
     jobs = dry_run_jobs(tmp_path, "--profile", str(PROFILE), config=CONFIGS[name])
     elapsed = time.time() - t0
-    assert jobs == rc.expected_job_counts(cfg)
-    n_cells = sum(len(rc.budgets(cfg, m)) for m in cfg["models"])
+    assert jobs == rp.expected_job_counts(cfg)
+    n_cells = sum(len(rs.budgets(cfg, m)) for m in cfg["models"])
     assert jobs["grpo"] == n_cells and jobs["evaluate_endpoint"] == 2 * n_cells
     print(f"{name} dry run under the slurm profile: {sum(jobs.values())} jobs in {elapsed:.2f} s")
 
@@ -171,7 +173,7 @@ def test_slurm_profile_puts_every_backend_rule_on_the_gpu_partition(tmp_path):
 
     profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
     cfg = rc.load_config(CONFIGS["qwen3"])
-    rules = set(rc.expected_job_counts(cfg)) | {"train_tokenizer", "report"}
+    rules = set(rp.expected_job_counts(cfg)) | {"train_tokenizer", "report"}
     assert set(profile["set-resources"]) <= rules, set(profile["set-resources"]) - rules
     for rule in BACKEND_RULES:
         assert "RLSCALING_GPU_PARTITION" in profile["set-resources"][rule]["slurm_partition"], rule

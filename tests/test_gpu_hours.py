@@ -259,7 +259,7 @@ def test_olmo2_n_estimates_match_the_architectures():
 @pytest.mark.parametrize("name", ["evolm.yaml", "olmo2.yaml"])
 def test_cli_gpu_hours_runs_on_the_suite_configs(name, capsys):
     from rlscaling.cli import main
-    from rlscaling.config import ConfigError
+    from rlscaling.study import ConfigError
 
     try:
         rc = main(["gpu-hours", "--config", str(ROOT / "configs" / name)])
@@ -283,14 +283,15 @@ def test_one_evaluation_job_per_checkpoint_saves_engine_starts():
     """Qwen3: a job per file pair starts vLLM once per (checkpoint, benchmark, shots[, pass@k]); a job per checkpoint
     once per checkpoint; each start holds the evaluate job's GPUs for gpu_hours.engine_start_s."""
     from rlscaling import config as rc
+    from rlscaling import plan as rp
     from rlscaling.gpu_hours import evaluation_engine_starts
 
     cfg = rc.load_config(ROOT / "configs" / "qwen3.yaml")
     e = evaluation_engine_starts(cfg)
-    checkpoints = sum(2 + len(rc.checkpoint_steps(cfg, m)) - 1 for m in cfg["models"])  # base + every saved step
+    checkpoints = sum(2 + len(rp.checkpoint_steps(cfg, m)) - 1 for m in cfg["models"])  # base + every saved step
     files = sum(
-        len(rc.eval_plan(cfg, "endpoint")) * 2
-        + len(rc.eval_plan(cfg, "intermediate")) * (len(rc.checkpoint_steps(cfg, m)) - 1)
+        len(rp.eval_plan(cfg, "endpoint")) * 2
+        + len(rp.eval_plan(cfg, "intermediate")) * (len(rp.checkpoint_steps(cfg, m)) - 1)
         for m in cfg["models"]
     )
     assert (e["jobs_one_per_checkpoint"], e["jobs_one_per_file"]) == (checkpoints, files) == (45, 195)

@@ -19,6 +19,7 @@ from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, Revi
 
 from rlscaling import config as rc
 from rlscaling import hub
+from rlscaling import study as rs
 
 ROOT = Path(__file__).resolve().parents[1]
 EVOLM = ROOT / "configs" / "evolm.yaml"
@@ -30,12 +31,12 @@ def evolm():
 
 
 def published_ids(cfg):
-    return {b["hf_id"] for m in cfg["models"] for b in rc.budgets_detail(cfg, m).values()}
+    return {b["hf_id"] for m in cfg["models"] for b in rs.budgets_detail(cfg, m).values()}
 
 
 def test_every_unfetched_budget_is_checked_under_its_config_key(evolm):
     checks = hub.ids_to_check(evolm, lambda model, budget: False)
-    assert len(checks) == sum(len(rc.budgets(evolm, m)) for m in evolm["models"])
+    assert len(checks) == sum(len(rs.budgets(evolm, m)) for m in evolm["models"])
     assert {c.hf_id for c in checks} == published_ids(evolm)
     first = checks[0]
     assert first.key == "models.evolm-0.5b.budgets.10BT.hf_id" and first.hf_id == "zhenting/myllama-0.5B-10BT"

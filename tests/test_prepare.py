@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from rlscaling.config import ConfigError
 from rlscaling.data import DataSourceError
 from rlscaling.prepare import dataset_spec, prepare_dataset
+from rlscaling.study import ConfigError
 
 from fixtures_data import WIKITEXT_PAGES, write_gsm8k_dir, write_lines, write_wikitext_dir
 

@@ -20,6 +20,8 @@ import pandas as pd
 import pytest
 
 from rlscaling import config as rc
+from rlscaling import plan as rp
+from rlscaling import study as rs
 from rlscaling.schemas import SUMMARY_COLUMNS
 from rlscaling.seed_comparison import (
     COMPARISON_COLUMNS,
@@ -346,24 +348,24 @@ def _micro(**report) -> dict:
 
 
 def test_a_missing_published_file_is_a_config_error_naming_the_key(tmp_path):
-    with pytest.raises(rc.ConfigError, match=r"report\.published_results: .*nowhere\.csv does not exist"):
+    with pytest.raises(rs.ConfigError, match=r"report\.published_results: .*nowhere\.csv does not exist"):
         rc.validate_config(_micro(published_results=str(tmp_path / "nowhere.csv")))
     bad = tmp_path / "bad.csv"
     bad.write_text("model,stage,accuracy\n")
-    with pytest.raises(rc.ConfigError, match=r"report\.published_results: .*bad\.csv: no column\(s\) \['rl_reward'"):
+    with pytest.raises(rs.ConfigError, match=r"report\.published_results: .*bad\.csv: no column\(s\) \['rl_reward'"):
         rc.validate_config(_micro(published_results=str(bad)))
     good = tmp_path / "good.csv"
     PUBLISHED.to_csv(good, index=False)
     cfg = rc.validate_config(_micro(published_results=str(good)))
-    assert rc.published_results_path(cfg) == str(good)
-    assert rc.expected_job_counts(cfg)["seed_comparison"] == 1
+    assert rs.published_results_path(cfg) == str(good)
+    assert rp.expected_job_counts(cfg)["seed_comparison"] == 1
     assert rc.validate_config(_micro())["report"] == {"published_results": None}  # the default: nothing compared
-    assert "seed_comparison" not in rc.expected_job_counts(rc.validate_config(_micro()))
+    assert "seed_comparison" not in rp.expected_job_counts(rc.validate_config(_micro()))
 
 
 def test_a_relative_path_is_relative_to_the_workflow_directory():
     cfg = {"report": {"published_results": "../shared/reference/seed_results.csv"}}
-    assert rc.published_results_path(cfg) == str(REPO / "../shared/reference/seed_results.csv")
+    assert rs.published_results_path(cfg) == str(REPO / "../shared/reference/seed_results.csv")
 
 
 # ------------------------------------------------------------------------------------ the seed's real table
@@ -464,7 +466,7 @@ def test_the_qwen3_dag_compares_before_the_report_and_figures(tmp_path):
     setting = ("--config", "report=" + json.dumps({"published_results": str(published)}))
     jobs = dry_run_jobs(tmp_path, *setting, config=qwen3)
     assert jobs["seed_comparison"] == 1
-    assert jobs == rc.expected_job_counts(
+    assert jobs == rp.expected_job_counts(
         rc.validate_config({**rc.load_config(qwen3, validate=False), "report": {"published_results": str(published)}})
     )
     dot = subprocess.run(

@@ -14,7 +14,9 @@ import pytest
 import torch
 
 from rlscaling import config as rc
+from rlscaling import job_settings as rj
 from rlscaling import rewards
+from rlscaling import study as rs
 from rlscaling.data import gsm8k_row_to_record, mmlu_row_to_record, validate_record
 from rlscaling.evaluation.perplexity import block_losses, chunked_blocks
 from rlscaling.evaluation.run import scored_records
@@ -262,7 +264,7 @@ def test_qwen3_config_is_the_seeds_recipe():
     cfg = rc.load_config(ROOT / "configs" / "qwen3.yaml")
     assert cfg["prompts"]["style"] == "seed"
     for model in cfg["models"]:
-        g = rc.grpo_settings(cfg, model)
+        g = rs.grpo_settings(cfg, model)
         assert (g["epochs"], g["steps"]) == (4, 56), model  # floor(7473 / 512) = 14 steps per epoch
         m = override_map(cfg, model, PATHS)
         ar = "actor_rollout_ref"
@@ -283,11 +285,11 @@ def test_the_embedded_study_keeps_its_prompts_and_settings():
     cfg = rc.load_config(ROOT / "config.yaml")
     assert cfg["prompts"]["style"] == "consistent"
     for rule, wc in [("grpo", {"model": "tiny-m", "seed": "1", "budget": "2M", "reward": "strict"})]:
-        assert "prompts" not in rc.job_config(cfg, rule, **wc)
-    assert "prompts" not in rc.job_config(cfg, "prepare_data", dataset="fewshot_gsm8k")
+        assert "prompts" not in rj.job_config(cfg, rule, **wc)
+    assert "prompts" not in rj.job_config(cfg, "prepare_data", dataset="fewshot_gsm8k")
     assert not any(s.startswith("seed_") for b in cfg["benchmarks"].values() for s in b["scorers"])
     qwen = rc.load_config(ROOT / "configs" / "qwen3.yaml")
-    assert rc.job_config(qwen, "prepare_data", dataset="fewshot_gsm8k")["prompts"] == {"style": "seed"}
+    assert rj.job_config(qwen, "prepare_data", dataset="fewshot_gsm8k")["prompts"] == {"style": "seed"}
 
 
 def test_seed_style_refuses_few_shot_math_and_blocks_need_equal_stride(tmp_path):
@@ -295,11 +297,11 @@ def test_seed_style_refuses_few_shot_math_and_blocks_need_equal_stride(tmp_path)
 
     cfg = yaml.safe_load((ROOT / "configs" / "qwen3.yaml").read_text())
     cfg["benchmarks"]["math"]["shots"] = [0, 1]
-    with pytest.raises(rc.ConfigError, match=r"benchmarks.math.shots: prompts.style seed has a 0-shot MATH"):
+    with pytest.raises(rs.ConfigError, match=r"benchmarks.math.shots: prompts.style seed has a 0-shot MATH"):
         rc.validate_config(cfg)
     cfg = yaml.safe_load((ROOT / "configs" / "qwen3.yaml").read_text())
     cfg["val_loss"]["stride"] = 512
-    with pytest.raises(rc.ConfigError, match="val_loss.method blocks needs val_loss.stride"):
+    with pytest.raises(rs.ConfigError, match="val_loss.method blocks needs val_loss.stride"):
         rc.validate_config(cfg)
 
 

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from rlscaling import config as rc
+from rlscaling import study as rs
 from rlscaling.tensor_parallel import tensor_parallel_problems
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +32,7 @@ def test_shipped_gpu_configs_fit(name):
 def test_vllm_size_beyond_the_evaluate_gpus_is_named(qwen3_raw):
     cfg = copy.deepcopy(qwen3_raw)
     cfg["evaluate"]["vllm"]["tensor_parallel_size"] = 2  # every qwen3 size requests 1 evaluation GPU
-    with pytest.raises(rc.ConfigError) as exc:
+    with pytest.raises(rs.ConfigError) as exc:
         rc.validate_config(cfg)
     msg = str(exc.value)
     assert "evaluate.vllm.tensor_parallel_size=2 exceeds the 1 GPU(s)" in msg
@@ -46,7 +47,7 @@ def test_vllm_size_without_declared_gpus_is_named(qwen3_raw):
     cfg["evaluate"]["vllm"]["tensor_parallel_size"] = 2
     for model in cfg["models"]:
         del cfg["models"][model]["resources"]["evaluate"]
-    with pytest.raises(rc.ConfigError, match=re.escape("exceeds the 0 GPU(s)")):
+    with pytest.raises(rs.ConfigError, match=re.escape("exceeds the 0 GPU(s)")):
         rc.validate_config(cfg)
 
 
@@ -61,7 +62,7 @@ def test_per_model_verl_size_not_dividing_the_grpo_gpus_is_named(qwen3_raw):
     cfg = copy.deepcopy(qwen3_raw)
     model = "qwen3-14b"
     cfg["models"][model]["grpo"]["verl"]["tensor_model_parallel_size"] = 3
-    with pytest.raises(rc.ConfigError) as exc:
+    with pytest.raises(rs.ConfigError) as exc:
         rc.validate_config(cfg)
     gpus = cfg["models"][model]["resources"]["grpo"]["gpus"]
     assert gpus % 3  # the premise: 3 does not divide this size's GPUs

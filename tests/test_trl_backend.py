@@ -59,7 +59,7 @@ def settings(**overrides) -> GRPOSettings:
 
 
 def test_from_config_maps_every_key_of_the_study_config():
-    from rlscaling.config import grpo_settings
+    from rlscaling.study import grpo_settings
 
     study = yaml.safe_load(CONFIG.read_text())["grpo"]
     section = grpo_settings({"grpo": study, "models": {"m": {}}}, "m")  # one run: the primary reward mode

@@ -17,6 +17,8 @@ import pytest
 import yaml
 
 from rlscaling import config as rc
+from rlscaling import plan as rp
+from rlscaling import study as rs
 from rlscaling.aggregate import SUMMARY_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,7 +68,7 @@ def study(tmp_path_factory):
 
 
 def test_dry_run_lists_every_job(tmp_path, micro_cfg):
-    assert dry_run_jobs(tmp_path) == rc.expected_job_counts(micro_cfg)
+    assert dry_run_jobs(tmp_path) == rp.expected_job_counts(micro_cfg)
 
 
 def test_outputs_have_the_right_content(study, micro_cfg):
@@ -81,13 +83,13 @@ def test_outputs_have_the_right_content(study, micro_cfg):
     # row), per val-loss job; then one seed-mean row per group of per-seed rows
     g = micro_cfg["benchmarks"]["gsm8k"]
     per_seed, means = summary[summary.seed != "mean"], summary[summary.seed == "mean"]
-    n_greedy = len(rc.eval_jobs(micro_cfg)) * (len(g["scorers"]) + 1)
-    n_passk = len(rc.passk_jobs(micro_cfg)) * (len(micro_cfg["evaluate"]["pass_at_k"]["k"]) + 1)
-    assert (per_seed.scorer == f"maj@{micro_cfg['evaluate']['pass_at_k']['n']}").sum() == len(rc.passk_jobs(micro_cfg))
-    assert len(per_seed) == n_greedy + n_passk + len(rc.val_loss_jobs(micro_cfg))
+    n_greedy = len(rp.eval_jobs(micro_cfg)) * (len(g["scorers"]) + 1)
+    n_passk = len(rp.passk_jobs(micro_cfg)) * (len(micro_cfg["evaluate"]["pass_at_k"]["k"]) + 1)
+    assert (per_seed.scorer == f"maj@{micro_cfg['evaluate']['pass_at_k']['n']}").sum() == len(rp.passk_jobs(micro_cfg))
+    assert len(per_seed) == n_greedy + n_passk + len(rp.val_loss_jobs(micro_cfg))
     group = ["model", "pretrain_tokens", "reward_mode", "rl_step", "benchmark", "subset", "shots", "scorer"]
     assert len(means) == len(per_seed.drop_duplicates(group))
-    n_seeds = {m: len(rc.seeds(micro_cfg, m)) for m in micro_cfg["models"]}
+    n_seeds = {m: len(rs.seeds(micro_cfg, m)) for m in micro_cfg["models"]}
     assert (means["n_seeds"] == means["model"].map(n_seeds)).all() and set(means["n_seeds"]) == {1, 2}
     one_seed = means[means.n_seeds == 1].merge(per_seed, on=group, suffixes=("", "_seed"))
     assert list(one_seed["accuracy"]) == pytest.approx(list(one_seed["accuracy_seed"]))  # the mean of one seed
@@ -115,22 +117,22 @@ def test_outputs_have_the_right_content(study, micro_cfg):
     rows = [json.loads(line) for line in any_records.read_text().splitlines()]
     assert len(rows) == g["n"] and all(set(x["score"]) == set(g["scorers"]) for x in rows)
     # models load like hub models, checkpoints exist where configured, the GRPO log has every step
-    for cell in rc.cells(micro_cfg):
-        base = study / rc.path(micro_cfg, "base_model", **cell._asdict())
+    for cell in rs.cells(micro_cfg):
+        base = study / rs.path(micro_cfg, "base_model", **cell._asdict())
         info = json.loads((base / "pretrain.json").read_text())
         assert (base / "config.json").exists() and info["schedule"] == "wsd"
-        assert info["tokens_trained"] == pytest.approx(rc.budgets(micro_cfg, cell.model)[cell.budget], abs=64)
+        assert info["tokens_trained"] == pytest.approx(rs.budgets(micro_cfg, cell.model)[cell.budget], abs=64)
         # C_pretrain counts the output head: 6·(N + H)·D in pretrain.json and in summary.csv
         n, h, d = info["n_params_non_embedding"], info["head_params"], info["tokens_trained"]
         cell_rows = summary[(summary.model == cell.model) & (summary.pretrain_tokens == d)]
         assert h > 0 and len(cell_rows)
         assert list(cell_rows["c_pretrain"]) == pytest.approx([6 * (n + h) * d] * len(cell_rows))
-    for run in rc.rl_runs(micro_cfg):
-        gdir = study / rc.path(micro_cfg, "grpo", **run._asdict())
+    for run in rs.rl_runs(micro_cfg):
+        gdir = study / rs.path(micro_cfg, "grpo", **run._asdict())
         run_json = json.loads((gdir / "run.json").read_text())
         assert run_json["settings"]["reward_mode"] == run.reward
         assert 0 < run_json["compute"]["head_flops_share"] < 1  # the base model's N, H and the head's share
-        for step in rc.checkpoint_steps(micro_cfg, run.model):
+        for step in rp.checkpoint_steps(micro_cfg, run.model):
             assert (gdir / f"step_{step}" / "config.json").exists()
         tokens = pd.read_csv(gdir / "tokens.csv")
         assert list(tokens["step"]) == list(range(1, micro_cfg["grpo"]["steps"] + 1))
@@ -165,10 +167,10 @@ def test_html_report_has_every_figure_and_caption(study):
 
 
 def test_one_cell_rerun_rebuilds_only_that_job_and_dependents(study, micro_cfg):
-    job = rc.eval_jobs(micro_cfg)[-1]
-    target = study / rc.path(micro_cfg, "eval_summary", **vars(job))
+    job = rp.eval_jobs(micro_cfg)[-1]
+    target = study / rs.path(micro_cfg, "eval_summary", **vars(job))
     records = Path(str(target).replace(".summary.json", ".records.jsonl"))
-    untouched = study / rc.path(micro_cfg, "eval_summary", **vars(rc.eval_jobs(micro_cfg)[0]))
+    untouched = study / rs.path(micro_cfg, "eval_summary", **vars(rp.eval_jobs(micro_cfg)[0]))
     before = untouched.stat().st_mtime_ns
     target.unlink()
     records.unlink()
@@ -177,7 +179,7 @@ def test_one_cell_rerun_rebuilds_only_that_job_and_dependents(study, micro_cfg):
     rel = str(target.relative_to(study))
     rule = (
         "evaluate_endpoint"
-        if job.step in (0, rc.checkpoint_steps(micro_cfg, job.model)[-1])
+        if job.step in (0, rp.checkpoint_steps(micro_cfg, job.model)[-1])
         else "evaluate_intermediate"
     )
     assert dry_run_jobs(study, rel) == {rule: 1}  # the checkpoint's one evaluation job
@@ -265,13 +267,13 @@ def _edited(workdir: Path, edit) -> Path:
 
 def test_a_config_edit_reruns_exactly_what_it_affects(study, micro_cfg):
     """Settings reach jobs through params: editing a key plans the jobs that read it and everything downstream."""
-    n_runs = len(rc.rl_runs(micro_cfg))
+    n_runs = len(rs.rl_runs(micro_cfg))
     downstream = {"aggregate": 1, "fit": 1, "plots": 1, "report_tables": 1, "all": 1}
     lr = _edited(study, lambda c: c["grpo"].update(lr=c["grpo"]["lr"] * 2))
     assert dry_run_jobs(study, config=lr) == {
         "grpo": n_runs,
         "evaluate_endpoint": n_runs,  # the final checkpoints; base models are untouched
-        "evaluate_intermediate": len(rc.checkpoints(micro_cfg, "intermediate")),
+        "evaluate_intermediate": len(rp.checkpoints(micro_cfg, "intermediate")),
         **downstream,
     }
     kl = _edited(study, lambda c: c["grpo"].update(kl_coef=c["grpo"]["kl_coef"] * 10))
@@ -282,7 +284,7 @@ def test_a_config_edit_reruns_exactly_what_it_affects(study, micro_cfg):
         lambda c: c["grpo"].update(reward_modes=[*c["grpo"]["reward_modes"], "flexible"]),
     ):
         added = _edited(study, edit)
-        before, after = rc.expected_job_counts(micro_cfg), rc.expected_job_counts(rc.load_config(added))
+        before, after = rp.expected_job_counts(micro_cfg), rp.expected_job_counts(rc.load_config(added))
         new = {k: after[k] - before.get(k, 0) for k in after if k not in downstream and after[k] > before.get(k, 0)}
         assert new and dry_run_jobs(study, config=added) == {**new, **downstream}
     boot = _edited(study, lambda c: c["fit"].update(bootstrap=c["fit"]["bootstrap"] + 1))
@@ -291,8 +293,8 @@ def test_a_config_edit_reruns_exactly_what_it_affects(study, micro_cfg):
     assert dry_run_jobs(study, config=dpi) == {"plots": 1, "all": 1}
     shots = _edited(study, lambda c: c["benchmarks"]["gsm8k"].update(max_new_tokens=17))
     assert dry_run_jobs(study, config=shots) == {
-        "evaluate_endpoint": len(rc.checkpoints(micro_cfg, "endpoint")),
-        "evaluate_intermediate": len(rc.checkpoints(micro_cfg, "intermediate")),
+        "evaluate_endpoint": len(rp.checkpoints(micro_cfg, "endpoint")),
+        "evaluate_intermediate": len(rp.checkpoints(micro_cfg, "intermediate")),
         **downstream,
     }
     assert dry_run_jobs(study) == {}

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import config as rc
+from . import study as rs
 from .compute import GRPOPasses, cumulative_rl_flops, pretrain_flops
 from .evaluation.run import majority_item_scores, passk_item_scores
 from .hub import head_params_from_config, model_size, resolve_model_path
@@ -65,9 +65,9 @@ def base_compute(cfg: dict, model: str, budget: str, base_dir: Path) -> dict:
     if info_path.exists():
         size = model_size(base_dir)
         n_params, head = size["n_params_non_embedding"], size["head_params"]
-        tokens = float(read_json(info_path).get("tokens_trained", rc.budgets(cfg, model)[budget]))
+        tokens = float(read_json(info_path).get("tokens_trained", rs.budgets(cfg, model)[budget]))
     elif "n_params" in spec:
-        n_params, tokens = float(spec["n_params"]), rc.budgets(cfg, model)[budget]
+        n_params, tokens = float(spec["n_params"]), rs.budgets(cfg, model)[budget]
         head = float(head_params_from_config(resolve_model_path(base_dir)))
     else:
         raise FileNotFoundError(f"{info_path} is missing and models.{model}.n_params is not set")
@@ -121,7 +121,7 @@ class _Tables:
     def meta(self, ck: dict) -> dict:
         """The summary columns that identify one checkpoint ``ck`` (model, seed, budget, reward, step)."""
         base = self.bases[(ck["model"], ck["seed"], ck["budget"])]
-        if ck["reward"] == rc.BASE:
+        if ck["reward"] == rs.BASE:
             c_rl = {0: 0.0}
         else:
             c_rl = self.c_rl[(ck["model"], ck["seed"], ck["budget"], ck["reward"])]

@@ -274,9 +274,10 @@ def _prompts_arguments(p: argparse.ArgumentParser) -> None:
 
 @register("prompts", help="print the exact prompts a config builds, from local rows", arguments=_prompts_arguments)
 def cmd_prompts(args: argparse.Namespace) -> int:
-    from rlscaling.config import benchmark_kind, load_config
+    from rlscaling.config import load_config
     from rlscaling.data import DataSourceError
     from rlscaling.prompts import records_from_rows, render_prompts
+    from rlscaling.study import benchmark_kind
 
     cfg = load_config(existing_file(args.config, "config", CLIError))
     if args.benchmark not in cfg["benchmarks"]:

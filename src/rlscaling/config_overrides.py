@@ -16,7 +16,7 @@ config is validated:
   alternatives of ``oneOf`` / ``anyOf`` / ``allOf``.
 
 Only the keys present in ``--config`` are touched: a string that a config file gave stays as it was. A string that
-cannot be read as the declared type stops the run with a :class:`rlscaling.config.ConfigError` naming the key, the
+cannot be read as the declared type stops the run with a :class:`rlscaling.study.ConfigError` naming the key, the
 value and the type. Keys the schema does not know are left alone (the schema's validation names them).
 """
 
@@ -27,7 +27,7 @@ from collections.abc import Mapping
 
 import yaml
 
-from .config import ConfigError, _key
+from .study import ConfigError, _key
 
 _YAML = yaml.resolver.Resolver()  # PyYAML's implicit scalar types (what a YAML config file reads for bare text)
 _TAG = "tag:yaml.org,2002:"

@@ -31,8 +31,9 @@ from collections.abc import Mapping
 import pandas as pd
 
 from .compute import GRPOPasses, grpo_step_flops
-from .config import grpo_settings
 from .hub import model_budgets
+from .plan import checkpoints, eval_jobs, passk_jobs
+from .study import grpo_settings, rl_runs
 
 DEFAULTS = {
     "gpu": "H100 SXM 80GB",
@@ -138,10 +139,8 @@ def head_params_for_estimate(model: str, a: Mapping) -> float:
 
 
 def grpo_runs(cfg: Mapping, model: str) -> int:
-    """GRPO runs of a model: one per replicate seed x RL budget x reward mode (:func:`rlscaling.config.rl_runs`);
+    """GRPO runs of a model: one per replicate seed x RL budget x reward mode (:func:`rlscaling.study.rl_runs`);
     the model's budgets are checked first (ValueError naming ``models.<m>.budgets.<label>``)."""
-    from .config import rl_runs
-
     model_budgets(cfg["models"][model], model, (cfg.get("pretrain") or {}).get("budgets"))
     return sum(1 for run in rl_runs(dict(cfg)) if run.model == model)
 
@@ -213,8 +212,6 @@ def evaluation_engine_starts(cfg: Mapping) -> dict:
     starts it once per checkpoint. Each start holds the job's GPUs (``models.<m>.resources.evaluate.gpus``) for
     ``gpu_hours.engine_start_s`` seconds (an assumption, not a measurement). Returns job counts and GPU-hours.
     """
-    from .config import checkpoints, eval_jobs, passk_jobs
-
     a = assumptions(cfg)
 
     def gpus(model: str) -> int:

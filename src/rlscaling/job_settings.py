@@ -1,7 +1,7 @@
 """Each job's settings: the pruned copy of the config that one job reads (``params: settings`` of every rule).
 
 Same shape as the config, so job code indexes it as it would the config; Snakemake records it and reruns a job when
-it changes (and only then). Re-exported by ``rlscaling.config``.
+it changes (and only then).
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import copy
 import json
 
-from .config import ConfigError, benchmark_kind, budgets, budgets_detail, cell_seed, grpo_settings
 from .plan import eval_plan
+from .study import ConfigError, benchmark_kind, budgets, budgets_detail, cell_seed, grpo_settings
 
 
 def _prompts(cfg: dict) -> dict:

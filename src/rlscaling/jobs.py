@@ -5,7 +5,7 @@ Two entry points, one per kind of rule:
 - ``setup(snakemake)``: imported first by every ``workflow/scripts/*.py`` (rules that run in the main environment).
 - ``python -m rlscaling.jobs <rule> --settings JSON --threads N key=path ...``: the ``grpo``, ``evaluate_*`` and
   ``val_loss`` rules, run by the interpreter of their backend's environment (``environments.<backend>``), which may
-  lack Snakemake, jsonschema and pydantic: the settings arrive resolved (``rlscaling.config.job_config``), nothing
+  lack Snakemake, jsonschema and pydantic: the settings arrive resolved (``rlscaling.job_settings.job_config``), nothing
   here loads or validates a config. A job whose interpreter cannot import its backend fails at once, naming the
   setting that chooses the interpreter.
 
@@ -109,8 +109,8 @@ def run_grpo(settings: dict, paths: dict, threads: int) -> dict:
 
 
 def run_evaluate(settings: dict, paths: dict, threads: int) -> dict:
-    from .config import parse_checkpoint_id
     from .evaluation.run import evaluate_checkpoint
+    from .plan import parse_checkpoint_id
 
     require_backend(settings["evaluate"]["backend"])
     step = parse_checkpoint_id(paths["checkpoint"]).step

@@ -1,7 +1,6 @@
 """What a config implies for the DAG: the checkpoints, what each one's evaluation job writes, every job count.
 
 Pure functions of the (validated) config, so tests compute from a config alone how many jobs a dry run must show.
-Re-exported by ``rlscaling.config``.
 """
 
 from __future__ import annotations
@@ -10,7 +9,8 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .config import BASE, cells, checkpoint_steps, rl_runs
+from .study import BASE, cells, grpo_settings, rl_runs
+from .training.common import GRPOSettings
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,11 @@ def eval_plan(cfg: dict, plan: str) -> list[EvalItem]:
     if plan == "endpoint" and pk:
         items.append(EvalItem(pk.get("benchmark", "gsm8k"), int(pk.get("shots", 0)), passk=True))
     return items
+
+
+def checkpoint_steps(cfg: dict, model: str) -> list[int]:
+    """RL checkpoints evaluated for a model (sorted, excluding 0 = the base model; the last step always)."""
+    return list(GRPOSettings.from_config(grpo_settings(cfg, model), 0).save_steps)
 
 
 class Checkpoint(NamedTuple):

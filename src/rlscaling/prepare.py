@@ -15,8 +15,8 @@ union, of the size when a procedural source holds fewer than ``n`` unique questi
 
 from __future__ import annotations
 
-from .config import ConfigError
 from .data import ANSWER_KINDS, DataSourceError, NotEnoughRecordsError, load_records, split_names
+from .study import ConfigError
 
 DEFAULT_FEWSHOT_N = 64
 ANSWER_KIND_OF_HF = {"gsm8k": "gsm8k", "math": "math", "mmlu": "mmlu"}

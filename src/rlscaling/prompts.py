@@ -312,9 +312,9 @@ def render_prompts(
     style = prompt_style(cfg)
     truths = [""] * len(items)
     if rl:
-        from .training.verl_data import seed_row_fields
+        from .rewards.seed import seed_rl_answer
 
-        truths = [f"; ground truth {(seed_row_fields(it) if style == 'seed' else it)['answer']!r}" for it in items]
+        truths = [f"; ground truth {seed_rl_answer(it) if style == 'seed' else it['answer']!r}" for it in items]
         rl_train = cfg["data"]["rl_train"]
         texts = [rl_prompt(it, style, bool(rl_train.get("instruction", False)), int(cfg["seed"])) for it in items]
         what = f"GRPO prompt, prompts.style {style}, before the chat template" + (

@@ -47,11 +47,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import BASE
 from .markdown import MISSING, fmt_ci, fmt_pct, md_table
 from .rewards.gsm8k import MODES
 from .rewards.seed import SEED_REWARD_MODES
 from .schemas import validate_summary
+from .study import BASE, benchmark_kind
 from .views import study_view
 
 SEED_SCORERS = {
@@ -165,10 +165,8 @@ class SeedMapping:
 
 def mapping_settings(cfg: Mapping) -> dict:
     """The mapping a config implies (JSON-able): each model -> the last path part of its ``hf_id`` (the model's own
-    name when it has none), each benchmark -> its family (``rlscaling.config.benchmark_kind``), and the config's
+    name when it has none), each benchmark -> its family (``rlscaling.study.benchmark_kind``), and the config's
     ``prompts.style``."""
-    from .config import benchmark_kind
-
     models = {m: str(spec.get("hf_id") or m).rsplit("/", 1)[-1] for m, spec in cfg["models"].items()}
     benchmarks = {b: benchmark_kind(b, spec) for b, spec in cfg["benchmarks"].items()}
     return {"models": models, "benchmarks": benchmarks, "prompt_style": (cfg.get("prompts") or {}).get("style")}

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .config import BASE  # the reward_mode of base-model rows (rl_step 0): shared by every mode's curve
 from .schemas import DIMENSION_DEFAULTS, SEED_MEAN, with_dimensions
+from .study import BASE  # the reward_mode of base-model rows (rl_step 0): shared by every mode's curve
 
 
 def study_view(frame: pd.DataFrame, reward_mode: str | None, seed: str = SEED_MEAN) -> pd.DataFrame:

@@ -1,6 +1,6 @@
 # Shared helpers: results paths, per-job settings, per-backend environments, threads and resources.
 # (Each backend-bound job's interpreter, $RLSCALING_JOB_PYTHON_<NAME>, is exported by the Snakefile.)
-R = rc.results_dir(config)
+R = rs.results_dir(config)
 LOGS = f"{R}/logs"
 BENCH = f"{R}/benchmarks"
 
@@ -8,12 +8,12 @@ BENCH = f"{R}/benchmarks"
 def settings(rule_name):
     """params: the job's resolved settings as canonical JSON, from the wildcards only (so Snakemake records them and
     reruns the job when any of them changes)."""
-    return lambda wildcards: rc.job_settings_json(config, rule_name, **dict(wildcards.items()))
+    return lambda wildcards: rj.job_settings_json(config, rule_name, **dict(wildcards.items()))
 
 
 def conda_env(rule_name):
     """The conda environment file of the backend that runs a rule (used with --software-deployment-method conda)."""
-    return os.path.join(workflow.basedir, rc.conda_env_file(config, rc.backend_of(config, rule_name)))
+    return os.path.join(workflow.basedir, conda_env_file(config, backend_of(config, rule_name)))
 
 
 def threads_for(rule_name):
@@ -25,7 +25,7 @@ def model_resource(rule_name, key, default):
     """Per-model resources (production: GPUs by size) from models.<model>.resources.<rule>.<key>."""
 
     def _get(wildcards):
-        model = wildcards.model if hasattr(wildcards, "model") else rc.parse_checkpoint_id(wildcards.checkpoint)[0]
+        model = wildcards.model if hasattr(wildcards, "model") else rp.parse_checkpoint_id(wildcards.checkpoint)[0]
         spec = (config["models"][model].get("resources") or {}).get(rule_name, {})
         return spec.get(key, default)
 
@@ -33,10 +33,10 @@ def model_resource(rule_name, key, default):
 
 
 def model_dir(ckpt):
-    """Directory holding a checkpoint (an ``rc.Checkpoint``): the base model, or the GRPO run of its reward mode."""
-    if ckpt.reward == rc.BASE:
-        return rc.path(config, "base_model", model=ckpt.model, seed=ckpt.seed, budget=ckpt.budget)
-    return rc.path(config, "grpo", model=ckpt.model, seed=ckpt.seed, budget=ckpt.budget, reward=ckpt.reward)
+    """Directory holding a checkpoint (an ``rp.Checkpoint``): the base model, or the GRPO run of its reward mode."""
+    if ckpt.reward == rs.BASE:
+        return rs.path(config, "base_model", model=ckpt.model, seed=ckpt.seed, budget=ckpt.budget)
+    return rs.path(config, "grpo", model=ckpt.model, seed=ckpt.seed, budget=ckpt.budget, reward=ckpt.reward)
 
 
 # ---- input functions of the rules
@@ -52,15 +52,15 @@ def base_model_inputs(wildcards):
     """A base model's inputs: the corpus and tokenizer, plus its (model, seed) trunk under the WSD schedule."""
     inputs = pretrain_inputs(wildcards)
     if config["pretrain"]["schedule"] == "wsd":
-        inputs["trunk"] = rc.path(config, "trunk", model=wildcards.model, seed=wildcards.seed)
+        inputs["trunk"] = rs.path(config, "trunk", model=wildcards.model, seed=wildcards.seed)
     return inputs
 
 
 def eval_inputs(plan):
-    items = rc.eval_plan(config, plan)
+    items = rp.eval_plan(config, plan)
 
     def _inputs(wildcards):
-        inputs = {"model": model_dir(rc.parse_checkpoint_id(wildcards.checkpoint))}
+        inputs = {"model": model_dir(rp.parse_checkpoint_id(wildcards.checkpoint))}
         for it in items:
             inputs[f"eval_{it.bench}"] = f"{R}/data/eval_{it.bench}.jsonl"
             if it.shots > 0:
@@ -73,7 +73,7 @@ def eval_inputs(plan):
 def eval_outputs(plan):
     return [
         f"{R}/eval/{{checkpoint}}/{it.stem}.{ext}"
-        for it in rc.eval_plan(config, plan)
+        for it in rp.eval_plan(config, plan)
         for ext in ("records.jsonl", "summary.json")
     ]
 
@@ -85,30 +85,30 @@ def eval_dir(wildcards):
 def val_loss_inputs(wildcards):
     src = config["val_loss"]["source"]
     return {
-        "model": rc.path(config, "base_model", **dict(wildcards.items())),
+        "model": rs.path(config, "base_model", **dict(wildcards.items())),
         "texts": f"{R}/data/pretrain_corpus.jsonl" if src == "corpus" else f"{R}/data/val_text.jsonl",
     }
 
 
 def aggregate_inputs(wildcards):
-    ev = [rc.path(config, "eval_summary", **vars(j)) for j in rc.eval_jobs(config)]
-    pk = [rc.path(config, "passk_summary", **vars(j)) for j in rc.passk_jobs(config)]
-    vl = [rc.path(config, "val_loss", **c._asdict()) for c in rc.val_loss_jobs(config)]
+    ev = [rs.path(config, "eval_summary", **vars(j)) for j in rp.eval_jobs(config)]
+    pk = [rs.path(config, "passk_summary", **vars(j)) for j in rp.passk_jobs(config)]
+    vl = [rs.path(config, "val_loss", **c._asdict()) for c in rp.val_loss_jobs(config)]
     return {
         "evals": ev,
         "passk": pk,
         "val_loss": vl,
-        "grpo": [rc.path(config, "grpo", **r._asdict()) for r in rc.rl_runs(config)],
-        "base": [rc.path(config, "base_model", **c._asdict()) for c in rc.cells(config)],
+        "grpo": [rs.path(config, "grpo", **r._asdict()) for r in rs.rl_runs(config)],
+        "base": [rs.path(config, "base_model", **c._asdict()) for c in rs.cells(config)],
     }
 
 
 def seed_comparison_inputs(wildcards):
     """This run's summary and the seed's published table (report.published_results): editing either reruns the
     comparison and what reads it."""
-    return {"summary": f"{R}/summary.csv", "published": rc.published_results_path(config)}
+    return {"summary": f"{R}/summary.csv", "published": rs.published_results_path(config)}
 
 
 def published_inputs(wildcards):
     """The seed comparison for the report tables and the figures, when report.published_results is set."""
-    return {"seed_comparison": f"{R}/seed_comparison.csv"} if rc.published_results_path(config) else {}
+    return {"seed_comparison": f"{R}/seed_comparison.csv"} if rs.published_results_path(config) else {}

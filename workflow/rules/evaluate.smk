@@ -19,7 +19,7 @@ rule evaluate_endpoint:
     benchmark:
         f"{BENCH}/evaluate/{{checkpoint}}.tsv"
     wildcard_constraints:
-        checkpoint=rc.checkpoint_regex(config, "endpoint"),
+        checkpoint=rp.checkpoint_regex(config, "endpoint"),
     conda:
         conda_env("evaluate_endpoint")
     threads: threads_for("evaluate")
@@ -47,7 +47,7 @@ rule evaluate_intermediate:
     benchmark:
         f"{BENCH}/evaluate/{{checkpoint}}.tsv"
     wildcard_constraints:
-        checkpoint=rc.checkpoint_regex(config, "intermediate"),
+        checkpoint=rp.checkpoint_regex(config, "intermediate"),
     conda:
         conda_env("evaluate_intermediate")
     threads: threads_for("evaluate")

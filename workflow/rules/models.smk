@@ -64,7 +64,7 @@ rule grpo:
         runtime=model_resource("grpo", "runtime", 60),
     params:
         settings=settings("grpo"),
-        state=lambda wildcards: rc.path(config, "grpo_state", **dict(wildcards.items())),
+        state=lambda wildcards: rs.path(config, "grpo_state", **dict(wildcards.items())),
     shell:
         "$RLSCALING_JOB_PYTHON_GRPO -m rlscaling.jobs grpo --settings {params.settings:q} --threads {threads}"
         " model={input.model:q} train={input.train:q} out={output:q} state={params.state:q} > {log:q} 2>&1"

@@ -13,11 +13,11 @@ from collections import Counter
 from pathlib import Path
 
 from .. import rewards
-from ..config import benchmark_kind
 from ..io import read_jsonl, write_json, write_jsonl
 from ..metrics import bootstrap_mean_ci, pass_at_k
 from ..prompts import prompt_style
 from ..rewards.seed import seed_truth
+from ..study import benchmark_kind
 
 log = logging.getLogger(__name__)
 

@@ -141,3 +141,10 @@ def seed_truth(kind: str, record: dict) -> str:
     if kind == "math" and "answer" in raw:
         return str(raw["answer"])
     return str(record["answer"])
+
+
+def seed_rl_answer(item: dict) -> str:
+    """The seed's RL ground truth of a GSM8K record: the first ``#### <number>`` of the raw answer, commas removed
+    (:func:`gsm8k_rl_truth`); a record without raw strings keeps its own answer."""
+    raw = item.get("raw") or {}
+    return gsm8k_rl_truth(raw["answer"]) if "answer" in raw else str(item["answer"])

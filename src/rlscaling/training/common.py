@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from rlscaling.config_schema import _schema
 from rlscaling.io import atomic_open
 from rlscaling.rewards import REWARD_MODES
 
@@ -32,8 +33,6 @@ PRECISIONS = ("fp32", "bf16")
 
 def _schema_defaults() -> dict[str, Any]:
     """Defaults of the optional ``grpo`` keys: the config schema's ``default:`` values (the one place they live)."""
-    from ..config import _schema
-
     props = _schema()["properties"]["grpo"]["properties"]
     study_level = ("reward_modes", "budgets")  # DAG dimensions: one run gets one reward_mode, no budget list
     out = {k: v["default"] for k, v in props.items() if "default" in v and k not in study_level}

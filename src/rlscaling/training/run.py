@@ -1,9 +1,9 @@
 """The ``grpo`` rule's job: build RL prompts from the prepared data and hand them to the configured backend.
 
-Both backends read the same settings (``rlscaling.config.job_config(cfg, "grpo", ...)``: the model's merged ``grpo``
-section, the cell's seed, the RL prompt source); rewards come only from ``rlscaling.rewards``. Training state that
-must survive a failed attempt (verl's FSDP checkpoints) lives in ``state_dir``, outside the rule's outputs, because
-Snakemake deletes the outputs of a failed job before it retries it.
+Both backends read the same settings (``rlscaling.job_settings.job_config(cfg, "grpo", ...)``: the model's merged
+``grpo`` section, the cell's seed, the RL prompt source); rewards come only from ``rlscaling.rewards``. Training state
+that must survive a failed attempt (verl's FSDP checkpoints) lives in ``state_dir``, outside the rule's outputs,
+because Snakemake deletes the outputs of a failed job before it retries it.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ def rl_rows(cfg: dict, train_path) -> list[dict]:
     ``#### ``. A seed reward (``grpo.reward_mode`` in :data:`rlscaling.rewards.seed.SEED_REWARD_MODES`) is scored
     against that same comma-free string under either prompt style."""
     from ..prompts import prompt_style, rl_prompt
-    from ..rewards.seed import SEED_REWARD_MODES
-    from .verl_data import seed_rl_answer, seed_row_fields
+    from ..rewards.seed import SEED_REWARD_MODES, seed_rl_answer
+    from .verl_data import seed_row_fields
 
     style = prompt_style(cfg)
     seed_truth = (cfg.get("grpo") or {}).get("reward_mode") in SEED_REWARD_MODES

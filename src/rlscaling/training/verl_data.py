@@ -24,24 +24,17 @@ import os
 from collections.abc import Iterable, Mapping
 
 from ..io import atomic_path
-from ..rewards.seed import gsm8k_rl_truth
+from ..rewards.seed import seed_rl_answer
 
 PARQUET_COLUMNS = ("data_source", "prompt", "ability", "reward_model", "extra_info")
 SEED_DATA_SOURCE = "custom/gsm8k"
 """``data_source`` of the seed's rows from commit 7eec301 on ("avoid default reward")."""
 
 
-def seed_rl_answer(item: Mapping) -> str:
-    """The seed's RL ground truth of a GSM8K record: the first ``#### <number>`` of the raw answer, commas removed
-    (:func:`rlscaling.rewards.seed.gsm8k_rl_truth`); a record without raw strings keeps its own answer."""
-    raw = item.get("raw") or {}
-    return gsm8k_rl_truth(raw["answer"]) if "answer" in raw else str(item["answer"])
-
-
 def seed_row_fields(item: Mapping) -> dict:
-    """What the seed's verl row takes from a GSM8K record besides its prompt: ``answer`` (:func:`seed_rl_answer`),
-    ``data_source`` (:data:`SEED_DATA_SOURCE`) and ``extra_info`` (the raw ``question`` and ``answer``, as verl's
-    preprocessing)."""
+    """What the seed's verl row takes from a GSM8K record besides its prompt: ``answer``
+    (:func:`rlscaling.rewards.seed.seed_rl_answer`), ``data_source`` (:data:`SEED_DATA_SOURCE`) and ``extra_info``
+    (the raw ``question`` and ``answer``, as verl's preprocessing)."""
     raw = item.get("raw") or {}
     extra = {k: str(raw[k]) for k in ("question", "answer") if k in raw}
     return {"answer": seed_rl_answer(item), "data_source": SEED_DATA_SOURCE, "extra_info": extra}

@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from functools import reduce
 from typing import Any
 
-from ..config import grpo_settings
+from ..study import grpo_settings
 from .common import GRPOSettings
 
 # verl's names for our canonical settings (rlscaling.training.common canonicalises low_var_kl -> k3).

@@ -1,0 +1,179 @@
+"""The study a (validated) config defines: its cells, GRPO runs, replicate seeds, job seeds and output paths.
+
+Pure functions of the config, shared by the validation (:mod:`rlscaling.config`), the DAG (:mod:`rlscaling.plan`),
+each job's settings (:mod:`rlscaling.job_settings`) and the job code itself (the GRPO backends read
+:func:`grpo_settings`), so it imports nothing of them: only the schema file (:mod:`rlscaling.config_schema`).
+Every config error is a :class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from pathlib import Path
+from typing import NamedTuple
+
+from .config_schema import ROOT, _schema
+
+# Output path patterns, relative to the results directory.
+PATHS = {
+    "dataset": "data/{dataset}.jsonl",
+    "tokenizer": "tokenizer",
+    "trunk": "models/{model}/seed_{seed}/trunk",
+    "base_model": "models/{model}/seed_{seed}/{budget}/base",
+    "grpo": "grpo/{model}/seed_{seed}/{budget}/{reward}",
+    "grpo_state": "state/grpo/{model}/seed_{seed}/{budget}/{reward}",
+    "eval_records": "eval/{model}/seed_{seed}/{budget}/{reward}/step_{step}/{bench}_{shots}shot.records.jsonl",
+    "eval_summary": "eval/{model}/seed_{seed}/{budget}/{reward}/step_{step}/{bench}_{shots}shot.summary.json",
+    "passk_records": "eval/{model}/seed_{seed}/{budget}/{reward}/step_{step}/{bench}_{shots}shot_passk.records.jsonl",
+    "passk_summary": "eval/{model}/seed_{seed}/{budget}/{reward}/step_{step}/{bench}_{shots}shot_passk.summary.json",
+    "val_loss": "eval/{model}/seed_{seed}/{budget}/base/step_0/val_loss.json",
+    "summary": "summary.csv",
+    "records": "records.parquet",
+    "fits": "fits/fits.json",
+    "allocation": "fits/allocation.csv",
+    "iso_flop": "fits/iso_flop.csv",
+    "summary_md": "summary.md",
+}
+BASE = "base"
+"""The ``{reward}`` path component and ``reward_mode`` column of a base model (step 0, before any RL): not a mode."""
+
+
+class ConfigError(ValueError):
+    """A config value is wrong or inconsistent; the message names the key."""
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "<config>"
+
+
+def published_results_path(cfg: dict) -> str | None:
+    """``report.published_results`` (the seed's published table), relative paths resolved against the workflow
+    directory; None when not configured."""
+    configured = cfg["report"]["published_results"]
+    return None if configured is None else str(ROOT / Path(configured).expanduser())
+
+
+def benchmark_kind(name: str, bench: dict) -> str:
+    """Prompt/scorer family of a benchmark: explicit ``kind`` or the benchmark's name."""
+    kind = bench.get("kind", name)
+    if kind not in ("gsm8k", "math", "mmlu"):
+        raise ConfigError(f"benchmarks.{name}.kind: cannot infer the family of '{name}'; set kind: gsm8k|math|mmlu")
+    return kind
+
+
+def budgets_detail(cfg: dict, model: str) -> dict[str, dict]:
+    """Budgets of a model: label -> ``{tokens, hf_id, revision, annealed}`` (per-model budgets replace
+    ``pretrain.budgets``; a bare number is tokens; ``hf_id`` falls back to ``models.<model>.hf_id``)."""
+    spec = cfg["models"][model]
+    raw = spec.get("budgets") or cfg["pretrain"].get("budgets")
+    if not raw:
+        raise ConfigError(f"models.{model}.budgets: no pre-training budgets (set them here or in pretrain.budgets)")
+    out = {}
+    for label, b in raw.items():
+        b = b if isinstance(b, dict) else {"tokens": b}
+        out[str(label)] = {
+            "tokens": float(b["tokens"]),
+            "hf_id": b.get("hf_id", spec.get("hf_id")),
+            "revision": b.get("revision", "main"),
+            "annealed": bool(b.get("annealed", False)),
+        }
+    return out
+
+
+def budgets(cfg: dict, model: str) -> dict[str, float]:
+    """Pre-training budgets of a model: label -> tokens."""
+    return {label: b["tokens"] for label, b in budgets_detail(cfg, model).items()}
+
+
+class Cell(NamedTuple):
+    """A pre-trained base model: model size, replicate seed and pre-training budget label."""
+
+    model: str
+    seed: int
+    budget: str
+
+
+class RLRun(NamedTuple):
+    """A GRPO run: a cell trained with one reward mode (a scorer name)."""
+
+    model: str
+    seed: int
+    budget: str
+    reward: str
+
+    @property
+    def cell(self) -> Cell:
+        return Cell(self.model, self.seed, self.budget)
+
+
+def seeds(cfg: dict, model: str) -> list[int]:
+    """Replicate seeds of a model: ``models.<model>.seeds``, else ``pretrain.seeds``, else the schema's default."""
+    default = _schema()["properties"]["pretrain"]["properties"]["seeds"]["default"]
+    return [int(s) for s in (cfg["models"][model].get("seeds") or cfg["pretrain"].get("seeds") or default)]
+
+
+def reward_modes(cfg: dict) -> list[str]:
+    """GRPO reward modes (scorer names); the first is the study's primary mode."""
+    return list(cfg["grpo"]["reward_modes"])
+
+
+def rl_budgets(cfg: dict, model: str) -> list[str]:
+    """Budget labels of a model that get GRPO runs (``grpo.budgets``, default every budget), in budget order."""
+    chosen = cfg["grpo"].get("budgets")
+    return [b for b in budgets(cfg, model) if chosen is None or b in chosen]
+
+
+def cells(cfg: dict) -> list[Cell]:
+    """Every pre-trained base model: (model, seed, budget label)."""
+    return [Cell(m, s, b) for m in cfg["models"] for s in seeds(cfg, m) for b in budgets(cfg, m)]
+
+
+def rl_runs(cfg: dict) -> list[RLRun]:
+    """Every GRPO run: each cell of an RL budget x each reward mode."""
+    return [
+        RLRun(m, s, b, r)
+        for m in cfg["models"]
+        for s in seeds(cfg, m)
+        for b in rl_budgets(cfg, m)
+        for r in reward_modes(cfg)
+    ]
+
+
+def cell_seed(cfg: dict, model: str, seed: int, budget: str | None = None) -> int:
+    """A job's RNG seed from (study seed, model, replicate seed[, budget]) only: adding a model, seed or budget
+    changes no other job's seed. Without ``budget``: the seed of a (model, seed) pre-training trunk; GRPO runs of one
+    cell share their seed across reward modes (paired runs)."""
+    key = f"{int(cfg['seed'])}/{model}/seed_{int(seed)}" + ("" if budget is None else f"/{budget}")
+    digest = hashlib.sha256(key.encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def grpo_settings(cfg: dict, model: str, reward: str | None = None) -> dict:
+    """One GRPO run's settings: the ``grpo`` section with the model's overrides applied (``verl`` knobs merged key by
+    key) and ``reward_mode`` = ``reward`` (default: the section's own ``reward_mode``, as in a job's settings, else
+    the primary mode) in place of the study-level lists."""
+    g = copy.deepcopy(cfg["grpo"])
+    modes = g.pop("reward_modes", None)  # a job's pruned config already holds its one reward_mode
+    g.pop("budgets", None)
+    g.pop("seed", None)  # the RL seed reaches a job as its top-level seed (job_settings), not as a GRPO setting
+    g["reward_mode"] = reward or g.get("reward_mode") or modes[0]
+    override = copy.deepcopy(cfg["models"][model].get("grpo") or {})
+    if "verl" in override:
+        g["verl"] = {**(g.get("verl") or {}), **override.pop("verl")}
+    g.update(override)
+    return g
+
+
+def results_dir(cfg: dict) -> str:
+    return cfg.get("results_dir", "results")
+
+
+def path(cfg: dict, key: str, **wildcards) -> str:
+    """A results path from ``PATHS`` with wildcards filled in."""
+    return f"{results_dir(cfg)}/" + PATHS[key].format(**wildcards)
+
+
+def final_targets(cfg: dict) -> list[str]:
+    """What ``rule all`` asks for."""
+    return [path(cfg, "summary"), path(cfg, "fits"), path(cfg, "summary_md"), f"{results_dir(cfg)}/figures"]
