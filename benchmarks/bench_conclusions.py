@@ -22,6 +22,7 @@ The first RL seed is the workdir's own run (the study seed when ``grpo.seed`` is
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -96,6 +97,22 @@ def rl_gains(summaries: dict[int, pd.DataFrame]) -> pd.DataFrame:
     )
 
 
+def split_answers(dirs: dict[int, Path], results: str) -> pd.DataFrame:
+    """Per RL seed: whether a joint law is identified, which, and its compute-optimal pre-training share (with CI)
+    at each allocation budget (``fits/fits.json``, ``fits/allocation.csv``)."""
+    rows = []
+    for rl_seed, d in dirs.items():
+        law = json.loads((d / results / "fits" / "fits.json").read_text())["joint_law"]
+        row = {"rl_seed": rl_seed, "identified": law["identified"], "form": law.get("chosen") or "–"}
+        allocation = pd.read_csv(d / results / "fits" / "allocation.csv")
+        for r in allocation.itertuples():
+            row[f"f_pretrain at {r.budget_flops:.2g} FLOPs"] = (
+                f"{r.f_pretrain:.2f} [{r.f_ci_low:.2f}, {r.f_ci_high:.2f}]"
+            )
+        rows.append(row)
+    return pd.DataFrame(rows).fillna("–")
+
+
 def markdown(frame: pd.DataFrame) -> str:
     """``frame`` as a Markdown table: token counts compact, other floats to one decimal."""
 
@@ -142,6 +159,8 @@ def main(argv=None) -> int:
     print(markdown(findings_across(tables)))
     print("\nRL gain (pp), final checkpoint minus base, seed means, GSM8K 0-shot, all items:\n")
     print(markdown(rl_gains(summaries)))
+    print("\nThe split question per RL seed (fits/fits.json, fits/allocation.csv):\n")
+    print(markdown(split_answers(dirs, results)))
     return 0
 
 

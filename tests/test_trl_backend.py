@@ -283,3 +283,19 @@ def test_completed_run_is_not_redone(tiny_run):
 
     run = run_grpo(tiny_run["model_dir"], _rows(), tiny_run["settings"], tiny_run["out"], reward_fn=must_not_be_called)
     assert run == tiny_run["run"]
+
+
+def test_fingerprint_does_not_depend_on_where_the_workdir_sits(tmp_path, monkeypatch):
+    """A run in a copy of the workdir (same relative base model path) has the same fingerprint; another base model,
+    another fingerprint."""
+    from rlscaling.training.trl_backend import run_fingerprint
+
+    rows, grpo = [{"prompt": "What is 1 + 2?", "answer": "3"}], settings()
+    prints = []
+    for workdir in (tmp_path / "a", tmp_path / "b"):
+        (workdir / "results" / "base").mkdir(parents=True)
+        monkeypatch.chdir(workdir)
+        prints.append(run_fingerprint("results/base", rows, grpo))
+        assert run_fingerprint(workdir / "results" / "base", rows, grpo) == prints[-1]  # absolute, inside
+    assert prints[0] == prints[1]
+    assert run_fingerprint("results/other", rows, grpo) != prints[1]

@@ -239,20 +239,27 @@ def _without_timing(value):
     return value
 
 
+def _same_without_timing(x: Path, y: Path) -> bool:
+    """Equal JSON without :data:`TIMING_KEYS`, or equal CSV tables without those columns."""
+    if x.suffix == ".json":
+        return _without_timing(json.loads(x.read_text())) == _without_timing(json.loads(y.read_text()))
+    if x.suffix == ".csv":
+        a, b = (pd.read_csv(p, dtype=str, keep_default_na=False) for p in (x, y))
+        timing = [c for c in a.columns if c in TIMING_KEYS]
+        return bool(timing) and a.drop(columns=timing).equals(b.drop(columns=timing, errors="ignore"))
+    return False
+
+
 def differing_outputs(a: Path, b: Path) -> list[str]:
     """Relative paths of the files that differ between two results directories (or exist in one only), bytes
-    compared, JSON files compared without :data:`TIMING_KEYS`."""
+    compared; JSON files and CSV tables without :data:`TIMING_KEYS` (keys, columns) when their bytes differ."""
     files = {p.relative_to(root) for root in (a, b) for p in root.rglob("*") if p.is_file()}
     out = []
     for rel in sorted(f for f in files if f.parts[0] not in NOT_OUTPUTS):
         x, y = a / rel, b / rel
         if not (x.exists() and y.exists()):
             out.append(f"{rel} (only in {'b' if y.exists() else 'a'})")
-        elif x.read_bytes() != y.read_bytes():
-            if rel.suffix == ".json" and _without_timing(json.loads(x.read_text())) == _without_timing(
-                json.loads(y.read_text())
-            ):
-                continue
+        elif x.read_bytes() != y.read_bytes() and not _same_without_timing(x, y):
             out.append(str(rel))
     return out
 

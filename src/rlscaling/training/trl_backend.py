@@ -97,12 +97,20 @@ def tokenize_rows(rows: Sequence[Mapping], tokenizer, max_prompt_tokens: int) ->
 
 
 def run_fingerprint(model_dir: str | os.PathLike, rows: Sequence[Mapping], settings: GRPOSettings) -> str:
-    """SHA-256 over the settings, the base model path and the training rows: equal fingerprints, equal runs."""
+    """SHA-256 over the settings, the base model path and the training rows: equal fingerprints, equal runs.
+
+    The path counts relative to the working directory when it lies inside it (Snakemake's workdir), so the same run
+    in another copy of the workdir has the same fingerprint (and ``run.json`` the same bytes)."""
+    path = Path(model_dir).resolve()
+    try:
+        shown = str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        shown = str(path)
     payload = json.dumps(
         {
             "format": RUN_FORMAT,
             "settings": settings.to_dict(),
-            "model_dir": str(Path(model_dir).resolve()),
+            "model_dir": shown,
             "rows": [[r.get("prompt"), r.get("answer")] for r in rows],
         },
         sort_keys=True,
