@@ -95,7 +95,7 @@ def tables(cfg: dict, acc: dict, threshold: float) -> str:
         f"{b} mean [min, max]" for b in rs.budgets(cfg, next(iter(cfg["models"])))) + " |"]  # fmt: skip
     spread.append("|" + " --- |" * (len(spread[0].split("|")) - 2))
     for model in cfg["models"]:
-        budgets = rs.budgets(cfg, model)
+        budgets = list(rs.budgets(cfg, model))
         head = f"| {model} seed | " + " | ".join(budgets) + " | crosses at |"
         lines += [head, "|" + " --- |" * (len(budgets) + 2)]
         crossed_early = 0
