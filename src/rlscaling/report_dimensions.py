@@ -22,9 +22,14 @@ def _select(summary: pd.DataFrame, **where) -> pd.DataFrame:
     return summary[keep]
 
 
+def _base_accuracy(summary: pd.DataFrame) -> pd.DataFrame:
+    """The base models' GSM8K accuracy rows (0-shot, all items, ``custom_flexible``): every seed and the mean."""
+    return _select(summary, reward_mode=BASE, benchmark="gsm8k", subset="all", shots=0, scorer="custom_flexible")
+
+
 def section_seeds(summary: pd.DataFrame) -> list[str]:
     """Base accuracy (custom_flexible, 0-shot, all items) per model x budget: every seed and their mean."""
-    base = _select(summary, reward_mode=BASE, benchmark="gsm8k", subset="all", shots=0, scorer="custom_flexible")
+    base = _base_accuracy(summary)
     if base.empty or base["seed"].nunique() < 2:
         return []
     seeds = sorted((s for s in base["seed"].unique() if s != SEED_MEAN), key=int)
@@ -56,7 +61,7 @@ def floor_replicates(summary: pd.DataFrame) -> list[dict]:
     budgets between teach. One dict per such (model, seed): ``model``, ``seed``, ``top``/``low`` (budget tokens),
     ``top_row``/``low_row`` (the summary rows) and ``others`` (the model's other seeds' rows at the top budget).
     Models with one budget or one seed are skipped: there is no floor to compare with, or no lineage to tell apart."""
-    base = _select(summary, reward_mode=BASE, benchmark="gsm8k", subset="all", shots=0, scorer="custom_flexible")
+    base = _base_accuracy(summary)
     base = base[base["seed"] != SEED_MEAN]
     out = []
     for model, g in base.groupby("model", sort=False):
