@@ -221,14 +221,6 @@ def test_a_vocabulary_too_small_for_the_corpus_is_refused(base):
         rc.check_tokenizer_vocabulary(cfg)
 
 
-def test_joint_law_forms_are_defined_once():
-    from rlscaling.fit import DEFAULT_FORMS
-    from rlscaling.fit.laws import FORMS
-
-    fit = yaml.safe_load(SCHEMA.read_text())["properties"]["fit"]["properties"]["forms"]
-    assert sorted(fit["items"]["enum"]) == sorted(fit["default"]) == sorted(DEFAULT_FORMS) == sorted(FORMS)
-
-
 def test_the_rl_seed_changes_only_the_grpo_jobs(base):
     """``grpo.seed`` re-seeds GRPO runs (paired across reward modes as before) and nothing upstream."""
     rules = {"pretrain": ["model", "seed", "budget"], "pretrain_trunk": ["model", "seed"], "evaluate_endpoint": []}

@@ -9,7 +9,10 @@
 * :mod:`.tan`          Tan et al. (2025) ``err(N, C) = ((C0 * N^r) / C)^(k_max * N / (N + N0))``
 * :mod:`.joint`        compute-only joint laws ``err = f(C_pretrain, C_rl)``
 * :mod:`.size_tokens`  joint laws ``err = f(N, D, C_rl)`` with a Chinchilla pre-training term
-* :mod:`.laws`         one interface over every joint form; :mod:`.crossval` LOSO/LOBO errors beside a no-law baseline
+* :mod:`.transition`, :mod:`.transition_nd`  transition laws: base accuracy a sigmoid in log C_pretrain / in log D
+* :mod:`.law`          ``JointForm``: what a form declares (in its family's ``LAWS``) and is called through
+* :mod:`.laws`         the registry: every family's forms registered once (``FORMS``, ``get_form``)
+* :mod:`.points`       ``StudyPoints``; :mod:`.crossval` LOSO/LOBO errors beside a no-law baseline
 * :mod:`.choose`       which form the data identify (beats the baseline with bootstrap support), forms within noise
 * :mod:`.identify`     parameters at a bound, one-sided intervals, perturbed bootstrap starts, identifiability
 * :mod:`.selection`, :mod:`.validate`  rows of summary.csv, item bootstrap, input checks (file:row, column)
@@ -31,7 +34,7 @@ from .common import (  # noqa: F401
     percentile_ci,
     to_jsonable,
 )
-from .config import DEFAULT_FORMS, FitConfig  # noqa: F401
+from .config import FitConfig  # noqa: F401
 from .crossval import BASELINE, baseline_predict, cross_validate, leave_one_group_out  # noqa: F401
 from .identify import bound_flags, interval  # noqa: F401
 from .joint import (  # noqa: F401
@@ -42,7 +45,7 @@ from .joint import (  # noqa: F401
     leave_one_size_out,
     predict_joint,
 )
-from .laws import FORMS, JointForm, StudyPoints, get_form  # noqa: F401
+from .laws import DEFAULT_FORMS, FAMILIES, FORMS, JointForm, StudyPoints, get_form  # noqa: F401
 from .lse import _lse_loss_batch, _lse_loss_grad, fit_two_factor_power_law  # noqa: F401
 from .power import fit_power_law, power_law  # noqa: F401
 from .selection import (  # noqa: F401

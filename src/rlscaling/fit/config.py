@@ -9,17 +9,7 @@ from typing import Any
 import numpy as np
 
 from .common import FitError, Resampling
-
-DEFAULT_FORMS = (
-    "additive",
-    "interaction",
-    "size_tokens_additive",
-    "size_tokens_ceiling",
-    "transition_additive",
-    "transition_gated",
-    "transition_nd_additive",
-    "transition_nd_gated",
-)
+from .laws import DEFAULT_FORMS, FORMS
 
 
 @dataclass(frozen=True)
@@ -75,6 +65,6 @@ class FitConfig:
             raise FitError(f"config fit.bootstrap must be >= 0, got {self.bootstrap}")
         if any(not b > 0 for b in self.budgets):
             raise FitError(f"config fit.budgets must be positive FLOPs, got {list(self.budgets)}")
-        bad = [f for f in self.forms if f not in DEFAULT_FORMS]
+        bad = [f for f in self.forms if f not in FORMS]
         if bad or not self.forms:
-            raise FitError(f"config fit.forms: unknown or empty {bad or []}; known: {list(DEFAULT_FORMS)}")
+            raise FitError(f"config fit.forms: unknown or empty {bad or []}; known: {list(FORMS)}")

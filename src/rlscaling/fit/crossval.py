@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from .common import FitError
-from .laws import JointForm, StudyPoints
+from .law import JointForm
+from .points import StudyPoints
 
 SCHEMES = {"loso": "model", "lobo": "pretrain_tokens"}
 BASELINE = (

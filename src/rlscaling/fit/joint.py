@@ -18,7 +18,9 @@ import numpy as np
 from .checks import checked_columns, require_distinct, require_points, require_variation
 from .common import NO_RESAMPLING, FitError, Resampling, bootstrap_draws, goodness_of_fit, log_error, param_table
 from .identify import bound_flags, refit_starts, start_rng
+from .law import JointForm
 from .lse import _lse_fit, _LSESpec
+from .points import StudyPoints
 
 JOINT_FORMS: dict[str, _LSESpec] = {
     "additive": _LSESpec(interaction=False, offset=True),
@@ -168,3 +170,24 @@ def leave_one_size_out(
         raise FitError(f"leave-one-size-out ({form}): no size could be held out ({skipped})")
     rmse = float(np.sqrt(np.mean(np.concatenate(errors) ** 2)))
     return {"rmse": rmse, "per_size": per_size, "skipped": skipped}
+
+
+# --------------------------------------------------------------------------------------------------
+# the forms, as the registry (:mod:`.laws`) sees them
+# --------------------------------------------------------------------------------------------------
+
+
+def _fit_points(form: str, pts: StudyPoints, **kw) -> dict:
+    """:func:`fit_joint_law` on the study points' (C_pretrain, C_rl) FLOPs."""
+    return {**fit_joint_law(pts.c_pre, pts.c_rl, pts.y, form, **kw), "variables": ["c_pretrain", "c_rl"]}
+
+
+def _predict_points(form: str, params: Mapping[str, float], *, n, d, c_pre, c_rl) -> np.ndarray:
+    """:func:`predict_joint` (one formula for both forms: ``D`` absent means no interaction); N and D unused."""
+    return predict_joint(params, c_pre, c_rl)
+
+
+LAWS = tuple(
+    JointForm(form, "compute", formula, tuple(joint_param_names(form)), "joint", _fit_points, _predict_points)
+    for form, formula in JOINT_FORMULAS.items()
+)

@@ -27,6 +27,8 @@ from .checks import checked_columns, require_distinct, require_points, require_v
 from .common import NO_RESAMPLING, FitError, Resampling, goodness_of_fit, log_error, param_table
 from .huber import fit_huber, grid_starts
 from .identify import bound_flags, refit_starts, start_rng
+from .law import JointForm
+from .points import StudyPoints
 
 FORMULAS = {
     "size_tokens_additive": "err = E + A/N^alpha + B/D^beta + G*(C_rl + C0)^-gamma",
@@ -384,3 +386,38 @@ def _bootstrap(form, model, X, ly, logerr, theta, sc, delta, resampling: Resampl
         return _to_params(form, fit_huber(model, X, ly, delta, bounds, starts(), w=w, tight=False)[0], sc)
 
     return bootstrap_loop(bootstrap, refit, P, form, False)
+
+
+# --------------------------------------------------------------------------------------------------
+# the forms, as the registry (:mod:`.laws`) sees them
+# --------------------------------------------------------------------------------------------------
+
+
+def _fit_points(form: str, pts: StudyPoints, **kw) -> dict:
+    """:func:`fit_size_tokens_law` on the study points' N (parameters), D (tokens) and C_rl (FLOPs)."""
+    return fit_size_tokens_law(pts.n, pts.d, pts.c_rl, pts.y, form, **kw).as_dict()
+
+
+def _predict_points(form: str, params: Mapping[str, float], *, n, d, c_pre, c_rl) -> np.ndarray:
+    """Accuracy ``1 - size_tokens_error`` at N, D and C_rl; C_pretrain unused."""
+    return 1.0 - size_tokens_error(form, params, n, d, c_rl)
+
+
+def _optimal_size(form: str, params: Mapping[str, float], c_pre, c_rl, n_bounds, heads) -> tuple:
+    """Chinchilla's optimum (:func:`compute_optimal_size`): independent of the form, of C_rl and of ``n_bounds``."""
+    return compute_optimal_size(params, c_pre, heads)
+
+
+LAWS = tuple(
+    JointForm(
+        form,
+        "size_tokens",
+        formula,
+        tuple(PARAM_NAMES[form]),
+        "size_tokens",
+        _fit_points,
+        _predict_points,
+        _optimal_size,
+    )
+    for form, formula in FORMULAS.items()
+)

@@ -42,6 +42,8 @@ from .checks import checked_columns, require_distinct, require_points, require_v
 from .common import NO_RESAMPLING, FitError, Resampling, bootstrap_draws, goodness_of_fit, param_table
 from .huber import fit_huber, grid_starts
 from .identify import bound_flags, refit_starts, start_rng
+from .law import JointForm
+from .points import StudyPoints
 
 TRANSITION_FORMULAS = {
     "transition_additive": "acc = L + (U - L)*sig(k*ln(C_pre/C_mid)) + G*C_rl/(C_rl + C_half)",
@@ -338,3 +340,26 @@ def fit_transition_law(
         "C_mid",
     )
     return fit_transition_engine(law, _Data.of(c_pre, c_rl), y, delta, resampling)
+
+
+# --------------------------------------------------------------------------------------------------
+# the forms, as the registry (:mod:`.laws`) sees them
+# --------------------------------------------------------------------------------------------------
+
+
+def _fit_points(form: str, pts: StudyPoints, **kw) -> dict:
+    """:func:`fit_transition_law` on the study points' (C_pretrain, C_rl) FLOPs."""
+    return {**fit_transition_law(pts.c_pre, pts.c_rl, pts.y, form, **kw), "variables": ["c_pretrain", "c_rl"]}
+
+
+def _predict_points(form: str, params: Mapping[str, float], *, n, d, c_pre, c_rl) -> np.ndarray:
+    """:func:`predict_transition` at C_pretrain and C_rl FLOPs; N and D unused."""
+    return predict_transition(form, params, c_pre, c_rl)
+
+
+LAWS = tuple(
+    JointForm(
+        form, "compute", formula, TRANSITION_PARAMS, "transition", _fit_points, _predict_points, is_transition=True
+    )
+    for form, formula in TRANSITION_FORMULAS.items()
+)

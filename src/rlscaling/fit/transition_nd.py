@@ -34,7 +34,17 @@ from scipy.special import expit
 from ..compute import HeadParams, pretrain_tokens
 from .checks import checked_columns, require_distinct, require_points, require_variation
 from .common import NO_RESAMPLING, FitError, Resampling
-from .transition import Transition, _Data, base_rise, fit_transition_engine, rl_fraction, transition_accuracy
+from .law import JointForm
+from .points import StudyPoints
+from .transition import (
+    FIXED_PARAMS,
+    Transition,
+    _Data,
+    base_rise,
+    fit_transition_engine,
+    rl_fraction,
+    transition_accuracy,
+)
 
 _SIG = "sig(k*(ln(D/D_mid0) + a*ln(N/N_ref)))"
 TRANSITION_ND_FORMULAS = {
@@ -186,3 +196,35 @@ def _best_log_size(objective, lo: float, hi: float, knots) -> float:
         if res.success and -res.fun > vals[i]:
             return float(res.x)
     return float(x[i])
+
+
+# --------------------------------------------------------------------------------------------------
+# the forms, as the registry (:mod:`.laws`) sees them
+# --------------------------------------------------------------------------------------------------
+
+
+def _fit_points(form: str, pts: StudyPoints, **kw) -> dict:
+    """:func:`fit_transition_nd_law` on the study points' N (parameters), D (tokens) and C_rl (FLOPs)."""
+    return fit_transition_nd_law(pts.n, pts.d, pts.c_rl, pts.y, form, **kw)
+
+
+def _predict_points(form: str, params: Mapping[str, float], *, n, d, c_pre, c_rl) -> np.ndarray:
+    """:func:`predict_transition_nd` at N, D and C_rl; C_pretrain unused."""
+    return predict_transition_nd(form, params, n, d, c_rl)
+
+
+LAWS = tuple(
+    JointForm(
+        form,
+        "size_tokens",
+        formula,
+        TRANSITION_ND_PARAMS,
+        "transition_nd",
+        _fit_points,
+        _predict_points,
+        compute_optimal_size_nd,
+        fixed_params=FIXED_PARAMS,
+        is_transition=True,
+    )
+    for form, formula in TRANSITION_ND_FORMULAS.items()
+)
