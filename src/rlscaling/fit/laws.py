@@ -7,11 +7,10 @@ order the forms are fitted, reported and listed by the config schema's ``fit.for
 :mod:`.crossval`, :mod:`.identify`, :mod:`rlscaling.allocate`, the fit figures -- looks it up with
 :func:`get_form` or iterates :data:`FORMS`.
 
-* :mod:`.joint`          compute-only power laws ``err = f(C_pretrain, C_rl)``: ``additive``, ``interaction``
-* :mod:`.size_tokens`    Chinchilla-style ``err = f(N, D, C_rl)``: ``size_tokens_additive``, ``size_tokens_ceiling``
-* :mod:`.transition`     base accuracy a sigmoid in log C_pretrain: ``transition_additive``, ``transition_gated``
-* :mod:`.transition_nd`  a sigmoid in log D with a size-dependent midpoint: ``transition_nd_additive``,
-  ``transition_nd_gated``
+* :mod:`.joint`          compute-only power laws ``err = f(C_pretrain, C_rl)``
+* :mod:`.size_tokens`    Chinchilla-style laws ``err = f(N, D, C_rl)``
+* :mod:`.transition`     base accuracy a sigmoid in log C_pretrain, plus an RL gain
+* :mod:`.transition_nd`  base accuracy a sigmoid in log D with a size-dependent midpoint, plus an RL gain
 
 Units: N parameters, D tokens, C FLOPs, accuracy fraction.
 """
