@@ -65,8 +65,8 @@ def test_every_family_declares_its_forms_once():
 
 
 def test_an_unknown_form_is_refused_with_the_known_ones():
-    with pytest.raises(FitError, match=r"unknown joint-law form 'power_product'; known: \['additive', 'interaction'"):
-        R.get_form("power_product")
+    with pytest.raises(FitError, match=r"unknown joint-law form 'no_such_law'; known: \['additive', 'interaction'"):
+        R.get_form("no_such_law")
     with pytest.raises(FitError, match=r"config fit.forms: unknown or empty \['nope'\]; known: \['additive'"):
         FitConfig.from_mapping({"forms": ["additive", "nope"]})
 

@@ -24,7 +24,8 @@ from .points import StudyPoints
 
 __all__ = ["DEFAULT_FORMS", "FAMILIES", "FORMS", "JointForm", "StudyPoints", "get_form", "register"]
 
-FAMILIES = (joint, size_tokens, transition, transition_nd)  # the one registration: a new family is one entry here
+# the one registration: a new family module is one entry here (its forms are listed in this order)
+FAMILIES = (joint, size_tokens, transition, transition_nd)
 
 
 def register(*families) -> dict[str, JointForm]:
