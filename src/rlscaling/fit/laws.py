@@ -12,6 +12,10 @@ order the forms are fitted, reported and listed by the config schema's ``fit.for
 * :mod:`.transition`     base accuracy a sigmoid in log C_pretrain, plus an RL gain
 * :mod:`.transition_nd`  base accuracy a sigmoid in log D with a size-dependent midpoint, plus an RL gain
 
+Adding a form: a ``JointForm`` in its family's ``LAWS`` (a new family: its own module with ``LAWS`` and one entry in
+:data:`FAMILIES`), its name in the schema's ``fit.forms`` enum and default (``tests/test_fit_laws.py`` fails until
+they agree), and its true parameters in that test's ``TRUTH`` (every registered form must recover them).
+
 Units: N parameters, D tokens, C FLOPs, accuracy fraction.
 """
 
