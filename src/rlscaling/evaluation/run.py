@@ -18,6 +18,7 @@ from ..metrics import bootstrap_mean_ci, pass_at_k
 from ..prompts import prompt_style
 from ..rewards.seed import seed_truth
 from ..study import benchmark_kind
+from ..tasks import family
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,8 @@ def build_eval_prompts(
     """The evaluation prompts of one benchmark and shot count (``rlscaling.prompts.build_prompts``)."""
     from .. import prompts
 
-    gsm8k_instruction = instruction and kind == "gsm8k"  # the instruction key is GSM8K's (others never read it)
-    return prompts.build_prompts(items, pool or [], shots, seed, kind, instruction=gsm8k_instruction, style=style)
+    with_instruction = instruction and family(kind).instruction  # a family without one never reads the key
+    return prompts.build_prompts(items, pool or [], shots, seed, kind, instruction=with_instruction, style=style)
 
 
 def generate(
