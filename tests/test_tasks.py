@@ -104,6 +104,10 @@ def test_bad_registrations_are_refused(monkeypatch):
         tasks.register(tasks.Family("other", "Other", (tasks.Scorer("strict", noop),), "strict"))
     with pytest.raises(ValueError, match="default scorer 'y' is not one of"):
         tasks.Family("other", "Other", (tasks.Scorer("x", noop),), "y")
+    with pytest.raises(ValueError, match=r"GRPO rewards \['x'\] are not scorers of rlscaling.rewards"):
+        tasks.Family("other", "Other", (tasks.Scorer("x", noop, reward=True),), "x")
+    with pytest.raises(ValueError, match=r"unknown scorer for gsm8k 'math_verify'; registered: strict, flexible"):
+        tasks.family("gsm8k").scorer("math_verify")
     with pytest.raises(ValueError, match="duplicate scorer names"):
         tasks.Family("other", "Other", (tasks.Scorer("x", noop), tasks.Scorer("x", noop)), "x")
 

@@ -74,6 +74,19 @@ class Family:
             raise ValueError(f"family {self.kind!r}: duplicate scorer names in {list(names)}")
         if self.default_scorer not in names:
             raise ValueError(f"family {self.kind!r}: default scorer {self.default_scorer!r} is not one of {names}")
+        unreachable = [s.name for s in self.scorers if s.reward and s.name not in rewards.ALL_SCORERS]
+        if unreachable:
+            raise ValueError(
+                f"family {self.kind!r}: GRPO rewards {unreachable} are not scorers of rlscaling.rewards (verl's "
+                "compute_score and TRL's reward functions reach a reward by name there)"
+            )
+
+    def scorer(self, name: str) -> Scorer:
+        """The family's scorer ``name``; any other name -> ValueError naming it and the family's scorers."""
+        for s in self.scorers:
+            if s.name == name:
+                return s
+        raise _unknown(f"scorer for {self.kind}", name, self.scorer_names())
 
     def scorer_names(self, *, seed: bool | None = None) -> tuple[str, ...]:
         """Scorer names in display order; ``seed=False``: the project's only, ``seed=True``: the seed's only."""
