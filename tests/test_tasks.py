@@ -174,3 +174,11 @@ def test_without_the_family_its_rows_have_no_headline_section():
     from rlscaling import report
 
     assert "JSON QA" not in report.render_summary_md(_jsonqa_summary())
+
+
+def test_a_benchmark_not_named_after_its_family_gets_its_headline_section():
+    from rlscaling import report
+
+    summary = _jsonqa_summary().assign(benchmark="gsm8k_hard", scorer="custom_flexible")
+    md = report.render_summary_md(summary)
+    assert "### gsm8k_hard (0-shot, `custom_flexible`)" in md

@@ -97,7 +97,7 @@ def _section_gains(summary, records, settings: GainSettings, labels) -> list[str
         "After RL [95% CI]",
         f"Gain {ci}",
     ]
-    for benchmark, scorer in default_scorers().items():
+    for benchmark, scorer in _headline_benchmarks(summary):
         present = summary[
             (summary["benchmark"] == benchmark) & (summary["scorer"] == scorer) & (summary["subset"] == "all")
         ]
@@ -113,6 +113,18 @@ def _section_gains(summary, records, settings: GainSettings, labels) -> list[str
             _gain_ci_note(table, records is not None, settings),
             "",
         ]
+    return out
+
+
+def _headline_benchmarks(summary: pd.DataFrame) -> list[tuple[str, str]]:
+    """``(benchmark, headline scorer)`` of every benchmark with ``subset == "all"`` rows under a registered family's
+    headline scorer (scorer names are unique across families, so a benchmark not named after its family is found
+    too): family by family in registration order; within one, the benchmark named after it first, then by name."""
+    rows = summary[summary["subset"] == "all"]
+    out = []
+    for kind, scorer in default_scorers().items():
+        names = set(rows.loc[rows["scorer"] == scorer, "benchmark"])
+        out += [(b, scorer) for b in sorted(names, key=lambda b: (b != kind, b))]
     return out
 
 
