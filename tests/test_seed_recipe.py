@@ -230,11 +230,10 @@ def test_seed_ground_truths():
 def test_seed_scorers_are_registered_beside_the_projects():
     for kind, names in (("gsm8k", sd.SEED_GSM8K), ("math", sd.SEED_MATH), ("mmlu", sd.SEED_MMLU)):
         assert set(names) <= set(rewards.SCORERS[kind])
-    from rlscaling.labels import SCORER_LABELS
-    from rlscaling.plots.style import SCORER_COLORS
+    from rlscaling import tasks
 
-    assert all(s in SCORER_LABELS for s in sd.SEED_SCORERS)
-    assert all(s in SCORER_COLORS for s in sd.SEED_GSM8K)
+    assert all(tasks.scorer(s).seed and tasks.scorer(s).label is not None for s in sd.SEED_SCORERS)
+    assert all(tasks.scorer(s).color is not None for s in sd.SEED_GSM8K)
 
 
 def test_records_gain_the_seed_answer_only_with_seed_scorers():

@@ -22,7 +22,6 @@ import os
 
 import yaml
 
-from . import rewards
 from .config_overrides import coerce_overrides
 from .config_schema import ROOT, YAML_LOADER, _schema
 from .job_settings import job_config
@@ -37,6 +36,7 @@ from .study import (
     published_results_path,
     seeds,
 )
+from .tasks import family
 from .tensor_parallel import tensor_parallel_problems
 from .training.common import GRPOSettings, check_data_budget
 from .training.verl_backend import build_overrides
@@ -156,7 +156,7 @@ def _check_evaluation(cfg: dict) -> None:
     """Scorers suit their benchmark, pass@k names a benchmark and k <= n, validation windows fit."""
     for name, bench in cfg["benchmarks"].items():
         kind = benchmark_kind(name, bench)
-        allowed = rewards.SCORERS[kind]
+        allowed = family(kind).scorer_names()
         wrong = [s for s in bench["scorers"] if s not in allowed]
         if wrong:
             raise ConfigError(f"benchmarks.{name}.scorers: {wrong} do not score {kind}; choose from {list(allowed)}")
@@ -180,8 +180,11 @@ def _check_evaluation(cfg: dict) -> None:
     if cfg["prompts"]["style"] == "seed":
         for name, bench in cfg["benchmarks"].items():
             few = [k for k in set(bench["shots"]) | set(bench.get("shots_intermediate") or []) if k > 0]
-            if benchmark_kind(name, bench) == "math" and few:
-                raise ConfigError(f"benchmarks.{name}.shots: prompts.style seed has a 0-shot MATH prompt only ({few})")
+            kind = benchmark_kind(name, bench)
+            if not family(kind).seed_few_shot and few:
+                raise ConfigError(
+                    f"benchmarks.{name}.shots: prompts.style seed has a 0-shot {family(kind).title} prompt only ({few})"
+                )
 
 
 def _check_published_results(cfg: dict) -> None:

@@ -44,7 +44,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 from rlscaling import procedural
 from rlscaling.dataset_records import (  # noqa: F401  (re-exported: the record API of rlscaling.data)
-    ANSWER_KINDS,
     LETTERS,
     OPTIONAL_FIELDS,
     QUESTION_FIELDS,
@@ -61,6 +60,7 @@ from rlscaling.dataset_records import (  # noqa: F401  (re-exported: the record 
     wikitext_pages,
 )
 from rlscaling.io import iter_jsonl
+from rlscaling.tasks import kinds
 
 KINDS = ("hf", "procedural", "jsonl")
 HF_OPTIONS = ("data_dir",)
@@ -383,12 +383,12 @@ def load_records(
     their size, else everything; ``procedural:`` sources generate exactly ``n`` items (``n`` is
     required there; ``NotEnoughRecordsError`` if their question space is too small). ``split`` may be a union
     ``"a+b"`` (:func:`split_names`). A ``jsonl:`` file is one split: ``split`` is ignored for it. With ``kind``
-    (one of ``ANSWER_KINDS``) every record of the source, not only the subsample, must pass
+    (a benchmark family, :func:`rlscaling.tasks.kinds`) every record of the source, not only the subsample, must pass
     :func:`check_answer`.
     """
     source_kind, name, options = parse_spec(spec)
-    if kind is not None and kind not in ANSWER_KINDS:
-        raise ValueError(f"answer kind {kind!r}: expected one of {', '.join(ANSWER_KINDS)} or None")
+    if kind is not None and kind not in kinds():
+        raise ValueError(f"answer kind {kind!r}: expected one of {', '.join(kinds())} or None")
     if n is not None and n < 0:
         raise DataSourceError(f"{spec}: n must be >= 0, got {n}")
     if source_kind == "jsonl":

@@ -14,12 +14,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rlscaling.rewards import canonical_number, extract_boxed
+from rlscaling.tasks import kinds
 
 QUESTION_FIELDS = ("id", "question", "answer")  # required; the rest default to None
 OPTIONAL_FIELDS = ("solution", "subject", "level", "choices", "source")
 LETTERS = "ABCD"
-ANSWER_KINDS = ("gsm8k", "math", "mmlu")
-"""Answer families a question record can be checked against (the benchmark kinds of the config)."""
 
 
 class DataSourceError(ValueError):
@@ -86,27 +85,38 @@ def check_answer(rec: dict, kind: str, where: str) -> dict:
     - ``math``: a non-empty answer; one given as ``\\boxed{...}`` must have a non-empty box.
     - ``mmlu``: ``choices`` (2-4 strings) and a letter answer among them.
 
-    A text record (no ``question``) is refused for every kind. ``where`` prefixes every error.
+    A text record (no ``question``) is refused for every kind. ``where`` prefixes every error. ``kind`` must be a
+    registered benchmark family (:func:`rlscaling.tasks.kinds`) with a check in :data:`ANSWER_CHECKS`.
     """
-    if kind not in ANSWER_KINDS:
-        raise ValueError(f"answer kind {kind!r}: expected one of {', '.join(ANSWER_KINDS)}")
+    if kind not in kinds() or kind not in ANSWER_CHECKS:
+        raise ValueError(f"answer kind {kind!r}: expected one of {', '.join(k for k in kinds() if k in ANSWER_CHECKS)}")
     if "question" not in rec:
         raise DataSourceError(f"{where}: a text record (no 'question'), but {kind} items need question and answer")
+    return ANSWER_CHECKS[kind](rec, where)
+
+
+def _check_number_answer(rec: dict, where: str) -> dict:
     answer = rec["answer"]
-    if kind == "gsm8k":
-        number = canonical_number(answer)
-        if number is None:
-            raise DataSourceError(
-                f"{where}: answer {answer!r} is not a number the GSM8K scorers can match "
-                "(expected one decimal number such as '72', '1,234', '-3.5', '$20'; "
-                "no words, NaN, fractions or exponents)"
-            )
-        return {**rec, "answer": number}
-    if kind == "math":
-        boxed = extract_boxed(answer)
-        if not answer.strip() or (boxed is not None and not boxed.strip()):
-            raise DataSourceError(f"{where}: MATH answer {answer!r} is empty")
-        return {**rec, "answer": canonical_answer(answer)}
+    number = canonical_number(answer)
+    if number is None:
+        raise DataSourceError(
+            f"{where}: answer {answer!r} is not a number the GSM8K scorers can match "
+            "(expected one decimal number such as '72', '1,234', '-3.5', '$20'; "
+            "no words, NaN, fractions or exponents)"
+        )
+    return {**rec, "answer": number}
+
+
+def _check_latex_answer(rec: dict, where: str) -> dict:
+    answer = rec["answer"]
+    boxed = extract_boxed(answer)
+    if not answer.strip() or (boxed is not None and not boxed.strip()):
+        raise DataSourceError(f"{where}: MATH answer {answer!r} is empty")
+    return {**rec, "answer": canonical_answer(answer)}
+
+
+def _check_choice_answer(rec: dict, where: str) -> dict:
+    answer = rec["answer"]
     choices = rec.get("choices")
     if not choices:
         raise DataSourceError(f"{where}: MMLU items need 'choices' (a list of 2-4 strings) and a letter answer")
@@ -114,6 +124,11 @@ def check_answer(rec: dict, kind: str, where: str) -> dict:
     if answer not in letters:
         raise DataSourceError(f"{where}: answer {answer!r} is not a choice letter in {letters!r}")
     return rec
+
+
+ANSWER_CHECKS = {"gsm8k": _check_number_answer, "math": _check_latex_answer, "mmlu": _check_choice_answer}
+"""Benchmark family -> its answer check ``(record, where) -> record with its canonical answer``; one per registered
+family (tests/test_tasks.py)."""
 
 
 # --------------------------------------------------------------------------- row converters (pure)

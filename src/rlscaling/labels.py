@@ -1,4 +1,5 @@
-"""How the study's models, benchmarks and scorers are named in tables and figures (no plotting library needed).
+"""How the study's models are named in tables and figures (no plotting library needed); benchmark titles, scorer
+labels and headline scorers are the benchmark families' (:mod:`rlscaling.tasks`).
 
 A *model* is a ``(model, pretrain_tokens)`` pair; its label adds the budget (``tiny-l · 6e5 tok``) only when the
 size was pre-trained on several budgets. "Base" is ``rl_step == 0``; "final" is the largest ``rl_step`` of that
@@ -13,21 +14,6 @@ import pandas as pd
 
 from .schemas import validate_summary
 
-GSM8K_SCORERS = ("strict", "flexible", "custom_flexible")
-DEFAULT_SCORER = {"gsm8k": "custom_flexible", "math": "math_verify", "mmlu": "mmlu_letter"}
-BENCHMARK_TITLES = {"gsm8k": "GSM8K", "math": "MATH", "mmlu": "MMLU", "wikitext": "WikiText-2"}
-SCORER_LABELS = {
-    "strict": "strict (#### format)",
-    "flexible": "flexible (last number)",
-    "custom_flexible": "custom flexible (cut at ####)",
-    "math_verify": "math-verify",
-    "mmlu_letter": "answer letter",
-    "seed_strict": "seed's strict (verl 0.5, last 300 chars)",
-    "seed_flexible": "seed's flexible (verl 0.5, last 300 chars)",
-    "seed_custom_flexible": "seed's custom flexible (#### + 5 chars)",
-    "seed_math": "seed's MATH (custom flexible, string match)",
-    "seed_mmlu_letter": "seed's answer letter (4 patterns)",
-}
 PASS_AT_K = re.compile(r"^pass@(\d+)$")
 MAJ_AT_N = re.compile(r"^maj@(\d+)$")  # majority vote over n samples (aggregate rows)
 

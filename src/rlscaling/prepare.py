@@ -15,11 +15,11 @@ union, of the size when a procedural source holds fewer than ``n`` unique questi
 
 from __future__ import annotations
 
-from .data import ANSWER_KINDS, DataSourceError, NotEnoughRecordsError, load_records, split_names
+from .data import DataSourceError, NotEnoughRecordsError, load_records, split_names
 from .study import ConfigError
+from .tasks import kind_of_hub_dataset, kinds
 
 DEFAULT_FEWSHOT_N = 64
-ANSWER_KIND_OF_HF = {"gsm8k": "gsm8k", "math": "math", "mmlu": "mmlu"}
 """``hf:<name>`` sources whose answer kind is known without configuration."""
 
 
@@ -47,9 +47,9 @@ def dataset_spec(cfg: dict, name: str) -> dict:
             raise ConfigError(f"dataset '{name}': no benchmark '{bench}' in benchmarks ({sorted(cfg['benchmarks'])})")
         b = cfg["benchmarks"][bench]
         kind = b.get("kind", bench)
-        if kind not in ANSWER_KINDS:
+        if kind not in kinds():
             raise ConfigError(
-                f"benchmarks.{bench}.kind: cannot infer the family of '{bench}'; set kind: {'|'.join(ANSWER_KINDS)}"
+                f"benchmarks.{bench}.kind: cannot infer the family of '{bench}'; set kind: {'|'.join(kinds())}"
             )
         if role == "eval":
             return {
@@ -103,18 +103,18 @@ def _seed(value, default: int) -> int:
 def _rl_train_kind(d: dict) -> str:
     """Answer kind of the RL prompts: ``data.rl_train.kind``, else inferred from the source, else ``ConfigError``."""
     if d.get("kind") is not None:
-        if d["kind"] not in ANSWER_KINDS:
-            raise ConfigError(f"data.rl_train.kind: {d['kind']!r} is not one of {', '.join(ANSWER_KINDS)}")
+        if d["kind"] not in kinds():
+            raise ConfigError(f"data.rl_train.kind: {d['kind']!r} is not one of {', '.join(kinds())}")
         return d["kind"]
     source_kind, _, rest = str(d["source"]).partition(":")
     if source_kind == "procedural":
         return "gsm8k"  # every procedural task has one-number answers
     name = rest.partition("?")[0]
-    if source_kind == "hf" and name in ANSWER_KIND_OF_HF:
-        return ANSWER_KIND_OF_HF[name]
+    if source_kind == "hf" and kind_of_hub_dataset(name) is not None:
+        return kind_of_hub_dataset(name)
     raise ConfigError(
         f"data.rl_train.kind: cannot tell which scorer the answers of {d['source']!r} must suit; "
-        f"set kind: {'|'.join(ANSWER_KINDS)}"
+        f"set kind: {'|'.join(kinds())}"
     )
 
 

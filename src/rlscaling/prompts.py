@@ -27,10 +27,11 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rlscaling.tasks import families, family, kinds
+
 #: verl's GSM8K instruction (examples/data_preprocess/gsm8k.py), appended to the evaluated question.
 GSM8K_INSTRUCTION = 'Let\'s think step by step and output the final answer after "####".'
 MATH_INSTRUCTION = "Put your final answer within \\boxed{}."
-BENCHMARKS = ("gsm8k", "math", "mmlu")
 LETTERS = "ABCD"
 STYLES = ("consistent", "seed")
 """Values of ``prompts.style`` (see the module docstring and the config schema)."""
@@ -199,13 +200,29 @@ def seed_mmlu_prompt(item: Mapping[str, Any], pool: Sequence[Mapping[str, Any]] 
     return prompt + f"Q: {_seed_mmlu_question(item)}\nA: "
 
 
+PROMPTS = {"gsm8k": gsm8k_prompt, "math": math_prompt, "mmlu": mmlu_prompt}
+"""Benchmark family -> its ``consistent`` prompt ``(item, pool, shots, seed[, instruction=True]) -> str``; one per
+registered family (:mod:`rlscaling.tasks`; tests/test_tasks.py). Only a family whose ``instruction`` is set is passed
+``instruction``."""
+SEED_PROMPTS = {
+    "gsm8k": lambda item, pool, shots: seed_gsm8k_prompt(item, pool or [], shots),
+    "math": lambda item, pool, shots: seed_math_prompt(item, shots),
+    "mmlu": seed_mmlu_prompt,
+}
+"""Benchmark family -> the seed study's prompt ``(item, pool, shots) -> str``; one per registered family."""
+
+
+def _prompt_family(benchmark: str, table: Mapping[str, Any]):
+    if benchmark not in kinds() or benchmark not in table:
+        known = [k for k in kinds() if k in table]
+        raise ValueError(f"unknown benchmark {benchmark!r}; prompts exist for {', '.join(known)}")
+    return family(benchmark)
+
+
 def seed_prompt(item: Mapping[str, Any], pool: Sequence[Mapping[str, Any]] | None, shots: int, benchmark: str) -> str:
     """The seed study's evaluation prompt of one item (no chat template; see the ``seed_*_prompt`` functions)."""
-    if benchmark == "gsm8k":
-        return seed_gsm8k_prompt(item, pool or [], shots)
-    if benchmark == "math":
-        return seed_math_prompt(item, shots)
-    return seed_mmlu_prompt(item, pool, shots)
+    _prompt_family(benchmark, SEED_PROMPTS)
+    return SEED_PROMPTS[benchmark](item, pool, shots)
 
 
 def rl_prompt(item: Mapping[str, Any], style: str, instruction: bool = False, seed: int = 0) -> str:
@@ -226,22 +243,21 @@ def build_prompts(
     instruction: bool = False,
     style: str = "consistent",
 ) -> list[str]:
-    """One prompt per item for ``benchmark`` (``gsm8k``, ``math`` or ``mmlu``); same order as ``items``.
+    """One prompt per item for ``benchmark`` (a registered family: ``gsm8k``, ``math``, ``mmlu``); same order as
+    ``items``.
 
     ``style`` ``seed`` builds the seed's prompts (:func:`seed_prompt`; ``seed`` and ``instruction`` are not read)."""
-    if benchmark not in BENCHMARKS:
-        raise ValueError(f"unknown benchmark {benchmark!r}; prompts exist for {', '.join(BENCHMARKS)}")
+    fam = _prompt_family(benchmark, PROMPTS)
     if style not in STYLES:
         raise ValueError(f"prompts.style: {style!r} is not one of {', '.join(STYLES)}")
     if style == "seed":
         return [seed_prompt(it, pool, shots, benchmark) for it in items]
-    if instruction and benchmark != "gsm8k":
-        raise ValueError(f"instruction=True is only defined for gsm8k, not {benchmark!r}")
-    if benchmark == "gsm8k":
-        return [gsm8k_prompt(it, pool, shots, seed, instruction=instruction) for it in items]
-    if benchmark == "math":
-        return [math_prompt(it, pool, shots, seed) for it in items]
-    return [mmlu_prompt(it, pool, shots, seed) for it in items]
+    if instruction and not fam.instruction:
+        with_instruction = ", ".join(f.kind for f in families() if f.instruction)
+        raise ValueError(f"instruction=True is only defined for {with_instruction}, not {benchmark!r}")
+    build = PROMPTS[benchmark]
+    extra = {"instruction": True} if instruction else {}
+    return [build(it, pool, shots, seed, **extra) for it in items]
 
 
 def count_tokens(tokenizer: Any, text: str) -> int:
@@ -323,7 +339,7 @@ def render_prompts(
     else:
         spec = cfg["benchmarks"][benchmark]
         kind = spec.get("kind", benchmark)
-        instruction = bool(spec.get("instruction", False)) and kind == "gsm8k"
+        instruction = bool(spec.get("instruction", False)) and family(kind).instruction
         texts = build_prompts(items, pool, shots, int(cfg["seed"]), kind, instruction=instruction, style=style)
         what = f"{benchmark} {shots}-shot evaluation prompt, prompts.style {style}"
     out = []

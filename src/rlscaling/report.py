@@ -21,9 +21,6 @@ from rlscaling.findings import FINDINGS_COLUMNS, findings_table
 from rlscaling.gains import GainSettings, gain_table
 from rlscaling.io import write_csv, write_text
 from rlscaling.labels import (
-    BENCHMARK_TITLES,
-    DEFAULT_SCORER,
-    GSM8K_SCORERS,
     MAJ_AT_N,
     PASS_AT_K,
     format_params,
@@ -42,6 +39,7 @@ from rlscaling.report_dimensions import (
 from rlscaling.report_fits import section_identifiability, section_law_verdict
 from rlscaling.schemas import validate_records, validate_summary
 from rlscaling.seed_comparison import section_seed_comparison
+from rlscaling.tasks import default_scorers, family, title
 from rlscaling.views import study_view
 
 # ---------------------------------------------------------------------------------------------------------
@@ -99,7 +97,7 @@ def _section_gains(summary, records, settings: GainSettings, labels) -> list[str
         "After RL [95% CI]",
         f"Gain {ci}",
     ]
-    for benchmark, scorer in DEFAULT_SCORER.items():
+    for benchmark, scorer in _headline_benchmarks(summary):
         present = summary[
             (summary["benchmark"] == benchmark) & (summary["scorer"] == scorer) & (summary["subset"] == "all")
         ]
@@ -107,9 +105,8 @@ def _section_gains(summary, records, settings: GainSettings, labels) -> list[str
             continue
         shots = 0 if (present["shots"] == 0).any() else int(present["shots"].min())
         table = gain_table(summary, records, benchmark=benchmark, scorer=scorer, shots=shots, settings=settings)
-        title = BENCHMARK_TITLES.get(benchmark, benchmark)
         out += [
-            f"### {title} ({shots}-shot, `{scorer}`)",
+            f"### {title(benchmark)} ({shots}-shot, `{scorer}`)",
             "",
             md_table(headers, _gain_rows(table, labels)),
             "",
@@ -119,9 +116,21 @@ def _section_gains(summary, records, settings: GainSettings, labels) -> list[str
     return out
 
 
+def _headline_benchmarks(summary: pd.DataFrame) -> list[tuple[str, str]]:
+    """``(benchmark, headline scorer)`` of every benchmark with ``subset == "all"`` rows under a registered family's
+    headline scorer (scorer names are unique across families, so a benchmark not named after its family is found
+    too): family by family in registration order; within one, the benchmark named after it first, then by name."""
+    rows = summary[summary["subset"] == "all"]
+    out = []
+    for kind, scorer in default_scorers().items():
+        names = set(rows.loc[rows["scorer"] == scorer, "benchmark"])
+        out += [(b, scorer) for b in sorted(names, key=lambda b: (b != kind, b))]
+    return out
+
+
 def _section_methods(summary, records, settings: GainSettings, labels) -> list[str]:
     gsm = summary[(summary["benchmark"] == "gsm8k") & (summary["shots"] == 0) & (summary["subset"] == "all")]
-    scorers = [s for s in GSM8K_SCORERS if s in set(gsm["scorer"])]
+    scorers = [s for s in family("gsm8k").scorer_names(seed=False) if s in set(gsm["scorer"])]
     if not scorers:
         return []
     rows = []
@@ -145,16 +154,22 @@ def _section_methods(summary, records, settings: GainSettings, labels) -> list[s
     headers = ["Model", "Method", "Baseline [95% CI]", "After RL [95% CI]", f"Gain {_ci_label(settings)}"]
     return section(
         "## Evaluation method (GSM8K, 0-shot)",
-        "`strict` needs the `#### <number>` format; `flexible` takes the last number; `custom_flexible` "
-        "cuts the response at the first `####` and then takes the last number.",
+        _method_text("gsm8k"),
         md_table(headers, rows),
     )
 
 
+def _method_text(kind: str) -> str:
+    """How the family's project scorers read an answer: each registered scorer's ``method`` phrase, in order."""
+    described = [s for s in family(kind).scorers if s.method is not None]
+    return "; ".join(f"`{s.name}` {s.method}" for s in described) + "."
+
+
 def _section_fewshot(summary, labels) -> list[str]:
     models = model_index(summary)
+    gsm_scorers = family("gsm8k").scorer_names(seed=False)
     gsm = summary[
-        (summary["benchmark"] == "gsm8k") & (summary["subset"] == "all") & summary["scorer"].isin(GSM8K_SCORERS)
+        (summary["benchmark"] == "gsm8k") & (summary["subset"] == "all") & summary["scorer"].isin(gsm_scorers)
     ]
     gsm = gsm.merge(models[["model", "pretrain_tokens", "final_step"]], on=["model", "pretrain_tokens"])
     gsm = gsm[(gsm["rl_step"] == 0) | (gsm["rl_step"] == gsm["final_step"])]
@@ -164,7 +179,7 @@ def _section_fewshot(summary, labels) -> list[str]:
     rows = []
     for key, label in labels.items():
         mine = gsm[(gsm["model"] == key[0]) & (gsm["pretrain_tokens"] == key[1])]
-        for scorer in GSM8K_SCORERS:
+        for scorer in gsm_scorers:
             for step, stage in sorted({(int(s), "baseline" if s == 0 else "after RL") for s in mine["rl_step"]}):
                 cur = mine[(mine["scorer"] == scorer) & (mine["rl_step"] == step)].set_index("shots")["accuracy"]
                 if cur.empty:
@@ -219,9 +234,8 @@ def _section_pass_at_k(summary, labels) -> list[str]:
                     + [fmt_pct(cur.get(k, math.nan)) for k in ks]
                     + [fmt_pct(vote.get(m, math.nan)) for m in maj_names]
                 )
-        title = BENCHMARK_TITLES.get(benchmark, benchmark)
         out += [
-            f"### {title} ({shots}-shot)",
+            f"### {title(benchmark)} ({shots}-shot)",
             "",
             md_table(["Model", "Checkpoint"] + [f"pass@{k}" for k in ks] + maj_names, rows),
             "",
@@ -238,7 +252,7 @@ def _section_loss(summary, labels) -> list[str]:
         rows.append(
             [
                 labels[(r.model, r.pretrain_tokens)],
-                BENCHMARK_TITLES.get(r.benchmark, r.benchmark),
+                title(r.benchmark),
                 format_params(r.n_params),
                 format_tokens(r.pretrain_tokens),
                 f"{r.c_pretrain:.3g}",

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .config_schema import ROOT, _schema
+from .tasks import kinds
 
 # Output path patterns, relative to the results directory.
 PATHS = {
@@ -57,8 +58,8 @@ def published_results_path(cfg: dict) -> str | None:
 def benchmark_kind(name: str, bench: dict) -> str:
     """Prompt/scorer family of a benchmark: explicit ``kind`` or the benchmark's name."""
     kind = bench.get("kind", name)
-    if kind not in ("gsm8k", "math", "mmlu"):
-        raise ConfigError(f"benchmarks.{name}.kind: cannot infer the family of '{name}'; set kind: gsm8k|math|mmlu")
+    if kind not in kinds():
+        raise ConfigError(f"benchmarks.{name}.kind: cannot infer the family of '{name}'; set kind: {'|'.join(kinds())}")
     return kind
 
 

@@ -12,12 +12,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from .. import rewards
 from ..io import read_jsonl, write_json, write_jsonl
 from ..metrics import bootstrap_mean_ci, pass_at_k
 from ..prompts import prompt_style
 from ..rewards.seed import seed_truth
 from ..study import benchmark_kind
+from ..tasks import family
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +35,17 @@ def checkpoint_path(model_dir: str | Path, step: int) -> Path:
 
 
 def score_response(kind: str, response: str, item: dict, scorers: list[str]) -> tuple[dict, dict]:
-    """(extracted answer per scorer, score per scorer) for one response (``rlscaling.rewards.score_response``).
+    """(extracted answer per scorer, score per scorer) for one response (each registered scorer's function,
+    :mod:`rlscaling.tasks`).
 
     The seed's scorers compare with the seed's ground-truth string (``rewards.seed.seed_truth``), the others with
     the record's canonical answer."""
     extracted: dict[str, str | None] = {}
     scores: dict[str, float] = {}
     for s in scorers:
-        truth = seed_truth(kind, item) if s in rewards.SEED_SCORERS else item["answer"]
-        extracted[s], scores[s] = rewards.score_response(kind, s, response, truth)
+        scorer = family(kind).scorer(s)
+        truth = seed_truth(kind, item) if scorer.seed else item["answer"]
+        extracted[s], scores[s] = scorer.score(response, truth)
     return extracted, scores
 
 
@@ -59,8 +61,8 @@ def build_eval_prompts(
     """The evaluation prompts of one benchmark and shot count (``rlscaling.prompts.build_prompts``)."""
     from .. import prompts
 
-    gsm8k_instruction = instruction and kind == "gsm8k"  # the instruction key is GSM8K's (others never read it)
-    return prompts.build_prompts(items, pool or [], shots, seed, kind, instruction=gsm8k_instruction, style=style)
+    with_instruction = instruction and family(kind).instruction  # a family without one never reads the key
+    return prompts.build_prompts(items, pool or [], shots, seed, kind, instruction=with_instruction, style=style)
 
 
 def generate(
@@ -234,7 +236,7 @@ def scored_records(kind: str, items: list[dict], outs: list[list[dict]], scorers
     With a seed scorer among ``scorers`` a record also holds ``seed_answer``, the ground-truth string the seed's
     scorers compared (GSM8K: commas kept); without one, records keep their shape."""
     records = []
-    with_seed = any(s in rewards.SEED_SCORERS for s in scorers)
+    with_seed = any(family(kind).scorer(s).seed for s in scorers)
     for item, samples in zip(items, outs):
         for j, out in enumerate(samples):
             extracted, scores = score_response(kind, out["text"], item, scorers)

@@ -23,16 +23,13 @@ from pathlib import Path
 import pandas as pd
 
 from rlscaling.labels import (  # noqa: F401  (re-exported for figure code and tests)
-    BENCHMARK_TITLES,
-    DEFAULT_SCORER,
-    GSM8K_SCORERS,
     MAJ_AT_N,
     PASS_AT_K,
-    SCORER_LABELS,
     format_params,
     format_tokens,
 )
 from rlscaling.schemas import SUMMARY_COLUMNS, validate_summary  # noqa: F401
+from rlscaling.tasks import default_scorers
 
 from .bars import plot_cross_model, plot_math_by_subject
 from .lines import plot_accuracy_vs_rl, plot_accuracy_vs_shots, plot_pass_at_k
@@ -40,7 +37,6 @@ from .loss import plot_validation_loss
 from .style import (  # noqa: F401
     DETERMINISTIC_METADATA,
     FIGURE_DPI,
-    SCORER_COLORS,
     STAGE_STYLE,
     model_table,
     save_figure,
@@ -54,7 +50,7 @@ def plot_all(summary: pd.DataFrame, out_dir: str | Path) -> dict[str, list[Path]
         "accuracy_vs_shots": plot_accuracy_vs_shots(summary, out_dir / "accuracy_vs_shots"),
         "math_by_subject": plot_math_by_subject(summary, out_dir / "math_by_subject"),
     }
-    for benchmark in DEFAULT_SCORER:
+    for benchmark in default_scorers():
         name = f"cross_model_{benchmark}"
         figures[name] = plot_cross_model(summary, out_dir / name, benchmark=benchmark)
     figures["validation_loss"] = plot_validation_loss(summary, out_dir / "validation_loss")

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import Patch
 
-from rlscaling.labels import BENCHMARK_TITLES, format_params
+from rlscaling.labels import format_params
+from rlscaling.tasks import title as benchmark_title
 
 from . import layout
 from .style import figure_function, finish, model_table, skip, tint
@@ -122,7 +123,7 @@ def plot_cross_model(
     ax.grid(axis="x", visible=False)
     several_budgets = models.groupby("model")["pretrain_tokens"].nunique().max() > 1
     ax.set_xlabel("model (size · pre-training tokens)" if several_budgets else "model")
-    title = BENCHMARK_TITLES.get(benchmark, benchmark)
+    title = benchmark_title(benchmark)
     ax.set_ylabel(f"{title} accuracy (%)")
     ax.set_title(f"{title} before and after RL ({shots}-shot, {scorer} scorer)")
     layout.outside_legend(fig, *_stage_patches(layout.stage_names(models)), title="checkpoint")

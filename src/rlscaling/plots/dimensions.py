@@ -20,12 +20,13 @@ from matplotlib import ticker
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from rlscaling.labels import SCORER_LABELS, format_params, format_tokens
+from rlscaling.labels import format_params, format_tokens
 from rlscaling.schemas import CONTINUES, SEED_MEAN
+from rlscaling.tasks import scorer_color, scorer_label
 from rlscaling.views import BASE
 
 from . import layout
-from .style import SCORER_COLORS, figure_function, finish, model_table, size_colors, skip, tint
+from .style import figure_function, finish, model_table, size_colors, skip, tint
 
 GAIN_SCORERS = ("custom_flexible", "strict")
 STRATA = {
@@ -195,7 +196,7 @@ def _gain_bars(ax, rows: pd.DataFrame, modes: list[str]) -> None:
     for k, scorer in enumerate(GAIN_SCORERS):
         r = rows[rows["scorer"] == scorer]
         x = np.array([modes.index(m) for m in r["reward_mode"]]) + (k - (len(GAIN_SCORERS) - 1) / 2) * width
-        ax.bar(x, r["gain_pp"], width=width, color=SCORER_COLORS.get(scorer, "0.4"), edgecolor="0.2", linewidth=0.5)
+        ax.bar(x, r["gain_pp"], width=width, color=scorer_color(scorer, "0.4"), edgecolor="0.2", linewidth=0.5)
         err = np.vstack([r["err_low_pp"].to_numpy(), r["err_high_pp"].to_numpy()])
         ax.errorbar(x, r["gain_pp"], yerr=err, fmt="none", ecolor="0.15", capsize=2.5, elinewidth=0.8)
         for xi, gain, lo, hi in zip(x, r["gain_pp"], r["err_low_pp"], r["err_high_pp"], strict=True):
@@ -267,8 +268,8 @@ def plot_reward_mode_ablation(summary: pd.DataFrame, out_stem: Path) -> list[Pat
         axes[1, 0].set_ylabel("continues past '#### answer' (%)")
     for ax in axes[-1]:
         ax.set_xlabel("GRPO reward mode")
-    handles = [Patch(facecolor=SCORER_COLORS.get(s, "0.4"), edgecolor="0.2") for s in GAIN_SCORERS]
-    labels = [f"gain, {SCORER_LABELS.get(s, s)}" for s in GAIN_SCORERS]
+    handles = [Patch(facecolor=scorer_color(s, "0.4"), edgecolor="0.2") for s in GAIN_SCORERS]
+    labels = [f"gain, {scorer_label(s)}" for s in GAIN_SCORERS]
     if nrows == 2:
         handles += [Patch(facecolor=tint("0.35", 0.6), edgecolor="0.35", hatch="///"), Patch(facecolor="0.35")]
         labels += ["continues: base (step 0)", "continues: after RL (final step)"]
@@ -341,7 +342,7 @@ def plot_accuracy_vs_rl_by_mode(summary: pd.DataFrame, out_stem: Path) -> list[P
     colors = _mode_colors(modes)
     handles = [Line2D([], [], color=colors[m], linewidth=2) for m in modes]
     handles += [Line2D([], [], color="0.3", **style) for style in SCORER_LINES.values()]
-    labels = [f"reward: {m}" for m in modes] + [SCORER_LABELS.get(s, s) for s in SCORER_LINES]
+    labels = [f"reward: {m}" for m in modes] + [scorer_label(s) for s in SCORER_LINES]
     layout.outside_legend(fig, handles, labels, title="reward mode / scorer")
     return finish(fig, out_stem, "GSM8K accuracy during RL by reward mode (seed means, 95% CIs over seeds and items)")
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import ticker
 
-from rlscaling.labels import DEFAULT_SCORER
+from rlscaling.tasks import default_scorer
 
 
 def with_stage(df: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
@@ -50,7 +50,7 @@ def select(df: pd.DataFrame, **filters) -> pd.DataFrame:
 def benchmark_rows(summary: pd.DataFrame, benchmark: str, scorer: str | None, shots: int) -> tuple[str, pd.DataFrame]:
     """``(scorer, rows)``: the ``subset == "all"`` rows of ``benchmark`` scored by ``scorer`` (default: the
     benchmark's main scorer) at ``shots`` if evaluated, else at the smallest shot count; rows may be empty."""
-    scorer = scorer or DEFAULT_SCORER.get(benchmark)
+    scorer = scorer or default_scorer(benchmark)
     df = select(summary, benchmark=benchmark, subset="all", scorer=scorer)
     return scorer, df if df.empty else df[df["shots"] == first_shots(df, shots)]
 

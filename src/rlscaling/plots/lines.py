@@ -12,7 +12,9 @@ import pandas as pd
 from matplotlib import ticker
 from matplotlib.lines import Line2D
 
-from rlscaling.labels import BENCHMARK_TITLES, GSM8K_SCORERS, PASS_AT_K, SCORER_LABELS, format_params
+from rlscaling.labels import PASS_AT_K, format_params
+from rlscaling.tasks import family, kinds, scorer_color, scorer_label
+from rlscaling.tasks import title as benchmark_title
 
 from .layout import (
     benchmark_rows,
@@ -28,7 +30,7 @@ from .layout import (
     stage_names,
     with_stage,
 )
-from .style import SCORER_COLORS, STAGE_STYLE, figure_function, finish, model_table, skip
+from .style import STAGE_STYLE, figure_function, finish, model_table, skip
 
 
 @figure_function
@@ -36,10 +38,13 @@ def plot_accuracy_vs_shots(
     summary: pd.DataFrame,
     out_stem: Path,
     benchmark: str = "gsm8k",
-    scorers: Sequence[str] = GSM8K_SCORERS,
+    scorers: Sequence[str] | None = None,
 ) -> list[Path]:
     """Accuracy (%) vs number of few-shot examples: one panel per model, a line per scorer, base solid and
-    after-RL dashed. Shows the "instruction collapse" of base models under the strict scorer."""
+    after-RL dashed. Shows the "instruction collapse" of base models under the strict scorer. ``scorers``: default the
+    project's (not the seed's) scorers of the benchmark's family (GSM8K's for a benchmark not named after one)."""
+    if scorers is None:
+        scorers = family(benchmark if benchmark in kinds() else "gsm8k").scorer_names(seed=False)
     models = model_table(summary)
     df = with_stage(select(summary, benchmark=benchmark, subset="all", scorer=list(scorers)), models)
     if df.empty:
@@ -65,7 +70,7 @@ def plot_accuracy_vs_shots(
                     line["shots"] + dodge[scorer],
                     100 * line["accuracy"],
                     yerr=percent_errors(line),
-                    color=SCORER_COLORS.get(scorer, "0.3"),
+                    color=scorer_color(scorer, "0.3"),
                     capsize=2.5,
                     markersize=4.5,
                     linewidth=1.5,
@@ -75,13 +80,13 @@ def plot_accuracy_vs_shots(
         ax.set_title(f"{model.label}  ({format_params(model.n_params)} params)")
         ax.set_xticks(shots)
         percent_axis(ax, "y", top)
-    label_panels(axes, "few-shot examples in prompt", f"{BENCHMARK_TITLES.get(benchmark, benchmark)} accuracy (%)")
-    handles = [Line2D([], [], color=SCORER_COLORS.get(s, "0.3"), linewidth=2) for s in present]
-    labels = [SCORER_LABELS.get(s, s) for s in present]
+    label_panels(axes, "few-shot examples in prompt", f"{benchmark_title(benchmark)} accuracy (%)")
+    handles = [Line2D([], [], color=scorer_color(s, "0.3"), linewidth=2) for s in present]
+    labels = [scorer_label(s) for s in present]
     handles += [Line2D([], [], color="0.25", **STAGE_STYLE[s]) for s in STAGE_STYLE]
     labels += [stage_labels[s] for s in STAGE_STYLE]
     outside_legend(fig, handles, labels, title="scorer / checkpoint")
-    return finish(fig, out_stem, f"{BENCHMARK_TITLES.get(benchmark, benchmark)} accuracy vs few-shot examples")
+    return finish(fig, out_stem, f"{benchmark_title(benchmark)} accuracy vs few-shot examples")
 
 
 @figure_function
@@ -127,11 +132,11 @@ def plot_pass_at_k(summary: pd.DataFrame, out_stem: Path, benchmark: str = "gsm8
         ax.xaxis.set_minor_locator(ticker.NullLocator())
         percent_axis(ax, "y", top)
         ax.set_title(f"{model.label}  ({format_params(model.n_params)} params)")
-    label_panels(axes, "samples per problem k", f"{BENCHMARK_TITLES.get(benchmark, benchmark)} pass@k (%)")
+    label_panels(axes, "samples per problem k", f"{benchmark_title(benchmark)} pass@k (%)")
     stage_labels = stage_names(models)
     handles = [Line2D([], [], color="0.25", **STAGE_STYLE[s]) for s in STAGE_STYLE]
     outside_legend(fig, handles, [stage_labels[s] for s in STAGE_STYLE], title="checkpoint")
-    return finish(fig, out_stem, f"{BENCHMARK_TITLES.get(benchmark, benchmark)} pass@k before and after RL")
+    return finish(fig, out_stem, f"{benchmark_title(benchmark)} pass@k before and after RL")
 
 
 @figure_function
@@ -181,7 +186,7 @@ def plot_accuracy_vs_rl(
         c_label = "RL compute $C_{rl}$ (FLOPs, log scale; 0 = base model)"
     ax_s.set_xlabel("RL (GRPO) step")
     ax_c.set_xlabel(c_label)
-    title = BENCHMARK_TITLES.get(benchmark, benchmark)
+    title = benchmark_title(benchmark)
     ax_s.set_ylabel(f"{title} accuracy (%), {int(df['shots'].iloc[0])}-shot")
     handles, labels = ax_s.get_legend_handles_labels()
     outside_legend(fig, handles, labels, title="model")

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from rlscaling.labels import BENCHMARK_TITLES, format_params, format_tokens
+from rlscaling.labels import format_params, format_tokens
+from rlscaling.tasks import title as benchmark_title
 
 from .layout import (
     log_axis_plain,
@@ -94,7 +95,7 @@ def plot_validation_loss(summary: pd.DataFrame, out_stem: Path) -> list[Path]:
         log_axis_plain(ax.yaxis)
     ax_n.set_xlabel("parameters N")
     ax_c.set_xlabel("pre-training compute $C_{pretrain}$ (FLOPs)")
-    ax_n.set_ylabel(f"{BENCHMARK_TITLES.get(benchmark, benchmark)} validation loss (nats/token)")
+    ax_n.set_ylabel(f"{benchmark_title(benchmark)} validation loss (nats/token)")
     for ax in (ax_n, ax_c):
         ax.margins(x=0.15, y=0.1)
     outside_legend(fig, *_legend(models, several_budgets), title="model size / budget")

@@ -2,6 +2,7 @@
 
 Colours: one per model size along viridis (darker = more parameters); a smaller pre-training budget of the same
 size is a lighter shade of that colour. Base (RL step 0) is solid with circles, after RL dashed with squares.
+Scorer colours are the scorers' own (:func:`rlscaling.tasks.scorer_color`).
 """
 
 from __future__ import annotations
@@ -27,16 +28,6 @@ from rlscaling.schemas import validate_summary  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-# Okabe-Ito vermillion / blue / bluish green: distinct for colour-blind readers; the seed's own scorers (seed_*) in
-# lighter tints of the same hues, so a seed scorer sits beside the project's scorer it corresponds to.
-SCORER_COLORS = {
-    "strict": "#D55E00",
-    "flexible": "#0072B2",
-    "custom_flexible": "#009E73",
-    "seed_strict": "#F0A67A",
-    "seed_flexible": "#7FB8D8",
-    "seed_custom_flexible": "#7FCEB9",
-}
 STAGE_STYLE = {
     "base": {"linestyle": "-", "marker": "o"},
     "final": {"linestyle": "--", "marker": "s"},

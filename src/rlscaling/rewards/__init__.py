@@ -32,33 +32,28 @@ from .math import (
 )
 from .mmlu import extract_mmlu_letter, score_mmlu, truth_letter
 from .numbers import canonical_number, canonical_truth
-from .seed import SEED_GSM8K, SEED_MATH, SEED_MMLU, SEED_REWARD_MODES, SEED_SCORERS, score_seed
+from .seed import SEED_GSM8K, SEED_MATH, SEED_MMLU, SEED_SCORERS, score_seed
 
 SCORERS: dict[str, tuple[str, ...]] = {
     "gsm8k": MODES + SEED_GSM8K,
     "math": MATH_SCORERS + SEED_MATH,
     "mmlu": ("mmlu_letter",) + SEED_MMLU,
 }
-"""The scorer names of each benchmark family (``kind``): the one list that configs, schemas and the evaluation
-job read. A scorer name is the ``scorer`` column of summary.csv and ``extra_info["reward_mode"]`` in verl. The
-``seed_*`` names are the seed study's own scorers (:mod:`.seed`): exact string matches against the dataset's raw
-ground truth, beside the project's."""
+"""The scorer names each benchmark family (``kind``) dispatches to in :func:`score_response`: the names verl's
+:func:`compute_score` and TRL's :func:`make_reward_fn` reach by ``extra_info["reward_mode"]`` / ``mode``. The
+workflow (config check, schema, labels, report, GRPO reward modes) reads the benchmark-family registry,
+:mod:`rlscaling.tasks`, whose scorers must be exactly these (tests/test_tasks.py); this package stays free of it so
+that verl's environment imports it alone. The ``seed_*`` names are the seed study's own scorers (:mod:`.seed`):
+exact string matches against the dataset's raw ground truth, beside the project's."""
 
 ALL_SCORERS: tuple[str, ...] = tuple(name for names in SCORERS.values() for name in names)
 """Every scorer name, in family order."""
 
-REWARD_MODES: tuple[str, ...] = MODES + SEED_REWARD_MODES
-"""Scorers the workflow offers as the GRPO reward (``grpo.reward_modes``; the one list the config check and the
-training settings read): the project's GSM8K modes (RL prompts have numeric answers) and the seed's own rewards
-(:data:`rlscaling.rewards.seed.SEED_REWARD_MODES`: string matches against the seed's comma-free training ground truth,
-:func:`rlscaling.rewards.seed.gsm8k_rl_truth`, which the RL rows then carry). The entry points
-:func:`compute_score` and :func:`make_reward_fn` accept any of :data:`ALL_SCORERS`."""
 
 __all__ = [
     "ALL_SCORERS",
     "MARKER",
     "MODES",
-    "REWARD_MODES",
     "SCORERS",
     "SEED_SCORERS",
     "canonical_number",

@@ -17,7 +17,7 @@ from typing import Any
 
 from rlscaling.config_schema import _schema
 from rlscaling.io import atomic_open
-from rlscaling.rewards import REWARD_MODES
+from rlscaling.tasks import reward_modes
 
 # Per-token KL estimators (Schulman 2020, r = pi_ref / pi_theta): k1 = -log r, k2 = (log r)^2 / 2,
 # k3 = r - log r - 1 (the "low variance" one; verl calls it "low_var_kl").
@@ -147,7 +147,7 @@ class GRPOSettings:
         if s["verl"] is not None and not isinstance(s["verl"], Mapping):
             raise ValueError(f"grpo.verl: expected a mapping of verl-only overrides, got {s['verl']!r}")
         return cls(
-            reward_mode=_choice(s, "reward_mode", REWARD_MODES),
+            reward_mode=_choice(s, "reward_mode", reward_modes()),
             rollouts_per_prompt=_int(s, "rollouts_per_prompt", 2),
             prompts_per_step=_int(s, "prompts_per_step", 1),
             steps=steps,
