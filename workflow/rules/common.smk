@@ -49,6 +49,12 @@ def model_dir(ckpt):
 # ---- input functions of the rules
 
 
+def local_data_inputs(wildcards):
+    """The local files (jsonl: sources) a dataset's preparation reads, absolute (resolved against the workflow directory
+    by the Snakefile): editing one reruns that preparation and what reads it."""
+    return rl.local_files(config, wildcards.dataset)
+
+
 def pretrain_inputs(wildcards):
     if config["pretrain"]["backend"] == "transformers":
         return {"corpus": path("dataset", dataset="pretrain_corpus"), "tokenizer": path("tokenizer")}

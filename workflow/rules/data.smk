@@ -2,6 +2,8 @@
 
 
 rule prepare_data:
+    input:
+        local_data_inputs,
     output:
         path("dataset"),
     log:
