@@ -3,7 +3,8 @@
 rlscaling.local_sources on configs (no Snakemake); then `snakemake` in a working directory other than the workflow
 directory: a relative `jsonl:` path is planned as an input of `prepare_data`, editing the file reruns that
 preparation (only the one `prepare_data` job runs, seconds), a missing file stops before any job with its key.
-Last, no rule file spells a results path of its own (rlscaling.study.PATHS is the one table).
+Last, what the rules and Python share: no rule file spells a results path of its own (rlscaling.study.PATHS is the
+one table), and every rule of the parsed workflow has job settings, as every rule name Python spells is a rule.
 """
 
 import copy
@@ -17,6 +18,7 @@ import pytest
 import yaml
 
 from rlscaling import config as rc
+from rlscaling import job_environment as je
 from rlscaling import job_settings as rj
 from rlscaling import local_sources as rl
 from rlscaling import plan as rp
@@ -256,3 +258,20 @@ def test_patterns_fill_some_fields_and_keep_the_others_as_wildcards(micro):
     )
     with pytest.raises(KeyError, match="no path 'nope'"):
         rs.pattern(micro, "nope")
+
+
+def test_rule_names_agree_between_the_workflow_and_python(micro, tmp_path):
+    """Rule names are Snakemake identifiers in the rule files and strings in Python (job settings, backends, the
+    evaluation plans): every rule of the parsed workflow has job settings, and every name Python spells is a rule."""
+    from test_dag import PROFILE, _load_workflow
+
+    rules = set(_load_workflow(MICRO, conda=False, workdir=tmp_path)) - {"all"}
+    cell = rs.rl_runs(micro)[0]
+    for rule in sorted(rules):
+        assert rj.job_config(micro, rule, dataset="rl_train", **cell._asdict()), rule  # raises for an unknown rule
+    with pytest.raises(rs.ConfigError, match="no job settings for rule 'evaluate'"):
+        rj.job_config(micro, "evaluate")
+    named = set(rp.EVAL_RULES.values()) | set(je.JOB_PYTHON.values()) | {"seed_comparison"}
+    assert named <= rules, named - rules
+    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    assert set(profile["set-resources"]) - {"report"} <= rules

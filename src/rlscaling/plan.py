@@ -42,6 +42,8 @@ class EvalItem:
 PLANS = ("endpoint", "intermediate")
 """Evaluation plans: ``endpoint`` = the base model and the final checkpoint (every shot count, pass@k),
 ``intermediate`` = every other checkpoint (``shots_intermediate``)."""
+EVAL_RULES = {plan: f"evaluate_{plan}" for plan in PLANS}
+"""The evaluation rule of each plan: one definition in workflow/rules/evaluate.smk, generated per plan."""
 
 
 def eval_plan(cfg: dict, plan: str) -> list[EvalItem]:

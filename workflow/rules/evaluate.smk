@@ -9,13 +9,13 @@ EVALUATE = (
 )
 
 
-# One definition, two rules (evaluate_endpoint, evaluate_intermediate: the names job settings, backends and profiles
-# use): each plan's rule writes that plan's files and matches only that plan's checkpoints.
+# One definition, one rule per plan named by rlscaling.plan.EVAL_RULES (evaluate_endpoint, evaluate_intermediate: the
+# names job settings, backends and profiles use): each writes its plan's files and matches only its plan's checkpoints.
 for plan in rp.PLANS:
 
     rule:
         name:
-            f"evaluate_{plan}"
+            rp.EVAL_RULES[plan]
         input:
             unpack(eval_inputs(plan)),
         output:
@@ -27,7 +27,7 @@ for plan in rp.PLANS:
         wildcard_constraints:
             checkpoint=rp.checkpoint_regex(config, plan),
         conda:
-            conda_env(f"evaluate_{plan}")
+            conda_env(rp.EVAL_RULES[plan])
         threads: threads_for("evaluate")
         resources:
             gpu=model_resource("evaluate", "gpus", 0),
@@ -36,7 +36,7 @@ for plan in rp.PLANS:
             mem_mb=model_resource("evaluate", "mem_mb", 4000),
             runtime=model_resource("evaluate", "runtime", 30),
         params:
-            settings=settings(f"evaluate_{plan}"),
+            settings=settings(rp.EVAL_RULES[plan]),
             data=path("data_dir"),
             out=eval_dir,
         shell:
