@@ -170,6 +170,15 @@ def test_editing_the_local_file_reruns_its_preparation(tmp_path):
     assert len(rows) == 8 and all(r["source"] == f"jsonl:{local}" for r in rows)
     rc_, text = run(workdir, config, "-n", EVAL_GSM8K)
     assert rc_ == 0 and planned_prepare_data(text) == [], text[-3000:]  # up to date: nothing planned
+    # the same rows at another path, older than the output: the path in the job's settings (params) changed
+    moved = tmp_path / "questions" / "moved.jsonl"
+    shutil.copy(local, moved)
+    earlier = (workdir / EVAL_GSM8K).stat().st_mtime - 3600
+    os.utime(moved, (earlier, earlier))
+    other = write_config(tmp_path / "moved.yaml", f"jsonl:{os.path.relpath(moved, ROOT)}")
+    rc_, text = run(workdir, other, "-n", EVAL_GSM8K)
+    assert rc_ == 0 and planned_prepare_data(text) == [EVAL_GSM8K], text[-3000:]
+    assert re.search(r"reason: .*[Pp]arams have changed", text), text[-3000:]
     # edit the file (one more question), later than the output
     with local.open("a") as f:
         f.write(json.dumps({"id": "extra", "question": "What is 1 + 1?", "answer": "2"}) + "\n")
@@ -178,7 +187,7 @@ def test_editing_the_local_file_reruns_its_preparation(tmp_path):
     rc_, text = run(workdir, config, "-n", EVAL_GSM8K)
     assert rc_ == 0, text[-3000:]
     assert planned_prepare_data(text) == [EVAL_GSM8K]
-    assert "Updated input files" in text or "updated input" in text.lower(), text[-3000:]
+    assert re.search(rf"reason: Updated input files: {re.escape(str(local))}", text), text[-3000:]
 
 
 def test_a_missing_local_file_stops_the_workflow_before_any_job(tmp_path):
