@@ -19,9 +19,11 @@ if not workflow.overwrite_configfiles:
 SRC = os.path.join(workflow.basedir, "src")
 sys.path.insert(0, SRC)
 # rc: the config's validation; rs: the study's cells, runs and paths; rp: the checkpoints and job counts of the DAG;
-# rj: each job's settings (separate modules without import cycles: pyproject.toml's [tool.importlinter] contracts)
+# rj: each job's settings; rl: the local data files (jsonl: sources) each dataset reads (separate modules without
+# import cycles: pyproject.toml's [tool.importlinter] contracts)
 from rlscaling import config as rc  # noqa: E402
 from rlscaling import job_settings as rj  # noqa: E402
+from rlscaling import local_sources as rl  # noqa: E402
 from rlscaling import plan as rp  # noqa: E402
 from rlscaling import study as rs  # noqa: E402
 from rlscaling.job_environment import backend_of, conda_env_file, job_environment  # noqa: E402
@@ -29,9 +31,11 @@ from rlscaling.job_environment import backend_of, conda_env_file, job_environmen
 # The one validation (schema with defaults + typed settings): every error names its key, before any job starts; the
 # one cross-key check that needs data (the tokenizer's vocabulary against the corpus) runs before a first run only.
 # Values inside a --config mapping arrive as strings (Snakemake reads them with YAML's BaseLoader): they are read as
-# the schema's types first (rlscaling.config_overrides).
+# the schema's types first (rlscaling.config_overrides). Then every jsonl: data source's relative path is made absolute
+# against this directory (not the working directory of `snakemake -d`), and a missing file is an error naming its key.
 try:
     rc.validate_config(config, workflow.config_settings.config)
+    rl.resolve_local_sources(config, workflow.basedir)
     if workflow.is_main_process and config["pretrain"]["backend"] == "transformers":
         if not os.path.isdir(rs.path(config, "tokenizer")):
             rc.check_tokenizer_vocabulary(config)

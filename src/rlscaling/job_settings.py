@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import json
 
-from .plan import eval_plan
+from .plan import EVAL_RULES, eval_plan
 from .study import ConfigError, benchmark_kind, budgets, budgets_detail, cell_seed, grpo_settings
 
 
@@ -135,8 +135,9 @@ def job_config(cfg: dict, rule: str, **wc) -> dict:
         return _pretrain_config(cfg, wc["model"], int(wc["seed"]), wc["budget"])
     if rule == "grpo":
         return _grpo_config(cfg, wc["model"], int(wc["seed"]), wc["budget"], wc["reward"])
-    if rule in ("evaluate_endpoint", "evaluate_intermediate"):
-        return _evaluate_config(cfg, rule.removeprefix("evaluate_"))
+    for plan, eval_rule in EVAL_RULES.items():
+        if rule == eval_rule:
+            return _evaluate_config(cfg, plan)
     if rule == "val_loss":
         return {"val_loss": cfg["val_loss"], "evaluate": {"precision": cfg["evaluate"]["precision"]}}
     if rule == "aggregate":

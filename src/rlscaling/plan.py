@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .study import BASE, cells, grpo_settings, rl_runs
+from .study import BASE, CHECKPOINT, cells, grpo_settings, rl_runs
 from .training.common import GRPOSettings
 
 
@@ -42,6 +42,8 @@ class EvalItem:
 PLANS = ("endpoint", "intermediate")
 """Evaluation plans: ``endpoint`` = the base model and the final checkpoint (every shot count, pass@k),
 ``intermediate`` = every other checkpoint (``shots_intermediate``)."""
+EVAL_RULES = {plan: f"evaluate_{plan}" for plan in PLANS}
+"""The evaluation rule of each plan: one definition in workflow/rules/evaluate.smk, generated per plan."""
 
 
 def eval_plan(cfg: dict, plan: str) -> list[EvalItem]:
@@ -84,8 +86,9 @@ def checkpoints(cfg: dict, plan: str) -> list[Checkpoint]:
 
 
 def checkpoint_id(model: str, seed: int, budget: str, reward: str, step: int) -> str:
-    """The ``{checkpoint}`` wildcard of the evaluation rules: ``<model>/seed_<seed>/<budget>/<reward>/step_<k>``."""
-    return f"{model}/seed_{seed}/{budget}/{reward}/step_{step}"
+    """The ``{checkpoint}`` wildcard of the evaluation rules: ``<model>/seed_<seed>/<budget>/<reward>/step_<k>``
+    (:data:`rlscaling.study.CHECKPOINT`)."""
+    return CHECKPOINT.format(model=model, seed=seed, budget=budget, reward=reward, step=step)
 
 
 def parse_checkpoint_id(checkpoint: str) -> Checkpoint:

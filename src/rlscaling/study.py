@@ -16,26 +16,41 @@ from typing import NamedTuple
 from .config_schema import ROOT, _schema
 from .tasks import kinds
 
-# Output path patterns, relative to the results directory.
+CHECKPOINT = "{model}/seed_{seed}/{budget}/{reward}/step_{step}"
+"""The ``{checkpoint}`` wildcard of the evaluation rules: one checkpoint of one cell (``reward`` is :data:`BASE` for
+the base model, at step 0)."""
+
+# Every path pattern of the workflow, relative to the results directory: Python fills them in (:func:`path`) and the
+# rules read them as Snakemake patterns (:func:`pattern`, ``path()`` in workflow/rules/common.smk). Logs and
+# benchmark files (``logs/``, ``benchmarks/``) are named by each rule and read by no one, so they are not here.
 PATHS = {
+    "data_dir": "data",
     "dataset": "data/{dataset}.jsonl",
     "tokenizer": "tokenizer",
     "trunk": "models/{model}/seed_{seed}/trunk",
     "base_model": "models/{model}/seed_{seed}/{budget}/base",
     "grpo": "grpo/{model}/seed_{seed}/{budget}/{reward}",
     "grpo_state": "state/grpo/{model}/seed_{seed}/{budget}/{reward}",
-    "eval_records": "eval/{model}/seed_{seed}/{budget}/{reward}/step_{step}/{bench}_{shots}shot.records.jsonl",
-    "eval_summary": "eval/{model}/seed_{seed}/{budget}/{reward}/step_{step}/{bench}_{shots}shot.summary.json",
-    "passk_records": "eval/{model}/seed_{seed}/{budget}/{reward}/step_{step}/{bench}_{shots}shot_passk.records.jsonl",
-    "passk_summary": "eval/{model}/seed_{seed}/{budget}/{reward}/step_{step}/{bench}_{shots}shot_passk.summary.json",
+    # one checkpoint's evaluation job writes <stem>.records.jsonl + <stem>.summary.json per item of its plan
+    "eval_dir": "eval/{checkpoint}",
+    "eval_output": "eval/{checkpoint}/{stem}.{ext}",
+    "eval_records": f"eval/{CHECKPOINT}/{{bench}}_{{shots}}shot.records.jsonl",
+    "eval_summary": f"eval/{CHECKPOINT}/{{bench}}_{{shots}}shot.summary.json",
+    "passk_records": f"eval/{CHECKPOINT}/{{bench}}_{{shots}}shot_passk.records.jsonl",
+    "passk_summary": f"eval/{CHECKPOINT}/{{bench}}_{{shots}}shot_passk.summary.json",
     "val_loss": "eval/{model}/seed_{seed}/{budget}/base/step_0/val_loss.json",
     "summary": "summary.csv",
     "records": "records.parquet",
     "fits": "fits/fits.json",
     "allocation": "fits/allocation.csv",
     "iso_flop": "fits/iso_flop.csv",
+    "figures": "figures",
     "summary_md": "summary.md",
+    "findings": "findings.csv",
+    "seed_comparison": "seed_comparison.csv",
 }
+EVAL_EXTENSIONS = ("records.jsonl", "summary.json")
+"""The ``{ext}`` of the two files an evaluation job writes per item (``eval_output``)."""
 BASE = "base"
 """The ``{reward}`` path component and ``reward_mode`` column of a base model (step 0, before any RL): not a mode."""
 
@@ -171,10 +186,25 @@ def results_dir(cfg: dict) -> str:
 
 
 def path(cfg: dict, key: str, **wildcards) -> str:
-    """A results path from ``PATHS`` with wildcards filled in."""
+    """A results path from ``PATHS`` with every wildcard filled in (a missing one raises ``KeyError``)."""
     return f"{results_dir(cfg)}/" + PATHS[key].format(**wildcards)
+
+
+class _KeepWildcards(dict):
+    """Format mapping that leaves a field it lacks as the Snakemake wildcard ``{name}``."""
+
+    def __missing__(self, name: str) -> str:
+        return "{" + name + "}"
+
+
+def pattern(cfg: dict, key: str, **fixed) -> str:
+    """A rule's path pattern from ``PATHS``: the results directory prefixed, the ``fixed`` fields filled in, every
+    other field left as a Snakemake wildcard (``pattern(cfg, "dataset")`` -> ``"results/data/{dataset}.jsonl"``)."""
+    if key not in PATHS:
+        raise KeyError(f"no path '{key}' in rlscaling.study.PATHS ({', '.join(PATHS)})")
+    return f"{results_dir(cfg)}/" + PATHS[key].format_map(_KeepWildcards(fixed))
 
 
 def final_targets(cfg: dict) -> list[str]:
     """What ``rule all`` asks for."""
-    return [path(cfg, "summary"), path(cfg, "fits"), path(cfg, "summary_md"), f"{results_dir(cfg)}/figures"]
+    return [path(cfg, "summary"), path(cfg, "fits"), path(cfg, "summary_md"), path(cfg, "figures")]

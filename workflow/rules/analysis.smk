@@ -5,8 +5,8 @@ rule aggregate:
     input:
         unpack(aggregate_inputs),
     output:
-        summary=report(f"{R}/summary.csv", caption="../report/summary.rst", category="Tables"),
-        records=f"{R}/records.parquet",
+        summary=report(path("summary"), caption="../report/summary.rst", category="Tables"),
+        records=path("records"),
     log:
         f"{LOGS}/aggregate.log",
     benchmark:
@@ -22,15 +22,15 @@ rule aggregate:
 
 rule fit:
     input:
-        summary=f"{R}/summary.csv",
-        records=f"{R}/records.parquet",
+        summary=path("summary"),
+        records=path("records"),
         # the seed write-up's own table, fitted alongside for comparison
         seed_table=os.path.join(workflow.basedir, "tests", "fixtures", "seed_table.csv"),
     output:
         # every file the fit writes, always (header-only CSVs and the reason in fits.json when no law fits)
-        fits=report(f"{R}/fits/fits.json", caption="../report/fits.rst", category="Fits"),
-        allocation=f"{R}/fits/allocation.csv",
-        iso_flop=f"{R}/fits/iso_flop.csv",
+        fits=report(path("fits"), caption="../report/fits.rst", category="Fits"),
+        allocation=path("allocation"),
+        iso_flop=path("iso_flop"),
     log:
         f"{LOGS}/fit.log",
     benchmark:
@@ -47,12 +47,12 @@ rule fit:
 rule plots:
     input:
         unpack(published_inputs),
-        summary=f"{R}/summary.csv",
-        records=f"{R}/records.parquet",
-        fits=f"{R}/fits/fits.json",
+        summary=path("summary"),
+        records=path("records"),
+        fits=path("fits"),
     output:
         report(
-            directory(f"{R}/figures"),
+            directory(path("figures")),
             patterns=["{name}.png"],
             caption="../report/figures.rst",
             category="Figures",
@@ -73,12 +73,12 @@ rule plots:
 rule report_tables:
     input:
         unpack(published_inputs),
-        summary=f"{R}/summary.csv",
-        records=f"{R}/records.parquet",
-        fits=f"{R}/fits/fits.json",
+        summary=path("summary"),
+        records=path("records"),
+        fits=path("fits"),
     output:
-        summary_md=report(f"{R}/summary.md", caption="../report/summary_table.rst", category="Tables"),
-        findings=f"{R}/findings.csv",
+        summary_md=report(path("summary_md"), caption="../report/summary_table.rst", category="Tables"),
+        findings=path("findings"),
     log:
         f"{LOGS}/report_tables.log",
     benchmark:
@@ -97,7 +97,7 @@ rule seed_comparison:
     input:
         unpack(seed_comparison_inputs),
     output:
-        comparison=report(f"{R}/seed_comparison.csv", caption="../report/seed_comparison.rst", category="Tables"),
+        comparison=report(path("seed_comparison"), caption="../report/seed_comparison.rst", category="Tables"),
     log:
         f"{LOGS}/seed_comparison.log",
     benchmark:

@@ -1,8 +1,15 @@
 # Shared helpers: results paths, per-job settings, per-backend environments, threads and resources.
 # (Each backend-bound job's interpreter, $RLSCALING_JOB_PYTHON_<NAME>, is exported by the Snakefile.)
 R = rs.results_dir(config)
+# logs and benchmark files: named by each rule, read by no job (not in rlscaling.study.PATHS)
 LOGS = f"{R}/logs"
 BENCH = f"{R}/benchmarks"
+
+
+def path(key, **fixed):
+    """A rule's results path pattern from the one table, rlscaling.study.PATHS: ``path("dataset")`` is
+    ``results/data/{dataset}.jsonl``; ``fixed`` fills fields in, the others stay Snakemake wildcards."""
+    return rs.pattern(config, key, **fixed)
 
 
 def settings(rule_name):
@@ -42,9 +49,15 @@ def model_dir(ckpt):
 # ---- input functions of the rules
 
 
+def local_data_inputs(wildcards):
+    """The local files (jsonl: sources) a dataset's preparation reads, absolute (resolved against the workflow directory
+    by the Snakefile): editing one reruns that preparation and what reads it."""
+    return rl.local_files(config, wildcards.dataset)
+
+
 def pretrain_inputs(wildcards):
     if config["pretrain"]["backend"] == "transformers":
-        return {"corpus": f"{R}/data/pretrain_corpus.jsonl", "tokenizer": f"{R}/tokenizer"}
+        return {"corpus": path("dataset", dataset="pretrain_corpus"), "tokenizer": path("tokenizer")}
     return {}
 
 
@@ -62,9 +75,9 @@ def eval_inputs(plan):
     def _inputs(wildcards):
         inputs = {"model": model_dir(rp.parse_checkpoint_id(wildcards.checkpoint))}
         for it in items:
-            inputs[f"eval_{it.bench}"] = f"{R}/data/eval_{it.bench}.jsonl"
+            inputs[f"eval_{it.bench}"] = path("dataset", dataset=f"eval_{it.bench}")
             if it.shots > 0:
-                inputs[f"fewshot_{it.bench}"] = f"{R}/data/fewshot_{it.bench}.jsonl"
+                inputs[f"fewshot_{it.bench}"] = path("dataset", dataset=f"fewshot_{it.bench}")
         return inputs
 
     return _inputs
@@ -72,21 +85,19 @@ def eval_inputs(plan):
 
 def eval_outputs(plan):
     return [
-        f"{R}/eval/{{checkpoint}}/{it.stem}.{ext}"
-        for it in rp.eval_plan(config, plan)
-        for ext in ("records.jsonl", "summary.json")
+        path("eval_output", stem=it.stem, ext=ext) for it in rp.eval_plan(config, plan) for ext in rs.EVAL_EXTENSIONS
     ]
 
 
 def eval_dir(wildcards):
-    return f"{R}/eval/{wildcards.checkpoint}"
+    return rs.path(config, "eval_dir", checkpoint=wildcards.checkpoint)
 
 
 def val_loss_inputs(wildcards):
     src = config["val_loss"]["source"]
     return {
         "model": rs.path(config, "base_model", **dict(wildcards.items())),
-        "texts": f"{R}/data/pretrain_corpus.jsonl" if src == "corpus" else f"{R}/data/val_text.jsonl",
+        "texts": path("dataset", dataset="pretrain_corpus" if src == "corpus" else "val_text"),
     }
 
 
@@ -106,9 +117,9 @@ def aggregate_inputs(wildcards):
 def seed_comparison_inputs(wildcards):
     """This run's summary and the seed's published table (report.published_results): editing either reruns the
     comparison and what reads it."""
-    return {"summary": f"{R}/summary.csv", "published": rs.published_results_path(config)}
+    return {"summary": path("summary"), "published": rs.published_results_path(config)}
 
 
 def published_inputs(wildcards):
     """The seed comparison for the report tables and the figures, when report.published_results is set."""
-    return {"seed_comparison": f"{R}/seed_comparison.csv"} if rs.published_results_path(config) else {}
+    return {"seed_comparison": path("seed_comparison")} if rs.published_results_path(config) else {}

@@ -2,8 +2,10 @@
 
 
 rule prepare_data:
+    input:
+        local_data_inputs,
     output:
-        f"{R}/data/{{dataset}}.jsonl",
+        path("dataset"),
     log:
         f"{LOGS}/prepare_data/{{dataset}}.log",
     benchmark:
@@ -19,9 +21,9 @@ rule prepare_data:
 
 rule train_tokenizer:
     input:
-        f"{R}/data/pretrain_corpus.jsonl",
+        path("dataset", dataset="pretrain_corpus"),
     output:
-        directory(f"{R}/tokenizer"),
+        directory(path("tokenizer")),
     log:
         f"{LOGS}/train_tokenizer.log",
     benchmark:

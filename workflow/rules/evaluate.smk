@@ -9,67 +9,45 @@ EVALUATE = (
 )
 
 
-rule evaluate_endpoint:
-    input:
-        unpack(eval_inputs("endpoint")),
-    output:
-        eval_outputs("endpoint"),
-    log:
-        f"{LOGS}/evaluate/{{checkpoint}}.log",
-    benchmark:
-        f"{BENCH}/evaluate/{{checkpoint}}.tsv"
-    wildcard_constraints:
-        checkpoint=rp.checkpoint_regex(config, "endpoint"),
-    conda:
-        conda_env("evaluate_endpoint")
-    threads: threads_for("evaluate")
-    resources:
-        gpu=model_resource("evaluate", "gpus", 0),
-        nodes=1,
-        cpus_per_task=model_resource("evaluate", "cpus", 1),
-        mem_mb=model_resource("evaluate", "mem_mb", 4000),
-        runtime=model_resource("evaluate", "runtime", 30),
-    params:
-        settings=settings("evaluate_endpoint"),
-        data=f"{R}/data",
-        out=eval_dir,
-    shell:
-        EVALUATE
+# One definition, one rule per plan named by rlscaling.plan.EVAL_RULES (evaluate_endpoint, evaluate_intermediate: the
+# names job settings, backends and profiles use): each writes its plan's files and matches only its plan's checkpoints.
+for plan in rp.PLANS:
 
-
-rule evaluate_intermediate:
-    input:
-        unpack(eval_inputs("intermediate")),
-    output:
-        eval_outputs("intermediate"),
-    log:
-        f"{LOGS}/evaluate/{{checkpoint}}.log",
-    benchmark:
-        f"{BENCH}/evaluate/{{checkpoint}}.tsv"
-    wildcard_constraints:
-        checkpoint=rp.checkpoint_regex(config, "intermediate"),
-    conda:
-        conda_env("evaluate_intermediate")
-    threads: threads_for("evaluate")
-    resources:
-        gpu=model_resource("evaluate", "gpus", 0),
-        nodes=1,
-        cpus_per_task=model_resource("evaluate", "cpus", 1),
-        mem_mb=model_resource("evaluate", "mem_mb", 4000),
-        runtime=model_resource("evaluate", "runtime", 30),
-    params:
-        settings=settings("evaluate_intermediate"),
-        data=f"{R}/data",
-        out=eval_dir,
-    shell:
-        EVALUATE
+    rule:
+        name:
+            rp.EVAL_RULES[plan]
+        input:
+            unpack(eval_inputs(plan)),
+        output:
+            eval_outputs(plan),
+        log:
+            f"{LOGS}/evaluate/{{checkpoint}}.log",
+        benchmark:
+            f"{BENCH}/evaluate/{{checkpoint}}.tsv"
+        wildcard_constraints:
+            checkpoint=rp.checkpoint_regex(config, plan),
+        conda:
+            conda_env(rp.EVAL_RULES[plan])
+        threads: threads_for("evaluate")
+        resources:
+            gpu=model_resource("evaluate", "gpus", 0),
+            nodes=1,
+            cpus_per_task=model_resource("evaluate", "cpus", 1),
+            mem_mb=model_resource("evaluate", "mem_mb", 4000),
+            runtime=model_resource("evaluate", "runtime", 30),
+        params:
+            settings=settings(rp.EVAL_RULES[plan]),
+            data=path("data_dir"),
+            out=eval_dir,
+        shell:
+            EVALUATE
 
 
 rule val_loss:
     input:
         unpack(val_loss_inputs),
     output:
-        f"{R}/eval/{{model}}/seed_{{seed}}/{{budget}}/base/step_0/val_loss.json",
+        path("val_loss"),
     log:
         f"{LOGS}/val_loss/{{model}}/seed_{{seed}}/{{budget}}.log",
     benchmark:

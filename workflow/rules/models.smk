@@ -7,7 +7,7 @@ rule pretrain_trunk:
     input:
         unpack(pretrain_inputs),
     output:
-        directory(f"{R}/models/{{model}}/seed_{{seed}}/trunk"),
+        directory(path("trunk")),
     log:
         f"{LOGS}/pretrain_trunk/{{model}}/seed_{{seed}}.log",
     benchmark:
@@ -25,7 +25,7 @@ rule pretrain:
     input:
         unpack(base_model_inputs),
     output:
-        directory(f"{R}/models/{{model}}/seed_{{seed}}/{{budget}}/base"),
+        directory(path("base_model")),
     log:
         f"{LOGS}/pretrain/{{model}}/seed_{{seed}}/{{budget}}.log",
     benchmark:
@@ -45,10 +45,10 @@ rule pretrain:
 # (rlscaling.training.verl_state).
 rule grpo:
     input:
-        model=f"{R}/models/{{model}}/seed_{{seed}}/{{budget}}/base",
-        train=f"{R}/data/rl_train.jsonl",
+        model=path("base_model"),
+        train=path("dataset", dataset="rl_train"),
     output:
-        directory(f"{R}/grpo/{{model}}/seed_{{seed}}/{{budget}}/{{reward}}"),
+        directory(path("grpo")),
     log:
         f"{LOGS}/grpo/{{model}}/seed_{{seed}}/{{budget}}/{{reward}}.log",
     benchmark:
