@@ -122,3 +122,18 @@ def test_installed_cli_fits_a_summary(installed, tmp_path):
     wrote = {Path(line.removeprefix("wrote ")).name for line in out.stdout.splitlines()}
     assert {"fits.json", "allocation.csv", "iso_flop.csv"} <= wrote
     assert (tmp_path / "fits" / "fits.json").stat().st_size > 0
+
+
+def test_relative_published_results_needs_a_checkout(monkeypatch, tmp_path):
+    """In the checkout a relative path is read from the workflow directory; installed (``ROOT`` None) it is an error
+    naming the key, and an absolute path is kept as it is."""
+    from rlscaling import study
+    from rlscaling.study import ConfigError
+
+    cfg = {"report": {"published_results": "seed_results.csv"}}
+    assert study.published_results_path(cfg) == str(ROOT / "seed_results.csv")
+    monkeypatch.setattr(study, "ROOT", None)
+    with pytest.raises(ConfigError, match=r"^report\.published_results: 'seed_results\.csv' is relative"):
+        study.published_results_path(cfg)
+    absolute = tmp_path / "seed_results.csv"
+    assert study.published_results_path({"report": {"published_results": str(absolute)}}) == str(absolute)
