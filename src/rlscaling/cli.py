@@ -10,10 +10,10 @@ Add a subcommand from any module with::
     def gpu_hours(args) -> int: ...
 
 Each handler returns an exit status. Expected failures raise ``CLIError`` (or ``FitError``, e.g.
-``FitInputError`` naming a file, row and column, or ``FileNotFoundError``) and are printed as one line on
-stderr with exit status 2. ``rlscaling allocate`` exits 1, saying why, when ``fits.json`` holds no identified law
-(``rlscaling fit`` exits 0 then: the fit ran, the data support no plan). The work itself lives in the library
-(``rlscaling.fit``, ``rlscaling.allocate``).
+``FitInputError`` naming a file, row and column, a config's ``ConfigError`` naming its key, or
+``FileNotFoundError``) and are printed as one line on stderr with exit status 2. ``rlscaling allocate`` exits 1,
+saying why, when ``fits.json`` holds no identified law (``rlscaling fit`` exits 0 then: the fit ran, the data support
+no plan). The work itself lives in the library (``rlscaling.fit``, ``rlscaling.allocate``).
 """
 
 from __future__ import annotations
@@ -221,12 +221,36 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from rlscaling.fit import FitError
+    from rlscaling.study import ConfigError
 
     try:
         return int(args._run(args) or 0)
-    except (CLIError, FitError, FileNotFoundError) as exc:
+    except (CLIError, ConfigError, FitError, FileNotFoundError) as exc:
         print(f"rlscaling {args.command}: error: {exc}", file=sys.stderr)
         return 2
+
+
+# --------------------------------------------------------------------------------------------------
+# rlscaling validate
+# --------------------------------------------------------------------------------------------------
+
+
+def _validate_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, help="workflow config YAML")
+
+
+@register(
+    "validate",
+    help="validate a config: the schema (with its defaults) and the cross-key checks the Snakefile runs",
+    arguments=_validate_arguments,
+)
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Exit 0 and say what the config defines, or exit 2 with the error naming its key (via ``main``)."""
+    from rlscaling.config import load_config
+
+    cfg = load_config(existing_file(args.config, "config", CLIError))
+    print(f"{args.config}: valid (models {', '.join(cfg['models'])}; benchmarks {', '.join(cfg['benchmarks'])})")
+    return 0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -244,7 +268,10 @@ def cmd_gpu_hours(args: argparse.Namespace) -> int:
     from rlscaling.gpu_hours import assumptions, estimate_gpu_hours, evaluation_engine_starts
 
     cfg = load_config(existing_file(args.config, "config", CLIError))
-    table = estimate_gpu_hours(cfg)
+    try:
+        table = estimate_gpu_hours(cfg)
+    except ValueError as exc:  # a size the estimate cannot know offline: the message names the key to set
+        raise CLIError(str(exc)) from None
     a = assumptions(cfg)
     print(f"GRPO GPU-hours from {args.config} (assumptions: {a})")
     print(table.to_string(index=False))

@@ -198,7 +198,7 @@ def _check_published_results(cfg: dict) -> None:
         except ValueError as exc:
             raise ConfigError(
                 f"report.published_results: {exc} (the seed's published results; a relative path is read from the "
-                f"workflow directory {ROOT})"
+                f"workflow directory {ROOT or '(none: an installed package)'})"
             ) from None
 
 

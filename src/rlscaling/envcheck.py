@@ -38,6 +38,8 @@ from pathlib import Path
 
 import yaml
 
+from .config_schema import ROOT
+
 PIP_VERSION = "26.3"
 """pip used for every resolution (the throwaway venv's pip is upgraded to it)."""
 PIP_TIMEOUT_S = 1800
@@ -202,8 +204,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("env_files", nargs="*", help="conda environment files (default: envs/*.yaml)")
     parser.add_argument("--expect-fail", action="store_true", help="succeed only if every file FAILS to resolve")
     args = parser.parse_args(argv)
-    root = Path(__file__).resolve().parents[2]
-    paths = args.env_files or sorted(str(p.relative_to(root)) for p in (root / "envs").glob("*.yaml"))
+    if not args.env_files and ROOT is None:
+        print(f"{PREFIX} FAIL: no environment files given, and an installed rlscaling has no envs/ of a checkout")
+        return 1
+    paths = args.env_files or sorted(str(p.relative_to(ROOT)) for p in (ROOT / "envs").glob("*.yaml"))
     if not paths:
         print(f"{PREFIX} FAIL: no environment files given and none in envs/")
         return 1

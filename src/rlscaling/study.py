@@ -65,9 +65,19 @@ def _key(path) -> str:
 
 def published_results_path(cfg: dict) -> str | None:
     """``report.published_results`` (the seed's published table), relative paths resolved against the workflow
-    directory; None when not configured."""
+    directory (an installed package has none: a relative path is a :class:`ConfigError` there); None when not
+    configured."""
     configured = cfg["report"]["published_results"]
-    return None if configured is None else str(ROOT / Path(configured).expanduser())
+    if configured is None:
+        return None
+    path = Path(configured).expanduser()
+    if ROOT is None and not path.is_absolute():
+        raise ConfigError(
+            f"report.published_results: {configured!r} is relative, and relative paths are read from the workflow "
+            f"directory (the source checkout holding the Snakefile); this rlscaling is an installed package "
+            f"({Path(__file__).resolve().parent}) with none: give an absolute path"
+        )
+    return str(path if ROOT is None else ROOT / path)
 
 
 def benchmark_kind(name: str, bench: dict) -> str:
