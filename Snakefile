@@ -21,17 +21,17 @@ sys.path.insert(0, SRC)
 # rc: the config's validation; rs: the study's cells, runs and paths; rp: the checkpoints and job counts of the DAG;
 # rj: each job's settings; rl: the local data files (jsonl: sources) each dataset reads (separate modules without
 # import cycles: pyproject.toml's [tool.importlinter] contracts)
-from rlscaling import config as rc  # noqa: E402
-from rlscaling import job_settings as rj  # noqa: E402
-from rlscaling import local_sources as rl  # noqa: E402
-from rlscaling import plan as rp  # noqa: E402
+from rlscaling.workflow import config as rc  # noqa: E402
+from rlscaling.workflow import job_settings as rj  # noqa: E402
+from rlscaling.workflow import local_sources as rl  # noqa: E402
+from rlscaling.workflow import plan as rp  # noqa: E402
 from rlscaling import study as rs  # noqa: E402
-from rlscaling.job_environment import backend_of, conda_env_file, job_environment  # noqa: E402
+from rlscaling.workflow.job_environment import backend_of, conda_env_file, job_environment  # noqa: E402
 
 # The one validation (schema with defaults + typed settings): every error names its key, before any job starts; the
 # one cross-key check that needs data (the tokenizer's vocabulary against the corpus) runs before a first run only.
 # Values inside a --config mapping arrive as strings (Snakemake reads them with YAML's BaseLoader): they are read as
-# the schema's types first (rlscaling.config_overrides). Then every jsonl: data source's relative path is made absolute
+# the schema's types first (rlscaling.workflow.config_overrides). Then every jsonl: data source's relative path is made absolute
 # against this directory (not the working directory of `snakemake -d`), and a missing file is an error naming its key.
 try:
     rc.validate_config(config, workflow.config_settings.config)
@@ -48,7 +48,7 @@ except rs.ConfigError as exc:
 
 # Every job's environment (offline hub, rlscaling importable from src/, the interpreter of each backend-bound rule),
 # exported here, before any job starts. Each Snakemake process that parses this file (a cluster job's too) sets it
-# from the config, so it is no `envvars:` (variables the user must define); see rlscaling.job_environment.
+# from the config, so it is no `envvars:` (variables the user must define); see rlscaling.workflow.job_environment.
 USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 os.environ.update(job_environment(config, SRC, USE_CONDA, sys.executable))
 

@@ -33,10 +33,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from rlscaling import config as rc
 from rlscaling import study as rs
 from rlscaling.labels import format_tokens
-from rlscaling.markdown import md_table
+from rlscaling.report.markdown import md_table
+from rlscaling.workflow import config as rc
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -3,7 +3,8 @@
     RLSCALING_VLLM_PYTHON=.venv-vllm/bin/python python benchmarks/bench_eval_jobs.py [--workdir DIR]
 
 Builds (with Snakemake) one pre-trained model whose head_dim vLLM's CPU attention serves, then runs the evaluate
-job of its base model (`python -m rlscaling.jobs evaluate`, the endpoint plan: every shot count and pass@k) once for
+job of its base model (`python -m rlscaling.workflow.jobs evaluate`, the endpoint plan: every shot count and pass@k)
+once for
 the whole plan and once per file, as a job per file did before, with the transformers backend and, when
 RLSCALING_VLLM_PYTHON names an interpreter with vLLM, with vLLM. Prints wall seconds per job, the vLLM import and
 engine start, generation seconds and generated tokens/s, and the ratio per-file / per-checkpoint.
@@ -24,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from rlscaling import config as rc  # noqa: E402
-from rlscaling import job_settings as rj  # noqa: E402
+from rlscaling.workflow import config as rc  # noqa: E402
+from rlscaling.workflow import job_settings as rj  # noqa: E402
 from test_vllm_workflow import vllm_servable_micro_config  # noqa: E402
 
 from test_workflow import snakemake_command  # noqa: E402
@@ -37,11 +38,11 @@ def study_config(workdir: Path, backend: str) -> dict:
 
 
 def run_job(python: str, settings: dict, workdir: Path, out: str) -> dict:
-    """One `rlscaling.jobs evaluate` process; returns its wall time and the result it logged."""
+    """One `rlscaling.workflow.jobs evaluate` process; returns its wall time and the result it logged."""
     cmd = [
         python,
         "-m",
-        "rlscaling.jobs",
+        "rlscaling.workflow.jobs",
         "evaluate",
         "--settings",
         json.dumps(settings),

@@ -1,5 +1,5 @@
 """Benchmark (needs CUDA): measured GPU throughput of the transformers/TRL bf16 paths against the MFU assumptions
-that ``rlscaling gpu-hours`` uses (``rlscaling.gpu_hours.DEFAULTS``).
+that ``rlscaling gpu-hours`` uses (``rlscaling.workflow.gpu_hours.DEFAULTS``).
 
 For each Qwen3-Base architecture named (random weights: the hub is not reachable, and speed does not depend on the
 weights), it measures
@@ -24,8 +24,8 @@ import time
 import torch
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
-from rlscaling.gpu_hours import DEFAULTS
-from rlscaling.models import non_embedding_params, output_head_params
+from rlscaling.models.tiny import non_embedding_params, output_head_params
+from rlscaling.workflow.gpu_hours import DEFAULTS
 
 # Architectures of the Qwen3-Base models (Qwen3 technical report, Table 1, and the models' config.json files).
 QWEN3_ARCH = {

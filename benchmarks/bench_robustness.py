@@ -31,8 +31,8 @@ from pathlib import Path
 
 import yaml
 
-from rlscaling import config as rc
 from rlscaling import study as rs
+from rlscaling.workflow import config as rc
 
 ROOT = Path(__file__).resolve().parents[1]
 SCORER = "custom_flexible"

@@ -1,4 +1,4 @@
-"""Tests of rlscaling.allocate (compute-optimal N, D, C_rl split of a FLOPs budget) and its iso-FLOP figure."""
+"""Tests of rlscaling.fit.allocate (compute-optimal N, D, C_rl split of a FLOPs budget) and its iso-FLOP figure."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):  # tiny L-BFGS problems
 import numpy as np
 import pytest
 
-from rlscaling import allocate as al
 from rlscaling.fit import FitError, NoLawError, compute_optimal_size, get_form
+from rlscaling.fit import allocate as al
 
 SYMMETRIC = {"E": 0.05, "A": 1e3, "alpha": 0.3, "B": 1e3, "beta": 0.3, "C0": 1.0}
 CEILING = {"E": 0.05, "A": 9.5, "alpha": 0.3, "B": 18.0, "beta": 0.35, "F": 0.6, "C_mid": 3e17, "k": 1.0}
@@ -175,7 +175,7 @@ def test_bad_inputs_are_clear_errors():
 
 @pytest.mark.parametrize("form", ["size_tokens_ceiling", "additive"])
 def test_iso_flop_figure_is_written_as_png_and_svg_deterministically(tmp_path, form):
-    from rlscaling.plots_fits import plot_iso_flop
+    from rlscaling.report.plots.fits import plot_iso_flop
 
     params = CEILING if form == "size_tokens_ceiling" else SYMMETRIC
     law = al.JointLaw.from_fits(_fits(params, _jitter(params, form, "alpha", 0.01, n=30), form))

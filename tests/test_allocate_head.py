@@ -15,8 +15,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 import numpy as np
 import pytest
 
-from rlscaling import allocate as al
 from rlscaling.compute import HeadParams, pretrain_flops
+from rlscaling.fit import allocate as al
 from rlscaling.fit import compute_optimal_size, get_form
 from rlscaling.fit import transition_nd as ND
 from rlscaling.fit.common import FitError

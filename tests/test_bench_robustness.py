@@ -10,8 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench_robustness as br  # noqa: E402
-from rlscaling import config as rc  # noqa: E402
 from rlscaling import study as rs  # noqa: E402
+from rlscaling.workflow import config as rc  # noqa: E402
 
 
 def test_seed_lists_and_crossings():

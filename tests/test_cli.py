@@ -76,7 +76,7 @@ def test_fit_writes_strict_json_allocation_and_figures(fitted, study):
     assert fits["bootstrap"] == {"n": 40, "ci": 0.95, "seed": 0, "resampling": "items"}
     assert fits["seed_table"]["b"] < 0
     header = (fitted / "allocation.csv").read_text().splitlines()[0]
-    from rlscaling.allocate import ALLOCATION_COLUMNS, ISO_FLOP_COLUMNS
+    from rlscaling.fit.allocate import ALLOCATION_COLUMNS, ISO_FLOP_COLUMNS
 
     assert header.split(",") == ALLOCATION_COLUMNS
     assert (fitted / "iso_flop.csv").read_text().splitlines()[0].split(",") == ISO_FLOP_COLUMNS
@@ -130,7 +130,7 @@ def test_registry_accepts_new_subcommands(capsys):
 def test_fit_on_a_flat_study_writes_the_same_files_with_the_reason(tmp_path, study, capsys):
     import pandas as pd
 
-    from rlscaling.allocate import ALLOCATION_COLUMNS
+    from rlscaling.fit.allocate import ALLOCATION_COLUMNS
 
     out = tmp_path / "o"
     out.mkdir()

@@ -37,7 +37,7 @@ def test_the_head_is_counted_the_same_tied_or_untied():
     N reproduces the model cards' 0.44B / 13.2B and H = d_model x V in both."""
     from transformers import Qwen3Config
 
-    from rlscaling.models import non_embedding_params, output_head_params
+    from rlscaling.models.tiny import non_embedding_params, output_head_params
 
     common = {"vocab_size": VOCAB, "head_dim": 128, "num_key_value_heads": 8}
     small = Qwen3Config(hidden_size=DMODEL_06B, num_hidden_layers=28, intermediate_size=3072, num_attention_heads=16,
@@ -134,7 +134,7 @@ def test_verl_c_rl_counts_the_old_policy_forward(tmp_path):
     """verl's run record -> 12·(N + H) FLOPs per processed token (rollout 2 + update 6 + reference 2 + old policy 2)."""
     import json
 
-    from rlscaling.aggregate import base_compute, rl_compute
+    from rlscaling.analysis.aggregate import base_compute, rl_compute
     from rlscaling.training.common import GRPOSettings
     from rlscaling.training.verl_backend import verl_passes
 
@@ -179,7 +179,7 @@ def test_a_pretrain_record_without_the_head_is_completed_from_config_json(tmp_pa
 
     from transformers import Qwen3Config
 
-    from rlscaling.aggregate import base_compute
+    from rlscaling.analysis.aggregate import base_compute
 
     base = tmp_path / "base"
     Qwen3Config(vocab_size=100, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
@@ -223,7 +223,7 @@ def test_head_params_are_recovered_from_summary_rows():
 
 def test_the_allocation_converts_flops_to_tokens_with_the_head():
     """allocate.size_curve: D = f·C / (6·(N + H(N))) with H interpolated from fits.json's joint_law.head_params."""
-    from rlscaling import allocate as al
+    from rlscaling.fit import allocate as al
     from rlscaling.fit import get_form
 
     params = {"E": 0.05, "A": 9.5, "alpha": 0.3, "B": 18.0, "beta": 0.35, "F": 0.6, "C_mid": 3e17, "k": 1.0}

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rlscaling import config as rc
-from rlscaling import job_settings as rj
-from rlscaling import plan as rp
 from rlscaling import study as rs
 from rlscaling.config_schema import SCHEMA
+from rlscaling.workflow import config as rc
+from rlscaling.workflow import job_settings as rj
+from rlscaling.workflow import plan as rp
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = [ROOT / "config.yaml", ROOT / "tests" / "configs" / "micro.yaml"] + sorted((ROOT / "configs").glob("*.yaml"))

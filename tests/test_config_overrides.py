@@ -12,10 +12,10 @@ import yaml
 from snakemake.cli import parse_config
 from snakemake.utils import update_config
 
-from rlscaling import config as rc
 from rlscaling import study as rs
 from rlscaling.config_schema import YAML_LOADER, _schema
-from rlscaling.job_environment import job_environment
+from rlscaling.workflow import config as rc
+from rlscaling.workflow.job_environment import job_environment
 
 from test_dag import snakemake_cmd
 from test_workflow import MICRO, ROOT, snakemake_command
@@ -162,7 +162,7 @@ def test_a_value_that_cannot_be_read_names_key_value_and_type(entry, message):
 def test_every_key_of_the_schema_declares_a_type():
     """Every key the schema knows (through $ref, oneOf, additionalProperties, items) has a type to read a --config
     string as: a key added without one would silently keep its string until validation."""
-    from rlscaling.config_overrides import _branches, _types
+    from rlscaling.workflow.config_overrides import _branches, _types
 
     schema = _schema()
     seen = 0

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from rlscaling import config as rc
-from rlscaling import plan as rp
 from rlscaling import study as rs
+from rlscaling.workflow import config as rc
+from rlscaling.workflow import plan as rp
 
 from test_workflow import ROOT, dry_run_jobs
 

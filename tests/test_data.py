@@ -1,4 +1,4 @@
-"""rlscaling.data and rlscaling.procedural: specs, converters, local hf loading, jsonl errors,
+"""rlscaling.data.sources and rlscaling.data.procedural: specs, converters, local hf loading, jsonl errors,
 offline fail-fast, procedural determinism, disjoint splits and worked-step correctness."""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rlscaling import data, procedural
-from rlscaling.data import DataSourceError, load_records, parse_spec, validate_record
+from rlscaling.data import procedural
+from rlscaling.data import sources as data
+from rlscaling.data.sources import DataSourceError, load_records, parse_spec, validate_record
 
 from fixtures_data import (
     GSM8K_ROWS,
@@ -157,7 +158,7 @@ def test_hf_local_dir_errors(hf_cache):
 def test_offline_hf_source_fails_fast_in_a_fresh_process(tmp_path):
     """The real path: env set before python starts, empty cache -> one DataSourceError, no retries."""
     code = (
-        "import time; from rlscaling.data import load_records, DataSourceError\n"
+        "import time; from rlscaling.data.sources import load_records, DataSourceError\n"
         "t = time.perf_counter()\n"
         "try:\n    load_records('hf:gsm8k')\n"
         "except DataSourceError as e:\n    print('ERR', round(time.perf_counter() - t, 3), e)\n"

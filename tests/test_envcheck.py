@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rlscaling import envcheck
+from rlscaling.workflow import envcheck
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_FILES = sorted((ROOT / "envs").glob("*.yaml"))

@@ -1,4 +1,5 @@
-"""The seed's findings tested on a study's own numbers (rlscaling.findings) and the seed-mean view (rlscaling.views)."""
+"""The seed's findings tested on a study's own numbers (rlscaling.analysis.findings) and the seed-mean view
+(rlscaling.analysis.views)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rlscaling.findings import FINDINGS_COLUMNS, findings_table
+from rlscaling.analysis.findings import FINDINGS_COLUMNS, findings_table
+from rlscaling.analysis.views import study_view
 from rlscaling.schemas import RECORD_COLUMNS, SUMMARY_COLUMNS
-from rlscaling.views import study_view
 
 N_ITEMS = 200
 
@@ -89,7 +90,7 @@ def test_study_view_keeps_seed_means_of_the_base_and_one_reward_mode():
 
 def test_each_replicate_seed_gets_its_own_rows_and_the_report_counts_them():
     """Seed 1 repeats the seed-mean cell; seed 2's strict run taught nothing (its format finding fails alone)."""
-    from rlscaling.report_dimensions import section_findings
+    from rlscaling.report.dimensions import section_findings
 
     mean = _records(np.random.default_rng(0))
     one = mean.assign(seed="1")

@@ -303,7 +303,7 @@ def test_fit_summary_on_embedded_grid_records_reasons_instead_of_failing():
 def test_gain_figure_keeps_non_positive_gains_on_a_linear_axis(tmp_path):
     import matplotlib.pyplot as plt
 
-    from rlscaling import plots_fits
+    from rlscaling.report.plots import fits as plots_fits
 
     fits = {
         "gain_power_law": [

@@ -23,8 +23,8 @@ import pytest
 
 from rlscaling import cli
 from rlscaling import fit as F
-from rlscaling.allocate import ALLOCATION_COLUMNS, ISO_FLOP_COLUMNS
 from rlscaling.fit import identify
+from rlscaling.fit.allocate import ALLOCATION_COLUMNS, ISO_FLOP_COLUMNS
 from rlscaling.fit.laws import StudyPoints
 from rlscaling.fit.transition import fit_transition_law
 
@@ -125,7 +125,7 @@ def test_known_law_yields_a_plan_with_the_spread_across_forms_and_edge_flags(kno
 
 
 def test_held_out_figure_shows_every_held_out_group(known, tmp_path):
-    from rlscaling.plots.heldout import plot_heldout
+    from rlscaling.report.plots.heldout import plot_heldout
 
     _, fits, _ = known
     held = fits["joint_law"]["held_out"]
@@ -169,7 +169,7 @@ def test_pure_noise_gives_no_law_and_no_plan(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "no law identified" in captured.err and "No compute plan" in captured.err and captured.out == ""
 
-    from rlscaling.report import render_summary_md
+    from rlscaling.report.summary import render_summary_md
 
     summary = noise_study(0)
     both = pd.concat([summary, summary.assign(scorer="strict")])  # the report's reward-mode table needs both scorers

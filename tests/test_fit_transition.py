@@ -18,10 +18,10 @@ import re
 import numpy as np
 import pytest
 
-from rlscaling.allocate import JointLaw, optimum, size_curve
 from rlscaling.fit import FitError, Resampling, StudyPoints, get_form
 from rlscaling.fit import transition as T
 from rlscaling.fit import transition_nd as ND
+from rlscaling.fit.allocate import JointLaw, optimum, size_curve
 from rlscaling.fit.common import public, to_jsonable
 from rlscaling.fit.crossval import cross_validate, leave_one_group_out
 from rlscaling.metrics import item_bootstrap_means

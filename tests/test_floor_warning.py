@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rlscaling.report_dimensions import floor_replicates, section_floor_warnings
+from rlscaling.report.dimensions import floor_replicates, section_floor_warnings
 from rlscaling.schemas import SUMMARY_COLUMNS
 
 N_ITEMS = 1400
@@ -54,7 +54,7 @@ def test_no_warning_when_every_seed_rose_or_there_is_nothing_to_compare():
 
 
 def test_the_warning_opens_summary_md():
-    from rlscaling.report import render_summary_md
+    from rlscaling.report.summary import render_summary_md
 
     summary = _summary({("tiny-s", "1"): [0.05, 0.06, 0.40], ("tiny-s", "2"): [0.05, 0.04, 0.045]})
     text = render_summary_md(summary)

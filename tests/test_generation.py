@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from rlscaling.data.tokenizer import train_tokenizer
 from rlscaling.evaluation.perplexity import strided_windows
 from rlscaling.evaluation.stopping import (
     StopOnText,
@@ -21,8 +22,7 @@ from rlscaling.evaluation.transformers_backend import (
     generate_with_stats,
     sequence_loss,
 )
-from rlscaling.pretrain import pretrain
-from rlscaling.tokenizer import train_tokenizer
+from rlscaling.models.pretrain import pretrain
 
 from tiny_models import make_char_tokenizer
 

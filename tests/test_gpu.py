@@ -23,7 +23,7 @@ def tiny(tmp_path_factory):
 
 
 def test_bf16_logits_track_fp32_on_cuda(tiny):
-    from rlscaling.models import load_causal_lm
+    from rlscaling.models.tiny import load_causal_lm
 
     fp32 = load_causal_lm(tiny, dtype=torch.float32, device="cuda")
     bf16 = load_causal_lm(tiny, dtype=torch.bfloat16, device="cuda")
@@ -36,7 +36,7 @@ def test_bf16_logits_track_fp32_on_cuda(tiny):
 
 
 def test_bf16_greedy_generation_on_cuda(tiny):
-    from rlscaling.models import load_causal_lm
+    from rlscaling.models.tiny import load_causal_lm
 
     model = load_causal_lm(tiny, dtype=torch.bfloat16, device="cuda")
     ids = torch.tensor([[3, 4, 5]], device="cuda")

@@ -1,4 +1,4 @@
-"""GRPO GPU-hour estimates (rlscaling.gpu_hours) and the public-suite study configs (configs/evolm.yaml,
+"""GRPO GPU-hour estimates (rlscaling.workflow.gpu_hours) and the public-suite study configs (configs/evolm.yaml,
 configs/olmo2.yaml): one GRPO run per budget, N from the config or the estimate key, FLOPs by hand; the configs hold
 what their studies claim (annealed budgets, exact revision names consistent with their token counts)."""
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rlscaling.gpu_hours import COLUMNS, estimate_gpu_hours, grpo_runs
+from rlscaling.workflow.gpu_hours import COLUMNS, estimate_gpu_hours, grpo_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_GRPO_KEYS = (
@@ -232,7 +232,7 @@ def test_olmo2_revisions_are_consistent_with_their_token_counts():
 def test_olmo2_n_estimates_match_the_architectures():
     from transformers import Olmo2Config
 
-    from rlscaling.models import non_embedding_params
+    from rlscaling.models.tiny import non_embedding_params
 
     arch = {
         "olmo2-1b": {
@@ -282,9 +282,9 @@ def test_small_cfg_is_not_mutated():
 def test_one_evaluation_job_per_checkpoint_saves_engine_starts():
     """Qwen3: a job per file pair starts vLLM once per (checkpoint, benchmark, shots[, pass@k]); a job per checkpoint
     once per checkpoint; each start holds the evaluate job's GPUs for gpu_hours.engine_start_s."""
-    from rlscaling import config as rc
-    from rlscaling import plan as rp
-    from rlscaling.gpu_hours import evaluation_engine_starts
+    from rlscaling.workflow import config as rc
+    from rlscaling.workflow import plan as rp
+    from rlscaling.workflow.gpu_hours import evaluation_engine_starts
 
     cfg = rc.load_config(ROOT / "configs" / "qwen3.yaml")
     e = evaluation_engine_starts(cfg)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from rlscaling import hub
-from rlscaling.hub import (
+from rlscaling.models import hub
+from rlscaling.models.hub import (
     HubModelError,
     fetch_hub_model,
     parse_budget,
@@ -64,7 +64,7 @@ def files_under(path: Path) -> list[str]:
 
 
 def hand_count_qwen3_non_embedding(cfg: dict) -> int:
-    """Non-embedding parameters of a Qwen3 decoder from its config.json, by hand (independent of rlscaling.models):
+    """Non-embedding parameters of a Qwen3 decoder from its config.json, by hand (independent of rlscaling.models.tiny):
     per layer q/k/v/o projections (no bias), q/k RMSNorms (head_dim each), SwiGLU MLP (3 matrices), two RMSNorms;
     plus the final RMSNorm."""
     h, heads, kv = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
@@ -176,7 +176,7 @@ def test_resolve_runs_without_torch_or_transformers(fake_cache, tmp_path):
     fetch_hub_model(HF_ID, tmp_path / "base", tokens=1e9, revision="stage1-step100-tokens1B", n_params=1e6)
     code = (
         "import sys; sys.modules['torch'] = None; sys.modules['transformers'] = None\n"
-        "from rlscaling.hub import resolve_model_path\n"
+        "from rlscaling.models.hub import resolve_model_path\n"
         f"print(resolve_model_path({str(tmp_path / 'base')!r}))"
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(fake_cache.parent)}

@@ -17,9 +17,9 @@ import pytest
 import yaml
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
 
-from rlscaling import config as rc
-from rlscaling import hub
 from rlscaling import study as rs
+from rlscaling.models import hub
+from rlscaling.workflow import config as rc
 
 ROOT = Path(__file__).resolve().parents[1]
 EVOLM = ROOT / "configs" / "evolm.yaml"

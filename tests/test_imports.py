@@ -65,7 +65,9 @@ def _missing_backend(stderr: str) -> str | None:
 
 
 def test_every_module_is_found():
-    assert len(MODULES) > 50 and {"rlscaling.config", "rlscaling.plan", "rlscaling.fit.write"} <= set(MODULES)
+    assert len(MODULES) > 50 and {"rlscaling.workflow.config", "rlscaling.workflow.plan", "rlscaling.fit.write"} <= set(
+        MODULES
+    )
 
 
 @pytest.mark.parametrize("module", MODULES)

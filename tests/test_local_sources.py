@@ -1,6 +1,7 @@
 """Local data files are rule inputs, and the rules read every results path from the one table.
 
-rlscaling.local_sources on configs (no Snakemake); then `snakemake` in a working directory other than the workflow
+rlscaling.workflow.local_sources on configs (no Snakemake); then `snakemake` in a working directory other than the
+workflow
 directory: a relative `jsonl:` path is planned as an input of `prepare_data`, editing the file reruns that
 preparation (only the one `prepare_data` job runs, seconds), a missing file stops before any job with its key.
 Last, what the rules and Python share: no rule file spells a results path of its own (rlscaling.study.PATHS is the
@@ -17,13 +18,13 @@ import subprocess
 import pytest
 import yaml
 
-from rlscaling import config as rc
-from rlscaling import job_environment as je
-from rlscaling import job_settings as rj
-from rlscaling import local_sources as rl
-from rlscaling import plan as rp
-from rlscaling import prepare
 from rlscaling import study as rs
+from rlscaling.data import prepare
+from rlscaling.workflow import config as rc
+from rlscaling.workflow import job_environment as je
+from rlscaling.workflow import job_settings as rj
+from rlscaling.workflow import local_sources as rl
+from rlscaling.workflow import plan as rp
 
 from test_workflow import MICRO, ROOT, snakemake_command
 
@@ -45,7 +46,7 @@ def local_config(cfg: dict, source: str) -> dict:
     return cfg
 
 
-# --------------------------------------------------------------------------- rlscaling.local_sources
+# --------------------------------------------------------------------------- rlscaling.workflow.local_sources
 
 
 def test_relative_paths_resolve_against_the_workflow_directory(micro, tmp_path, monkeypatch):
@@ -86,7 +87,7 @@ def test_every_named_source_is_found_with_its_key(micro, tmp_path):
     assert rl.local_files(cfg, "val_text") == [str(files["val"])]
     keys = {(s.dataset, s.key) for s in rl.source_slots(cfg)}
     assert ("pretrain_corpus", "data.pretrain_corpus.mixture.1.source") in keys
-    # one home for "which key names a dataset's source": the slots agree with rlscaling.prepare's specs
+    # one home for "which key names a dataset's source": the slots agree with rlscaling.data.prepare's specs
     for slot in rl.source_slots(cfg):
         if slot.dataset != "pretrain_corpus":
             assert prepare.dataset_spec(cfg, slot.dataset)["key"] == slot.key, slot

@@ -1,4 +1,4 @@
-"""rlscaling.checkpoints and models.load_causal_lm: a bad checkpoint fails with the directory and the bad file
+"""rlscaling.models.checkpoints and models.load_causal_lm: a bad checkpoint fails with the directory and the bad file
 named (not transformers' or safetensors' own message); a good one loads."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from rlscaling.checkpoints import CheckpointError, check_checkpoint, looks_like_hub_id, safetensors_tensors
+from rlscaling.models.checkpoints import CheckpointError, check_checkpoint, looks_like_hub_id, safetensors_tensors
 
 
 def write_safetensors(path, tensors: dict[str, tuple[str, list[int]]], data_bytes: int | None = None) -> int:
@@ -47,14 +47,14 @@ def ckpt(tiny_dir, tmp_path):
 
 
 def test_good_checkpoint_passes_and_loads(ckpt):
-    from rlscaling.models import load_causal_lm
+    from rlscaling.models.tiny import load_causal_lm
 
     check_checkpoint(ckpt)
     assert load_causal_lm(ckpt).config.model_type == "qwen3"
 
 
 def test_missing_or_broken_config(ckpt):
-    from rlscaling.models import load_causal_lm
+    from rlscaling.models.tiny import load_causal_lm
 
     (ckpt / "config.json").unlink()
     with pytest.raises(CheckpointError, match=f"checkpoint {ckpt}: config.json is missing"):
@@ -72,7 +72,7 @@ def test_missing_or_broken_config(ckpt):
 
 @pytest.mark.parametrize("keep", ["half", "all but one byte", "4 bytes", "header only minus one"])
 def test_truncated_safetensors_named_with_sizes(ckpt, keep):
-    from rlscaling.models import load_causal_lm
+    from rlscaling.models.tiny import load_causal_lm
 
     weights = ckpt / "model.safetensors"
     blob = weights.read_bytes()
@@ -169,7 +169,7 @@ def test_tokenizer_files(ckpt):
 
 
 def test_missing_directory_and_hub_ids(tmp_path):
-    from rlscaling.models import load_causal_lm
+    from rlscaling.models.tiny import load_causal_lm
 
     with pytest.raises(CheckpointError, match=f"checkpoint {tmp_path / 'results/grpo/step_5'}: directory does not"):
         load_causal_lm(tmp_path / "results/grpo/step_5")
@@ -181,7 +181,7 @@ def test_missing_directory_and_hub_ids(tmp_path):
 
 
 def test_check_if_local_skips_only_hub_ids(ckpt, tmp_path, monkeypatch):
-    from rlscaling.checkpoints import check_if_local
+    from rlscaling.models.checkpoints import check_if_local
 
     assert check_if_local(ckpt) is True
     assert check_if_local("Qwen/Qwen3-4B-Base") is False

@@ -58,7 +58,7 @@ def test_strided_windows_target_every_token_once_with_the_stated_context(n, seq_
 
 def test_document_losses_builds_no_autograd_graph(model_dir, monkeypatch):
     """Every forward runs with grad disabled and returns logits without a ``grad_fn`` (no graph is kept)."""
-    import rlscaling.models
+    import rlscaling.models.tiny
 
     seen = []
 
@@ -72,8 +72,8 @@ def test_document_losses_builds_no_autograd_graph(model_dir, monkeypatch):
             seen.append((torch.is_grad_enabled(), out.logits.grad_fn is None))
             return out
 
-    real = rlscaling.models.load_causal_lm
-    monkeypatch.setattr(rlscaling.models, "load_causal_lm", lambda *a, **k: Recorder(real(*a, **k)))
+    real = rlscaling.models.tiny.load_causal_lm
+    monkeypatch.setattr(rlscaling.models.tiny, "load_causal_lm", lambda *a, **k: Recorder(real(*a, **k)))
     assert any(p.requires_grad for p in real(model_dir).parameters())  # a graph WOULD be built with grad on
     document_losses(model_dir, ["12 + 7 = 19. 19 - 5 = 14.\n#### 14"] * 2, seq_len=16, stride=8)
     assert len(seen) > 2 and seen == [(False, True)] * len(seen)

@@ -1,4 +1,4 @@
-"""Tests for rlscaling.plots: every figure renders a real PNG + SVG from synthetic summaries shaped like the
+"""Tests for rlscaling.report.plots: every figure renders a real PNG + SVG from synthetic summaries shaped like the
 embedded and the production study, and figures without their data are skipped (return [])."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rlscaling import plots
+from rlscaling.report import plots
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MATH_SUBJECTS = (

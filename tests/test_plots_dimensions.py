@@ -1,4 +1,4 @@
-"""Tests for rlscaling.plots.dimensions: the seed, reward-mode and stratum figures render a real PNG + SVG from a
+"""Tests for rlscaling.report.plots.dimensions: the seed, reward-mode and stratum figures render a real PNG + SVG from a
 synthetic summary with every dimension, draw what they can from a partial one, and skip (return []) without
 their rows."""
 
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rlscaling.plots import dimensions
+from rlscaling.report.plots import dimensions
 from rlscaling.schemas import SUMMARY_COLUMNS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -161,7 +161,7 @@ def test_partial_summary_draws_what_it_can(summary, tmp_path):
 
 def test_base_models_only(summary, tmp_path, caplog):
     base_only = summary[summary["rl_step"] == 0]
-    with caplog.at_level(logging.INFO, logger="rlscaling.plots.style"):
+    with caplog.at_level(logging.INFO, logger="rlscaling.report.plots.style"):
         figures = dimensions.plot_dimensions(base_only, tmp_path)
     _check_written(figures["base_accuracy_vs_budget"], "base_accuracy_vs_budget")
     assert figures["reward_mode_ablation"] == [] and figures["accuracy_vs_rl_by_mode"] == []

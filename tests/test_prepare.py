@@ -1,4 +1,4 @@
-"""rlscaling.prepare: each named dataset from a pruned config; bad records are refused with the config key,
+"""rlscaling.data.prepare: each named dataset from a pruned config; bad records are refused with the config key,
 file and line before anything is returned; ``val_text`` holds whole documents."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from rlscaling.data import DataSourceError
-from rlscaling.prepare import dataset_spec, prepare_dataset
+from rlscaling.data.prepare import dataset_spec, prepare_dataset
+from rlscaling.data.sources import DataSourceError
 from rlscaling.study import ConfigError
 
 from fixtures_data import WIKITEXT_PAGES, write_gsm8k_dir, write_lines, write_wikitext_dir

@@ -9,7 +9,7 @@ import re
 import pytest
 import torch
 
-from rlscaling.corpus import (
+from rlscaling.data.corpus import (
     CorpusSource,
     build_pretrain_corpus,
     corpus_options,
@@ -18,9 +18,9 @@ from rlscaling.corpus import (
     format_block,
     sign_slip_block,
 )
-from rlscaling.models import non_embedding_params, tiny_qwen3_config, total_params
-from rlscaling.pretrain import block_order, pack_blocks, pretrain, split_documents
-from rlscaling.tokenizer import train_tokenizer
+from rlscaling.data.tokenizer import train_tokenizer
+from rlscaling.models.pretrain import block_order, pack_blocks, pretrain, split_documents
+from rlscaling.models.tiny import non_embedding_params, tiny_qwen3_config, total_params
 
 TEXTS = [
     f"Question: What is {a} + {b} - {c}?\nAnswer: {a} + {b} = {a + b}. {a + b} - {c} = {a + b - c}.\n#### {a + b - c}"
@@ -87,7 +87,7 @@ def test_corrupt_one_digit_changes_exactly_one_worked_digit():
 
 
 def test_corpus_documents_are_multi_question_and_never_eval_questions():
-    from rlscaling.procedural import assigned_split
+    from rlscaling.data.procedural import assigned_split
 
     docs = build_pretrain_corpus(40, seed=7)
     assert docs == build_pretrain_corpus(40, seed=7)
@@ -153,7 +153,7 @@ def test_sign_slip_block_rewrites_only_chains_with_negative_steps():
 
 
 def _has_negative_step(block: str) -> bool:
-    from rlscaling.procedural import render_steps
+    from rlscaling.data.procedural import render_steps
 
     return "= -" in render_steps(block.split("What is ", 1)[1].split("?", 1)[0])[0]
 

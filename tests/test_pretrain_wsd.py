@@ -7,10 +7,10 @@ import json
 import pytest
 import torch
 
-from rlscaling import pretrain_wsd as wsd
-from rlscaling.pretrain import pretrain
-from rlscaling.pretrain_wsd import Branch, pretrain_branch, pretrain_trunk, pretrain_wsd, wsd_lr_factor, wsd_plan
-from rlscaling.tokenizer import train_tokenizer
+from rlscaling.data.tokenizer import train_tokenizer
+from rlscaling.models import pretrain_wsd as wsd
+from rlscaling.models.pretrain import pretrain
+from rlscaling.models.pretrain_wsd import Branch, pretrain_branch, pretrain_trunk, pretrain_wsd, wsd_lr_factor, wsd_plan
 
 TEXTS = [
     f"Question: What is {a} + {b} - {c}?\nAnswer: {a} + {b} = {a + b}. {a + b} - {c} = {a + b - c}.\n#### {a + b - c}"

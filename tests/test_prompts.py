@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers
 
-from rlscaling import procedural
+from rlscaling.data import procedural
 from rlscaling.prompts import (
     GSM8K_INSTRUCTION,
     build_prompts,

@@ -1,4 +1,5 @@
-"""Tests for rlscaling.gains and rlscaling.report: gain tables (with paired-bootstrap CIs from per-item records,
+"""Tests for rlscaling.analysis.gains and rlscaling.report.summary: gain tables (with paired-bootstrap CIs from
+per-item records,
 the same as the fit's) and the numbers that end up in summary.md, checked against values computed from the inputs."""
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rlscaling import report
+from rlscaling.analysis.gains import GAIN_COLUMNS, GainSettings, gain_draws, gain_table
 from rlscaling.fit import fit_summary
-from rlscaling.gains import GAIN_COLUMNS, GainSettings, gain_draws, gain_table
 from rlscaling.metrics import item_bootstrap_means, percentile_ci
+from rlscaling.report import summary as report
 
 SCORERS = ("strict", "flexible", "custom_flexible")
 # (model, n_params, pretrain_tokens): "small" has two budgets, "big" one.

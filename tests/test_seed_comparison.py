@@ -1,4 +1,4 @@
-"""The seed's published numbers beside this run's (rlscaling.seed_comparison): cell matching, the verdict against
+"""The seed's published numbers beside this run's (rlscaling.report.seed_comparison): cell matching, the verdict against
 this run's CI, which published number is compared (result file before README, the note where they disagree),
 unmatched cells left out, the report section, the gain figure's published points and the config check.
 
@@ -19,11 +19,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from rlscaling import config as rc
-from rlscaling import plan as rp
 from rlscaling import study as rs
-from rlscaling.schemas import SUMMARY_COLUMNS
-from rlscaling.seed_comparison import (
+from rlscaling.report.seed_comparison import (
     COMPARISON_COLUMNS,
     PROJECT_SCORERS,
     PUBLISHED_COLUMNS,
@@ -38,6 +35,9 @@ from rlscaling.seed_comparison import (
     section_seed_comparison,
     write_comparison,
 )
+from rlscaling.schemas import SUMMARY_COLUMNS
+from rlscaling.workflow import config as rc
+from rlscaling.workflow import plan as rp
 from test_fit_real import _reference  # the shared reference folder, or a skip naming the file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -272,7 +272,7 @@ def test_report_section(table):
 
 
 def test_summary_md_carries_the_section_only_when_given(table):
-    from rlscaling.report import render_summary_md
+    from rlscaling.report.summary import render_summary_md
 
     summary = SUMMARY[SUMMARY["model"] != "other"]
     without = render_summary_md(summary, reward_mode="custom_flexible")
@@ -300,7 +300,7 @@ def test_csv_round_trip_and_gain_points(table, tmp_path):
 
 
 def test_gain_figure_carries_the_published_points(table, tmp_path):
-    from rlscaling.plots_fits import plot_all_fits
+    from rlscaling.report.plots.fits import plot_all_fits
 
     fits = {
         "selection": {"benchmark": "gsm8k", "scorer": "custom_flexible", "shots": 0, "subset": "all"},

@@ -13,17 +13,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from rlscaling import config as rc
-from rlscaling import job_settings as rj
 from rlscaling import rewards
 from rlscaling import study as rs
-from rlscaling.data import gsm8k_row_to_record, mmlu_row_to_record, validate_record
+from rlscaling.data.sources import gsm8k_row_to_record, mmlu_row_to_record, validate_record
 from rlscaling.evaluation.perplexity import block_losses, chunked_blocks
 from rlscaling.evaluation.run import scored_records
 from rlscaling.prompts import GSM8K_INSTRUCTION, build_prompts, first_exemplars, rl_prompt, seed_prompt
 from rlscaling.rewards import seed as sd
 from rlscaling.training import verl_data
 from rlscaling.training.verl_overrides import PLAIN_CHAT_TEMPLATE, override_map
+from rlscaling.workflow import config as rc
+from rlscaling.workflow import job_settings as rj
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT.parent / "shared" / "reference" / "seed_recipe.md"

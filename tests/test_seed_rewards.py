@@ -10,7 +10,7 @@ import importlib.util
 import pytest
 
 from rlscaling import rewards
-from rlscaling.data import gsm8k_row_to_record
+from rlscaling.data.sources import gsm8k_row_to_record
 from rlscaling.io import write_jsonl
 from rlscaling.training import verl_data
 from rlscaling.training.common import GRPOSettings

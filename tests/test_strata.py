@@ -9,9 +9,9 @@ import re
 
 import pytest
 
-from rlscaling import procedural
-from rlscaling.data import DataSourceError, NotEnoughRecordsError, load_records, split_names
-from rlscaling.prepare import prepare_dataset
+from rlscaling.data import procedural
+from rlscaling.data.prepare import prepare_dataset
+from rlscaling.data.sources import DataSourceError, NotEnoughRecordsError, load_records, split_names
 from rlscaling.study import ConfigError
 
 from fixtures_data import GSM8K_ROWS, write_gsm8k_dir, write_mmlu_dir

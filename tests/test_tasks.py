@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from rlscaling import dataset_records, prompts, rewards, tasks
+from rlscaling import prompts, rewards, tasks
 from rlscaling.config_schema import SCHEMA
+from rlscaling.data import records as dataset_records
 from rlscaling.study import ConfigError, benchmark_kind
 from rlscaling.tasks import registry
 
@@ -157,8 +158,8 @@ def _jsonqa_summary() -> pd.DataFrame:
 
 
 def test_a_family_registered_later_reaches_the_report_and_the_figures(jsonqa, tmp_path):
-    from rlscaling import report
-    from rlscaling.plots import bars, layout
+    from rlscaling.report import summary as report
+    from rlscaling.report.plots import bars, layout
 
     assert tasks.kinds()[-1] == "jsonqa" and tasks.scorer_label("jsonqa_exact") == "exact string"
     md = report.render_summary_md(_jsonqa_summary())
@@ -171,13 +172,13 @@ def test_a_family_registered_later_reaches_the_report_and_the_figures(jsonqa, tm
 
 def test_without_the_family_its_rows_have_no_headline_section():
     """The counterpart of the test above: the report's gain sections come from the registry, not from the rows."""
-    from rlscaling import report
+    from rlscaling.report import summary as report
 
     assert "JSON QA" not in report.render_summary_md(_jsonqa_summary())
 
 
 def test_a_benchmark_not_named_after_its_family_gets_its_headline_section():
-    from rlscaling import report
+    from rlscaling.report import summary as report
 
     summary = _jsonqa_summary().assign(benchmark="gsm8k_hard", scorer="custom_flexible")
     md = report.render_summary_md(summary)

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rlscaling import config as rc
 from rlscaling import study as rs
-from rlscaling.tensor_parallel import tensor_parallel_problems
+from rlscaling.workflow import config as rc
+from rlscaling.workflow.tensor_parallel import tensor_parallel_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from rlscaling import config as rc
 from rlscaling import rewards
 from rlscaling.training import verl_backend as vb
+from rlscaling.workflow import config as rc
 
 ROOT = Path(__file__).resolve().parents[1]
 PATHS = {
@@ -446,11 +446,12 @@ def test_async_checkpoint_saving_is_refused(tmp_path, fake_python):
         vb.launch_grpo(cfg, "m", "/base", ROWS, str(tmp_path / "o"), str(tmp_path / "s"), python=str(python))
 
 
-# ------------------------------------------------------------------ GRPO GPU-hour estimate (rlscaling.gpu_hours)
+# ------------------------------------------------------------------ GRPO GPU-hour estimate
+# (rlscaling.workflow.gpu_hours)
 
 
 def test_gpu_hours_follow_the_flop_formulas(qwen3):
-    from rlscaling.gpu_hours import estimate_gpu_hours
+    from rlscaling.workflow.gpu_hours import estimate_gpu_hours
 
     table = estimate_gpu_hours(qwen3).set_index("model")
     row = table.loc["qwen3-0.6b"]
@@ -471,7 +472,7 @@ def test_gpu_hours_follow_the_flop_formulas(qwen3):
 
 
 def test_gpu_hours_reject_bad_assumptions(qwen3):
-    from rlscaling.gpu_hours import estimate_gpu_hours
+    from rlscaling.workflow.gpu_hours import estimate_gpu_hours
 
     cfg = json.loads(json.dumps(qwen3))
     cfg["gpu_hours"]["mfu"] = 0.3

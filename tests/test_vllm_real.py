@@ -80,8 +80,8 @@ if __name__ == "__main__":
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
     """(model trained ~5 s, head_dim 32; random model with head_dim 16), both with the char tokenizer."""
-    from rlscaling.corpus import build_pretrain_corpus
-    from rlscaling.pretrain import pretrain
+    from rlscaling.data.corpus import build_pretrain_corpus
+    from rlscaling.models.pretrain import pretrain
 
     from tiny_models import make_tiny_model_dir
 
@@ -109,7 +109,7 @@ def checkpoints(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def prompts():
-    from rlscaling import procedural
+    from rlscaling.data import procedural
     from rlscaling.prompts import build_prompts
 
     items = procedural.generate("chain_sum", 12, seed=303, split="test", terms=(3, 4), digits=1)

@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from rlscaling import config as rc
-from rlscaling import plan as rp
 from rlscaling import study as rs
-from rlscaling.aggregate import SUMMARY_COLUMNS
+from rlscaling.analysis.aggregate import SUMMARY_COLUMNS
+from rlscaling.workflow import config as rc
+from rlscaling.workflow import plan as rp
 
 ROOT = Path(__file__).resolve().parents[1]
 MICRO = ROOT / "tests" / "configs" / "micro.yaml"
@@ -423,14 +423,14 @@ def test_a_failed_grpo_run_is_not_resumed_after_a_config_edit(tmp_path):
 
 
 def test_a_job_whose_interpreter_lacks_its_backend_names_the_setting(tmp_path):
-    from rlscaling import jobs
+    from rlscaling.workflow import jobs
 
     settings = json.dumps({"evaluate": {"backend": "vllm_not_installed_here"}, "plan": []})
     proc = subprocess.run(
         [
             sys.executable,
             "-m",
-            "rlscaling.jobs",
+            "rlscaling.workflow.jobs",
             "evaluate",
             "--settings",
             settings,
@@ -452,7 +452,7 @@ def test_seed_published_results_beside_the_study(study, tmp_path):
     """report.published_results set after a finished study: only the comparison, the report tables and the figures
     run; summary.md and the HTML report carry the comparison; editing the published file reruns exactly those; unset
     again, the study's own outputs come back (this test runs last: it leaves them as they were)."""
-    from rlscaling.seed_comparison import PUBLISHED_COLUMNS
+    from rlscaling.report.seed_comparison import PUBLISHED_COLUMNS
 
     summary = pd.read_csv(study / "results" / "summary.csv")
     rows = summary[

@@ -13,7 +13,7 @@ Each handler returns an exit status. Expected failures raise ``CLIError`` (or ``
 ``FitInputError`` naming a file, row and column, a config's ``ConfigError`` naming its key, or
 ``FileNotFoundError``) and are printed as one line on stderr with exit status 2. ``rlscaling allocate`` exits 1,
 saying why, when ``fits.json`` holds no identified law (``rlscaling fit`` exits 0 then: the fit ran, the data support
-no plan). The work itself lives in the library (``rlscaling.fit``, ``rlscaling.allocate``).
+no plan). The work itself lives in the library (``rlscaling.fit``, ``rlscaling.fit.allocate``).
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     for path in paths:
         print(f"wrote {path}")
     if args.figures:
-        from rlscaling.plots_fits import plot_all_fits
+        from rlscaling.report.plots.fits import plot_all_fits
 
         summary = read_summary(args.summary, FitConfig.from_mapping(settings))
         for path in plot_all_fits(fits, summary, Path(args.figures)):
@@ -161,7 +161,7 @@ def _with_ci(value: float, low: float, high: float, fmt: str) -> str:
 
 
 def format_allocation(row: dict) -> str:
-    """Human-readable lines for one allocation row (``rlscaling.allocate.ALLOCATION_COLUMNS``)."""
+    """Human-readable lines for one allocation row (``rlscaling.fit.allocate.ALLOCATION_COLUMNS``)."""
     lines = [
         f"budget            {row['budget_flops']:.3g} FLOPs (law: {row['form']})",
         (
@@ -192,8 +192,8 @@ def format_allocation(row: dict) -> str:
 
 @register("allocate", help="optimal pre-training / RL split of a FLOPs budget", arguments=_allocate_arguments)
 def cmd_allocate(args: argparse.Namespace) -> int:
-    from rlscaling import allocate as al
     from rlscaling.fit import NoLawError
+    from rlscaling.fit import allocate as al
     from rlscaling.io import read_json
 
     path = existing_file(args.fits, "fits JSON", CLIError)
@@ -246,7 +246,7 @@ def _validate_arguments(p: argparse.ArgumentParser) -> None:
 )
 def cmd_validate(args: argparse.Namespace) -> int:
     """Exit 0 and say what the config defines, or exit 2 with the error naming its key (via ``main``)."""
-    from rlscaling.config import load_config
+    from rlscaling.workflow.config import load_config
 
     cfg = load_config(existing_file(args.config, "config", CLIError))
     print(f"{args.config}: valid (models {', '.join(cfg['models'])}; benchmarks {', '.join(cfg['benchmarks'])})")
@@ -264,8 +264,8 @@ def _gpu_hours_arguments(p: argparse.ArgumentParser) -> None:
 
 @register("gpu-hours", help="estimate the GRPO GPU-hours per model size from a config", arguments=_gpu_hours_arguments)
 def cmd_gpu_hours(args: argparse.Namespace) -> int:
-    from rlscaling.config import load_config
-    from rlscaling.gpu_hours import assumptions, estimate_gpu_hours, evaluation_engine_starts
+    from rlscaling.workflow.config import load_config
+    from rlscaling.workflow.gpu_hours import assumptions, estimate_gpu_hours, evaluation_engine_starts
 
     cfg = load_config(existing_file(args.config, "config", CLIError))
     try:
@@ -301,10 +301,10 @@ def _prompts_arguments(p: argparse.ArgumentParser) -> None:
 
 @register("prompts", help="print the exact prompts a config builds, from local rows", arguments=_prompts_arguments)
 def cmd_prompts(args: argparse.Namespace) -> int:
-    from rlscaling.config import load_config
-    from rlscaling.data import DataSourceError
+    from rlscaling.data.sources import DataSourceError
     from rlscaling.prompts import records_from_rows, render_prompts
     from rlscaling.study import benchmark_kind
+    from rlscaling.workflow.config import load_config
 
     cfg = load_config(existing_file(args.config, "config", CLIError))
     if args.benchmark not in cfg["benchmarks"]:

@@ -9,7 +9,7 @@ it); building a wheel copies its content in.
 a config's relative paths resolve; ``None`` for an installed package, which has none.
 
 Imports nothing from rlscaling, so every module that reads the schema's ``default:`` values (the validation in
-:mod:`rlscaling.config`, the study's shape in :mod:`rlscaling.study`, the GRPO settings in
+:mod:`rlscaling.workflow.config`, the study's shape in :mod:`rlscaling.study`, the GRPO settings in
 :mod:`rlscaling.training.common`) can import it without importing each other.
 """
 

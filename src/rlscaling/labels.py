@@ -12,7 +12,7 @@ import re
 
 import pandas as pd
 
-from .schemas import validate_summary
+from rlscaling.schemas import validate_summary
 
 PASS_AT_K = re.compile(r"^pass@(\d+)$")
 MAJ_AT_N = re.compile(r"^maj@(\d+)$")  # majority vote over n samples (aggregate rows)

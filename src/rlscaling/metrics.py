@@ -6,7 +6,7 @@ Accuracies are fractions in [0, 1]. Confidence intervals are percentile bootstra
 * :func:`bootstrap_mean_ci` / :func:`bootstrap_ratio_ci`: one condition's accuracy (or loss) and its CI
   (``summary.csv``'s ``ci_low``/``ci_high``);
 * :func:`item_bootstrap_means`: the same item draws shared by many conditions (checkpoints), so differences between
-  them stay paired (RL gains, ``rlscaling.gains``; the fits' item bootstrap);
+  them stay paired (RL gains, ``rlscaling.analysis.gains``; the fits' item bootstrap);
 * :func:`percentile_ci`: percentile interval of any array of bootstrap draws (NaN draws ignored);
 * :func:`pass_at_k`: Chen et al.'s unbiased estimator for one item.
 """

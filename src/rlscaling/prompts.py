@@ -301,9 +301,9 @@ def clip_report(prompts: Sequence[str], tokenizer: Any, max_tokens: int) -> dict
 def records_from_rows(path: str, kind: str, split: str) -> list[dict]:
     """Dataset records from a JSON-lines file of rows in the dataset's own format (GSM8K ``question`` + ``answer``
     ending ``#### n``; MATH ``problem`` + ``solution``; MMLU ``question``, ``subject``, ``choices``, ``answer``),
-    converted as the hub rows are (``rlscaling.data``); errors name ``path:line``."""
-    from .data import HF_LOADERS, DataSourceError, check_answer, validate_record
-    from .io import iter_jsonl
+    converted as the hub rows are (``rlscaling.data.sources``); errors name ``path:line``."""
+    from rlscaling.data.sources import HF_LOADERS, DataSourceError, check_answer, validate_record
+    from rlscaling.io import iter_jsonl
 
     records = []
     for index, (lineno, row) in enumerate(iter_jsonl(path)):
@@ -328,7 +328,7 @@ def render_prompts(
     style = prompt_style(cfg)
     truths = [""] * len(items)
     if rl:
-        from .rewards.seed import seed_rl_answer
+        from rlscaling.rewards.seed import seed_rl_answer
 
         truths = [f"; ground truth {seed_rl_answer(it) if style == 'seed' else it['answer']!r}" for it in items]
         rl_train = cfg["data"]["rl_train"]

@@ -1,7 +1,8 @@
 """The study a (validated) config defines: its cells, GRPO runs, replicate seeds, job seeds and output paths.
 
-Pure functions of the config, shared by the validation (:mod:`rlscaling.config`), the DAG (:mod:`rlscaling.plan`),
-each job's settings (:mod:`rlscaling.job_settings`) and the job code itself (the GRPO backends read
+Pure functions of the config, shared by the validation (:mod:`rlscaling.workflow.config`), the DAG
+(:mod:`rlscaling.workflow.plan`),
+each job's settings (:mod:`rlscaling.workflow.job_settings`) and the job code itself (the GRPO backends read
 :func:`grpo_settings`), so it imports nothing of them: only the schema file (:mod:`rlscaling.config_schema`).
 Every config error is a :class:`ConfigError` naming the key.
 """
@@ -13,8 +14,8 @@ import hashlib
 from pathlib import Path
 from typing import NamedTuple
 
-from .config_schema import ROOT, _schema
-from .tasks import kinds
+from rlscaling.config_schema import ROOT, _schema
+from rlscaling.tasks import kinds
 
 CHECKPOINT = "{model}/seed_{seed}/{budget}/{reward}/step_{step}"
 """The ``{checkpoint}`` wildcard of the evaluation rules: one checkpoint of one cell (``reward`` is :data:`BASE` for

@@ -4,12 +4,12 @@
 
 
 EVALUATE = (
-    "$RLSCALING_JOB_PYTHON_EVALUATE -m rlscaling.jobs evaluate --settings {params.settings:q} --threads {threads}"
+    "$RLSCALING_JOB_PYTHON_EVALUATE -m rlscaling.workflow.jobs evaluate --settings {params.settings:q} --threads {threads}"
     " model={input.model:q} data={params.data:q} checkpoint={wildcards.checkpoint} out={params.out:q} > {log:q} 2>&1"
 )
 
 
-# One definition, one rule per plan named by rlscaling.plan.EVAL_RULES (evaluate_endpoint, evaluate_intermediate: the
+# One definition, one rule per plan named by rlscaling.workflow.plan.EVAL_RULES (evaluate_endpoint, evaluate_intermediate: the
 # names job settings, backends and profiles use): each writes its plan's files and matches only its plan's checkpoints.
 for plan in rp.PLANS:
 
@@ -64,5 +64,5 @@ rule val_loss:
     params:
         settings=settings("val_loss"),
     shell:
-        "$RLSCALING_JOB_PYTHON_VAL_LOSS -m rlscaling.jobs val_loss --settings {params.settings:q} --threads {threads}"
+        "$RLSCALING_JOB_PYTHON_VAL_LOSS -m rlscaling.workflow.jobs val_loss --settings {params.settings:q} --threads {threads}"
         " model={input.model:q} texts={input.texts:q} step=0 out={output:q} > {log:q} 2>&1"

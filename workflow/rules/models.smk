@@ -66,5 +66,5 @@ rule grpo:
         settings=settings("grpo"),
         state=lambda wildcards: rs.path(config, "grpo_state", **dict(wildcards.items())),
     shell:
-        "$RLSCALING_JOB_PYTHON_GRPO -m rlscaling.jobs grpo --settings {params.settings:q} --threads {threads}"
+        "$RLSCALING_JOB_PYTHON_GRPO -m rlscaling.workflow.jobs grpo --settings {params.settings:q} --threads {threads}"
         " model={input.model:q} train={input.train:q} out={output:q} state={params.state:q} > {log:q} 2>&1"

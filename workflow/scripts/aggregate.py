@@ -1,8 +1,8 @@
-from rlscaling.jobs import script_settings, setup
+from rlscaling.workflow.jobs import script_settings, setup
 
 log = setup(snakemake)  # noqa: F821
 
-from rlscaling.aggregate import aggregate_study  # noqa: E402
+from rlscaling.analysis.aggregate import aggregate_study  # noqa: E402
 
 inp = snakemake.input  # noqa: F821
 summary = aggregate_study(

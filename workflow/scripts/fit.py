@@ -1,11 +1,11 @@
-from rlscaling.jobs import script_settings, setup
+from rlscaling.workflow.jobs import script_settings, setup
 
 log = setup(snakemake)  # noqa: F821
 
 from pathlib import Path  # noqa: E402
 
+from rlscaling.analysis.views import primary_reward_mode  # noqa: E402
 from rlscaling.fit import write_fits  # noqa: E402
-from rlscaling.views import primary_reward_mode  # noqa: E402
 
 settings = script_settings(snakemake)  # noqa: F821
 written = write_fits(

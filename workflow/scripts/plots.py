@@ -1,9 +1,9 @@
-from rlscaling.jobs import script_settings, setup
+from rlscaling.workflow.jobs import script_settings, setup
 
 log = setup(snakemake)  # noqa: F821
 
-from rlscaling.figures import make_all_figures  # noqa: E402
-from rlscaling.views import primary_reward_mode  # noqa: E402
+from rlscaling.analysis.views import primary_reward_mode  # noqa: E402
+from rlscaling.report.figures import make_all_figures  # noqa: E402
 
 settings = script_settings(snakemake)  # noqa: F821
 written = make_all_figures(

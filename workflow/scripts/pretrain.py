@@ -1,11 +1,11 @@
-from rlscaling.jobs import script_settings, setup
+from rlscaling.workflow.jobs import script_settings, setup
 
 log = setup(snakemake)  # noqa: F821
 
 cfg, wc = script_settings(snakemake), snakemake.wildcards  # noqa: F821
 spec, pcfg, out = cfg["models"][wc.model], cfg["pretrain"], snakemake.output[0]  # noqa: F821
 if pcfg["backend"] == "hub":
-    from rlscaling.hub import fetch_hub_model
+    from rlscaling.models.hub import fetch_hub_model
 
     budget = cfg["budget"]
     info = fetch_hub_model(
@@ -34,15 +34,15 @@ else:
         "threads": snakemake.threads,  # noqa: F821
     }
     if pcfg["schedule"] == "cosine":
-        from rlscaling.pretrain import pretrain
+        from rlscaling.models.pretrain import pretrain
 
         info = pretrain(tokens=cfg["budget"]["tokens"], **common)
     elif "budget" not in cfg:  # the rule pretrain_trunk
-        from rlscaling.pretrain_wsd import pretrain_trunk
+        from rlscaling.models.pretrain_wsd import pretrain_trunk
 
         info = pretrain_trunk(branch_tokens=pcfg["budgets"], decay_fraction=pcfg["decay_fraction"], **common)
     else:
-        from rlscaling.pretrain_wsd import pretrain_branch
+        from rlscaling.models.pretrain_wsd import pretrain_branch
 
         info = pretrain_branch(
             trunk_dir=snakemake.input.trunk,  # noqa: F821

@@ -1,13 +1,13 @@
-from rlscaling.jobs import script_settings, setup
+from rlscaling.workflow.jobs import script_settings, setup
 
 log = setup(snakemake)  # noqa: F821
 
 import pandas as pd  # noqa: E402
 
+from rlscaling.analysis.views import primary_reward_mode  # noqa: E402
 from rlscaling.io import read_json  # noqa: E402
-from rlscaling.report import write_summary_md  # noqa: E402
-from rlscaling.seed_comparison import read_comparison  # noqa: E402
-from rlscaling.views import primary_reward_mode  # noqa: E402
+from rlscaling.report.seed_comparison import read_comparison  # noqa: E402
+from rlscaling.report.summary import write_summary_md  # noqa: E402
 
 comparison = snakemake.input.get("seed_comparison")  # noqa: F821 (only when report.published_results is set)
 write_summary_md(

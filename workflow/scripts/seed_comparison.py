@@ -1,8 +1,8 @@
-from rlscaling.jobs import script_settings, setup
+from rlscaling.workflow.jobs import script_settings, setup
 
 log = setup(snakemake)  # noqa: F821
 
-from rlscaling.seed_comparison import write_comparison  # noqa: E402
+from rlscaling.report.seed_comparison import write_comparison  # noqa: E402
 
 n = write_comparison(
     snakemake.input.summary,  # noqa: F821

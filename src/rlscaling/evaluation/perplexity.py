@@ -60,7 +60,7 @@ def block_losses(
     docstring); no block (too little text) -> ValueError. Runs under ``torch.no_grad()``."""
     from transformers import AutoTokenizer
 
-    from ..models import load_causal_lm
+    from rlscaling.models.tiny import load_causal_lm
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     tok = AutoTokenizer.from_pretrained(model_dir)
@@ -96,7 +96,7 @@ def document_losses(
     """
     from transformers import AutoTokenizer
 
-    from ..models import load_causal_lm
+    from rlscaling.models.tiny import load_causal_lm
 
     if not 0 < stride <= seq_len:
         raise ValueError(f"val_loss.stride must be in (0, seq_len={seq_len}], got {stride}")

@@ -12,12 +12,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from ..io import read_jsonl, write_json, write_jsonl
-from ..metrics import bootstrap_mean_ci, pass_at_k
-from ..prompts import prompt_style
-from ..rewards.seed import seed_truth
-from ..study import benchmark_kind
-from ..tasks import family
+from rlscaling.io import read_jsonl, write_json, write_jsonl
+from rlscaling.metrics import bootstrap_mean_ci, pass_at_k
+from rlscaling.prompts import prompt_style
+from rlscaling.rewards.seed import seed_truth
+from rlscaling.study import benchmark_kind
+from rlscaling.tasks import family
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def build_eval_prompts(
     style: str = "consistent",
 ) -> list[str]:
     """The evaluation prompts of one benchmark and shot count (``rlscaling.prompts.build_prompts``)."""
-    from .. import prompts
+    from rlscaling import prompts
 
     with_instruction = instruction and family(kind).instruction  # a family without one never reads the key
     return prompts.build_prompts(items, pool or [], shots, seed, kind, instruction=with_instruction, style=style)
@@ -107,8 +107,8 @@ def evaluate_checkpoint(cfg: dict, model_dir, step: int, data_dir, out_dir, thre
     """Evaluate one checkpoint on every item of its plan (``cfg["plan"]``: ``[bench, shots, passk]``), loading the
     model (or starting the vLLM engine) once; writes ``<bench>_<shots>shot[_passk].{records.jsonl,summary.json}``
     under ``out_dir`` and returns ``{stem: {"wall_s", "accuracy"}}`` plus the job's total wall time."""
-    from ..checkpoints import check_if_local
-    from ..hub import resolve_model_path
+    from rlscaling.models.checkpoints import check_if_local
+    from rlscaling.models.hub import resolve_model_path
 
     t0 = time.time()
     model_path = Path(resolve_model_path(checkpoint_path(model_dir, step)))
@@ -216,7 +216,7 @@ def _clip_report(prompts_: list[str], model_path: Path, limit: int | None) -> di
         return None
     from transformers import AutoTokenizer
 
-    from ..prompts import clip_report
+    from rlscaling.prompts import clip_report
 
     clip = clip_report(prompts_, AutoTokenizer.from_pretrained(str(model_path)), int(limit))
     if clip["n_over"]:
@@ -318,8 +318,8 @@ def val_loss_job(cfg: dict, model_dir, step: int, texts_path, out_path, threads:
     if not rows:
         raise ValueError(f"{texts_path}: no validation texts (rows with split=validation)")
     t0 = time.time()
-    from ..checkpoints import check_if_local
-    from ..hub import resolve_model_path
+    from rlscaling.models.checkpoints import check_if_local
+    from rlscaling.models.hub import resolve_model_path
 
     model_path = resolve_model_path(checkpoint_path(model_dir, step))
     check_if_local(model_path)  # a missing or truncated file is named before transformers loads it

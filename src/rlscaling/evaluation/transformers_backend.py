@@ -27,7 +27,7 @@ from rlscaling.evaluation.stopping import (
     cut_at_stop,
     stop_token_count,
 )
-from rlscaling.models import load_causal_lm
+from rlscaling.models.tiny import load_causal_lm
 
 
 def _response_length(ids: torch.Tensor, eos_id: int, pad_id: int) -> int:

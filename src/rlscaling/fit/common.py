@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..metrics import percentile_ci  # noqa: F401  (re-exported: the fits' percentile CI)
+from rlscaling.metrics import percentile_ci  # noqa: F401  (re-exported: the fits' percentile CI)
 
 try:  # progress bars are optional niceties
     from tqdm.auto import tqdm

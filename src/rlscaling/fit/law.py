@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..compute import HeadParams
+from rlscaling.compute import HeadParams
+
 from .common import NO_RESAMPLING, FitError, Resampling
 from .points import StudyPoints
 

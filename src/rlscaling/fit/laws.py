@@ -4,7 +4,7 @@ Each family module declares its forms as :class:`~.law.JointForm` values in its 
 formula, parameter names, fit / predict / compute-optimal functions); :data:`FAMILIES` lists those modules, in the
 order the forms are fitted, reported and listed by the config schema's ``fit.forms`` enum (a test holds the enum to
 :data:`FORMS`). Everything else that needs a form -- :mod:`.config`'s default and check, :mod:`.study`,
-:mod:`.crossval`, :mod:`.identify`, :mod:`rlscaling.allocate`, the fit figures -- looks it up with
+:mod:`.crossval`, :mod:`.identify`, :mod:`rlscaling.fit.allocate`, the fit figures -- looks it up with
 :func:`get_form` or iterates :data:`FORMS`.
 
 * :mod:`.joint`          compute-only power laws ``err = f(C_pretrain, C_rl)``

@@ -8,14 +8,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import gains
-from ..metrics import item_bootstrap_means
-from ..schemas import DIMENSION_DEFAULTS, RECORD_KEY_COLUMNS, SUMMARY_COLUMNS
+from rlscaling.analysis import gains
+from rlscaling.metrics import item_bootstrap_means
+from rlscaling.schemas import DIMENSION_DEFAULTS, RECORD_KEY_COLUMNS, SUMMARY_COLUMNS
+
 from .common import FitError
 from .config import FitConfig
 
 # the summary.csv columns a fit reads (rlscaling.schemas defines them) and the per-item record columns it needs
-# (a fit sees one view: one seed level and one reward mode, rlscaling.views; the dimension columns are not keys)
+# (a fit sees one view: one seed level and one reward mode, rlscaling.analysis.views; the dimension columns are not
+# keys)
 FIT_COLUMNS = tuple(
     c for c in SUMMARY_COLUMNS if c not in ("study", "n_items", "ci_low", "ci_high", *DIMENSION_DEFAULTS)
 )

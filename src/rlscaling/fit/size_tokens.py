@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..compute import HeadParams, pretrain_tokens
+from rlscaling.compute import HeadParams, pretrain_tokens
+
 from .checks import checked_columns, require_distinct, require_points, require_variation
 from .common import NO_RESAMPLING, FitError, Resampling, goodness_of_fit, log_error, param_table
 from .huber import fit_huber, grid_starts

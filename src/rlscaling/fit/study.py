@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..compute import head_params_from_summary
-from ..gains import gain_draws
+from rlscaling.analysis.gains import gain_draws
+from rlscaling.compute import head_params_from_summary
+
 from .choose import SELECTION_RULE, choose_form, select_law, within_noise
 from .common import FitError, percentile_ci
 from .common import public as _public
@@ -179,7 +180,7 @@ def head_params(rows: pd.DataFrame) -> list[list[float]]:
     """``fits.json``'s ``joint_law.head_params``: ``[[N, H], ...]`` (parameters, ascending N) of the fitted models'
     output heads, recovered from the rows' ``c_pretrain = 6 (N + H) D`` FLOPs
     (:func:`rlscaling.compute.head_params_from_summary`); empty when the compute was counted without a head. The
-    allocation converts FLOPs to tokens with the same H (:attr:`rlscaling.allocate.JointLaw.heads`)."""
+    allocation converts FLOPs to tokens with the same H (:attr:`rlscaling.fit.allocate.JointLaw.heads`)."""
     return [[n, h] for n, h in sorted(head_params_from_summary(rows).items())]
 
 

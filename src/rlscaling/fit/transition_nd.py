@@ -31,7 +31,8 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import expit
 
-from ..compute import HeadParams, pretrain_tokens
+from rlscaling.compute import HeadParams, pretrain_tokens
+
 from .checks import checked_columns, require_distinct, require_points, require_variation
 from .common import NO_RESAMPLING, FitError, Resampling
 from .law import JointForm

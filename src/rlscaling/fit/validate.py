@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..io import existing_file
+from rlscaling.io import existing_file
+
 from .common import FitInputError
 from .config import FitConfig
 from .selection import FIT_COLUMNS, RECORD_COLUMNS, selection_mask

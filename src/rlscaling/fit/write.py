@@ -37,7 +37,7 @@ def read_seed_table(path: str | Path) -> pd.DataFrame:
 def allocation_tables(fits: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(allocation, iso_flop, status entry) for a converted fits dict; header-only tables and the reason when no law
     was identified (status ``no_law``) or the law cannot make a plan (status ``failed``)."""
-    from rlscaling import allocate as al
+    from rlscaling.fit import allocate as al
 
     try:
         law = al.JointLaw.from_fits(fits)
@@ -70,14 +70,14 @@ def write_fits(
     """Fit every law on a study and write ``fits.json``, ``allocation.csv``, ``iso_flop.csv`` into ``out_dir``.
 
     ``fit_settings`` is the workflow config's ``fit`` section (with ``seed``). The laws are fitted on the seed means
-    of the base models and of ``reward_mode``'s runs (:func:`rlscaling.views.study_view`; None = every mode).
+    of the base models and of ``reward_mode``'s runs (:func:`rlscaling.analysis.views.study_view`; None = every mode).
     Raises FitInputError (one line: file, row, column) for unusable inputs and FitError for a bad setting, before
     writing anything; earlier copies of the three files are removed first, so a failed run leaves none behind.
     Returns the written paths.
     """
+    from rlscaling.analysis.views import study_view
     from rlscaling.io import write_csv, write_json
     from rlscaling.schemas import SEED_MEAN
-    from rlscaling.views import study_view
 
     cfg = FitConfig.from_mapping(dict(fit_settings or {}))
     out_dir = Path(out_dir)

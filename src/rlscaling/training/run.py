@@ -1,6 +1,7 @@
 """The ``grpo`` rule's job: build RL prompts from the prepared data and hand them to the configured backend.
 
-Both backends read the same settings (``rlscaling.job_settings.job_config(cfg, "grpo", ...)``: the model's merged
+Both backends read the same settings (``rlscaling.workflow.job_settings.job_config(cfg, "grpo", ...)``: the model's
+merged
 ``grpo`` section, the cell's seed, the RL prompt source); rewards come only from ``rlscaling.rewards``. Training state
 that must survive a failed attempt (verl's FSDP checkpoints) lives in ``state_dir``, outside the rule's outputs,
 because Snakemake deletes the outputs of a failed job before it retries it.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..io import read_jsonl
+from rlscaling.io import read_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +23,9 @@ def rl_rows(cfg: dict, train_path) -> list[dict]:
     (:func:`rlscaling.training.verl_data.seed_row_fields`): ``{question} {I}``, the comma-free number after
     ``#### ``. A seed reward (``grpo.reward_mode`` in :data:`rlscaling.rewards.seed.SEED_REWARD_MODES`) is scored
     against that same comma-free string under either prompt style."""
-    from ..prompts import prompt_style, rl_prompt
-    from ..rewards.seed import SEED_REWARD_MODES, seed_rl_answer
+    from rlscaling.prompts import prompt_style, rl_prompt
+    from rlscaling.rewards.seed import SEED_REWARD_MODES, seed_rl_answer
+
     from .verl_data import seed_row_fields
 
     style = prompt_style(cfg)
@@ -64,12 +66,12 @@ def run_grpo_job(cfg: dict, model: str, model_dir, train_path, out_dir, state_di
 
     ``cfg`` is the job's settings (``grpo`` already merged with the model's overrides; ``seed`` the cell's seed).
     """
-    from ..hub import resolve_model_path
+    from rlscaling.models.hub import resolve_model_path
 
     g = cfg["grpo"]
     rows = rl_rows(cfg, train_path)
     seed = int(cfg.get("seed", 0))
-    from ..checkpoints import check_if_local
+    from rlscaling.models.checkpoints import check_if_local
 
     base = resolve_model_path(model_dir)
     check_if_local(base)
@@ -82,7 +84,7 @@ def run_grpo_job(cfg: dict, model: str, model_dir, train_path, out_dir, state_di
     from .trl_backend import run_grpo
 
     settings = GRPOSettings.from_config(g, seed)
-    from ..prompts import prompt_style
+    from rlscaling.prompts import prompt_style
 
     if prompt_style(cfg) == "seed":
         from transformers import AutoTokenizer
@@ -95,9 +97,9 @@ def record_compute(run: dict, model_dir, out_dir) -> dict:
     """Add ``compute`` to a finished GRPO run's ``run.json``: the base model's N and H and the output head's share of
     every pass's FLOPs (:func:`rlscaling.compute.head_share`); C_rl itself is counted from ``tokens.csv`` when the
     study is aggregated."""
-    from ..compute import head_share
-    from ..hub import model_size
-    from ..io import write_json
+    from rlscaling.compute import head_share
+    from rlscaling.io import write_json
+    from rlscaling.models.hub import model_size
 
     size = model_size(model_dir)
     compute = {**size, "head_flops_share": head_share(size["n_params_non_embedding"], size["head_params"])}

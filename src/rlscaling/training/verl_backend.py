@@ -22,8 +22,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..io import write_json
-from ..study import grpo_settings
+from rlscaling.io import write_json
+from rlscaling.study import grpo_settings
+
 from . import verl_state
 from .common import GRPOSettings, check_data_budget
 from .verl_data import PARQUET_COLUMNS, data_source_name, verl_rows, write_verl_parquet

@@ -23,8 +23,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 
-from ..io import atomic_path
-from ..rewards.seed import seed_rl_answer
+from rlscaling.io import atomic_path
+from rlscaling.rewards.seed import seed_rl_answer
 
 PARQUET_COLUMNS = ("data_source", "prompt", "ability", "reward_model", "extra_info")
 SEED_DATA_SOURCE = "custom/gsm8k"

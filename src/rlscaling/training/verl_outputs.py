@@ -26,7 +26,8 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from ..io import atomic_dir
+from rlscaling.io import atomic_dir
+
 from .common import StepRecord, TokensLog
 
 

@@ -30,7 +30,8 @@ from collections.abc import Mapping, Sequence
 from functools import reduce
 from typing import Any
 
-from ..study import grpo_settings
+from rlscaling.study import grpo_settings
+
 from .common import GRPOSettings
 
 # verl's names for our canonical settings (rlscaling.training.common canonicalises low_var_kl -> k3).
@@ -277,6 +278,6 @@ def reward_module_path() -> str:
     """File verl loads ``compute_score`` from (``reward.custom_reward_function.path``):
     ``rlscaling/rewards/verl_entry.py``, a standalone module that imports the package's entry point (verl loads it by
     file path, not as a package)."""
-    from ..rewards import verl_entry_path
+    from rlscaling.rewards import verl_entry_path
 
     return str(verl_entry_path())

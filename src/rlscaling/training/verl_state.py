@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..io import read_json, write_json
+from rlscaling.io import read_json, write_json
 
 log = logging.getLogger(__name__)
 

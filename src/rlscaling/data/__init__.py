@@ -1,0 +1,1 @@
+"""Dataset preparation: sources (hf:, procedural:, jsonl:) to uniform records, the embedded corpus and tokenizer."""
