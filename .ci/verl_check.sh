@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Proves, without a GPU, that our verl launch is well-formed for every model size of a study config:
 #   1. verl 0.9.1's own Hydra config (verl/trainer/config/ppo_trainer.yaml, as `main_ppo` composes it) accepts every
-#      override rlscaling.training.verl_backend.build_overrides generates (a key verl lacks is an error);
+#      override rlscaling.training.verl_backend.overrides_for generates (a key verl lacks is an error);
 #   2. every overridden value has the type of verl's default for that key (int/float/bool/str/list);
 #   3. verl's own `validate_config` (dataclass construction + batch-size arithmetic for the GPU count) passes;
 #   4. `python -m verl.trainer.main_ppo --cfg job <overrides>` (verl's real entry point) parses them (smallest size);
@@ -100,11 +100,12 @@ with initialize_config_module(config_module="verl.trainer.config", version_base=
     for model in cfg["models"]:
         t = time.time()
         try:
-            keys = list(vb.override_map(cfg, model, paths))
-            overrides = vb.build_overrides(cfg, model, paths)
+            generated = vb.override_map(*vb.parse_verl_job(cfg, model), paths)
+            keys = list(generated)
+            overrides = vb.overrides_for(cfg, model, paths)
             composed = compose(config_name="ppo_trainer", overrides=overrides)  # unknown key -> error here
             errs = type_errors(default_cfg, composed, keys)
-            mismatched = [k for k, v in vb.override_map(cfg, model, paths).items()
+            mismatched = [k for k, v in generated.items()
                           if OmegaConf.to_container(OmegaConf.create({"v": OmegaConf.select(composed, k)}))["v"]
                           != (list(v) if isinstance(v, tuple) else v)]
             errs += [f"{k}: composed value differs from the one generated" for k in mismatched]
@@ -131,7 +132,7 @@ if not passed:
     sys.exit(1)
 first = passed[0]
 with initialize_config_module(config_module="verl.trainer.config", version_base=None):
-    composed = compose(config_name="ppo_trainer", overrides=vb.build_overrides(cfg, first, paths))
+    composed = compose(config_name="ppo_trainer", overrides=vb.overrides_for(cfg, first, paths))
 fn = get_custom_reward_fn(composed)
 mode = cfg["grpo"]["reward_modes"][0]
 good = fn(data_source="gsm8k", solution_str="3 + 4 = 7\n#### 7\nQuestion: next", ground_truth="7",
@@ -145,7 +146,7 @@ else:
     print(f"[verl_check] FAIL reward: expected (1.0, 0.0), got ({good}, {bad})")
 
 with open(os.path.join(tmp, "overrides.txt"), "w") as fh:
-    fh.write("\n".join(vb.build_overrides(cfg, first, paths)))
+    fh.write("\n".join(vb.overrides_for(cfg, first, paths)))
 sys.exit(1 if failed else 0)
 PY
 # verl's real CLI entry point parses the same strings (no shell quoting involved: one override per line).

@@ -21,7 +21,7 @@ from rlscaling.evaluation.run import scored_records
 from rlscaling.prompts import GSM8K_INSTRUCTION, build_prompts, first_exemplars, rl_prompt, seed_prompt
 from rlscaling.rewards import seed as sd
 from rlscaling.training import verl_data
-from rlscaling.training.verl_overrides import PLAIN_CHAT_TEMPLATE, override_map
+from rlscaling.training.verl_overrides import PLAIN_CHAT_TEMPLATE, override_map, parse_verl_job
 from rlscaling.workflow import config as rc
 from rlscaling.workflow import job_settings as rj
 
@@ -265,7 +265,7 @@ def test_qwen3_config_is_the_seeds_recipe():
     for model in cfg["models"]:
         g = rs.grpo_settings(cfg, model)
         assert (g["epochs"], g["steps"]) == (4, 56), model  # floor(7473 / 512) = 14 steps per epoch
-        m = override_map(cfg, model, PATHS)
+        m = override_map(*parse_verl_job(cfg, model), PATHS)
         ar = "actor_rollout_ref"
         assert m[f"{ar}.model.custom_chat_template"] is None  # the tokenizer's own chat template
         assert m[f"{ar}.model.use_fused_kernels"] is True and m[f"{ar}.rollout.enforce_eager"] is False
@@ -307,7 +307,10 @@ def test_seed_style_refuses_few_shot_math_and_blocks_need_equal_stride(tmp_path)
 def test_consistent_style_overrides_keep_the_plain_template():
     cfg = rc.load_config(ROOT / "configs" / "qwen3.yaml")
     cfg["prompts"]["style"] = "consistent"
-    assert override_map(cfg, "qwen3-0.6b", PATHS)["actor_rollout_ref.model.custom_chat_template"] == PLAIN_CHAT_TEMPLATE
+    assert (
+        override_map(*parse_verl_job(cfg, "qwen3-0.6b"), PATHS)["actor_rollout_ref.model.custom_chat_template"]
+        == PLAIN_CHAT_TEMPLATE
+    )
 
 
 def test_prompts_command_prints_the_seed_strings(tmp_path, recipe):

@@ -58,6 +58,38 @@ def settings(**overrides) -> GRPOSettings:
 # ---------------------------------------------------------------- settings
 
 
+def test_a_trl_grpo_job_parses_its_settings_once(tmp_path, monkeypatch):
+    """run_grpo_job (the job boundary) parses the job's settings into GRPOSettings once and hands them to run_grpo."""
+    from rlscaling.io import write_jsonl
+    from rlscaling.training import common, trl_backend
+    from rlscaling.training.run import run_grpo_job
+
+    expected = GRPOSettings.from_config(BASE, seed=11)  # what the job must hand down, parsed before counting
+    parsed, handed = [], []
+    from_config = common.GRPOSettings.from_config.__func__
+
+    def counted(cls, section, seed):
+        parsed.append(dict(section))
+        return from_config(cls, section, seed)
+
+    monkeypatch.setattr(common.GRPOSettings, "from_config", classmethod(counted))
+    monkeypatch.setattr(trl_backend, "run_grpo", lambda base, rows, s, out, threads: handed.append(s) or {})
+    monkeypatch.setattr("rlscaling.models.checkpoints.check_if_local", lambda path: True)
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "config.json").write_text("{}")
+    train = tmp_path / "rl_train.jsonl"
+    write_jsonl(train, [{"id": str(i), "question": f"Q{i}?", "answer": str(i)} for i in range(8)])
+    job = {  # a grpo job's settings (rlscaling.workflow.job_settings): the model's grpo merged, the cell's seed
+        "seed": 11,
+        "grpo": dict(BASE),
+        "models": {"m": {"grpo": {}, "resources": {"grpo": {}}}},
+        "data": {"rl_train": {"source": "hf:gsm8k", "instruction": False}},
+    }
+    run_grpo_job(job, "m", base, train, tmp_path / "out")
+    assert len(parsed) == 1 and handed == [expected]
+
+
 def test_from_config_maps_every_key_of_the_study_config():
     from rlscaling.study import grpo_settings
 

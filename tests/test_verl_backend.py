@@ -72,7 +72,7 @@ def parse(overrides):
 
 @pytest.mark.parametrize("model", list(EPOCHS))
 def test_command_line_matches_seed_settings(qwen3, model):
-    got = parse(vb.build_overrides(qwen3, model, PATHS))
+    got = parse(vb.overrides_for(qwen3, model, PATHS))
     for key, want in SEED.items():
         assert got[key] == want, key
     assert got["trainer.total_epochs"] == EPOCHS[model] == 4
@@ -83,7 +83,7 @@ def test_command_line_matches_seed_settings(qwen3, model):
     assert Path(got["reward.custom_reward_function.path"]) == Path(rewards.verl_entry_path()).resolve()
     assert got["trainer.logger"] == ["console", "file"]
     # one override per key, no duplicates; plus the attention kernel, a key verl adds with '+'
-    assert len(got) == len(vb.override_map(qwen3, model, PATHS)) + 1
+    assert len(got) == len(vb.override_map(*vb.parse_verl_job(qwen3, model), PATHS)) + 1
     # the study configs run verl without flash-attn (nothing compiled): sdpa, no packed sequences
     assert got["+actor_rollout_ref.model.override_config.attn_implementation"] == "sdpa"
     assert got["actor_rollout_ref.model.use_remove_padding"] is False
@@ -92,10 +92,10 @@ def test_command_line_matches_seed_settings(qwen3, model):
 
 
 def test_per_model_verl_knobs_override_global(qwen3):
-    got = parse(vb.build_overrides(qwen3, "qwen3-14b", PATHS))
+    got = parse(vb.overrides_for(qwen3, "qwen3-14b", PATHS))
     assert got["actor_rollout_ref.rollout.tensor_model_parallel_size"] == 2
     assert got["actor_rollout_ref.actor.fsdp_config.param_offload"] is True
-    small = parse(vb.build_overrides(qwen3, "qwen3-0.6b", PATHS))
+    small = parse(vb.overrides_for(qwen3, "qwen3-0.6b", PATHS))
     assert small["actor_rollout_ref.rollout.tensor_model_parallel_size"] == 1
 
 
@@ -103,20 +103,23 @@ def test_kl_estimator_names_map_to_verl(qwen3):
     cfg = json.loads(json.dumps(qwen3))
     for ours, verls in [("k3", "low_var_kl"), ("low_var_kl", "low_var_kl"), ("k1", "kl"), ("k2", "mse")]:
         cfg["grpo"]["kl_estimator"] = ours
-        assert vb.override_map(cfg, "qwen3-0.6b", PATHS)["actor_rollout_ref.actor.kl_loss_type"] == verls
+        assert (
+            vb.override_map(*vb.parse_verl_job(cfg, "qwen3-0.6b"), PATHS)["actor_rollout_ref.actor.kl_loss_type"]
+            == verls
+        )
 
 
 def test_bad_config_names_the_key(qwen3):
     cfg = json.loads(json.dumps(qwen3))
     cfg["grpo"]["verl"]["tensor_parallel"] = 2
     with pytest.raises(ValueError, match=r"grpo.verl: unknown keys \['tensor_parallel'\]"):
-        vb.build_overrides(cfg, "qwen3-0.6b", PATHS)
+        vb.overrides_for(cfg, "qwen3-0.6b", PATHS)
     cfg = json.loads(json.dumps(qwen3))
     cfg["grpo"]["verl"]["ppo_mini_batch_size"] = 100
     with pytest.raises(ValueError, match="prompts_per_step=512 is not a multiple"):
-        vb.build_overrides(cfg, "qwen3-0.6b", PATHS)
+        vb.overrides_for(cfg, "qwen3-0.6b", PATHS)
     with pytest.raises(ValueError, match="paths is missing"):
-        vb.build_overrides(qwen3, "qwen3-0.6b", {"model_dir": "/m"})
+        vb.overrides_for(qwen3, "qwen3-0.6b", {"model_dir": "/m"})
 
 
 def test_hydra_values_are_quoted_and_typed():
@@ -273,15 +276,21 @@ def micro_cfg():
     return cfg
 
 
+def launch(cfg, model_dir, rows, out, state, python):
+    """:func:`vb.launch_grpo` as the job boundary calls it: model ``m``'s settings parsed once, then handed down."""
+    source = cfg["data"]["rl_train"]["source"]
+    return vb.launch_grpo(*vb.parse_verl_job(cfg, "m"), source, model_dir, rows, out, state, python=python)
+
+
 def test_launch_resume_merge_and_tokens(tmp_path, fake_python, monkeypatch):
     python, calls = fake_python
     rows = [{"prompt": f"Q{i}?", "answer": str(i), "id": str(i)} for i in range(8)]
     out, state = tmp_path / "grpo", tmp_path / "state"
     monkeypatch.setenv("FAKE_VERL_CRASH_AT", "3")  # first attempt dies after step 3 (checkpoint at 2)
     with pytest.raises(vb.VerlError, match="main_ppo failed \\(exit 3\\)"):
-        vb.launch_grpo(micro_cfg(), "m", "/base", rows, str(out), str(state), python=str(python))
+        launch(micro_cfg(), "/base", rows, str(out), str(state), python=str(python))
     monkeypatch.setenv("FAKE_VERL_CRASH_AT", "0")
-    run = vb.launch_grpo(micro_cfg(), "m", "/base", rows, str(out), str(state), python=str(python))
+    run = launch(micro_cfg(), "/base", rows, str(out), str(state), python=str(python))
     assert run["backend"] == "verl" and run["settings"]["save_steps"] == [2, 4]
     assert sorted(p.name for p in out.glob("step_*")) == ["step_2", "step_4"]
     with open(out / "tokens.csv") as fh:
@@ -297,7 +306,7 @@ def test_launch_resume_merge_and_tokens(tmp_path, fake_python, monkeypatch):
     assert run["passes"] == {"ref_forward": True, "old_policy_forward": True, "update_epochs": 1}
     # A finished run is neither retrained nor re-merged.
     n_calls = len(calls.read_text().splitlines())
-    assert vb.launch_grpo(micro_cfg(), "m", "/base", rows, str(out), str(state), python=str(python)) == run
+    assert launch(micro_cfg(), "/base", rows, str(out), str(state), python=str(python)) == run
     assert len(calls.read_text().splitlines()) == n_calls
 
 
@@ -307,11 +316,11 @@ def test_interrupted_merge_is_redone_without_retraining(tmp_path, fake_python, m
     cfg = micro_cfg()
     cfg["grpo"]["verl"]["keep_fsdp_checkpoints"] = True
     out, state = tmp_path / "grpo", tmp_path / "state"
-    vb.launch_grpo(cfg, "m", "/base", rows, str(out), str(state), python=str(python))
+    launch(cfg, "/base", rows, str(out), str(state), python=str(python))
     assert list((state / "checkpoints").glob("global_step_*"))  # kept: grpo.verl.keep_fsdp_checkpoints
     (out / "step_2" / "config.json").unlink()
     (out / "run.json").unlink()  # as after an interrupted merge: the run is not finished
-    vb.launch_grpo(cfg, "m", "/base", rows, str(out), str(state), python=str(python))
+    launch(cfg, "/base", rows, str(out), str(state), python=str(python))
     log = [json.loads(line) for line in calls.read_text().splitlines()]
     assert sum("verl.trainer.main_ppo" in c for c in log) == 1 and log[-1][1] == "verl.model_merger"
     assert (out / "step_2" / "config.json").is_file()
@@ -330,7 +339,7 @@ def _attempt_dies(monkeypatch, python: Path, out: Path, state: Path, variable: s
     FAKE_VERL_DIE_SAVING while saving it); later launches run to the end."""
     monkeypatch.setenv(variable, str(step))
     with pytest.raises(vb.VerlError, match=f"exit {code}"):
-        vb.launch_grpo(micro_cfg(), "m", "/base", ROWS, str(out), str(state), python=str(python))
+        launch(micro_cfg(), "/base", ROWS, str(out), str(state), python=str(python))
     monkeypatch.setenv(variable, "0")
 
 
@@ -342,7 +351,7 @@ def test_edit_then_retry_never_resumes_the_old_state(tmp_path, fake_python, monk
     assert vb.checkpoint_steps_on_disk(state / "checkpoints") == [2]
     edited = micro_cfg()
     edited["grpo"]["lr"] = 3e-6
-    run = vb.launch_grpo(edited, "m", "/base", ROWS, str(out), str(state), python=str(python))
+    run = launch(edited, "/base", ROWS, str(out), str(state), python=str(python))
     assert _starts(calls) == [1, 1]  # the retry did not resume the lr=1e-6 run's checkpoint
     assert run["discarded_state"] == ["verl.actor_rollout_ref.actor.optim.lr"] and run["resumed_from_step"] == 0
     assert [int(r["step"]) for r in csv.DictReader(open(out / "tokens.csv"))] == [1, 2, 3, 4]
@@ -355,18 +364,18 @@ def test_a_finished_kept_run_is_not_merged_into_an_edited_one(tmp_path, fake_pyt
     cfg = micro_cfg()
     cfg["grpo"]["verl"]["keep_fsdp_checkpoints"] = True
     out, state = tmp_path / "grpo", tmp_path / "state"
-    first = vb.launch_grpo(cfg, "m", "/base", ROWS, str(out), str(state), python=str(python))
+    first = launch(cfg, "/base", ROWS, str(out), str(state), python=str(python))
     shutil.rmtree(out)  # what Snakemake does before it reruns the job
-    assert vb.launch_grpo(cfg, "m", "/base", ROWS, str(out), str(state), python=str(python))["resumed_from_step"] == 4
+    assert launch(cfg, "/base", ROWS, str(out), str(state), python=str(python))["resumed_from_step"] == 4
     assert _starts(calls) == [1]  # same settings: merged from the kept checkpoints, not retrained
     shutil.rmtree(out)
     cfg["grpo"]["kl_coef"] = 0.01
-    run = vb.launch_grpo(cfg, "m", "/base", ROWS, str(out), str(state), python=str(python))
+    run = launch(cfg, "/base", ROWS, str(out), str(state), python=str(python))
     assert _starts(calls) == [1, 1] and run["state_key"] != first["state_key"]
     assert run["discarded_state"] == ["verl.actor_rollout_ref.actor.kl_loss_coef"]
     # a finished output of another run is not taken for this one's either
     cfg["grpo"]["kl_coef"] = 0.02
-    vb.launch_grpo(cfg, "m", "/base", ROWS, str(out), str(state), python=str(python))
+    launch(cfg, "/base", ROWS, str(out), str(state), python=str(python))
     assert _starts(calls) == [1, 1, 1]
 
 
@@ -377,14 +386,14 @@ def test_other_training_data_or_base_model_is_another_run(tmp_path, fake_python)
     (base / "model.safetensors").write_bytes(b"weights")
     out, state = tmp_path / "grpo", tmp_path / "state"
     cfg = micro_cfg()
-    vb.launch_grpo(cfg, "m", str(base), ROWS, str(out), str(state), python=str(python))
+    launch(cfg, str(base), ROWS, str(out), str(state), python=str(python))
     other_rows = [{**r, "prompt": r["prompt"] + " "} for r in ROWS]
-    run = vb.launch_grpo(cfg, "m", str(base), other_rows, str(out), str(state), python=str(python))
+    run = launch(cfg, str(base), other_rows, str(out), str(state), python=str(python))
     assert run["discarded_state"] == [] and _starts(calls) == [1, 1]  # no state was left, but the output was another's
     (base / "model.safetensors").write_bytes(b"retrained")  # the base model rebuilt in place
-    vb.launch_grpo(cfg, "m", str(base), other_rows, str(out), str(state), python=str(python))
+    launch(cfg, str(base), other_rows, str(out), str(state), python=str(python))
     assert _starts(calls) == [1, 1, 1]
-    vb.launch_grpo(cfg, "m", str(base), other_rows, str(out), str(state), python=str(python))
+    launch(cfg, str(base), other_rows, str(out), str(state), python=str(python))
     assert _starts(calls) == [1, 1, 1] and not state.exists()  # unchanged: finished, nothing left behind
 
 
@@ -395,7 +404,7 @@ def test_a_checkpoint_killed_mid_save_is_redone(tmp_path, fake_python, monkeypat
     _attempt_dies(monkeypatch, python, out, state, "FAKE_VERL_DIE_SAVING", 4, code=4)
     assert (state / "checkpoints" / "global_step_4" / "actor").is_dir()
     assert vb.checkpoint_steps_on_disk(state / "checkpoints") == [2]
-    run = vb.launch_grpo(micro_cfg(), "m", "/base", ROWS, str(out), str(state), python=str(python))
+    run = launch(micro_cfg(), "/base", ROWS, str(out), str(state), python=str(python))
     assert _starts(calls) == [1, 3] and run["resumed_from_step"] == 2
     assert (out / "step_4" / "config.json").is_file()
 
@@ -438,12 +447,43 @@ def test_state_identity_names_what_differs(tmp_path):
     assert verl_state.claim(state, other) == ["<no settings record>"]  # state without a record is never resumed
 
 
+def test_a_grpo_job_parses_its_settings_once(tmp_path, fake_python, monkeypatch):
+    """run_grpo_job (the job boundary) parses the job's settings into GRPOSettings once; the launch, the overrides,
+    the state identity and the data files below it read the typed settings."""
+    from rlscaling.io import write_jsonl
+    from rlscaling.training import common
+    from rlscaling.training.run import run_grpo_job
+
+    python, calls = fake_python
+    parsed = []
+    from_config = common.GRPOSettings.from_config.__func__
+
+    def counted(cls, section, seed):
+        parsed.append(dict(section))
+        return from_config(cls, section, seed)
+
+    monkeypatch.setattr(common.GRPOSettings, "from_config", classmethod(counted))
+    real_launch = vb.launch_grpo
+    monkeypatch.setattr(vb, "launch_grpo", lambda *a, **k: real_launch(*a, **k, python=str(python)))
+    train = tmp_path / "rl_train.jsonl"
+    write_jsonl(train, [{"id": r["id"], "question": r["prompt"], "answer": r["answer"]} for r in ROWS])
+    base = tmp_path / "base"  # a model directory (config.json); its weights are the fake verl's business
+    base.mkdir()
+    (base / "config.json").write_text("{}")
+    monkeypatch.setattr("rlscaling.models.checkpoints.check_if_local", lambda path: True)
+    out = tmp_path / "grpo"
+    run = run_grpo_job(micro_cfg(), "m", base, train, out, tmp_path / "state")
+    assert (out / "run.json").is_file() and run["settings"]["save_steps"] == [2, 4]  # the whole launch ran
+    assert len(parsed) == 1 and parsed[0]["steps"] == 4  # once, with the model's overrides applied
+    assert sum("verl.trainer.main_ppo" in line for line in calls.read_text().splitlines()) == 1
+
+
 def test_async_checkpoint_saving_is_refused(tmp_path, fake_python):
     python, _ = fake_python
     cfg = micro_cfg()
     cfg["grpo"]["verl"]["extra_overrides"] = ["actor_rollout_ref.actor.checkpoint.async_save=true"]
     with pytest.raises(vb.VerlError, match="latest_checkpointed_iteration.txt"):
-        vb.launch_grpo(cfg, "m", "/base", ROWS, str(tmp_path / "o"), str(tmp_path / "s"), python=str(python))
+        launch(cfg, "/base", ROWS, str(tmp_path / "o"), str(tmp_path / "s"), python=str(python))
 
 
 # ------------------------------------------------------------------ GRPO GPU-hour estimate
@@ -497,4 +537,4 @@ def test_verl_knob_types_are_checked(qwen3, key, value):
     cfg = json.loads(json.dumps(qwen3))
     cfg["models"]["qwen3-4b"]["grpo"]["verl"] = {key: value}
     with pytest.raises(ValueError, match=rf"models.qwen3-4b.grpo.verl.{key}: expected"):
-        vb.build_overrides(cfg, "qwen3-4b", PATHS)
+        vb.overrides_for(cfg, "qwen3-4b", PATHS)

@@ -27,14 +27,13 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rlscaling.study import check_prompt_style, prompt_style
 from rlscaling.tasks import families, family, kinds
 
 #: verl's GSM8K instruction (examples/data_preprocess/gsm8k.py), appended to the evaluated question.
 GSM8K_INSTRUCTION = 'Let\'s think step by step and output the final answer after "####".'
 MATH_INSTRUCTION = "Put your final answer within \\boxed{}."
 LETTERS = "ABCD"
-STYLES = ("consistent", "seed")
-"""Values of ``prompts.style`` (see the module docstring and the config schema)."""
 SEED_MMLU_INSTRUCTION = (
     "Answer the following multiple choice question about {subject}. Respond with a single sentence of the form "
     '"The correct answer is _", filling the blank with the letter corresponding to the correct answer '
@@ -121,14 +120,6 @@ def mmlu_prompt(
     blocks = [_mmlu_block(ex, True) for ex in select_exemplars(item, pool or [], shots, seed)]
     blocks.append(_mmlu_block(item, False))
     return header + "\n\n" + "\n\n".join(blocks)
-
-
-def prompt_style(cfg: Mapping[str, Any]) -> str:
-    """``prompts.style`` of a config or job settings (``consistent`` when absent); an unknown style -> ValueError."""
-    style = (cfg.get("prompts") or {}).get("style", "consistent")
-    if style not in STYLES:
-        raise ValueError(f"prompts.style: {style!r} is not one of {', '.join(STYLES)}")
-    return style
 
 
 def raw_text(record: Mapping[str, Any], key: str, fallback: str) -> str:
@@ -248,9 +239,7 @@ def build_prompts(
 
     ``style`` ``seed`` builds the seed's prompts (:func:`seed_prompt`; ``seed`` and ``instruction`` are not read)."""
     fam = _prompt_family(benchmark, PROMPTS)
-    if style not in STYLES:
-        raise ValueError(f"prompts.style: {style!r} is not one of {', '.join(STYLES)}")
-    if style == "seed":
+    if check_prompt_style(style) == "seed":
         return [seed_prompt(it, pool, shots, benchmark) for it in items]
     if instruction and not fam.instruction:
         with_instruction = ", ".join(f.kind for f in families() if f.instruction)

@@ -2,8 +2,9 @@
 
 Pure functions of the config, shared by the validation (:mod:`rlscaling.workflow.config`), the DAG
 (:mod:`rlscaling.workflow.plan`),
-each job's settings (:mod:`rlscaling.workflow.job_settings`) and the job code itself (the GRPO backends read
-:func:`grpo_settings`), so it imports nothing of them: only the schema file (:mod:`rlscaling.config_schema`).
+each job's settings (:mod:`rlscaling.workflow.job_settings`) and the job code itself (the GRPO job boundary reads
+:func:`grpo_settings`; every layer reads ``prompts.style`` and a job's GPUs through :func:`prompt_style` and
+:func:`job_gpus`), so it imports nothing of them: only the schema file (:mod:`rlscaling.config_schema`).
 Every config error is a :class:`ConfigError` naming the key.
 """
 
@@ -190,6 +191,37 @@ def grpo_settings(cfg: dict, model: str, reward: str | None = None) -> dict:
         g["verl"] = {**(g.get("verl") or {}), **override.pop("verl")}
     g.update(override)
     return g
+
+
+PROMPT_STYLES = ("consistent", "seed")
+"""Values of ``prompts.style``: ``consistent`` (the default) and ``seed``, the seed study's recipe
+(:mod:`rlscaling.prompts`)."""
+
+
+def check_prompt_style(style: str) -> str:
+    """``style`` if it is one of :data:`PROMPT_STYLES`; else a ValueError naming ``prompts.style``."""
+    if style not in PROMPT_STYLES:
+        raise ValueError(f"prompts.style: {style!r} is not one of {', '.join(PROMPT_STYLES)}")
+    return style
+
+
+def prompt_style(cfg: dict) -> str:
+    """``prompts.style`` of a config or a job's settings (``consistent`` when absent); an unknown style -> ValueError.
+    The one reader of that key: every layer from the data up asks this function."""
+    return check_prompt_style((cfg.get("prompts") or {}).get("style", "consistent"))
+
+
+def resources(cfg: dict, model: str, rule: str) -> dict:
+    """``models.<model>.resources.<rule>``: what one of the model's jobs of ``rule`` requests from the cluster
+    (``gpus``, ``cpus``, ``mem_mb`` in MiB, ``runtime`` in minutes); ``{}`` when not declared."""
+    return dict((cfg["models"][model].get("resources") or {}).get(rule) or {})
+
+
+def job_gpus(cfg: dict, model: str, rule: str, default: int | None = None) -> int | None:
+    """The GPUs a model's ``rule`` job requests (``models.<model>.resources.<rule>.gpus``), ``default`` when not
+    declared. The one reader of that key: the rules' ``gpu`` resource, verl's GPUs per node, the tensor-parallel
+    check and the GPU-hour estimate all ask this function (each with the default it documents)."""
+    return resources(cfg, model, rule).get("gpus", default)
 
 
 def results_dir(cfg: dict) -> str:

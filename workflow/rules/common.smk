@@ -29,12 +29,14 @@ def threads_for(rule_name):
 
 
 def model_resource(rule_name, key, default):
-    """Per-model resources (production: GPUs by size) from models.<model>.resources.<rule>.<key>."""
+    """Per-model resources (production: GPUs by size) from models.<model>.resources.<rule>.<key> (rs.resources; the
+    GPUs through rs.job_gpus, the one reader of a job's GPUs)."""
 
     def _get(wildcards):
         model = wildcards.model if hasattr(wildcards, "model") else rp.parse_checkpoint_id(wildcards.checkpoint)[0]
-        spec = (config["models"][model].get("resources") or {}).get(rule_name, {})
-        return spec.get(key, default)
+        if key == "gpus":
+            return rs.job_gpus(config, model, rule_name, default)
+        return rs.resources(config, model, rule_name).get(key, default)
 
     return _get
 

@@ -16,7 +16,7 @@ union, of the size when a procedural source holds fewer than ``n`` unique questi
 from __future__ import annotations
 
 from rlscaling.data.sources import DataSourceError, NotEnoughRecordsError, load_records, split_names
-from rlscaling.study import ConfigError
+from rlscaling.study import ConfigError, prompt_style
 from rlscaling.tasks import kind_of_hub_dataset, kinds
 
 DEFAULT_FEWSHOT_N = 64
@@ -62,7 +62,7 @@ def dataset_spec(cfg: dict, name: str) -> dict:
             }
         source = b.get("fewshot_source", b["source"])
         # the seed's exemplars are a split's first rows: keep the whole split in order (procedural: n generated)
-        whole = (cfg.get("prompts") or {}).get("style") == "seed" and not source.startswith("procedural:")
+        whole = prompt_style(cfg) == "seed" and not source.startswith("procedural:")
         return {
             "source": source,
             "split": b.get("fewshot_split", "train"),

@@ -52,7 +52,7 @@ from rlscaling.report.markdown import MISSING, fmt_ci, fmt_pct, md_table
 from rlscaling.rewards.gsm8k import MODES
 from rlscaling.rewards.seed import SEED_REWARD_MODES
 from rlscaling.schemas import validate_summary
-from rlscaling.study import BASE, benchmark_kind
+from rlscaling.study import BASE, benchmark_kind, prompt_style
 
 SEED_SCORERS = {
     "strict": "seed_strict",
@@ -169,7 +169,7 @@ def mapping_settings(cfg: Mapping) -> dict:
     ``prompts.style``."""
     models = {m: str(spec.get("hf_id") or m).rsplit("/", 1)[-1] for m, spec in cfg["models"].items()}
     benchmarks = {b: benchmark_kind(b, spec) for b, spec in cfg["benchmarks"].items()}
-    return {"models": models, "benchmarks": benchmarks, "prompt_style": (cfg.get("prompts") or {}).get("style")}
+    return {"models": models, "benchmarks": benchmarks, "prompt_style": prompt_style(cfg)}
 
 
 # ------------------------------------------------------------------------------------------ the published table

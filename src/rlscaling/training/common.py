@@ -17,6 +17,7 @@ from typing import Any
 
 from rlscaling.config_schema import _schema
 from rlscaling.io import atomic_open
+from rlscaling.study import grpo_settings
 from rlscaling.tasks import reward_modes
 
 # Per-token KL estimators (Schulman 2020, r = pi_ref / pi_theta): k1 = -log r, k2 = (log r)^2 / 2,
@@ -182,6 +183,14 @@ class GRPOSettings:
         """Inverse of :meth:`to_dict` (no re-validation: the dict came from a validated instance)."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: (tuple(v) if k == "save_steps" else v) for k, v in d.items() if k in names})
+
+
+def job_grpo_settings(cfg: Mapping, model: str) -> GRPOSettings:
+    """One model's :class:`GRPOSettings` from a config or a GRPO job's settings: ``grpo`` with
+    ``models.<model>.grpo`` applied (:func:`rlscaling.study.grpo_settings`; a job's settings hold them applied
+    already), seeded with the top-level ``seed`` (a job's: the cell's). The one place a GRPO run's settings are
+    parsed: once per job, at its boundary (:func:`rlscaling.training.run.run_grpo_job`)."""
+    return GRPOSettings.from_config(grpo_settings(dict(cfg), model), int(cfg.get("seed", 0)))
 
 
 def check_data_budget(settings: GRPOSettings, n_prompts: int) -> int:

@@ -23,8 +23,9 @@ def rl_rows(cfg: dict, train_path) -> list[dict]:
     (:func:`rlscaling.training.verl_data.seed_row_fields`): ``{question} {I}``, the comma-free number after
     ``#### ``. A seed reward (``grpo.reward_mode`` in :data:`rlscaling.rewards.seed.SEED_REWARD_MODES`) is scored
     against that same comma-free string under either prompt style."""
-    from rlscaling.prompts import prompt_style, rl_prompt
+    from rlscaling.prompts import rl_prompt
     from rlscaling.rewards.seed import SEED_REWARD_MODES, seed_rl_answer
+    from rlscaling.study import prompt_style
 
     from .verl_data import seed_row_fields
 
@@ -65,27 +66,27 @@ def run_grpo_job(cfg: dict, model: str, model_dir, train_path, out_dir, state_di
     """Train one (model, budget) cell with GRPO; writes ``step_<k>/`` checkpoints, ``tokens.csv`` and ``run.json``.
 
     ``cfg`` is the job's settings (``grpo`` already merged with the model's overrides; ``seed`` the cell's seed).
+    The job boundary: the settings are parsed here, once (:func:`rlscaling.training.common.job_grpo_settings`, and
+    for verl :class:`rlscaling.training.verl_overrides.VerlSettings`), and handed down typed.
     """
-    from rlscaling.models.hub import resolve_model_path
-
-    g = cfg["grpo"]
-    rows = rl_rows(cfg, train_path)
-    seed = int(cfg.get("seed", 0))
     from rlscaling.models.checkpoints import check_if_local
+    from rlscaling.models.hub import resolve_model_path
+    from rlscaling.study import prompt_style
 
+    rows = rl_rows(cfg, train_path)
     base = resolve_model_path(model_dir)
     check_if_local(base)
-    if g["backend"] == "verl":
-        from .verl_backend import launch_grpo
+    if cfg["grpo"]["backend"] == "verl":
+        from .verl_backend import launch_grpo, parse_verl_job
 
+        settings, verl = parse_verl_job(cfg, model)
         state = state_dir or Path(out_dir).with_name(Path(out_dir).name + ".state")
-        return launch_grpo(cfg, model, model_dir=str(base), train_rows=rows, out_dir=str(out_dir), state_dir=str(state))
-    from .common import GRPOSettings
+        source = cfg["data"]["rl_train"]["source"]
+        return launch_grpo(settings, verl, source, str(base), rows, out_dir=str(out_dir), state_dir=str(state))
+    from .common import job_grpo_settings
     from .trl_backend import run_grpo
 
-    settings = GRPOSettings.from_config(g, seed)
-    from rlscaling.prompts import prompt_style
-
+    settings = job_grpo_settings(cfg, model)
     if prompt_style(cfg) == "seed":
         from transformers import AutoTokenizer
 

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from rlscaling.io import write_json
-from rlscaling.study import grpo_settings
 
 from . import verl_state
 from .common import GRPOSettings, check_data_budget
@@ -48,12 +47,15 @@ from .verl_overrides import (
     PLAIN_CHAT_TEMPLATE,
     TORCH_DTYPE,
     VERL_DEFAULTS,
+    VerlSettings,
     build_overrides,
     hydra_value,
     job_cpus,
     n_gpus,
     needs_flash_attn,
     override_map,
+    overrides_for,
+    parse_verl_job,
     reward_module_path,
     save_freq,
     verl_knobs,
@@ -68,6 +70,7 @@ __all__ = [
     "TRACKER_FILE",
     "VERL_DEFAULTS",
     "VerlError",
+    "VerlSettings",
     "build_overrides",
     "checkpoint_steps_on_disk",
     "data_source_name",
@@ -80,7 +83,9 @@ __all__ = [
     "n_gpus",
     "needs_flash_attn",
     "override_map",
+    "overrides_for",
     "parse_console_metrics",
+    "parse_verl_job",
     "prune_incomplete_checkpoints",
     "read_metrics",
     "reward_module_path",
@@ -109,8 +114,9 @@ def verl_passes(settings: GRPOSettings) -> dict[str, Any]:
 
 
 def launch_grpo(
-    cfg: Mapping,
-    model: str,
+    settings: GRPOSettings,
+    verl: VerlSettings,
+    data_source: str,
     model_dir: str,
     train_rows: Sequence[Mapping],
     out_dir: str,
@@ -131,12 +137,14 @@ def launch_grpo(
     deleted (FSDP checkpoints, about 16 bytes per parameter each, are kept only with
     ``grpo.verl.keep_fsdp_checkpoints``). ``python`` runs verl (default: this interpreter, i.e. the verl environment
     the job was started in).
+
+    ``settings`` and ``verl``: the run's settings, parsed once by the job (:func:`parse_verl_job`);
+    ``data_source``: the RL prompts' source (``data.rl_train.source``), which names the rows' ``data_source``.
     """
     out, work = Path(out_dir), Path(state_dir)
     new_state = not work.exists()
     work.mkdir(parents=True, exist_ok=True)
     python = python or sys.executable
-    settings = GRPOSettings.from_config(grpo_settings(dict(cfg), model), int(cfg.get("seed", 0)))
     check_data_budget(settings, len(train_rows))
     paths = {
         "model_dir": str(model_dir),
@@ -145,11 +153,11 @@ def launch_grpo(
         "ckpt_dir": str(work / "checkpoints"),
         "rollout_dir": str(work / "rollouts"),
     }
-    overrides = build_overrides(cfg, model, paths)
+    overrides = build_overrides(settings, verl, paths)
     _check_tracker_written(overrides)
-    _write_data(cfg, settings, train_rows, paths)
+    _write_data(data_source, settings, train_rows, paths)
     identity = verl_state.run_identity(
-        build_overrides(cfg, model, verl_state.PLACEHOLDERS), paths["train_parquet"], model_dir
+        build_overrides(settings, verl, verl_state.PLACEHOLDERS), paths["train_parquet"], model_dir
     )
     key = verl_state.identity_key(identity)
     if _finished(out, settings, key):
@@ -164,9 +172,9 @@ def launch_grpo(
     _merge_outputs(settings, paths, work, out, python)
     run = {
         "backend": "verl",
-        "model": model,
+        "model": verl.model,
         "settings": settings.to_dict(),
-        "verl": verl_knobs(cfg, model),
+        "verl": dict(verl.knobs),
         "passes": verl_passes(settings),
         "overrides": overrides,
         "resumed_from_step": resumed_from,
@@ -202,9 +210,12 @@ def _check_tracker_written(overrides: Sequence[str]) -> None:
             )
 
 
-def _write_data(cfg: Mapping, settings: GRPOSettings, train_rows: Sequence[Mapping], paths: Mapping[str, str]) -> None:
-    """The training parquet and the 8-row validation parquet verl's loaders read."""
-    source = data_source_name(cfg["data"]["rl_train"]["source"])
+def _write_data(
+    data_source: str, settings: GRPOSettings, train_rows: Sequence[Mapping], paths: Mapping[str, str]
+) -> None:
+    """The training parquet and the 8-row validation parquet verl's loaders read (``data_source``: the RL prompts'
+    source, ``data.rl_train.source``)."""
+    source = data_source_name(data_source)
     write_verl_parquet(train_rows, paths["train_parquet"], source, settings.reward_mode)
     # Never evaluated (trainer.test_freq=-1, val_before_train=False) but verl builds a validation loader anyway.
     write_verl_parquet(list(train_rows)[:8], paths["val_parquet"], source, settings.reward_mode, split="val")

@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import reduce
 from typing import Any
 
-from rlscaling.study import grpo_settings
+from rlscaling.study import job_gpus, prompt_style, resources
 
-from .common import GRPOSettings
+from .common import GRPOSettings, job_grpo_settings
 
 # verl's names for our canonical settings (rlscaling.training.common canonicalises low_var_kl -> k3).
 KL_LOSS_TYPE = {"k1": "kl", "k2": "mse", "k3": "low_var_kl"}
@@ -98,7 +99,7 @@ def _check_knob(where: str, key: str, value: Any) -> None:
 
 def n_gpus(cfg: Mapping, model: str) -> int:
     """GPUs per node for a model's GRPO job: ``models.<model>.resources.grpo.gpus`` (default 1)."""
-    gpus = ((cfg["models"][model].get("resources") or {}).get("grpo") or {}).get("gpus", 1)
+    gpus = job_gpus(cfg, model, "grpo", 1)
     if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1:
         raise ValueError(f"models.{model}.resources.grpo.gpus: verl needs an integer >= 1, got {gpus!r}")
     return gpus
@@ -128,33 +129,65 @@ def hydra_value(value: Any) -> str:
     raise TypeError(f"no Hydra form for {type(value).__name__} {value!r}")
 
 
-def override_map(cfg: Mapping, model: str, paths: Mapping[str, str]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class VerlSettings:
+    """What a verl GRPO job reads besides its :class:`GRPOSettings`, parsed once (:meth:`from_config`).
+
+    ``model``: the study's model name (verl's experiment name); ``knobs``: :func:`verl_knobs` (checked);
+    ``gpus``: GPUs per node (:func:`n_gpus`); ``cpus``: the job's CPUs for Ray (:func:`job_cpus`, None: not set);
+    ``prompt_style``: ``prompts.style`` (``seed``: the tokenizer's own chat template renders the prompts).
+    """
+
+    model: str
+    knobs: Mapping[str, Any]
+    gpus: int
+    cpus: int | None
+    prompt_style: str
+
+    @classmethod
+    def from_config(cls, cfg: Mapping, model: str) -> VerlSettings:
+        """From a config or a job's settings (``grpo.verl`` with ``models.<model>.grpo.verl`` applied); bad values
+        name their key."""
+        return cls(model, verl_knobs(cfg, model), n_gpus(cfg, model), job_cpus(cfg, model), prompt_style(cfg))
+
+
+def parse_verl_job(cfg: Mapping, model: str) -> tuple[GRPOSettings, VerlSettings]:
+    """One model's verl GRPO settings from a config or a job's settings: what the job boundary
+    (:func:`rlscaling.training.run.run_grpo_job`) parses once and hands down, and what callers outside a job (the
+    config check, the tests, ``.ci/verl_check.sh``) parse before :func:`override_map` / :func:`build_overrides`."""
+    return job_grpo_settings(cfg, model), VerlSettings.from_config(cfg, model)
+
+
+def overrides_for(cfg: Mapping, model: str, paths: Mapping[str, str]) -> list[str]:
+    """:func:`build_overrides` of a config's (or a job's settings') model: parses, then builds."""
+    return build_overrides(*parse_verl_job(cfg, model), paths)
+
+
+def override_map(s: GRPOSettings, verl: VerlSettings, paths: Mapping[str, str]) -> dict[str, Any]:
     """Every Hydra key we set for one model's GRPO run -> its Python value (see :func:`build_overrides`).
 
-    ``paths`` keys: ``model_dir`` (HF base model), ``train_parquet``, ``val_parquet``, ``ckpt_dir`` (verl's FSDP
-    checkpoints), ``rollout_dir`` (per-step generation dumps), ``reward_path`` (the file defining
-    ``compute_score``; default: :func:`reward_module_path`).
+    ``s`` and ``verl``: the run's parsed settings (:func:`parse_verl_job`). ``paths`` keys: ``model_dir`` (HF base
+    model), ``train_parquet``, ``val_parquet``, ``ckpt_dir`` (verl's FSDP checkpoints), ``rollout_dir`` (per-step
+    generation dumps), ``reward_path`` (the file defining ``compute_score``; default: :func:`reward_module_path`).
     """
     missing = [k for k in ("model_dir", "train_parquet", "val_parquet", "ckpt_dir", "rollout_dir") if k not in paths]
     if missing:
         raise ValueError(f"build_overrides: paths is missing {missing}")
-    s = GRPOSettings.from_config(grpo_settings(dict(cfg), model), int(cfg.get("seed", 0)))
-    v = verl_knobs(cfg, model)
-    gpus = n_gpus(cfg, model)
+    v = verl.knobs
     if s.prompts_per_step % v["ppo_mini_batch_size"]:
         raise ValueError(
             f"grpo.prompts_per_step={s.prompts_per_step} is not a multiple of "
-            f"grpo.verl.ppo_mini_batch_size={v['ppo_mini_batch_size']} (model {model})"
+            f"grpo.verl.ppo_mini_batch_size={v['ppo_mini_batch_size']} (model {verl.model})"
         )
     dtype = TORCH_DTYPE[s.precision]
-    seed_prompts = (cfg.get("prompts") or {}).get("style") == "seed"  # the tokenizer's own chat template (None)
+    seed_prompts = verl.prompt_style == "seed"  # the tokenizer's own chat template (None)
     return {
         "algorithm.adv_estimator": "grpo",
         "algorithm.norm_adv_by_std_in_grpo": True,
         "algorithm.use_kl_in_reward": False,
         **_data_overrides(s, paths),
         **_actor_rollout_ref_overrides(s, v, dtype, paths, None if seed_prompts else PLAIN_CHAT_TEMPLATE),
-        **_reward_trainer_overrides(cfg, model, s, v, gpus, paths),
+        **_reward_trainer_overrides(s, verl, paths),
     }
 
 
@@ -219,18 +252,16 @@ def _actor_rollout_ref_overrides(
     }
 
 
-def _reward_trainer_overrides(
-    cfg: Mapping, model: str, s: GRPOSettings, v: Mapping[str, Any], gpus: int, paths: Mapping[str, str]
-) -> dict[str, Any]:
+def _reward_trainer_overrides(s: GRPOSettings, verl: VerlSettings, paths: Mapping[str, str]) -> dict[str, Any]:
     """The ``reward.*``, ``trainer.*`` and ``ray_kwargs.*`` keys: reward function, logging, steps, saving, GPUs."""
     return {
         "reward.custom_reward_function.path": str(paths.get("reward_path") or reward_module_path()),
         "reward.custom_reward_function.name": "compute_score",
         "trainer.logger": ["console", "file"],
         "trainer.project_name": "rlscaling",
-        "trainer.experiment_name": model,
-        "trainer.nnodes": int(v["nnodes"]),
-        "trainer.n_gpus_per_node": gpus,
+        "trainer.experiment_name": verl.model,
+        "trainer.nnodes": int(verl.knobs["nnodes"]),
+        "trainer.n_gpus_per_node": verl.gpus,
         "trainer.total_epochs": s.epochs,
         "trainer.total_training_steps": s.steps,
         "trainer.save_freq": save_freq(s.save_steps),
@@ -241,13 +272,13 @@ def _reward_trainer_overrides(
         "trainer.default_local_dir": str(paths["ckpt_dir"]),
         "trainer.rollout_data_dir": str(paths["rollout_dir"]),
         # Ray inside the job uses the CPUs SLURM gave the job (models.<m>.resources.grpo.cpus), not the node's
-        "ray_kwargs.ray_init.num_cpus": job_cpus(cfg, model),
+        "ray_kwargs.ray_init.num_cpus": verl.cpus,
     }
 
 
 def job_cpus(cfg: Mapping, model: str) -> int | None:
     """CPUs of a model's GRPO job (``models.<model>.resources.grpo.cpus``), None when not set."""
-    cpus = ((cfg["models"][model].get("resources") or {}).get("grpo") or {}).get("cpus")
+    cpus = resources(cfg, model, "grpo").get("cpus")
     return None if cpus is None else int(cpus)
 
 
@@ -256,14 +287,15 @@ def needs_flash_attn(knobs: Mapping[str, Any]) -> bool:
     return bool(knobs["use_remove_padding"]) or knobs["attn_implementation"] == "flash_attention_2"
 
 
-def build_overrides(cfg: Mapping, model: str, paths: Mapping[str, str]) -> list[str]:
-    """Hydra overrides (``key=value`` strings) for ``python -m verl.trainer.main_ppo``, from the workflow config.
+def build_overrides(s: GRPOSettings, verl: VerlSettings, paths: Mapping[str, str]) -> list[str]:
+    """Hydra overrides (``key=value`` strings) for ``python -m verl.trainer.main_ppo``, from a run's parsed settings
+    (:func:`parse_verl_job`; :func:`overrides_for` parses a config first).
 
     Settings come from ``grpo`` (with ``models.<model>.grpo`` applied) and ``grpo.verl``; GPUs from
     ``models.<model>.resources.grpo.gpus``. ``grpo.verl.extra_overrides`` are appended verbatim, last.
     """
-    overrides = [f"{k}={hydra_value(v)}" for k, v in override_map(cfg, model, paths).items()]
-    knobs = verl_knobs(cfg, model)
+    overrides = [f"{k}={hydra_value(v)}" for k, v in override_map(s, verl, paths).items()]
+    knobs = verl.knobs
     # a key verl's config does not declare (override_config is an empty dict there): Hydra's '+' adds it
     overrides.append(
         "+actor_rollout_ref.model.override_config.attn_implementation=" + hydra_value(knobs["attn_implementation"])

@@ -32,12 +32,13 @@ from rlscaling.study import (
     budgets_detail,
     grpo_settings,
     path,
+    prompt_style,
     published_results_path,
     seeds,
 )
 from rlscaling.tasks import family
 from rlscaling.training.common import GRPOSettings, check_data_budget
-from rlscaling.training.verl_backend import build_overrides
+from rlscaling.training.verl_backend import overrides_for
 from rlscaling.workflow.config_overrides import coerce_overrides
 from rlscaling.workflow.job_settings import job_config
 from rlscaling.workflow.tensor_parallel import tensor_parallel_problems
@@ -149,7 +150,7 @@ def _check_model(cfg: dict, model: str) -> None:
     if settings.backend == "verl":
         paths = {k: "/" for k in ("model_dir", "train_parquet", "val_parquet", "ckpt_dir", "rollout_dir")}
         try:
-            build_overrides(cfg, model, paths)
+            overrides_for(cfg, model, paths)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
 
@@ -179,7 +180,7 @@ def _check_evaluation(cfg: dict) -> None:
         raise ConfigError(f"val_loss.stride={vl['stride']} exceeds val_loss.seq_len={vl['seq_len']}")
     if vl and vl["method"] == "blocks" and vl["stride"] != vl["seq_len"]:
         raise ConfigError(f"val_loss.method blocks needs val_loss.stride = seq_len = {vl['seq_len']}")
-    if cfg["prompts"]["style"] == "seed":
+    if prompt_style(cfg) == "seed":
         for name, bench in cfg["benchmarks"].items():
             few = [k for k in set(bench["shots"]) | set(bench.get("shots_intermediate") or []) if k > 0]
             kind = benchmark_kind(name, bench)

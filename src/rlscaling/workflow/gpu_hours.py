@@ -33,7 +33,7 @@ import pandas as pd
 
 from rlscaling.compute import GRPOPasses, grpo_step_flops
 from rlscaling.models.hub import model_budgets
-from rlscaling.study import grpo_settings, rl_runs
+from rlscaling.study import grpo_settings, job_gpus, rl_runs
 from rlscaling.workflow.plan import checkpoints, eval_jobs, passk_jobs
 
 DEFAULTS = {
@@ -148,7 +148,6 @@ def grpo_runs(cfg: Mapping, model: str) -> int:
 
 def model_row(cfg: Mapping, model: str, a: Mapping) -> dict:
     """One row of :func:`estimate_gpu_hours` (see :data:`COLUMNS`)."""
-    spec = cfg["models"][model]
     n, n_source = n_params_for_estimate(cfg, model, a)
     g = grpo_settings(dict(cfg), model)
     if "steps" not in g:
@@ -162,7 +161,7 @@ def model_row(cfg: Mapping, model: str, a: Mapping) -> dict:
     runs = grpo_runs(cfg, model)
     rollout, train = step["rollout"] * steps, (step["total"] - step["rollout"]) * steps
     gpu_s = rollout / (a["peak_flops_per_s"] * a["mfu_rollout"]) + train / (a["peak_flops_per_s"] * a["mfu_update"])
-    gpus = int(((spec.get("resources") or {}).get("grpo") or {}).get("gpus", 1))
+    gpus = int(job_gpus(cfg, model, "grpo", 1))
     return {
         "model": model,
         "n_params": n,
@@ -216,7 +215,7 @@ def evaluation_engine_starts(cfg: Mapping) -> dict:
     a = assumptions(cfg)
 
     def gpus(model: str) -> int:
-        return int(((cfg["models"][model].get("resources") or {}).get("evaluate") or {}).get("gpus", 1) or 1)
+        return int(job_gpus(cfg, model, "evaluate", 1) or 1)
 
     per_file = [j.model for j in eval_jobs(cfg)] + [j.model for j in passk_jobs(cfg)]
     per_checkpoint = [c.model for plan in ("endpoint", "intermediate") for c in checkpoints(cfg, plan)]

@@ -9,15 +9,23 @@ from __future__ import annotations
 import copy
 import json
 
-from rlscaling.study import ConfigError, benchmark_kind, budgets, budgets_detail, cell_seed, grpo_settings
+from rlscaling.study import (
+    ConfigError,
+    benchmark_kind,
+    budgets,
+    budgets_detail,
+    cell_seed,
+    grpo_settings,
+    prompt_style,
+    resources,
+)
 from rlscaling.workflow.plan import EVAL_RULES, eval_plan
 
 
 def _prompts(cfg: dict) -> dict:
     """``{"prompts": ...}`` for the jobs whose work depends on ``prompts.style`` (few-shot pools, GRPO, evaluation),
     only when it is not the default ``consistent``: studies on the default keep their jobs' settings unchanged."""
-    prompts = cfg.get("prompts") or {}
-    return {"prompts": dict(prompts)} if prompts.get("style", "consistent") != "consistent" else {}
+    return {"prompts": dict(cfg["prompts"])} if prompt_style(cfg) != "consistent" else {}
 
 
 def _benchmark_data(spec: dict, kind: str) -> dict:
@@ -72,13 +80,12 @@ def _pretrain_config(cfg: dict, model: str, seed: int, budget: str | None) -> di
 
 def _grpo_config(cfg: dict, model: str, seed: int, budget: str, reward: str) -> dict:
     g = grpo_settings(cfg, model, reward)
-    resources = (cfg["models"][model].get("resources") or {}).get("grpo") or {}
     rl_seed = cfg["seed"] if cfg["grpo"].get("seed") is None else cfg["grpo"]["seed"]
     return {
         "seed": cell_seed({**cfg, "seed": rl_seed}, model, seed, budget),
         "prompt_seed": rl_seed,
         "grpo": g,
-        "models": {model: {"grpo": {}, "resources": {"grpo": resources}}},
+        "models": {model: {"grpo": {}, "resources": {"grpo": resources(cfg, model, "grpo")}}},
         "data": {"rl_train": {k: cfg["data"]["rl_train"][k] for k in ("source", "instruction")}},
         **_prompts(cfg),
     }

@@ -2,7 +2,8 @@
 
 A job gets the GPUs its model declares under ``models.<m>.resources.<rule>.gpus`` (the rules turn them into the
 SLURM plugin's ``gpu`` resource; undeclared means none for evaluation, one for verl, see
-:func:`rlscaling.training.verl_overrides.n_gpus`). Tensor parallelism must fit in them:
+:func:`rlscaling.study.job_gpus` and :func:`rlscaling.training.verl_overrides.n_gpus`). Tensor parallelism must fit
+in them:
 
 - vLLM evaluation (``evaluate.backend: vllm``): one engine spans ``evaluate.vllm.tensor_parallel_size`` GPUs of the
   evaluate job, so it may not exceed ``models.<m>.resources.evaluate.gpus`` (a size of 1 also runs without a GPU:
@@ -18,10 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-
-def _declared_gpus(cfg: Mapping, model: str, rule: str) -> int | None:
-    """``models.<model>.resources.<rule>.gpus``, None when not declared."""
-    return ((cfg["models"][model].get("resources") or {}).get(rule) or {}).get("gpus")
+from rlscaling.study import job_gpus
 
 
 def vllm_problems(cfg: Mapping) -> list[str]:
@@ -31,7 +29,7 @@ def vllm_problems(cfg: Mapping) -> list[str]:
     tp = int(cfg["evaluate"]["vllm"]["tensor_parallel_size"])
     problems = []
     for model in cfg["models"]:
-        gpus = _declared_gpus(cfg, model, "evaluate") or 0
+        gpus = job_gpus(cfg, model, "evaluate") or 0
         if tp > 1 and tp > gpus:
             problems.append(
                 f"evaluate.vllm.tensor_parallel_size={tp} exceeds the {gpus} GPU(s) the evaluate jobs of '{model}' "
@@ -44,16 +42,16 @@ def verl_problems(cfg: Mapping) -> list[str]:
     """Models whose verl rollout tensor-parallel size does not divide the GRPO job's GPUs per node."""
     if cfg["grpo"]["backend"] != "verl":
         return []
-    from rlscaling.training.verl_overrides import n_gpus, verl_knobs
+    from rlscaling.training.verl_overrides import VerlSettings
 
     problems = []
     for model in cfg["models"]:
-        tp = int(verl_knobs(cfg, model)["tensor_model_parallel_size"])
-        gpus = n_gpus(cfg, model)
+        verl = VerlSettings.from_config(cfg, model)
+        tp, gpus = int(verl.knobs["tensor_model_parallel_size"]), verl.gpus
         if gpus % tp:
             own = ((cfg["models"][model].get("grpo") or {}).get("verl") or {}).get("tensor_model_parallel_size")
             key = f"models.{model}.grpo.verl" if own is not None else "grpo.verl"
-            declared = "" if _declared_gpus(cfg, model, "grpo") is not None else ", its default when not set"
+            declared = "" if job_gpus(cfg, model, "grpo") is not None else ", its default when not set"
             problems.append(
                 f"{key}.tensor_model_parallel_size={tp} does not divide the {gpus} GPU(s) of the GRPO job of "
                 f"'{model}' (models.{model}.resources.grpo.gpus{declared}): verl splits each node's GPUs into "
