@@ -72,9 +72,10 @@ def test_schema_enums_equal_the_registry_in_order():
     assert tuple(modes) == tasks.reward_modes(), "grpo.reward_modes"
 
 
-def test_every_builtin_family_declares_its_prompt_and_answer_hooks():
+def test_every_family_declares_its_prompt_and_answer_hooks():
     for fam in tasks.families():
-        assert callable(fam.prompt) and callable(fam.seed_prompt) and callable(fam.check_answer), fam.kind
+        assert callable(fam.prompt) and callable(fam.check_answer), fam.kind  # the seed style's is optional
+        assert callable(fam.seed_prompt) or fam.kind not in ("gsm8k", "math", "mmlu"), fam.kind
         module = __import__(f"rlscaling.tasks.{fam.kind}", fromlist=["FAMILY"])
         assert module.FAMILY is fam  # declared in its own module
     assert not hasattr(prompts, "PROMPTS") and not hasattr(prompts, "SEED_PROMPTS")  # no table beside the registry
@@ -85,9 +86,9 @@ def test_prompts_and_answer_checks_dispatch_through_the_registry(jsonqa, monkeyp
     item = {"id": "q1", "question": "Capital of France?", "answer": "Paris"}
     with pytest.raises(ValueError, match="benchmark family 'jsonqa' declares no prompt"):
         prompts.build_prompts([item], [], 0, 0, "jsonqa")
-    with pytest.raises(ValueError, match=r"benchmark 'jsonqa' has no seed prompt; gsm8k, math, mmlu have one"):
+    with pytest.raises(ValueError, match=r"benchmark 'jsonqa' has no seed prompt; gsm8k, math, mmlu(, \w+)* have one"):
         prompts.build_prompts([item], [], 0, 0, "jsonqa", style="seed")
-    with pytest.raises(ValueError, match="answer kind 'jsonqa': expected one of gsm8k, math, mmlu$"):
+    with pytest.raises(ValueError, match=r"answer kind 'jsonqa': expected one of gsm8k, math, mmlu(, \w+)*$"):
         dataset_records.check_answer(item, "jsonqa", "here")
 
     def check(rec: dict) -> dict:
