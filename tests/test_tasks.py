@@ -3,6 +3,7 @@ dispatch, the config schema, the prompts and answer checks (family hooks), the r
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import pandas as pd
@@ -104,6 +105,22 @@ def test_prompts_and_answer_checks_dispatch_through_the_registry(jsonqa, monkeyp
     assert dataset_records.check_answer(item, "jsonqa", "here") == item
     with pytest.raises(dataset_records.DataSourceError, match=r"^f.jsonl:3: answer ' Paris' has surrounding spaces$"):
         dataset_records.check_answer({**item, "answer": " Paris"}, "jsonqa", "f.jsonl:3")
+
+
+def test_the_seed_style_is_refused_for_a_family_without_a_seed_prompt(monkeypatch):
+    from rlscaling.workflow import config as rc
+
+    from test_workflow import MICRO
+
+    cfg = rc.load_config(MICRO)
+    cfg["prompts"] = {"style": "seed"}
+    benchmark, bench = next(iter(cfg["benchmarks"].items()))
+    kind = bench.get("kind", benchmark)
+    rc.validate_config(copy.deepcopy(cfg))
+    without = dataclasses.replace(tasks.family(kind), seed_prompt=None)
+    monkeypatch.setitem(registry._FAMILIES, kind, without)
+    with pytest.raises(ConfigError, match=rf"benchmarks\.{benchmark}: prompts.style seed has no \w+ prompt"):
+        rc.validate_config(cfg)
 
 
 def test_training_settings_accept_exactly_the_reward_modes():
