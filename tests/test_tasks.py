@@ -1,7 +1,10 @@
 """The benchmark-family registry (rlscaling.tasks): one declaration per family and scorer, read by the scorers'
-dispatch, the config schema, the prompt and answer-check tables, the report and the figures."""
+dispatch, the config schema, the prompts and answer checks (family hooks), the report and the figures."""
 
 from __future__ import annotations
+
+import copy
+import dataclasses
 
 import pandas as pd
 import pytest
@@ -70,10 +73,54 @@ def test_schema_enums_equal_the_registry_in_order():
     assert tuple(modes) == tasks.reward_modes(), "grpo.reward_modes"
 
 
-def test_prompt_and_answer_tables_cover_exactly_the_registered_families():
-    assert tuple(prompts.PROMPTS) == tasks.kinds()
-    assert tuple(prompts.SEED_PROMPTS) == tasks.kinds()
-    assert tuple(dataset_records.ANSWER_CHECKS) == tasks.kinds()
+def test_every_family_declares_its_prompt_and_answer_hooks():
+    for fam in tasks.families():
+        assert callable(fam.prompt) and callable(fam.check_answer), fam.kind  # the seed style's is optional
+        assert callable(fam.seed_prompt) or fam.kind not in ("gsm8k", "math", "mmlu"), fam.kind
+        module = __import__(f"rlscaling.tasks.{fam.kind}", fromlist=["FAMILY"])
+        assert module.FAMILY is fam  # declared in its own module
+    assert not hasattr(prompts, "PROMPTS") and not hasattr(prompts, "SEED_PROMPTS")  # no table beside the registry
+    assert not hasattr(dataset_records, "ANSWER_CHECKS")
+
+
+def test_prompts_and_answer_checks_dispatch_through_the_registry(jsonqa, monkeypatch):
+    item = {"id": "q1", "question": "Capital of France?", "answer": "Paris"}
+    with pytest.raises(ValueError, match="benchmark family 'jsonqa' declares no prompt"):
+        prompts.build_prompts([item], [], 0, 0, "jsonqa")
+    with pytest.raises(ValueError, match=r"benchmark 'jsonqa' has no seed prompt; gsm8k, math, mmlu(, \w+)* have one"):
+        prompts.build_prompts([item], [], 0, 0, "jsonqa", style="seed")
+    with pytest.raises(ValueError, match=r"answer kind 'jsonqa': expected one of gsm8k, math, mmlu(, \w+)*$"):
+        dataset_records.check_answer(item, "jsonqa", "here")
+
+    def check(rec: dict) -> dict:
+        if rec["answer"] != rec["answer"].strip():
+            raise tasks.AnswerError(f"answer {rec['answer']!r} has surrounding spaces")
+        return rec
+
+    hooked = dataclasses.replace(
+        jsonqa, prompt=lambda it, pool, shots, seed: f"Q: {it['question']}\nA:", check_answer=check
+    )
+    monkeypatch.setitem(registry._FAMILIES, "jsonqa", hooked)
+    assert prompts.build_prompts([item], [], 0, 0, "jsonqa") == ["Q: Capital of France?\nA:"]
+    assert dataset_records.check_answer(item, "jsonqa", "here") == item
+    with pytest.raises(dataset_records.DataSourceError, match=r"^f.jsonl:3: answer ' Paris' has surrounding spaces$"):
+        dataset_records.check_answer({**item, "answer": " Paris"}, "jsonqa", "f.jsonl:3")
+
+
+def test_the_seed_style_is_refused_for_a_family_without_a_seed_prompt(monkeypatch):
+    from rlscaling.workflow import config as rc
+
+    from test_workflow import MICRO
+
+    cfg = rc.load_config(MICRO)
+    cfg["prompts"] = {"style": "seed"}
+    benchmark, bench = next(iter(cfg["benchmarks"].items()))
+    kind = bench.get("kind", benchmark)
+    rc.validate_config(copy.deepcopy(cfg))
+    without = dataclasses.replace(tasks.family(kind), seed_prompt=None)
+    monkeypatch.setitem(registry._FAMILIES, kind, without)
+    with pytest.raises(ConfigError, match=rf"benchmarks\.{benchmark}: prompts.style seed has no \w+ prompt"):
+        rc.validate_config(cfg)
 
 
 def test_training_settings_accept_exactly_the_reward_modes():

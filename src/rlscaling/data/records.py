@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rlscaling.rewards import canonical_number, extract_boxed
-from rlscaling.tasks import kinds
+from rlscaling.tasks import families, family, kinds
+from rlscaling.tasks.answers import AnswerError, canonical_answer
 
 QUESTION_FIELDS = ("id", "question", "answer")  # required; the rest default to None
 OPTIONAL_FIELDS = ("solution", "subject", "level", "choices", "source")
@@ -71,64 +72,24 @@ def _require_str(rec: Mapping[str, Any], key: str, where: str) -> None:
         raise DataSourceError(f"{where}: field {key!r} must be a non-empty string, got {rec[key]!r}")
 
 
-def canonical_answer(answer: Any) -> str:
-    """Numbers canonicalised (``"1,200.0"`` -> ``"1200"``); other answers (LaTeX, letters) stripped."""
-    text = str(answer).strip()
-    return canonical_number(text) or text
-
-
 def check_answer(rec: dict, kind: str, where: str) -> dict:
     """Check that a validated record can be scored as a ``kind`` item; return it with its canonical answer.
 
-    - ``gsm8k``: the answer is one number by the scorers' own ``rewards.canonical_number`` (``"1,200"`` ->
-      ``"1200"``); words, ``NaN``, fractions and exponents are refused (every response would score 0).
-    - ``math``: a non-empty answer; one given as ``\\boxed{...}`` must have a non-empty box.
-    - ``mmlu``: ``choices`` (2-4 strings) and a letter answer among them.
-
-    A text record (no ``question``) is refused for every kind. ``where`` prefixes every error. ``kind`` must be a
-    registered benchmark family (:func:`rlscaling.tasks.kinds`) with a check in :data:`ANSWER_CHECKS`.
+    ``kind`` must be a registered benchmark family (:func:`rlscaling.tasks.kinds`); its ``Family.check_answer``
+    (in ``rlscaling.tasks.<kind>``) says what a valid answer is, e.g. ``gsm8k``: one number by the scorers' own
+    ``rewards.canonical_number`` (``"1,200"`` -> ``"1200"``); ``math``: a non-empty answer, a ``\\boxed{...}`` one
+    with a non-empty box; ``mmlu``: ``choices`` (2-4 strings) and a letter answer among them. A text record (no
+    ``question``) is refused for every kind. ``where`` prefixes every error (a :class:`DataSourceError`).
     """
-    if kind not in kinds() or kind not in ANSWER_CHECKS:
-        raise ValueError(f"answer kind {kind!r}: expected one of {', '.join(k for k in kinds() if k in ANSWER_CHECKS)}")
+    checked = [f.kind for f in families() if f.check_answer is not None]
+    if kind not in kinds() or kind not in checked:
+        raise ValueError(f"answer kind {kind!r}: expected one of {', '.join(checked)}")
     if "question" not in rec:
         raise DataSourceError(f"{where}: a text record (no 'question'), but {kind} items need question and answer")
-    return ANSWER_CHECKS[kind](rec, where)
-
-
-def _check_number_answer(rec: dict, where: str) -> dict:
-    answer = rec["answer"]
-    number = canonical_number(answer)
-    if number is None:
-        raise DataSourceError(
-            f"{where}: answer {answer!r} is not a number the GSM8K scorers can match "
-            "(expected one decimal number such as '72', '1,234', '-3.5', '$20'; "
-            "no words, NaN, fractions or exponents)"
-        )
-    return {**rec, "answer": number}
-
-
-def _check_latex_answer(rec: dict, where: str) -> dict:
-    answer = rec["answer"]
-    boxed = extract_boxed(answer)
-    if not answer.strip() or (boxed is not None and not boxed.strip()):
-        raise DataSourceError(f"{where}: MATH answer {answer!r} is empty")
-    return {**rec, "answer": canonical_answer(answer)}
-
-
-def _check_choice_answer(rec: dict, where: str) -> dict:
-    answer = rec["answer"]
-    choices = rec.get("choices")
-    if not choices:
-        raise DataSourceError(f"{where}: MMLU items need 'choices' (a list of 2-4 strings) and a letter answer")
-    letters = LETTERS[: len(choices)]
-    if answer not in letters:
-        raise DataSourceError(f"{where}: answer {answer!r} is not a choice letter in {letters!r}")
-    return rec
-
-
-ANSWER_CHECKS = {"gsm8k": _check_number_answer, "math": _check_latex_answer, "mmlu": _check_choice_answer}
-"""Benchmark family -> its answer check ``(record, where) -> record with its canonical answer``; one per registered
-family (tests/test_tasks.py)."""
+    try:
+        return family(kind).check_answer(rec)
+    except AnswerError as exc:
+        raise DataSourceError(f"{where}: {exc}") from None
 
 
 # --------------------------------------------------------------------------- row converters (pure)

@@ -14,9 +14,8 @@ from pathlib import Path
 
 from rlscaling.io import read_jsonl, write_json, write_jsonl
 from rlscaling.metrics import bootstrap_mean_ci, pass_at_k
-from rlscaling.prompts import prompt_style
 from rlscaling.rewards.seed import seed_truth
-from rlscaling.study import benchmark_kind
+from rlscaling.study import benchmark_kind, prompt_style
 from rlscaling.tasks import family
 
 log = logging.getLogger(__name__)

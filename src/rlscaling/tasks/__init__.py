@@ -1,13 +1,15 @@
 """Benchmark families and their scorers: one module per family, registered here once (see :mod:`.registry`).
 
-Adding a family or a scorer: its module (or its entry in the family's module), the scoring function in
-:mod:`rlscaling.rewards` when verl must reach it by name, one line below, and the schema enums
-(``workflow/schemas/config.schema.yaml``; tests/test_tasks.py says which when they disagree).
+Adding a family or a scorer: its module (or its entry in the family's module: a family declares its scorers, its
+prompts and its answer check there), the scoring function in :mod:`rlscaling.rewards` when verl must reach it by name,
+one line below, and the schema enums (``workflow/schemas/config.schema.yaml``; tests/test_tasks.py says which when
+they disagree).
 """
 
 from __future__ import annotations
 
 from . import gsm8k, math, mmlu, wikitext
+from .answers import AnswerError
 from .registry import (
     Family,
     Scorer,
@@ -34,6 +36,7 @@ register(mmlu.FAMILY)
 register_corpus(wikitext.NAME, wikitext.TITLE)
 
 __all__ = [
+    "AnswerError",
     "Family",
     "Scorer",
     "default_scorer",

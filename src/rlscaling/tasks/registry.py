@@ -1,11 +1,12 @@
 """The one registry of benchmark families (``kind``) and their scorers; everything else reads it.
 
 A family (:class:`Family`) declares once: its ``kind`` (the config's ``benchmarks.*.kind`` and the name of its
-default benchmark), its display title, its scorers in display order, its headline scorer and the few facts the
-prompt and data code branch on. A scorer (:class:`Scorer`) declares its name (the ``scorer`` column of summary.csv),
-its display label and colour, whether it may be a GRPO reward, and the function that scores it. The config schema's
-enums, the config check, the training settings, the report and the figures read these tuples (tests/test_tasks.py
-fails when the schema disagrees). The registration order is the display order of tables, figures and the schema.
+default benchmark), its display title, its scorers in display order, its headline scorer, the few facts the
+prompt and data code branch on, and its prompt and answer-check hooks. A scorer (:class:`Scorer`) declares its name
+(the ``scorer`` column of summary.csv), its display label and colour, whether it may be a GRPO reward, and the
+function that scores it. The config schema's enums, the config check, the training settings, the prompts, the
+records loader, the report and the figures read these tuples (tests/test_tasks.py fails when the schema disagrees).
+The registration order is the display order of tables, figures and the schema.
 
 Loss-only corpora (WikiText-2's validation-loss rows) have no scorers; they register a title only
 (:func:`register_corpus`).
@@ -15,14 +16,24 @@ This module is pure (no pandas, no config): the scoring functions come from :mod
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from rlscaling import rewards
 
 ScoreFn = Callable[[str, "str | int"], "tuple[str | None, float]"]
 """``score(response, answer) -> (extracted answer, score in {0.0, 1.0})`` of one response."""
+PromptFn = Callable[..., str]
+"""``prompt(item, pool, shots, seed[, instruction=True]) -> str``: the ``consistent`` evaluation prompt of one record
+(``pool``: the few-shot records; ``shots``: exemplars, >= 0; ``seed``: the exemplar choice's seed). Only a family whose
+``instruction`` is set is passed ``instruction``."""
+SeedPromptFn = Callable[[Mapping[str, Any], "Sequence[Mapping[str, Any]] | None", int], str]
+"""``seed_prompt(item, pool, shots) -> str``: the seed study's prompt of one record (``prompts.style: seed``)."""
+AnswerCheck = Callable[[dict], dict]
+"""``check_answer(record) -> record with its canonical answer``; an answer the family's scorers cannot match ->
+:class:`rlscaling.tasks.answers.AnswerError` naming it."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +69,12 @@ class Family:
     whether ``benchmarks.*.instruction`` (verl's GSM8K instruction appended to the question) applies.
     ``seed_few_shot``: whether ``prompts.style: seed`` has few-shot prompts for it (the seed's MATH prompt is
     0-shot only). ``hub_names``: the ``hf:<name>`` datasets whose answers are of this family (the RL data's kind
-    is inferred from them)."""
+    is inferred from them).
+
+    The family's hooks (plain functions of its module; None: not offered): ``prompt`` (:data:`PromptFn`, the
+    ``consistent`` style), ``seed_prompt`` (:data:`SeedPromptFn`, the ``seed`` style) and ``check_answer``
+    (:data:`AnswerCheck`, what a valid ground truth is for the records loader). :mod:`rlscaling.prompts` and
+    :mod:`rlscaling.data.records` reach them through the registry."""
 
     kind: str
     title: str
@@ -67,6 +83,9 @@ class Family:
     instruction: bool = False
     seed_few_shot: bool = True
     hub_names: tuple[str, ...] = ()
+    prompt: PromptFn | None = field(default=None, repr=False, compare=False)
+    seed_prompt: SeedPromptFn | None = field(default=None, repr=False, compare=False)
+    check_answer: AnswerCheck | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         names = self.scorer_names()

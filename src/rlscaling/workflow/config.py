@@ -184,6 +184,8 @@ def _check_evaluation(cfg: dict) -> None:
         for name, bench in cfg["benchmarks"].items():
             few = [k for k in set(bench["shots"]) | set(bench.get("shots_intermediate") or []) if k > 0]
             kind = benchmark_kind(name, bench)
+            if family(kind).seed_prompt is None:
+                raise ConfigError(f"benchmarks.{name}: prompts.style seed has no {family(kind).title} prompt")
             if not family(kind).seed_few_shot and few:
                 raise ConfigError(
                     f"benchmarks.{name}.shots: prompts.style seed has a 0-shot {family(kind).title} prompt only ({few})"
