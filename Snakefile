@@ -64,6 +64,7 @@ wildcard_constraints:
     budget="[A-Za-z0-9_.-]+",
     seed=r"\d+",
     reward="[a-z_]+",
+    variant=r"(?:[a-z_]+=[A-Za-z0-9_.+-]+/)?",  # "" (reference run) or "<key>=<value>/" (rlscaling.study.variant_segment)
     step=r"\d+",
     dataset="[a-z0-9_]+",
 
@@ -78,3 +79,4 @@ rule all:
     default_target: True
     input:
         rs.final_targets(config),
+        rp.sweep_targets(config),  # a sweep variant's evaluations, until summary.csv has a variant column

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 from pathlib import Path
 from typing import NamedTuple
 
 from rlscaling.config_schema import ROOT, _schema
 from rlscaling.tasks import kinds
 
-CHECKPOINT = "{model}/seed_{seed}/{budget}/{reward}/step_{step}"
+CHECKPOINT = "{model}/seed_{seed}/{budget}/{variant}{reward}/step_{step}"
 """The ``{checkpoint}`` wildcard of the evaluation rules: one checkpoint of one cell (``reward`` is :data:`BASE` for
-the base model, at step 0)."""
+the base model, at step 0; ``variant`` is a GRPO run's sweep variant segment, :data:`REFERENCE` for the base model
+and the reference runs)."""
 
 # Every path pattern of the workflow, relative to the results directory: Python fills them in (:func:`path`) and the
 # rules read them as Snakemake patterns (:func:`pattern`, ``path()`` in workflow/rules/common.smk). Logs and
@@ -31,8 +33,9 @@ PATHS = {
     "tokenizer": "tokenizer",
     "trunk": "models/{model}/seed_{seed}/trunk",
     "base_model": "models/{model}/seed_{seed}/{budget}/base",
-    "grpo": "grpo/{model}/seed_{seed}/{budget}/{reward}",
-    "grpo_state": "state/grpo/{model}/seed_{seed}/{budget}/{reward}",
+    # {variant}: "" for the reference run (the paths of a study without sweeps), "<key>=<value>/" for a sweep variant
+    "grpo": "grpo/{model}/seed_{seed}/{budget}/{variant}{reward}",
+    "grpo_state": "state/grpo/{model}/seed_{seed}/{budget}/{variant}{reward}",
     # one checkpoint's evaluation job writes <stem>.records.jsonl + <stem>.summary.json per item of its plan
     "eval_dir": "eval/{checkpoint}",
     "eval_output": "eval/{checkpoint}/{stem}.{ext}",
@@ -123,12 +126,14 @@ class Cell(NamedTuple):
 
 
 class RLRun(NamedTuple):
-    """A GRPO run: a cell trained with one reward mode (a scorer name)."""
+    """A GRPO run: a cell trained with one reward mode (a scorer name) under one variant (the ``{variant}`` path
+    segment: :data:`REFERENCE` for the config's own settings, ``"<key>=<value>/"`` for a sweep value)."""
 
     model: str
     seed: int
     budget: str
     reward: str
+    variant: str = ""
 
     @property
     def cell(self) -> Cell:
@@ -158,14 +163,91 @@ def cells(cfg: dict) -> list[Cell]:
 
 
 def rl_runs(cfg: dict) -> list[RLRun]:
-    """Every GRPO run: each cell of an RL budget x each reward mode."""
-    return [
-        RLRun(m, s, b, r)
-        for m in cfg["models"]
-        for s in seeds(cfg, m)
-        for b in rl_budgets(cfg, m)
-        for r in reward_modes(cfg)
-    ]
+    """Every GRPO run: each cell of an RL budget x each reward mode (the reference variant), then each of the cell's
+    sweep variants (:func:`variants`) with the primary reward mode."""
+    out = []
+    for m in cfg["models"]:
+        for s in seeds(cfg, m):
+            for b in rl_budgets(cfg, m):
+                out += [RLRun(m, s, b, r) for r in reward_modes(cfg)]
+                out += [RLRun(m, s, b, reward_modes(cfg)[0], v.segment) for v in variants(cfg, m, b)[1:]]
+    return out
+
+
+# ---- sweeps: GRPO settings as a DAG dimension (docs/sweeps-design.md)
+
+REFERENCE = ""
+"""The ``{variant}`` path segment of a reference run (the config's own GRPO settings): empty, so the paths of a
+study without sweeps are unchanged."""
+NOT_SWEEPABLE = ("backend", "reward_modes", "budgets", "seed", "sweeps", "save_steps", "save_every", "verl")
+"""``grpo`` keys a sweep cannot name: the study's dimensions themselves, the checkpoint schedule, verl's knobs."""
+SAFE_VALUE = re.compile(r"[A-Za-z0-9_.+-]+")
+"""What a sweep value's text (:func:`value_text`) may hold: it is a path segment."""
+
+
+class Variant(NamedTuple):
+    """One variant of a cell's GRPO runs: the ``{variant}`` path segment and the setting it changes (``key`` None
+    for the reference)."""
+
+    segment: str
+    key: str | None = None
+    value: object = None
+
+
+def sweepable_keys() -> tuple[str, ...]:
+    """``grpo`` settings a sweep may name (``grpo.sweeps[i].key``): every schema key but :data:`NOT_SWEEPABLE`."""
+    keys = _schema()["properties"]["grpo"]["properties"]
+    return tuple(k for k in keys if k not in NOT_SWEEPABLE)
+
+
+def value_text(value) -> str:
+    """A sweep value as it appears in paths: ``true``/``false``, an int's digits, a float's ``repr`` (``0.01``,
+    ``1e-05``), a string as is."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def variant_segment(key: str, value) -> str:
+    """The ``{variant}`` path segment of a sweep value: ``"<key>=<value text>/"`` (``"kl_coef=0.01/"``)."""
+    return f"{key}={value_text(value)}/"
+
+
+def variant_label(segment: str) -> str:
+    """A variant as people read it: ``kl_coef=0.01``; ``reference`` for :data:`REFERENCE`."""
+    return segment.rstrip("/") or "reference"
+
+
+def sweeps(cfg: dict) -> list[dict]:
+    """``grpo.sweeps`` (``[]`` when absent)."""
+    return list(cfg["grpo"].get("sweeps") or [])
+
+
+def variants(cfg: dict, model: str, budget: str) -> list[Variant]:
+    """The variants of a cell's GRPO runs: the reference first, then every sweep value (in config order) that applies
+    to ``model`` and ``budget`` and differs from the model's own setting; sweeps are not crossed with each other, and
+    a value two sweeps of one key share is one variant."""
+    reference = grpo_settings(cfg, model)
+    out = [Variant(REFERENCE)]
+    for sweep in sweeps(cfg):
+        if model not in (sweep.get("models") or [model]) or budget not in (sweep.get("budgets") or [budget]):
+            continue
+        for value in sweep["values"]:
+            segment = variant_segment(sweep["key"], value)
+            if value_text(value) != value_text(reference.get(sweep["key"])) and segment not in {v.segment for v in out}:
+                out.append(Variant(segment, sweep["key"], value))
+    return out
+
+
+def variant_setting(cfg: dict, segment: str) -> Variant:
+    """The variant a ``{variant}`` path segment names among the config's sweeps (a :class:`ConfigError` when none)."""
+    if segment == REFERENCE:
+        return Variant(REFERENCE)
+    for sweep in sweeps(cfg):
+        for value in sweep["values"]:
+            if variant_segment(sweep["key"], value) == segment:
+                return Variant(segment, sweep["key"], value)
+    raise ConfigError(f"grpo.sweeps: no sweep value makes the variant '{variant_label(segment)}'")
 
 
 def cell_seed(cfg: dict, model: str, seed: int, budget: str | None = None) -> int:
@@ -177,19 +259,24 @@ def cell_seed(cfg: dict, model: str, seed: int, budget: str | None = None) -> in
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
-def grpo_settings(cfg: dict, model: str, reward: str | None = None) -> dict:
+def grpo_settings(cfg: dict, model: str, reward: str | None = None, variant: str = REFERENCE) -> dict:
     """One GRPO run's settings: the ``grpo`` section with the model's overrides applied (``verl`` knobs merged key by
-    key) and ``reward_mode`` = ``reward`` (default: the section's own ``reward_mode``, as in a job's settings, else
-    the primary mode) in place of the study-level lists."""
+    key), then the sweep ``variant``'s value (a ``{variant}`` segment, :func:`variant_setting`), and ``reward_mode`` =
+    ``reward`` (default: the section's own ``reward_mode``, as in a job's settings, else the primary mode) in place
+    of the study-level lists."""
     g = copy.deepcopy(cfg["grpo"])
     modes = g.pop("reward_modes", None)  # a job's pruned config already holds its one reward_mode
     g.pop("budgets", None)
+    g.pop("sweeps", None)  # a study-level dimension: a reference run's settings are those of a study without sweeps
     g.pop("seed", None)  # the RL seed reaches a job as its top-level seed (job_settings), not as a GRPO setting
     g["reward_mode"] = reward or g.get("reward_mode") or modes[0]
     override = copy.deepcopy(cfg["models"][model].get("grpo") or {})
     if "verl" in override:
         g["verl"] = {**(g.get("verl") or {}), **override.pop("verl")}
     g.update(override)
+    if variant != REFERENCE:
+        chosen = variant_setting(cfg, variant)
+        g[chosen.key] = copy.deepcopy(chosen.value)
     return g
 
 

@@ -45,7 +45,9 @@ def model_dir(ckpt):
     """Directory holding a checkpoint (an ``rp.Checkpoint``): the base model, or the GRPO run of its reward mode."""
     if ckpt.reward == rs.BASE:
         return rs.path(config, "base_model", model=ckpt.model, seed=ckpt.seed, budget=ckpt.budget)
-    return rs.path(config, "grpo", model=ckpt.model, seed=ckpt.seed, budget=ckpt.budget, reward=ckpt.reward)
+    return rs.path(
+        config, "grpo", model=ckpt.model, seed=ckpt.seed, budget=ckpt.budget, reward=ckpt.reward, variant=ckpt.variant
+    )
 
 
 # ---- input functions of the rules
@@ -104,14 +106,16 @@ def val_loss_inputs(wildcards):
 
 
 def aggregate_inputs(wildcards):
-    ev = [rs.path(config, "eval_summary", **vars(j)) for j in rp.eval_jobs(config)]
-    pk = [rs.path(config, "passk_summary", **vars(j)) for j in rp.passk_jobs(config)]
+    """The reference runs' evaluations (a sweep variant's are rule all's own targets, rp.sweep_targets, until
+    summary.csv has a variant column: docs/sweeps-design.md)."""
+    ev = [rs.path(config, "eval_summary", **vars(j)) for j in rp.eval_jobs(config) if j.variant == rs.REFERENCE]
+    pk = [rs.path(config, "passk_summary", **vars(j)) for j in rp.passk_jobs(config) if j.variant == rs.REFERENCE]
     vl = [rs.path(config, "val_loss", **c._asdict()) for c in rp.val_loss_jobs(config)]
     return {
         "evals": ev,
         "passk": pk,
         "val_loss": vl,
-        "grpo": [rs.path(config, "grpo", **r._asdict()) for r in rs.rl_runs(config)],
+        "grpo": [rs.path(config, "grpo", **r._asdict()) for r in rs.rl_runs(config) if r.variant == rs.REFERENCE],
         "base": [rs.path(config, "base_model", **c._asdict()) for c in rs.cells(config)],
     }
 

@@ -50,9 +50,9 @@ rule grpo:
     output:
         directory(path("grpo")),
     log:
-        f"{LOGS}/grpo/{{model}}/seed_{{seed}}/{{budget}}/{{reward}}.log",
+        f"{LOGS}/grpo/{{model}}/seed_{{seed}}/{{budget}}/{{variant}}{{reward}}.log",
     benchmark:
-        f"{BENCH}/grpo/{{model}}/seed_{{seed}}/{{budget}}/{{reward}}.tsv"
+        f"{BENCH}/grpo/{{model}}/seed_{{seed}}/{{budget}}/{{variant}}{{reward}}.tsv"
     conda:
         conda_env("grpo")
     threads: threads_for("grpo")

@@ -41,6 +41,7 @@ from rlscaling.training.common import GRPOSettings, check_data_budget
 from rlscaling.training.verl_backend import overrides_for
 from rlscaling.workflow.config_overrides import coerce_overrides
 from rlscaling.workflow.job_settings import job_config
+from rlscaling.workflow.sweeps import check_sweeps
 from rlscaling.workflow.tensor_parallel import tensor_parallel_problems
 
 # ------------------------------------------------------------------------------------------------ validation
@@ -101,6 +102,7 @@ def validate_config(cfg: dict, overrides=None) -> dict:
     for model in cfg["models"]:
         _check_model(cfg, model)
     _check_dimensions(cfg)
+    check_sweeps(cfg)
     _check_evaluation(cfg)
     _check_published_results(cfg)
     _check_tensor_parallel(cfg)

@@ -78,8 +78,10 @@ def _pretrain_config(cfg: dict, model: str, seed: int, budget: str | None) -> di
     return out
 
 
-def _grpo_config(cfg: dict, model: str, seed: int, budget: str, reward: str) -> dict:
-    g = grpo_settings(cfg, model, reward)
+def _grpo_config(cfg: dict, model: str, seed: int, budget: str, reward: str, variant: str) -> dict:
+    """A GRPO run's settings: its sweep ``variant``'s value applied; the seed is the cell's, whatever the reward mode
+    and variant (paired runs)."""
+    g = grpo_settings(cfg, model, reward, variant)
     rl_seed = cfg["seed"] if cfg["grpo"].get("seed") is None else cfg["grpo"]["seed"]
     return {
         "seed": cell_seed({**cfg, "seed": rl_seed}, model, seed, budget),
@@ -141,7 +143,7 @@ def job_config(cfg: dict, rule: str, **wc) -> dict:
     if rule == "pretrain":
         return _pretrain_config(cfg, wc["model"], int(wc["seed"]), wc["budget"])
     if rule == "grpo":
-        return _grpo_config(cfg, wc["model"], int(wc["seed"]), wc["budget"], wc["reward"])
+        return _grpo_config(cfg, wc["model"], int(wc["seed"]), wc["budget"], wc["reward"], wc.get("variant", ""))
     for plan, eval_rule in EVAL_RULES.items():
         if rule == eval_rule:
             return _evaluate_config(cfg, plan)

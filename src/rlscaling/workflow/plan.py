@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from rlscaling.study import BASE, CHECKPOINT, cells, grpo_settings, rl_runs
+from rlscaling.study import BASE, CHECKPOINT, REFERENCE, cells, grpo_settings, path, rl_runs
 from rlscaling.training.common import GRPOSettings
 
 
@@ -24,6 +24,7 @@ class EvalJob:
     step: int
     bench: str
     shots: int
+    variant: str = REFERENCE
 
 
 @dataclass(frozen=True)
@@ -58,19 +59,22 @@ def eval_plan(cfg: dict, plan: str) -> list[EvalItem]:
     return items
 
 
-def checkpoint_steps(cfg: dict, model: str) -> list[int]:
-    """RL checkpoints evaluated for a model (sorted, excluding 0 = the base model; the last step always)."""
-    return list(GRPOSettings.from_config(grpo_settings(cfg, model), 0).save_steps)
+def checkpoint_steps(cfg: dict, model: str, variant: str = REFERENCE) -> list[int]:
+    """RL checkpoints evaluated for a model's runs of a sweep ``variant`` (sorted, excluding 0 = the base model; the
+    last step always): a ``steps`` variant has its own."""
+    return list(GRPOSettings.from_config(grpo_settings(cfg, model, variant=variant), 0).save_steps)
 
 
 class Checkpoint(NamedTuple):
-    """One evaluated model: a cell's base model (``reward`` = ``"base"``, step 0) or a GRPO run's step."""
+    """One evaluated model: a cell's base model (``reward`` = ``"base"``, step 0) or a GRPO run's step (``variant``:
+    the run's ``{variant}`` path segment, :data:`rlscaling.study.REFERENCE` for the base model and reference runs)."""
 
     model: str
     seed: int
     budget: str
     reward: str
     step: int
+    variant: str = REFERENCE
 
 
 def checkpoints(cfg: dict, plan: str) -> list[Checkpoint]:
@@ -79,21 +83,24 @@ def checkpoints(cfg: dict, plan: str) -> list[Checkpoint]:
     if plan == "endpoint":
         out += [Checkpoint(m, s, b, BASE, 0) for m, s, b in cells(cfg)]
     for run in rl_runs(cfg):
-        steps = checkpoint_steps(cfg, run.model)
+        steps = checkpoint_steps(cfg, run.model, run.variant)
         chosen = steps[-1:] if plan == "endpoint" else steps[:-1]
-        out += [Checkpoint(*run, step) for step in chosen]
+        out += [Checkpoint(run.model, run.seed, run.budget, run.reward, step, run.variant) for step in chosen]
     return out
 
 
-def checkpoint_id(model: str, seed: int, budget: str, reward: str, step: int) -> str:
-    """The ``{checkpoint}`` wildcard of the evaluation rules: ``<model>/seed_<seed>/<budget>/<reward>/step_<k>``
-    (:data:`rlscaling.study.CHECKPOINT`)."""
-    return CHECKPOINT.format(model=model, seed=seed, budget=budget, reward=reward, step=step)
+def checkpoint_id(model: str, seed: int, budget: str, reward: str, step: int, variant: str = REFERENCE) -> str:
+    """The ``{checkpoint}`` wildcard of the evaluation rules: ``<model>/seed_<seed>/<budget>/<reward>/step_<k>``, with
+    a sweep variant's segment before ``<reward>`` (:data:`rlscaling.study.CHECKPOINT`)."""
+    return CHECKPOINT.format(model=model, seed=seed, budget=budget, reward=reward, step=step, variant=variant)
 
 
 def parse_checkpoint_id(checkpoint: str) -> Checkpoint:
-    model, seed, budget, reward, step = checkpoint.split("/")
-    return Checkpoint(model, int(seed.removeprefix("seed_")), budget, reward, int(step.removeprefix("step_")))
+    """The :class:`Checkpoint` of a ``{checkpoint}`` wildcard (:func:`checkpoint_id`'s inverse)."""
+    parts = checkpoint.split("/")
+    variant = f"{parts.pop(3)}/" if len(parts) == 6 else REFERENCE
+    model, seed, budget, reward, step = parts
+    return Checkpoint(model, int(seed.removeprefix("seed_")), budget, reward, int(step.removeprefix("step_")), variant)
 
 
 def checkpoint_regex(cfg: dict, plan: str) -> str:
@@ -105,7 +112,7 @@ def checkpoint_regex(cfg: dict, plan: str) -> str:
 def eval_jobs(cfg: dict) -> list[EvalJob]:
     """Every greedy (checkpoint, benchmark, shots) evaluated; each is one records + summary file pair."""
     return [
-        EvalJob(*c, it.bench, it.shots)
+        EvalJob(*c[:5], it.bench, it.shots, c.variant)
         for plan in PLANS
         for c in checkpoints(cfg, plan)
         for it in eval_plan(cfg, plan)
@@ -116,11 +123,18 @@ def eval_jobs(cfg: dict) -> list[EvalJob]:
 def passk_jobs(cfg: dict) -> list[EvalJob]:
     """Every pass@k (checkpoint, benchmark, shots): the base model and the final checkpoint of every cell."""
     return [
-        EvalJob(*c, it.bench, it.shots)
+        EvalJob(*c[:5], it.bench, it.shots, c.variant)
         for c in checkpoints(cfg, "endpoint")
         for it in eval_plan(cfg, "endpoint")
         if it.passk
     ]
+
+
+def sweep_targets(cfg: dict) -> list[str]:
+    """The evaluation summaries of every sweep variant's checkpoints: targets of ``rule all`` of their own until
+    ``summary.csv`` has a variant column (docs/sweeps-design.md); the aggregation reads the reference runs only."""
+    evals = [path(cfg, "eval_summary", **vars(j)) for j in eval_jobs(cfg) if j.variant != REFERENCE]
+    return evals + [path(cfg, "passk_summary", **vars(j)) for j in passk_jobs(cfg) if j.variant != REFERENCE]
 
 
 def val_loss_jobs(cfg: dict) -> list:
