@@ -172,7 +172,7 @@ def test_cell_seed_depends_on_the_cell_only(base):
 
 
 def test_each_job_sees_only_the_keys_it_reads(base):
-    model, seed, budget, reward = rs.rl_runs(base)[0]
+    model, seed, budget, reward = rs.rl_runs(base)[0][:4]  # a reference run (a sweep variant adds a fifth field)
     grpo = rj.job_config(base, "grpo", model=model, seed=seed, budget=budget, reward=reward)
     assert set(grpo) == {"seed", "prompt_seed", "grpo", "models", "data"} and "evaluate" not in grpo
     assert grpo["seed"] == rs.cell_seed(base, model, seed, budget)

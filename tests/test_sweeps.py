@@ -38,7 +38,7 @@ def micro(*sweeps: dict) -> dict:
         ({"key": "kl_coeff", "values": [0.01]}, r"grpo.sweeps\[0\].key: 'kl_coeff' is not a GRPO setting"),
         ({"key": "reward_modes", "values": [["strict"]]}, r"grpo.sweeps\[0\].key: 'reward_modes'"),
         ({"key": "train", "values": ["math"]}, r"grpo.sweeps\[0\].key: sweeping the RL training set"),
-        ({"key": "kl_coef", "values": [0.01, "big"]}, r"grpo.sweeps\[0\].values\[1\]: 'big' is not a valid grpo.kl_coef"),
+        ({"key": "kl_coef", "values": [0.01, "big"]}, r"grpo.sweeps\[0\].values\[1\]: 'big' is not a valid"),
         ({"key": "kl_coef", "values": [-0.1]}, r"grpo.sweeps\[0\].values\[0\]: -0.1 is not a valid grpo.kl_coef"),
         ({"key": "steps", "values": [2.5]}, r"grpo.sweeps\[0\].values\[0\]: 2.5 is not a valid grpo.steps"),
         ({"key": "loss_type", "values": ["ppo"]}, r"grpo.sweeps\[0\].values\[0\]: 'ppo' is not a valid grpo.loss_type"),
@@ -81,7 +81,7 @@ def test_reference_paths_and_job_settings_do_not_change_with_a_sweep():
     plain, swept = micro(), micro(KL)
     for run in rs.rl_runs(plain):
         wc = run._asdict()
-        assert rs.path(swept, "grpo", **wc) == rs.path(plain, "grpo", **wc) == rs.path(plain, "grpo", **wc)
+        assert rs.path(swept, "grpo", **wc) == rs.path(plain, "grpo", **wc)
         assert rj.job_settings_json(swept, "grpo", **wc) == rj.job_settings_json(plain, "grpo", **wc)
     assert rp.checkpoints(plain, "endpoint") == [c for c in rp.checkpoints(swept, "endpoint") if not c.variant]
 
@@ -89,7 +89,8 @@ def test_reference_paths_and_job_settings_do_not_change_with_a_sweep():
 def test_a_variant_has_a_readable_path_its_value_and_the_reference_runs_seed():
     cfg = micro(KL)
     run = dict(model="micro-a", seed=1, budget="b2", reward="custom_flexible")
-    assert rs.path(cfg, "grpo", **run, variant="kl_coef=0.01/") == "results/grpo/micro-a/seed_1/b2/kl_coef=0.01/custom_flexible"
+    want = "results/grpo/micro-a/seed_1/b2/kl_coef=0.01/custom_flexible"
+    assert rs.path(cfg, "grpo", **run, variant="kl_coef=0.01/") == want
     ref = rj.job_config(cfg, "grpo", **run, variant="")
     var = rj.job_config(cfg, "grpo", **run, variant="kl_coef=0.01/")
     assert (ref["grpo"]["kl_coef"], var["grpo"]["kl_coef"]) == (0.001, 0.01)
@@ -127,8 +128,8 @@ def snakemake(workdir: Path, cfg: dict, *args: str) -> str:
     """``snakemake <args>`` on this repository's Snakefile with ``cfg`` (written next to ``workdir``)."""
     config = workdir.parent / f"{workdir.name}.yaml"
     config.write_text(yaml.safe_dump(cfg))
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--configfile", str(config)]  # fmt: skip
-    out = subprocess.run([*cmd, *args], capture_output=True, text=True, check=True)
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir)]
+    out = subprocess.run([*cmd, "--configfile", str(config), *args], capture_output=True, text=True, check=True)
     return out.stdout + out.stderr
 
 

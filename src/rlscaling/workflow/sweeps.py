@@ -32,7 +32,9 @@ TRAIN = "train"
 def _value_validator(key: str) -> jsonschema.protocols.Validator:
     """A validator of one value of ``grpo.<key>``: the schema's own property (its ``$ref``s resolved in the schema)."""
     schema = _schema()
-    return jsonschema.Draft202012Validator({**schema["properties"]["grpo"]["properties"][key], "$defs": schema["$defs"]})
+    return jsonschema.Draft202012Validator(
+        {**schema["properties"]["grpo"]["properties"][key], "$defs": schema["$defs"]}
+    )
 
 
 def check_sweeps(cfg: dict) -> None:
@@ -46,7 +48,9 @@ def check_sweeps(cfg: dict) -> None:
                 f"rows: docs/sweeps-design.md); sweep one of {', '.join(sweepable_keys())}"
             )
         if key not in sweepable_keys():
-            raise ConfigError(f"{where}.key: '{key}' is not a GRPO setting a sweep can vary ({', '.join(sweepable_keys())})")
+            raise ConfigError(
+                f"{where}.key: '{key}' is not a GRPO setting a sweep can vary ({', '.join(sweepable_keys())})"
+            )
         validator = _value_validator(key)
         seen = set()
         for j, value in enumerate(sweep["values"]):
@@ -66,12 +70,14 @@ def check_sweeps(cfg: dict) -> None:
         known = {b for m in swept for b in rl_budgets(cfg, m)}
         unknown = [b for b in sweep.get("budgets") or [] if b not in known]
         if unknown:
-            raise ConfigError(f"{where}.budgets: {unknown} are not RL budgets (grpo.budgets) of {swept}: {sorted(known)}")
+            raise ConfigError(
+                f"{where}.budgets: {unknown} are not RL budgets (grpo.budgets) of {swept}: {sorted(known)}"
+            )
     _check_variant_settings(cfg)
 
 
 def _check_variant_settings(cfg: dict) -> None:
-    """Each variant's GRPO settings, as its job builds them, are valid (e.g. a ``steps`` value against ``save_steps``)."""
+    """Each variant's GRPO settings, as its job builds them, are valid (a ``steps`` value against ``save_steps``)."""
     for model in cfg["models"]:
         for budget in rl_budgets(cfg, model):
             for variant in variants(cfg, model, budget)[1:]:
