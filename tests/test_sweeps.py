@@ -4,6 +4,7 @@ seeds and job settings, and what a dry run plans when a sweep gains or loses a v
 from __future__ import annotations
 
 import copy
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -181,3 +182,22 @@ def test_adding_a_value_plans_only_its_runs_and_removing_one_touches_nothing(tmp
     assert set(rp.sweep_targets(fewer)) < set(rp.sweep_targets(micro(KL)))
     assert all((workdir / p).exists() for p in rp.sweep_targets(fewer))
     assert {p: p.stat().st_mtime_ns for p in (workdir / "results").rglob("*")} == before  # dry runs changed nothing
+
+
+@pytest.mark.slow
+def test_a_kl_sweep_runs_end_to_end_paired_with_its_reference_run(tmp_path):
+    """The micro study with the KL sweep, run: each variant trains with its value and the reference run's seed, its
+    checkpoints are evaluated, and summary.csv still holds the reference runs only (no variant column yet)."""
+    cfg, workdir = micro(KL), tmp_path / "wd"
+    snakemake(workdir, cfg, "--cores", "2", "--quiet", "rules")
+    for run in (r for r in rs.rl_runs(cfg) if r.variant != rs.REFERENCE):
+        settings = json.loads((workdir / rs.path(cfg, "grpo", **run._asdict()) / "run.json").read_text())["settings"]
+        reference = json.loads(
+            (workdir / rs.path(cfg, "grpo", **run._replace(variant="")._asdict()) / "run.json").read_text()
+        )["settings"]
+        assert {k for k in settings if settings[k] != reference[k]} == {"kl_coef"}  # the seed included: paired
+        assert settings["kl_coef"] == rs.variant_setting(cfg, run.variant).value
+    assert all((workdir / p).is_file() for p in rp.sweep_targets(cfg))
+    # the same study without the sweep finds everything done: its aggregate and every table and figure after it had
+    # the same inputs and settings (Snakemake's input and params triggers), so summary.csv is the reference runs' only
+    assert planned(workdir, micro()) == {}
