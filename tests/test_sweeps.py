@@ -47,6 +47,7 @@ def micro(*sweeps: dict) -> dict:
         ({"key": "kl_coef", "values": [0.01], "models": ["micro-z"]}, r"grpo.sweeps\[0\].models: \['micro-z'\]"),
         ({"key": "kl_coef", "values": [0.01], "budgets": ["b1"]}, r"grpo.sweeps\[0\].budgets: \['b1'\] are not RL"),
         ({"key": "steps", "values": [1]}, r"grpo.sweeps\[0\].values: steps=1 \(model 'micro-a'\)"),
+        ({"key": "steps", "values": [17]}, r"grpo.sweeps\[0\].values: steps=17 .*needs 2 passes over 32 prompts"),
     ],
 )
 def test_a_bad_sweep_is_a_config_error_naming_its_field(sweep, message):

@@ -23,7 +23,7 @@ from rlscaling.study import (
     value_text,
     variants,
 )
-from rlscaling.training.common import GRPOSettings
+from rlscaling.training.common import GRPOSettings, check_data_budget
 
 TRAIN = "train"
 """The RL training set as a sweep key (issue 22): named by the issue, not built yet (docs/sweeps-design.md)."""
@@ -77,12 +77,16 @@ def check_sweeps(cfg: dict) -> None:
 
 
 def _check_variant_settings(cfg: dict) -> None:
-    """Each variant's GRPO settings, as its job builds them, are valid (a ``steps`` value against ``save_steps``)."""
+    """Each variant's GRPO settings, as its job builds them, are valid (a ``steps`` value against ``save_steps``), and
+    its steps fit ``data.rl_train.n`` prompts x ``grpo.epochs`` (a longer-RL variant)."""
+    n_prompts = cfg["data"]["rl_train"]["n"]
     for model in cfg["models"]:
         for budget in rl_budgets(cfg, model):
             for variant in variants(cfg, model, budget)[1:]:
                 try:
-                    GRPOSettings.from_config(grpo_settings(cfg, model, variant=variant.segment), 0)
+                    settings = GRPOSettings.from_config(grpo_settings(cfg, model, variant=variant.segment), 0)
+                    if n_prompts is not None:
+                        check_data_budget(settings, n_prompts)
                 except ValueError as exc:
                     i = next(i for i, s in enumerate(sweeps(cfg)) if s["key"] == variant.key)
                     raise ConfigError(
