@@ -21,11 +21,18 @@ ROOT = Path(__file__).resolve().parents[1]
 MICRO = ROOT / "tests" / "configs" / "micro.yaml"
 KL = {"key": "kl_coef", "values": [0.01, 0.1], "models": ["micro-a"]}
 """The micro config's KL sweep: two values besides its own 0.001, on the smaller model only."""
+MATH_SET = {"source": "procedural:chain_sum?terms=2-2&digits=1-1&format=math", "n": 16, "seed": 5, "kind": "math"}
+"""A second RL training set: procedural problems in MATH's format (``\\boxed{}`` answers, the math reward)."""
+TRAIN = {"key": "train", "values": ["gsm8k+math"], "models": ["micro-b"]}
+"""The micro config's training-set sweep: its GSM8K-format set (``data.rl_train``, named by its kind) joined with
+:data:`MATH_SET`, on the one-seed model only (one more GRPO run)."""
 
 
 def micro(*sweeps: dict) -> dict:
-    """The micro config with ``grpo.sweeps``, validated."""
+    """The micro config with ``data.rl_train_sets: {math: MATH_SET}`` (prepared only when a sweep uses it) and
+    ``grpo.sweeps``, validated."""
     cfg = rc.load_config(MICRO, validate=False)
+    cfg["data"]["rl_train_sets"] = {"math": copy.deepcopy(MATH_SET)}
     cfg["grpo"]["sweeps"] = copy.deepcopy(list(sweeps))
     return rc.validate_config(cfg)
 
@@ -38,7 +45,7 @@ def micro(*sweeps: dict) -> dict:
     [
         ({"key": "kl_coeff", "values": [0.01]}, r"grpo.sweeps\[0\].key: 'kl_coeff' is not a GRPO setting"),
         ({"key": "reward_modes", "values": [["strict"]]}, r"grpo.sweeps\[0\].key: 'reward_modes'"),
-        ({"key": "train", "values": ["math"]}, r"grpo.sweeps\[0\].key: sweeping the RL training set"),
+        ({"key": "train", "values": ["maths"]}, r"grpo.sweeps\[0\].values\[0\]: 'maths' names no RL training set"),
         ({"key": "kl_coef", "values": [0.01, "big"]}, r"grpo.sweeps\[0\].values\[1\]: 'big' is not a valid"),
         ({"key": "kl_coef", "values": [-0.1]}, r"grpo.sweeps\[0\].values\[0\]: -0.1 is not a valid grpo.kl_coef"),
         ({"key": "steps", "values": [2.5]}, r"grpo.sweeps\[0\].values\[0\]: 2.5 is not a valid grpo.steps"),
@@ -186,18 +193,29 @@ def test_adding_a_value_plans_only_its_runs_and_removing_one_touches_nothing(tmp
 
 
 @pytest.mark.slow
-def test_a_kl_sweep_runs_end_to_end_paired_with_its_reference_run(tmp_path):
-    """The micro study with the KL sweep, run: each variant trains with its value and the reference run's seed, its
-    checkpoints are evaluated, and summary.csv still holds the reference runs only (no variant column yet)."""
-    cfg, workdir = micro(KL), tmp_path / "wd"
+def test_a_kl_and_a_train_sweep_run_end_to_end_paired_with_their_reference_runs(tmp_path):
+    """The micro study with the KL sweep and the training-set sweep, run: each KL variant trains with its value and
+    the reference run's seed; the train variant (GSM8K + procedural MATH-format rows) trains with the reference
+    settings and seed on both sets' rows, each family with its reward; every variant's checkpoints are evaluated, and
+    summary.csv still holds the reference runs only (no variant column yet)."""
+    cfg, workdir = micro(KL, TRAIN), tmp_path / "wd"
     snakemake(workdir, cfg, "--cores", "2", "--quiet", "rules")
     for run in (r for r in rs.rl_runs(cfg) if r.variant != rs.REFERENCE):
-        settings = json.loads((workdir / rs.path(cfg, "grpo", **run._asdict()) / "run.json").read_text())["settings"]
+        variant = json.loads((workdir / rs.path(cfg, "grpo", **run._asdict()) / "run.json").read_text())
         reference = json.loads(
             (workdir / rs.path(cfg, "grpo", **run._replace(variant="")._asdict()) / "run.json").read_text()
-        )["settings"]
-        assert {k for k in settings if settings[k] != reference[k]} == {"kl_coef"}  # the seed included: paired
-        assert settings["kl_coef"] == rs.variant_setting(cfg, run.variant).value
+        )
+        settings, chosen = variant["settings"], rs.variant_setting(cfg, run.variant)
+        if chosen.key == "train":
+            assert settings == reference["settings"]  # the seed included: paired; only the data differ
+            assert variant["n_train_rows"] == reference["n_train_rows"] + MATH_SET["n"]
+            assert variant["rewards"] == {"gsm8k": "custom_flexible", "math": "math_verify"}
+            assert reference["rewards"] == {"gsm8k": "custom_flexible"}
+            continue
+        assert {k for k in settings if settings[k] != reference["settings"][k]} == {"kl_coef"}  # paired
+        assert settings["kl_coef"] == chosen.value
+    assert {r.variant for r in rs.rl_runs(cfg)} == {"", "kl_coef=0.01/", "kl_coef=0.1/", "train=gsm8k+math/"}
+    assert (workdir / rs.path(cfg, "dataset", dataset="rl_train_math")).is_file()
     assert all((workdir / p).is_file() for p in rp.sweep_targets(cfg))
     # the same study without the sweep finds everything done: its aggregate and every table and figure after it had
     # the same inputs and settings (Snakemake's input and params triggers), so summary.csv is the reference runs' only

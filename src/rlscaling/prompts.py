@@ -46,10 +46,16 @@ def seed_prompt(item: Mapping[str, Any], pool: Sequence[Mapping[str, Any]] | Non
     return build(item, pool, shots)
 
 
-def rl_prompt(item: Mapping[str, Any], style: str, instruction: bool = False, seed: int = 0) -> str:
-    """The GRPO prompt text of one training item, before any chat template: ``consistent``, the 0-shot evaluation
-    prompt (:func:`gsm8k_prompt`, ``instruction`` as ``data.rl_train.instruction``); ``seed``, verl's GSM8K row
-    content ``{question} {I}`` (the seed renders it through the tokenizer's chat template as one user message)."""
+def rl_prompt(
+    item: Mapping[str, Any], style: str, instruction: bool = False, seed: int = 0, kind: str = "gsm8k"
+) -> str:
+    """The GRPO prompt text of one training item of family ``kind``, before any chat template. GSM8K:
+    ``consistent``, the 0-shot evaluation prompt (:func:`gsm8k_prompt`, ``instruction`` as
+    ``data.rl_train.instruction``); ``seed``, verl's GSM8K row content ``{question} {I}`` (the seed renders it through
+    the tokenizer's chat template as one user message). Another family: its own 0-shot evaluation prompt of
+    ``style`` (:func:`build_prompts`; MATH: :func:`math_prompt`, which asks for ``\\boxed{}`` itself)."""
+    if kind != "gsm8k":
+        return build_prompts([item], [], 0, seed, kind, style=style)[0]
     if style == "seed":
         return f"{raw_text(item, 'question', 'question')} {GSM8K_INSTRUCTION}"
     return gsm8k_prompt(item, [], 0, seed, instruction=instruction)

@@ -227,7 +227,7 @@ def variants(cfg: dict, model: str, budget: str) -> list[Variant]:
     """The variants of a cell's GRPO runs: the reference first, then every sweep value (in config order) that applies
     to ``model`` and ``budget`` and differs from the model's own setting; sweeps are not crossed with each other, and
     a value two sweeps of one key share is one variant."""
-    reference = grpo_settings(cfg, model)
+    reference = {**grpo_settings(cfg, model), TRAIN: reference_train(cfg)}
     out = [Variant(REFERENCE)]
     for sweep in sweeps(cfg):
         if model not in (sweep.get("models") or [model]) or budget not in (sweep.get("budgets") or [budget]):
@@ -250,6 +250,55 @@ def variant_setting(cfg: dict, segment: str) -> Variant:
     raise ConfigError(f"grpo.sweeps: no sweep value makes the variant '{variant_label(segment)}'")
 
 
+# ---- the RL training set as a sweep key (grpo.train; docs/sweeps-design.md)
+
+TRAIN = "train"
+"""The ``grpo`` key naming a run's RL training set: a set name, or several joined by :data:`JOIN`."""
+JOIN = "+"
+"""Joins set names into one training set (``gsm8k+math``): the union of their prepared rows, in the name's order."""
+REFERENCE_DATASET = "rl_train"
+"""The prepared dataset of the reference set, ``data.rl_train`` (``results/data/rl_train.jsonl``, as before sweeps)."""
+
+
+def reference_train(cfg: dict) -> str:
+    """The name of the reference runs' training set, ``data.rl_train``: ``grpo.train``, else ``data.rl_train.kind``
+    (``gsm8k`` by default)."""
+    return cfg["grpo"].get(TRAIN) or cfg["data"]["rl_train"].get("kind") or "gsm8k"
+
+
+def train_sets(cfg: dict) -> dict[str, dict]:
+    """Every named RL training set: name -> its ``data.rl_train``-shaped spec; the reference set first."""
+    return {reference_train(cfg): cfg["data"]["rl_train"], **(cfg["data"].get("rl_train_sets") or {})}
+
+
+def train_names(value: str) -> list[str]:
+    """The set names a ``grpo.train`` value joins (``"gsm8k+math"`` -> ``["gsm8k", "math"]``)."""
+    return str(value).split(JOIN)
+
+
+def train_dataset(cfg: dict, name: str) -> str:
+    """The prepared dataset (``study.PATHS["dataset"]``'s ``{dataset}``) of a named set: :data:`REFERENCE_DATASET`
+    for the reference set, ``rl_train_<name>`` for a set of ``data.rl_train_sets``."""
+    return REFERENCE_DATASET if name == reference_train(cfg) else f"{REFERENCE_DATASET}_{name}"
+
+
+def run_train(cfg: dict, variant: str = "") -> list[str]:
+    """The set names a GRPO run of ``variant`` (a ``{variant}`` segment) trains on, in order: a ``train`` variant's
+    value, else the reference set."""
+    chosen = variant_setting(cfg, variant)
+    return train_names(chosen.value) if chosen.key == TRAIN else [reference_train(cfg)]
+
+
+def train_datasets(cfg: dict) -> list[str]:
+    """The prepared RL datasets the study's runs read: the reference's, then each set a ``train`` variant uses (in
+    sweep order, once each); a set no variant uses is not prepared."""
+    names = [reference_train(cfg)]
+    for sweep in sweeps(cfg):
+        if sweep["key"] == TRAIN:
+            names += [n for value in sweep["values"] for n in train_names(value)]
+    return [train_dataset(cfg, n) for n in dict.fromkeys(names)]
+
+
 def cell_seed(cfg: dict, model: str, seed: int, budget: str | None = None) -> int:
     """A job's RNG seed from (study seed, model, replicate seed[, budget]) only: adding a model, seed or budget
     changes no other job's seed. Without ``budget``: the seed of a (model, seed) pre-training trunk; GRPO runs of one
@@ -261,7 +310,8 @@ def cell_seed(cfg: dict, model: str, seed: int, budget: str | None = None) -> in
 
 def grpo_settings(cfg: dict, model: str, reward: str | None = None, variant: str = REFERENCE) -> dict:
     """One GRPO run's settings: the ``grpo`` section with the model's overrides applied (``verl`` knobs merged key by
-    key), then the sweep ``variant``'s value (a ``{variant}`` segment, :func:`variant_setting`), and ``reward_mode`` =
+    key), then the sweep ``variant``'s value (a ``{variant}`` segment, :func:`variant_setting`; not a ``train`` value:
+    the data is no training setting, :func:`run_train`), and ``reward_mode`` =
     ``reward`` (default: the section's own ``reward_mode``, as in a job's settings, else the primary mode) in place
     of the study-level lists."""
     g = copy.deepcopy(cfg["grpo"])
@@ -269,13 +319,14 @@ def grpo_settings(cfg: dict, model: str, reward: str | None = None, variant: str
     g.pop("budgets", None)
     g.pop("sweeps", None)  # a study-level dimension: a reference run's settings are those of a study without sweeps
     g.pop("seed", None)  # the RL seed reaches a job as its top-level seed (job_settings), not as a GRPO setting
+    g.pop(TRAIN, None)  # the data, not a training setting: a train variant's job settings carry it (job_settings)
     g["reward_mode"] = reward or g.get("reward_mode") or modes[0]
     override = copy.deepcopy(cfg["models"][model].get("grpo") or {})
     if "verl" in override:
         g["verl"] = {**(g.get("verl") or {}), **override.pop("verl")}
     g.update(override)
-    if variant != REFERENCE:
-        chosen = variant_setting(cfg, variant)
+    chosen = variant_setting(cfg, variant)
+    if chosen.key not in (None, TRAIN):  # a train variant trains with the reference settings (its data: run_train)
         g[chosen.key] = copy.deepcopy(chosen.value)
     return g
 

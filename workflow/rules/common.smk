@@ -73,6 +73,13 @@ def base_model_inputs(wildcards):
     return inputs
 
 
+def grpo_train_inputs(wildcards):
+    """A GRPO run's training set: its variant's prepared file(s), one per set it joins (rs.run_train), in order;
+    one file (the reference set's for every variant but a train one) as a plain path."""
+    files = [rs.path(config, "dataset", dataset=rs.train_dataset(config, n)) for n in rs.run_train(config, wildcards.variant)]
+    return files[0] if len(files) == 1 else files
+
+
 def eval_inputs(plan):
     items = rp.eval_plan(config, plan)
 

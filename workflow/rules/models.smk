@@ -46,7 +46,7 @@ rule pretrain:
 rule grpo:
     input:
         model=path("base_model"),
-        train=path("dataset", dataset="rl_train"),
+        train=grpo_train_inputs,
     output:
         directory(path("grpo")),
     log:

@@ -1,6 +1,7 @@
 """What each prepared dataset of the workflow is, from the config: ``results/data/<name>.jsonl``.
 
-Names: ``rl_train`` (GRPO prompts), ``eval_<bench>`` (evaluated items), ``fewshot_<bench>`` (exemplar pool, drawn
+Names: ``rl_train`` (GRPO prompts of the reference set, ``data.rl_train``), ``rl_train_<set>`` (those of a set of
+``data.rl_train_sets``), ``eval_<bench>`` (evaluated items), ``fewshot_<bench>`` (exemplar pool, drawn
 from the train split so it never overlaps the evaluated items; with ``prompts.style: seed`` the whole split in dataset
 order, whose first rows are the seed's exemplars), ``pretrain_corpus`` (embedded study only: text
 documents with a train/validation split), ``val_text`` (validation-loss texts from a non-corpus source: one record
@@ -8,7 +9,8 @@ per whole document, e.g. one WikiText-2 page, so the strided windows of ``val_lo
 
 Every question record is checked against the answer kind it will be scored as (``rlscaling.data.sources.check_answer``):
 ``eval_<b>``/``fewshot_<b>`` as ``benchmarks.<b>.kind`` (default: the benchmark's name), ``rl_train`` as
-``data.rl_train.kind`` (default: inferred from an ``hf:gsm8k|math|mmlu`` or ``procedural:`` source). Every error is
+``data.rl_train.kind`` and ``rl_train_<set>`` as ``data.rl_train_sets.<set>.kind`` (default: inferred from an
+``hf:gsm8k|math|mmlu`` or ``procedural:`` source). Every error is
 raised before anything is returned, prefixed with the config key of the source (of the split for a malformed split
 union, of the size when a procedural source holds fewer than ``n`` unique questions).
 """
@@ -31,15 +33,16 @@ def dataset_spec(cfg: dict, name: str) -> dict:
     (:func:`rlscaling.data.sources.split_names`). Unknown names raise ``ConfigError``.
     """
     seed = int(cfg.get("seed", 0))
-    if name == "rl_train":
-        d = cfg["data"]["rl_train"]
+    if name == "rl_train" or name.startswith("rl_train_"):
+        key = _rl_train_key(cfg, name)
+        d = cfg["data"]["rl_train"] if name == "rl_train" else cfg["data"]["rl_train_sets"][name[len("rl_train_") :]]
         return {
             "source": d["source"],
             "split": d.get("split", "train"),
             "n": d.get("n"),
             "seed": _seed(d.get("seed"), seed),
-            "kind": _rl_train_kind(d),
-            "key": "data.rl_train.source",
+            "kind": _rl_train_kind(d, key),
+            "key": f"{key}.source",
         }
     if name.startswith("eval_") or name.startswith("fewshot_"):
         role, bench = name.split("_", 1)
@@ -81,13 +84,27 @@ def dataset_spec(cfg: dict, name: str) -> dict:
             "kind": None,
             "key": "val_loss.source",
         }
-    raise ConfigError(f"unknown dataset '{name}' (rl_train, eval_<bench>, fewshot_<bench>, pretrain_corpus, val_text)")
+    raise ConfigError(
+        f"unknown dataset '{name}' (rl_train, rl_train_<set>, eval_<bench>, fewshot_<bench>, pretrain_corpus, val_text)"
+    )
 
 
-def _split_and_n_keys(name: str) -> tuple[str, str]:
-    """The config keys of a named dataset's split and size (``dataset_spec`` names only), for error messages."""
+def _rl_train_key(cfg: dict, name: str) -> str:
+    """The config key of an RL training set's dataset: ``data.rl_train`` (``rl_train``), ``data.rl_train_sets.<set>``
+    (``rl_train_<set>``); a set the config lacks -> ``ConfigError``."""
     if name == "rl_train":
-        return "data.rl_train.split", "data.rl_train.n"
+        return "data.rl_train"
+    sets, chosen = cfg["data"].get("rl_train_sets") or {}, name[len("rl_train_") :]
+    if chosen not in sets:
+        raise ConfigError(f"dataset '{name}': no set '{chosen}' in data.rl_train_sets ({sorted(sets)})")
+    return f"data.rl_train_sets.{chosen}"
+
+
+def _split_and_n_keys(cfg: dict, name: str) -> tuple[str, str]:
+    """The config keys of a named dataset's split and size (``dataset_spec`` names only), for error messages."""
+    if name == "rl_train" or name.startswith("rl_train_"):
+        key = _rl_train_key(cfg, name)
+        return f"{key}.split", f"{key}.n"
     if name == "val_text":
         return "val_loss.split", "val_loss.n_documents"
     role, bench = name.split("_", 1)
@@ -100,11 +117,12 @@ def _seed(value, default: int) -> int:
     return default if value is None else int(value)
 
 
-def _rl_train_kind(d: dict) -> str:
-    """Answer kind of the RL prompts: ``data.rl_train.kind``, else inferred from the source, else ``ConfigError``."""
+def _rl_train_kind(d: dict, key: str = "data.rl_train") -> str:
+    """Answer kind of an RL training set (``key``: its config key): its ``kind``, else inferred from the source, else
+    ``ConfigError``."""
     if d.get("kind") is not None:
         if d["kind"] not in kinds():
-            raise ConfigError(f"data.rl_train.kind: {d['kind']!r} is not one of {', '.join(kinds())}")
+            raise ConfigError(f"{key}.kind: {d['kind']!r} is not one of {', '.join(kinds())}")
         return d["kind"]
     source_kind, _, rest = str(d["source"]).partition(":")
     if source_kind == "procedural":
@@ -113,8 +131,7 @@ def _rl_train_kind(d: dict) -> str:
     if source_kind == "hf" and kind_of_hub_dataset(name) is not None:
         return kind_of_hub_dataset(name)
     raise ConfigError(
-        f"data.rl_train.kind: cannot tell which scorer the answers of {d['source']!r} must suit; "
-        f"set kind: {'|'.join(kinds())}"
+        f"{key}.kind: cannot tell which scorer the answers of {d['source']!r} must suit; set kind: {'|'.join(kinds())}"
     )
 
 
@@ -135,7 +152,7 @@ def prepare_dataset(cfg: dict, name: str) -> list[dict]:
             for i, t in enumerate(docs)
         ]
     spec = dataset_spec(cfg, name)
-    split_key, n_key = _split_and_n_keys(name)
+    split_key, n_key = _split_and_n_keys(cfg, name)
     try:
         split_names(spec["split"])
     except DataSourceError as exc:

@@ -13,8 +13,10 @@ Tasks (``TASKS``):
 Difficulty keys (``terms``, ``digits`` as ``"lo-hi"`` ranges or ints; ``negation`` as a bool) map onto
 reasoning-gym's config fields ``min_terms``/``max_terms``, ``min_digits``/``max_digits`` and
 ``allow_negation``. Records follow docs/architecture.md; ``solution`` is the worked steps followed by
-``\\n#### <answer>``; ``subject`` is the evaluation stratum of an arithmetic item (:func:`stratum`: ``3term``,
-``3term_negpartial``, ``4term``, ...) and ``gsm_symbolic`` for that task.
+``\\n#### <answer>`` (with the source option ``format=math``, :data:`FORMATS`, MATH's ``The answer is
+$\\boxed{<answer>}$.`` instead: a MATH-format set for RL rows of the math family); ``subject`` is the evaluation
+stratum of an arithmetic item (:func:`stratum`: ``3term``, ``3term_negpartial``, ``4term``, ...) and
+``gsm_symbolic`` for that task.
 
 Splits are disjoint by construction, for any seeds: every question text is assigned to exactly one split by a
 hash of the text (``assigned_split``), and a split keeps only its own questions. The reasoning-gym seed is also
@@ -43,6 +45,9 @@ TASK_OPTIONS: dict[str, tuple[str, ...]] = {
     "basic_arithmetic": ("terms", "digits"),
     "gsm_symbolic": (),
 }
+FORMATS = ("gsm8k", "math")
+"""Record formats (source option ``format``): ``gsm8k`` (the default: ``solution`` ends ``\\n#### <answer>``) and
+``math`` (MATH's: ``solution`` ends ``The answer is $\\boxed{<answer>}$.``, for RL rows of the math family)."""
 _CHUNK = 1024  # reasoning-gym items per dataset instance; part of the determinism contract
 UNION_PATIENCE = 50_000  # draws without a new question that exhaust a cell of a split union (generate_union)
 STRATA = ("3term", "3term_negpartial", "4term")  # the strata of a terms=3-4 evaluation set (stratum)
@@ -311,7 +316,19 @@ def _candidates(task: str, base_seed: int, split: str, config: Mapping[str, Any]
             yield item
 
 
-def _record(rid: str, item: _Item, source: str) -> dict:
+def split_format(difficulty: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``(format, the difficulty options)`` of a request's options: ``format`` (one of :data:`FORMATS`, default
+    ``gsm8k``) is no difficulty option; an unknown format -> ProceduralError."""
+    fmt = str(difficulty.get("format", "gsm8k"))
+    if fmt not in FORMATS:
+        raise ProceduralError(f"unknown format {fmt!r}; procedural formats are {', '.join(FORMATS)}")
+    return fmt, {k: v for k, v in difficulty.items() if k != "format"}
+
+
+def _record(rid: str, item: _Item, source: str, fmt: str = "gsm8k") -> dict:
+    if fmt == "math":  # the worked steps, then MATH's boxed answer in place of GSM8K's "#### <answer>" line
+        steps = item.solution.rpartition("\n#### ")[0]
+        item = _Item(item.question, item.answer, f"{steps}\nThe answer is $\\boxed{{{item.answer}}}$.", item.subject)
     return {"id": rid, **asdict(item), "level": None, "choices": None, "source": source}
 
 
@@ -327,7 +344,8 @@ def generate(task: str, n: int, seed: int, split: str, max_draws: int | None = N
     _check_split(split)
     if n < 0:
         raise ProceduralError(f"n must be >= 0, got {n}")
-    config = difficulty_config(task, **difficulty)
+    fmt, options = split_format(difficulty)
+    config = difficulty_config(task, **options)
     limit = max_draws if max_draws is not None else max(20_000, 100 * n)
     source = source_spec(task, **difficulty)
     records: list[dict] = []
@@ -342,7 +360,7 @@ def generate(task: str, n: int, seed: int, split: str, max_draws: int | None = N
         item = next(stream)
         draws += 1
         if item is not None:
-            records.append(_record(f"{task}-{split}-s{seed}-{len(records):05d}", item, source))
+            records.append(_record(f"{task}-{split}-s{seed}-{len(records):05d}", item, source, fmt))
     return records
 
 
@@ -381,7 +399,8 @@ def generate_union(
         raise ProceduralError(f"a split union needs distinct splits, got {'+'.join(splits)!r}")
     if n < 0:
         raise ProceduralError(f"n must be >= 0, got {n}")
-    config = difficulty_config(task, **difficulty)
+    fmt, options = split_format(difficulty)
+    config = difficulty_config(task, **options)
     patience = UNION_PATIENCE if patience is None else patience
     source = source_spec(task, **difficulty)
     records: list[dict] = []
@@ -390,7 +409,7 @@ def generate_union(
         for split in splits:
             tag = "" if terms is None else f"t{terms}-"
             items = list(islice(_union_cell(task, seed, split, terms, config, patience), n - len(records)))
-            records += [_record(f"{task}-{split}-{tag}s{seed}-{k:05d}", it, source) for k, it in enumerate(items)]
+            records += [_record(f"{task}-{split}-{tag}s{seed}-{k:05d}", it, source, fmt) for k, it in enumerate(items)]
             counts.append(f"{split}{'' if terms is None else f' {terms} terms'}: {len(items)}")
             if len(records) == n:
                 return records

@@ -113,7 +113,7 @@ def _check_options(spec: str, kind: str, name: str, options: Mapping[str, str]) 
             raise DataSourceError(
                 f"data source {spec!r}: unknown procedural task {name!r}; known: {', '.join(procedural.TASKS)}"
             )
-        allowed = procedural.TASK_OPTIONS[name]
+        allowed = procedural.TASK_OPTIONS[name] + ("format",)  # format: procedural.FORMATS
     else:
         allowed = ()
     for key in options:

@@ -168,11 +168,13 @@ def _completion_text(completion: Any) -> str:
     return "".join(parts)
 
 
-def make_reward_fn(mode: str, answer_key: str = "answer") -> Callable[..., list[float]]:
+def make_reward_fn(mode: str, answer_key: str = "answer", mode_key: str = "reward_mode") -> Callable[..., list[float]]:
     """TRL reward function ``fn(prompts, completions, **kwargs) -> list[float]`` scoring with ``mode``.
 
-    Ground truths arrive as the dataset column ``kwargs[answer_key]`` (one per completion);
-    ``fn.__name__ == f"{mode}_reward"`` is what TRL logs.
+    Ground truths arrive as the dataset column ``kwargs[answer_key]`` (one per completion); a dataset column
+    ``kwargs[mode_key]``, when present, gives each row its own scorer (a row of another family than ``mode``'s, as
+    verl's ``extra_info.reward_mode``; an empty entry: ``mode``). ``fn.__name__ == f"{mode}_reward"`` is what TRL
+    logs.
     """
     if mode not in ALL_SCORERS:
         raise unknown("reward mode", mode, ALL_SCORERS)
@@ -183,7 +185,10 @@ def make_reward_fn(mode: str, answer_key: str = "answer") -> Callable[..., list[
         truths = kwargs[answer_key]
         if len(truths) != len(completions):
             raise ValueError(f"reward {mode!r}: {len(completions)} completions but {len(truths)} {answer_key!r}")
-        return [score(mode, _completion_text(c), t) for c, t in zip(completions, truths)]
+        modes = kwargs.get(mode_key) or [None] * len(truths)
+        if len(modes) != len(completions):
+            raise ValueError(f"reward {mode!r}: {len(completions)} completions but {len(modes)} {mode_key!r}")
+        return [score(m or mode, _completion_text(c), t) for c, t, m in zip(completions, truths, modes)]
 
     reward_fn.__name__ = reward_fn.__qualname__ = f"{mode}_reward"
     return reward_fn

@@ -55,7 +55,9 @@ def verl_rows(rows: Iterable[Mapping], data_source: str, reward_mode: str, split
     docstring for the layout). A row's own ``data_source`` replaces ``data_source`` and its ``extra_info`` is added
     (the seed's rows, :func:`seed_row_fields`).
 
-    ``extra_info.reward_mode`` tells ``rlscaling.rewards.compute_score`` which scorer gives the reward.
+    ``extra_info.reward_mode`` tells ``rlscaling.rewards.compute_score`` which scorer gives the reward: the row's own
+    ``reward_mode`` (a row of another family than the run's reward, :func:`rlscaling.training.run.rl_rows`), else
+    ``reward_mode``.
     """
     out = []
     for index, row in enumerate(rows):
@@ -75,7 +77,7 @@ def verl_rows(rows: Iterable[Mapping], data_source: str, reward_mode: str, split
                     "split": split,
                     "index": index,
                     "id": str(row.get("id", index)),
-                    "reward_mode": reward_mode,
+                    "reward_mode": row.get("reward_mode") or reward_mode,
                 },
             }
         )

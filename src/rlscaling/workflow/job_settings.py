@@ -10,6 +10,9 @@ import copy
 import json
 
 from rlscaling.study import (
+    JOIN,
+    REFERENCE_DATASET,
+    TRAIN,
     ConfigError,
     benchmark_kind,
     budgets,
@@ -18,6 +21,9 @@ from rlscaling.study import (
     grpo_settings,
     prompt_style,
     resources,
+    run_train,
+    train_sets,
+    variant_setting,
 )
 from rlscaling.workflow.plan import EVAL_RULES, eval_plan
 
@@ -40,6 +46,12 @@ def _dataset_config(cfg: dict, dataset: str) -> dict:
             "data": {"rl_train": cfg["data"]["rl_train"]},
             "grpo": {"reward_mode": cfg["grpo"]["reward_modes"][0]},
         }
+    if dataset.startswith(f"{REFERENCE_DATASET}_"):  # rl_train_<name>: a set of data.rl_train_sets
+        name = dataset[len(REFERENCE_DATASET) + 1 :]
+        sets = cfg["data"].get("rl_train_sets") or {}
+        if name not in sets:
+            raise ConfigError(f"dataset '{dataset}': no set '{name}' in data.rl_train_sets ({sorted(sets)})")
+        return {"seed": cfg["seed"], "data": {"rl_train_sets": {name: sets[name]}}}
     if dataset == "pretrain_corpus":
         return {"data": {"pretrain_corpus": cfg["data"].get("pretrain_corpus") or {}}}
     if dataset == "val_text":
@@ -78,17 +90,36 @@ def _pretrain_config(cfg: dict, model: str, seed: int, budget: str | None) -> di
     return out
 
 
+def _train_set(spec: dict) -> dict:
+    """What a GRPO job reads of one RL training set (its rows come as the input file): the source (verl's
+    ``data_source``), ``instruction`` and, unless it is the default ``gsm8k``, its ``kind`` (the rows' prompt and
+    reward family), so studies on GSM8K keep their jobs' settings unchanged."""
+    out = {k: spec[k] for k in ("source", "instruction")}
+    return out if spec.get("kind", "gsm8k") == "gsm8k" else {**out, "kind": spec["kind"]}
+
+
+def _grpo_data(cfg: dict, variant: str) -> tuple[dict, dict]:
+    """A GRPO run's training sets: ``({"train": value}, {"rl_train_sets": {name: set}})`` for a ``train`` variant (the
+    sets it joins, in order: a change to one of them reruns exactly the runs that read it), else ``({}, {"rl_train":
+    set})``, the reference set."""
+    if variant_setting(cfg, variant).key != TRAIN:
+        return {}, {"rl_train": _train_set(cfg["data"]["rl_train"])}
+    names, sets = run_train(cfg, variant), train_sets(cfg)
+    return {TRAIN: JOIN.join(names)}, {"rl_train_sets": {n: _train_set(sets[n]) for n in names}}
+
+
 def _grpo_config(cfg: dict, model: str, seed: int, budget: str, reward: str, variant: str) -> dict:
-    """A GRPO run's settings: its sweep ``variant``'s value applied; the seed is the cell's, whatever the reward mode
-    and variant (paired runs)."""
+    """A GRPO run's settings: its sweep ``variant``'s value applied (a ``train`` value as ``grpo.train`` and its sets,
+    :func:`_grpo_data`); the seed is the cell's, whatever the reward mode and variant (paired runs)."""
     g = grpo_settings(cfg, model, reward, variant)
+    train, data = _grpo_data(cfg, variant)
     rl_seed = cfg["seed"] if cfg["grpo"].get("seed") is None else cfg["grpo"]["seed"]
     return {
         "seed": cell_seed({**cfg, "seed": rl_seed}, model, seed, budget),
         "prompt_seed": rl_seed,
-        "grpo": g,
+        "grpo": {**g, **train},
         "models": {model: {"grpo": {}, "resources": {"grpo": resources(cfg, model, "grpo")}}},
-        "data": {"rl_train": {k: cfg["data"]["rl_train"][k] for k in ("source", "instruction")}},
+        "data": data,
         **_prompts(cfg),
     }
 

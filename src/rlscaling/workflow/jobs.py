@@ -138,13 +138,20 @@ def run_val_loss(settings: dict, paths: dict, threads: int) -> dict:
 JOBS = {"grpo": run_grpo, "evaluate": run_evaluate, "val_loss": run_val_loss}
 
 
-def _key_paths(items: list[str]) -> dict[str, str]:
-    out = {}
+def _key_paths(items: list[str]) -> dict[str, str | list[str]]:
+    """``key=path`` pairs -> ``{key: path}``; bare paths after a pair add to its key, which then holds a list (a
+    Snakemake input list, ``train={input.train:q}``, is formatted as ``train='a' 'b'``)."""
+    out: dict[str, str | list[str]] = {}
+    key = None
     for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
+        name, sep, value = item.partition("=")
+        if sep and name and "/" not in name:
+            key, out[name] = name, value
+        elif key is not None:
+            previous = out[key]
+            out[key] = [*(previous if isinstance(previous, list) else [previous]), item]
+        else:
             raise SystemExit(f"rlscaling.workflow.jobs: expected key=path, got {item!r}")
-        out[key] = value
     return out
 
 

@@ -7,7 +7,8 @@ rewrites it, in the config, to the absolute path once, right after the validatio
 job's settings (``params: settings``) carry the absolute path and a changed path reruns the job too. A missing file
 is a :class:`~rlscaling.study.ConfigError` naming the key.
 
-Where sources are named: ``data.rl_train.source`` (dataset ``rl_train``), ``benchmarks.<b>.source`` (``eval_<b>``,
+Where sources are named: ``data.rl_train.source`` (dataset ``rl_train``), ``data.rl_train_sets.<set>.source``
+(``rl_train_<set>``), ``benchmarks.<b>.source`` (``eval_<b>``,
 and ``fewshot_<b>`` unless ``benchmarks.<b>.fewshot_source`` is set), ``val_loss.source`` (``val_text``) and
 ``data.pretrain_corpus.mixture.<i>.source`` (``pretrain_corpus``); the dataset names are those of
 :mod:`rlscaling.data.prepare`.
@@ -45,6 +46,8 @@ def source_slots(cfg: dict) -> list[SourceSlot]:
     slots = []
     if data.get("rl_train"):
         slots.append(SourceSlot("rl_train", "data.rl_train.source", data["rl_train"], "source"))
+    for name, spec in (data.get("rl_train_sets") or {}).items():
+        slots.append(SourceSlot(f"rl_train_{name}", f"data.rl_train_sets.{name}.source", spec, "source"))
     for bench, spec in (cfg.get("benchmarks") or {}).items():
         slots.append(SourceSlot(f"eval_{bench}", f"benchmarks.{bench}.source", spec, "source"))
         field = "fewshot_source" if "fewshot_source" in spec else "source"

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from rlscaling.study import BASE, CHECKPOINT, REFERENCE, cells, grpo_settings, path, rl_runs
+from rlscaling.study import BASE, CHECKPOINT, REFERENCE, cells, grpo_settings, path, rl_runs, train_datasets
 from rlscaling.training.common import GRPOSettings
 
 
@@ -146,7 +146,7 @@ def val_loss_jobs(cfg: dict) -> list:
 
 def dataset_names(cfg: dict) -> list[str]:
     """Every prepared dataset the config needs (``results/data/<name>.jsonl``); see ``rlscaling.data.prepare``."""
-    names = ["rl_train"]
+    names = train_datasets(cfg)  # rl_train, then rl_train_<name> of each set a train variant uses
     for bench, spec in cfg["benchmarks"].items():
         names.append(f"eval_{bench}")
         if max(spec["shots"] + spec.get("shots_intermediate", [])) > 0:

@@ -3,7 +3,8 @@
 
 A sweep is ``{key, values, models, budgets}``; the schema checks its shape, this module what the schema cannot: the
 key is a sweepable GRPO setting (:func:`rlscaling.study.sweepable_keys`), each value has that setting's own schema
-type and range and a path-safe text, no value repeats, ``models`` and ``budgets`` name the study's models and RL
+type and range and a path-safe text (a ``train`` value names known RL training sets, each once: :func:`check_train_sets`
+and the named sets), no value repeats, ``models`` and ``budgets`` name the study's models and RL
 budgets, and every variant's settings are valid GRPO settings. Each error is a :class:`rlscaling.study.ConfigError`
 naming ``grpo.sweeps[i].<field>``.
 """
@@ -14,19 +15,22 @@ import jsonschema
 
 from rlscaling.config_schema import _schema
 from rlscaling.study import (
+    JOIN,
     SAFE_VALUE,
+    TRAIN,
     ConfigError,
     grpo_settings,
+    reference_train,
     rl_budgets,
+    run_train,
     sweepable_keys,
     sweeps,
+    train_names,
+    train_sets,
     value_text,
     variants,
 )
 from rlscaling.training.common import GRPOSettings, check_data_budget
-
-TRAIN = "train"
-"""The RL training set as a sweep key (issue 22): named by the issue, not built yet (docs/sweeps-design.md)."""
 
 
 def _value_validator(key: str) -> jsonschema.protocols.Validator:
@@ -39,14 +43,10 @@ def _value_validator(key: str) -> jsonschema.protocols.Validator:
 
 def check_sweeps(cfg: dict) -> None:
     """Every ``grpo.sweeps[i]`` is valid (module docstring); the first problem raises a ConfigError naming it."""
+    check_train_sets(cfg)
     for i, sweep in enumerate(sweeps(cfg)):
         where = f"grpo.sweeps[{i}]"
         key = sweep["key"]
-        if key == TRAIN:
-            raise ConfigError(
-                f"{where}.key: sweeping the RL training set ('{TRAIN}') is not supported yet (it needs MATH training "
-                f"rows: docs/sweeps-design.md); sweep one of {', '.join(sweepable_keys())}"
-            )
         if key not in sweepable_keys():
             raise ConfigError(
                 f"{where}.key: '{key}' is not a GRPO setting a sweep can vary ({', '.join(sweepable_keys())})"
@@ -63,6 +63,8 @@ def check_sweeps(cfg: dict) -> None:
             if text in seen:
                 raise ConfigError(f"{where}.values: {value!r} appears twice")
             seen.add(text)
+            if key == TRAIN:
+                _check_train_value(cfg, f"{where}.values[{j}]", value)
         unknown = [m for m in sweep.get("models") or [] if m not in cfg["models"]]
         if unknown:
             raise ConfigError(f"{where}.models: {unknown} are not models of the study ({sorted(cfg['models'])})")
@@ -76,13 +78,47 @@ def check_sweeps(cfg: dict) -> None:
     _check_variant_settings(cfg)
 
 
+def check_train_sets(cfg: dict) -> None:
+    """The named RL training sets: the reference set's name (``grpo.train``, default ``data.rl_train.kind``) is one
+    name and no set of ``data.rl_train_sets`` takes it."""
+    reference = reference_train(cfg)
+    if JOIN in reference:
+        raise ConfigError(f"grpo.train: '{reference}' joins sets; the reference set is data.rl_train, one name")
+    if reference in (cfg["data"].get("rl_train_sets") or {}):
+        raise ConfigError(
+            f"data.rl_train_sets.{reference}: '{reference}' names the reference set, data.rl_train (grpo.train, "
+            f"default data.rl_train.kind); give this set another name or grpo.train another value"
+        )
+
+
+def _check_train_value(cfg: dict, where: str, value) -> None:
+    """A ``train`` sweep value names known sets (:func:`rlscaling.study.train_sets`), each once."""
+    names = train_names(value)
+    unknown = [n for n in names if n not in train_sets(cfg)]
+    if unknown:
+        raise ConfigError(
+            f"{where}: {value!r} names no RL training set {unknown}; the sets are {', '.join(train_sets(cfg))} "
+            f"(data.rl_train is '{reference_train(cfg)}'; more in data.rl_train_sets)"
+        )
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{where}: {value!r} joins a set twice")
+
+
+def _n_prompts(cfg: dict, variant: str) -> int | None:
+    """The RL prompts a variant's run reads: the sum of its sets' ``n`` (None when one of them takes its whole
+    source)."""
+    sizes = [train_sets(cfg)[name]["n"] for name in run_train(cfg, variant)]
+    return None if None in sizes else sum(sizes)
+
+
 def _check_variant_settings(cfg: dict) -> None:
     """Each variant's GRPO settings, as its job builds them, are valid (a ``steps`` value against ``save_steps``), and
-    its steps fit ``data.rl_train.n`` prompts x ``grpo.epochs`` (a longer-RL variant)."""
-    n_prompts = cfg["data"]["rl_train"]["n"]
+    its steps fit its training set's prompts (:func:`_n_prompts`) x ``grpo.epochs`` (a longer-RL variant, a smaller
+    set)."""
     for model in cfg["models"]:
         for budget in rl_budgets(cfg, model):
             for variant in variants(cfg, model, budget)[1:]:
+                n_prompts = _n_prompts(cfg, variant.segment)
                 try:
                     settings = GRPOSettings.from_config(grpo_settings(cfg, model, variant=variant.segment), 0)
                     if n_prompts is not None:
