@@ -184,6 +184,19 @@ def test_a_math_row_is_scored_by_the_math_reward_and_a_gsm8k_row_by_the_runs_mod
     assert got == [trl[0], trl[2]]
 
 
+def test_the_trl_dataset_keeps_each_rows_reward_for_the_reward_function():
+    from rlscaling.training.trl_backend import tokenize_rows
+
+    from tiny_models import make_char_tokenizer
+
+    rows = [{"prompt": "Problem: 3+4?", "answer": "7", "kind": "math", "reward_mode": "math_verify"}]
+    rows.append({"prompt": "Question: 3+4?", "answer": "7", "kind": "gsm8k", "reward_mode": "strict"})
+    kept, _ = tokenize_rows(rows, make_char_tokenizer(), max_prompt_tokens=40)
+    assert [r["reward_mode"] for r in kept] == ["math_verify", "strict"] and "kind" not in kept[0]
+    columns = {k: [r[k] for r in kept] for k in ("answer", "reward_mode")}
+    assert make_reward_fn("strict")(completions=[BOXED, BOXED], **columns) == [1.0, 0.0]
+
+
 def test_the_gsm8k_only_scorer_would_have_scored_the_boxed_answer_wrong():
     """Why the per-row reward matters: the strict GSM8K scorer gives the right boxed answer 0."""
     assert score("strict", BOXED, "7") == 0.0

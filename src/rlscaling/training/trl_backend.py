@@ -74,7 +74,9 @@ __all__ = [
 
 
 def tokenize_rows(rows: Sequence[Mapping], tokenizer, max_prompt_tokens: int) -> tuple[list[dict], int]:
-    """Validate ``rows`` ({"prompt": str, "answer": str}) and attach each prompt's token count.
+    """Validate ``rows`` ({"prompt": str, "answer": str}) and attach each prompt's token count; a row's
+    ``reward_mode`` (its family's scorer, :func:`rlscaling.training.run.rl_rows`) is kept as the dataset column the
+    reward function reads (:func:`rlscaling.rewards.make_reward_fn`), when every row has one.
 
     The count uses the same call TRL makes (``tokenizer(text=prompts)``), so it is exactly what TRL feeds the model.
     Prompts longer than ``max_prompt_tokens`` are dropped (TRL 1.16 has no prompt truncation); returns the kept
@@ -88,8 +90,10 @@ def tokenize_rows(rows: Sequence[Mapping], tokenizer, max_prompt_tokens: int) ->
         ):
             raise ValueError(f"train_rows[{i}]: expected {{'prompt': str, 'answer': str}}, got {row!r:.200}")
     lengths = [len(ids) for ids in tokenizer(text=[r["prompt"] for r in rows])["input_ids"]]
+    per_row = all(r.get("reward_mode") for r in rows)
     kept = [
         {"prompt": r["prompt"], "answer": r["answer"], PROMPT_TOKENS_COLUMN: n}
+        | ({"reward_mode": r["reward_mode"]} if per_row else {})
         for r, n in zip(rows, lengths, strict=True)
         if n <= max_prompt_tokens
     ]
