@@ -413,7 +413,8 @@ def test_grpo_rows_in_seed_style_and_the_trl_chat_rendering(tmp_path):
     write_jsonl(tmp_path / "rl.jsonl", [ITEM])
     settings = {"seed": 3, "data": {"rl_train": {"source": "hf:gsm8k", "instruction": False}}}
     [plain] = rl_rows(settings, tmp_path / "rl.jsonl")
-    assert plain == {"prompt": "Question: How many pens?\nAnswer:", "answer": "4000", "id": ITEM["id"]}
+    want = {"prompt": "Question: How many pens?\nAnswer:", "answer": "4000", "id": ITEM["id"], "kind": "gsm8k"}
+    assert plain == {**want, "reward_mode": None}  # settings without grpo.reward_mode: the run's reward decides
     [row] = rl_rows({**settings, "prompts": {"style": "seed"}}, tmp_path / "rl.jsonl")
     assert row["prompt"] == f"How many pens?  {GSM8K_INSTRUCTION}" and row["answer"] == "4000"
     assert row["data_source"] == "custom/gsm8k"

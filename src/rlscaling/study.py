@@ -263,7 +263,7 @@ REFERENCE_DATASET = "rl_train"
 def reference_train(cfg: dict) -> str:
     """The name of the reference runs' training set, ``data.rl_train``: ``grpo.train``, else ``data.rl_train.kind``
     (``gsm8k`` by default)."""
-    return cfg["grpo"].get(TRAIN) or cfg["data"]["rl_train"].get("kind") or "gsm8k"
+    return cfg["grpo"].get(TRAIN) or ((cfg.get("data") or {}).get("rl_train") or {}).get("kind") or "gsm8k"
 
 
 def train_sets(cfg: dict) -> dict[str, dict]:
