@@ -114,6 +114,12 @@ def test_a_train_sweep_adds_its_runs_datasets_and_settings_and_leaves_the_rest_u
     assert rj.job_config(swept, "prepare_data", dataset="rl_train_math")["data"]["rl_train_sets"]["math"]["n"] == 16
 
 
+def test_a_train_value_naming_the_reference_set_is_the_reference_run():
+    same = micro({**TRAIN, "values": ["gsm8k", "gsm8k+math"]})
+    assert rs.rl_runs(same) == rs.rl_runs(micro(TRAIN))
+    assert rs.run_train(same, "") == ["gsm8k"] and rs.run_train(same, UNION) == ["gsm8k", "math"]
+
+
 def test_a_union_reads_each_sets_prepared_rows_in_order_with_their_family_prompt_and_reward(tmp_path):
     cfg = micro(TRAIN)
     files = []
@@ -243,6 +249,11 @@ def test_procedural_math_format_records_are_math_items_whose_solution_scores_one
 
 
 # ---- the DAG
+
+
+def test_dry_run_lists_the_train_variants_jobs_and_its_dataset(tmp_path):
+    cfg = micro(KL, TRAIN)
+    assert planned(tmp_path / "wd", cfg) == rp.expected_job_counts(cfg)
 
 
 def test_adding_a_train_value_plans_only_its_data_runs_and_evaluations(tmp_path):
