@@ -76,7 +76,8 @@ def base_model_inputs(wildcards):
 def grpo_train_inputs(wildcards):
     """A GRPO run's training set: its variant's prepared file(s), one per set it joins (rs.run_train), in order;
     one file (the reference set's for every variant but a train one) as a plain path."""
-    files = [rs.path(config, "dataset", dataset=rs.train_dataset(config, n)) for n in rs.run_train(config, wildcards.variant)]
+    names = rs.run_train(config, wildcards.variant)
+    files = [rs.path(config, "dataset", dataset=rs.train_dataset(config, n)) for n in names]
     return files[0] if len(files) == 1 else files
 
 
