@@ -77,6 +77,13 @@ def test_the_reference_set_is_one_name_no_other_set_takes():
         with_sets({"Math": MATH_SET})  # a set's name is a dataset name: lower-case letters, digits, _
 
 
+def test_a_sets_kind_must_suit_its_source_and_instruction():
+    with pytest.raises(rs.ConfigError, match=r"data.rl_train_sets.math.kind: .* writes MATH-format records"):
+        with_sets({"math": {**MATH_SET, "kind": "gsm8k"}})
+    with pytest.raises(rs.ConfigError, match=r"data.rl_train_sets.math.instruction: only GSM8K sets"):
+        with_sets({"math": {**MATH_SET, "instruction": True}})
+
+
 def test_grpo_train_renames_the_reference_set():
     cfg = with_sets({"math": MATH_SET}, {"key": "train", "values": ["chains+math"]}, train="chains")
     assert rs.reference_train(cfg) == "chains" and rs.train_dataset(cfg, "chains") == "rl_train"

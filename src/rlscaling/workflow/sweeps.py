@@ -14,6 +14,7 @@ from __future__ import annotations
 import jsonschema
 
 from rlscaling.config_schema import _schema
+from rlscaling.data.sources import parse_spec
 from rlscaling.study import (
     JOIN,
     SAFE_VALUE,
@@ -80,7 +81,12 @@ def check_sweeps(cfg: dict) -> None:
 
 def check_train_sets(cfg: dict) -> None:
     """The named RL training sets: the reference set's name (``grpo.train``, default ``data.rl_train.kind``) is one
-    name and no set of ``data.rl_train_sets`` takes it."""
+    name and no set of ``data.rl_train_sets`` takes it; a set in a procedural source's MATH format (``format=math``)
+    is of ``kind: math``, and only GSM8K sets take ``instruction`` (another family's prompt asks for its answer format
+    itself)."""
+    for name, spec in (cfg["data"].get("rl_train_sets") or {}).items():
+        _check_train_set(f"data.rl_train_sets.{name}", spec)
+    _check_train_set("data.rl_train", cfg["data"]["rl_train"])
     reference = reference_train(cfg)
     if JOIN in reference:
         raise ConfigError(f"grpo.train: '{reference}' joins sets; the reference set is data.rl_train, one name")
@@ -89,6 +95,15 @@ def check_train_sets(cfg: dict) -> None:
             f"data.rl_train_sets.{reference}: '{reference}' names the reference set, data.rl_train (grpo.train, "
             f"default data.rl_train.kind); give this set another name or grpo.train another value"
         )
+
+
+def _check_train_set(key: str, spec: dict) -> None:
+    kind = spec.get("kind", "gsm8k")
+    procedural = str(spec["source"]).startswith("procedural:")
+    if procedural and parse_spec(spec["source"])[2].get("format") == "math" and kind != "math":
+        raise ConfigError(f"{key}.kind: {spec['source']!r} writes MATH-format records; set kind: math (not {kind})")
+    if spec.get("instruction") and kind != "gsm8k":
+        raise ConfigError(f"{key}.instruction: only GSM8K sets take verl's GSM8K instruction (this one is {kind})")
 
 
 def _check_train_value(cfg: dict, where: str, value) -> None:
