@@ -61,12 +61,9 @@ def normalise_reward_modes(cfg: dict) -> dict:
             f"grpo.reward_mode: the GRPO reward is not set; write grpo.reward_mode: <one of {list(known_rewards())}> "
             f"(the reward-mode ablation: grpo.sweeps [{{key: {KEY}, values: [...]}}])"
         )
-    reference = grpo.get(KEY, values[0] if values else None)
-    modes = [reference, *(v for v in values if v != reference)]
-    cfg["grpo"] = {("reward_modes" if k == KEY else k): (modes if k == KEY else v) for k, v in grpo.items()}
-    if KEY not in grpo:
-        cfg["grpo"]["reward_modes"] = modes
-    cfg["grpo"]["sweeps"] = [s for s in all_sweeps if s["key"] != KEY]
+    reference = grpo.pop(KEY, None) or values[0]
+    grpo["reward_modes"] = [reference, *(v for v in values if v != reference)]
+    grpo["sweeps"] = [s for s in all_sweeps if s["key"] != KEY]
     return cfg
 
 
