@@ -217,3 +217,123 @@ def test_the_rl_seed_changes_only_the_grpo_jobs(base):
     assert "seed" not in after["grpo"] and after["grpo"] == before["grpo"]
     other = rj.job_config(edited, "grpo", **{**wc, "reward": rs.reward_modes(base)[-1]})
     assert other["seed"] == after["seed"]  # reward modes stay paired
+
+
+# ---- the reward-mode ablation as a sweep (rlscaling.workflow.reward_sweep)
+
+
+def _raw(path=ROOT / "config.yaml") -> dict:
+    return yaml.safe_load(Path(path).read_text())
+
+
+def _sweep_spelling(raw: dict, reference: str | None, values: list, **limits) -> dict:
+    """``raw`` with its ``grpo.reward_modes`` rewritten as ``grpo.reward_mode`` (unless None) + a reward_mode sweep."""
+    cfg = copy.deepcopy(raw)
+    del cfg["grpo"]["reward_modes"]
+    if reference is not None:
+        cfg["grpo"]["reward_mode"] = reference
+    cfg["grpo"]["sweeps"] = [*cfg["grpo"].get("sweeps", []), {"key": "reward_mode", "values": values, **limits}]
+    return cfg
+
+
+@pytest.mark.parametrize(
+    "path", [ROOT / "config.yaml", ROOT / "tests" / "configs" / "micro.yaml"], ids=lambda p: p.name
+)
+def test_reward_mode_sweep_validates_to_the_reward_modes_config(path):
+    """reward_mode a + sweep [b] is reward_modes [a, b]: the same validated config, so the same runs, paths, seeds, job
+    settings and plan; the reference value listed in the sweep, or the reference taken from the sweep's first value,
+    change nothing."""
+    raw = _raw(path)
+    first, *others = raw["grpo"]["reward_modes"]
+    want = rc.validate_config(copy.deepcopy(raw))
+    assert "reward_mode" not in want["grpo"] and want["grpo"]["reward_modes"] == [first, *others]
+    for cfg in (
+        _sweep_spelling(raw, first, others),
+        _sweep_spelling(raw, first, [*others, first]),  # the reference's own value is its reference run
+        _sweep_spelling(raw, None, [first, *others]),  # no grpo.reward_mode: the sweep's first value
+    ):
+        got = rc.validate_config(cfg)
+        assert got == want
+        assert [r for r in rs.rl_runs(got)] == rs.rl_runs(want)
+        assert all(r.variant == rs.REFERENCE for r in rs.rl_runs(got))  # no reward_mode=<...>/ path segment
+        assert rp.expected_job_counts(got) == rp.expected_job_counts(want)
+        run = rs.rl_runs(got)[-1]
+        assert rj.job_settings_json(got, "grpo", **run._asdict()) == rj.job_settings_json(want, "grpo", **run._asdict())
+
+
+def test_reward_mode_sweep_beside_other_sweeps_keeps_them_in_order():
+    raw = _raw()
+    first, *others = raw["grpo"]["reward_modes"]
+    kl = {"key": "kl_coef", "values": [0.5], "models": ["tiny-s"], "budgets": None}
+    old = copy.deepcopy(raw)
+    old["grpo"]["sweeps"] = [kl]
+    new = _sweep_spelling(raw, first, others)
+    new["grpo"]["sweeps"].insert(0, kl)
+    got, want = rc.validate_config(new), rc.validate_config(old)
+    assert got == want and got["grpo"]["sweeps"] == [kl]
+    assert {r.variant for r in rs.rl_runs(got)} == {rs.REFERENCE, "kl_coef=0.5/"}
+
+
+def test_old_reward_modes_configs_are_left_as_they_are():
+    """normalise_reward_modes changes nothing in a config written with reward_modes (the shipped ones): its outputs
+    and DAG stay what they were."""
+    from rlscaling.workflow.reward_sweep import normalise_reward_modes
+
+    for path in CONFIGS:
+        raw = _raw(path)
+        if "reward_modes" not in raw["grpo"]:
+            continue
+        cfg = rc.apply_schema(raw)
+        before = copy.deepcopy(cfg)
+        assert normalise_reward_modes(cfg) == before, path.name
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (  # both spellings: reward_modes and a reward_mode sweep
+            lambda c: c["grpo"].update(sweeps=[{"key": "reward_mode", "values": ["flexible"]}]),
+            r"grpo.sweeps\[0\].key: a reward_mode sweep and grpo.reward_modes \(\['custom_flexible', 'strict'\]\) both "
+            r"name the reward modes; write one: grpo.reward_mode: custom_flexible with sweeps \{key: reward_mode, "
+            r"values: \['strict', 'flexible'\]\}",
+        ),
+        (  # both spellings: reward_modes and reward_mode
+            lambda c: c["grpo"].update(reward_mode="strict"),
+            r"grpo.reward_mode: grpo.reward_modes names the reward modes already .*write one spelling: "
+            r"grpo.reward_mode: custom_flexible",
+        ),
+    ],
+)
+def test_both_reward_spellings_at_once_are_refused(edit, message):
+    cfg = _raw()
+    edit(cfg)
+    with pytest.raises(rs.ConfigError, match=message):
+        rc.validate_config(cfg)
+
+
+@pytest.mark.parametrize(
+    ("values", "limits", "message"),
+    [
+        (["strict"], {"models": ["tiny-s"]}, r"grpo.sweeps\[0\].models: a reward_mode sweep runs on every model and RL "
+         r"budget .* remove models \(grpo.budgets limits the RL budgets of the whole study\)"),
+        (["strict"], {"budgets": ["2M"]}, r"grpo.sweeps\[0\].budgets: a reward_mode sweep runs on every model"),
+        (["strict", "exact"], {}, r"grpo.sweeps\[0\].values\[1\]: 'exact' is not a GRPO reward; choose from \["),
+        (["strict", "strict"], {}, r"grpo.sweeps\[0\].values: 'strict' appears twice"),
+    ],
+)  # fmt: skip
+def test_bad_reward_mode_sweeps_name_the_key(values, limits, message):
+    cfg = _sweep_spelling(_raw(), "custom_flexible", values, **limits)
+    with pytest.raises(rs.ConfigError, match=message):
+        rc.validate_config(cfg)
+
+
+def test_two_reward_mode_sweeps_or_no_reward_are_refused():
+    cfg = _sweep_spelling(_raw(), "custom_flexible", ["strict"])
+    cfg["grpo"]["sweeps"].append({"key": "reward_mode", "values": ["flexible"]})
+    with pytest.raises(rs.ConfigError, match=r"grpo.sweeps\[1\].key: a second reward_mode sweep; write every reward "
+                       r"mode in one \(grpo.sweeps\[0\].values\)"):  # fmt: skip
+        rc.validate_config(cfg)
+    cfg = _raw()
+    del cfg["grpo"]["reward_modes"]
+    with pytest.raises(rs.ConfigError, match=r"grpo.reward_mode: the GRPO reward is not set; write grpo.reward_mode:"):
+        rc.validate_config(cfg)

@@ -53,6 +53,8 @@ def small_cfg() -> dict:
             "prompts_per_step": 8,
             "rollouts_per_prompt": 4,
             "kl_coef": 0.001,
+            "kl_estimator": "low_var_kl",
+            "lr": 1.0e-6,  # (lr, kl_estimator: every GRPO run's settings hold them; the checkpoints are read from them)
             "max_prompt_tokens": 100,
             "max_response_tokens": 300,
         },
@@ -92,6 +94,65 @@ def test_one_run_per_budget_and_flops_by_hand():
     assert total["gpu_hours"] == pytest.approx(a["gpu_hours"] + b["gpu_hours"])
     assert total["runs"] == 5 and total["steps"] == 10 * 2 + 4 * 3
     assert total["wall_hours"] == pytest.approx(a["wall_hours"] * 2 + b["wall_hours"] * 3)
+
+
+def _swept(*sweeps: dict) -> dict:
+    cfg = small_cfg()
+    cfg["grpo"]["sweeps"] = list(sweeps)
+    return cfg
+
+
+def test_each_variant_is_priced_with_its_own_settings():
+    """A steps variant costs its steps' share more than the reference (and has its own checkpoints), a kl_coef variant
+    what the reference costs, a rollouts_per_prompt variant its sequences' share; each is a row of its own."""
+    cfg = _swept(
+        {"key": "kl_coef", "values": [1.0e-4], "models": ["a"]},
+        {"key": "steps", "values": [30], "models": ["a"], "budgets": ["t2"]},
+        {"key": "rollouts_per_prompt", "values": [8], "models": ["b"]},
+    )
+    cfg["models"]["a"]["grpo"]["save_every"] = 5
+    table = estimate_gpu_hours(cfg).set_index(["model", "variant"])
+    assert list(table.columns) == list(COLUMNS[2:])
+    ref_a, ref_b = table.loc[("a", "reference")], table.loc[("b", "reference")]
+    assert table.loc[("a", "reference"), "gpu_hours"] == pytest.approx(estimate_gpu_hours(small_cfg())["gpu_hours"][0])
+    kl, steps, rollouts = (
+        table.loc[("a", "kl_coef=0.0001")],
+        table.loc[("a", "steps=30")],
+        table.loc[("b", "rollouts_per_prompt=8")],
+    )
+    assert kl["runs"] == ref_a["runs"] == 2 and kl["gpu_hours"] == pytest.approx(ref_a["gpu_hours"])
+    assert steps["runs"] == 1 and steps["steps"] == 30  # budget t2 only
+    assert steps["gpu_hours_per_run"] == pytest.approx(ref_a["gpu_hours_per_run"] * 30 / 10)
+    assert (ref_a["eval_checkpoints"], steps["eval_checkpoints"]) == (2 * 2, 6)  # steps 5, 10 per run; 5, 10, ..., 30
+    assert rollouts["runs"] == 3 and rollouts["sequences_per_step"] == 8 * 8
+    assert rollouts["gpu_hours"] == pytest.approx(ref_b["gpu_hours"] * 8 / 4)
+    total = table.loc[("total", "")]
+    assert total["gpu_hours"] == pytest.approx(table.drop(("total", ""))["gpu_hours"].sum())
+    assert (
+        total["runs"] == 2 + 3 + 2 + 1 + 3
+        and total["eval_checkpoints"] == table.drop(("total", ""))["eval_checkpoints"].sum()
+    )
+    kl_off = estimate_gpu_hours(_swept({"key": "kl_coef", "values": [0.0], "models": ["a"]})).set_index("variant")
+    assert kl_off.loc["kl_coef=0.0", "gpu_hours"] < kl_off.loc["reference", "gpu_hours"].iloc[0]  # no reference pass
+
+
+def test_variant_totals_sum_each_ablation_over_its_models():
+    from rlscaling.workflow.gpu_hours import VARIANT_COLUMNS, variant_totals
+
+    cfg = _swept({"key": "lr", "values": [1.0e-5]}, {"key": "steps", "values": [8], "models": ["a"]})
+    table = estimate_gpu_hours(cfg)
+    totals = variant_totals(table).set_index("variant")
+    assert list(totals.index) == ["reference", "lr=1e-05", "steps=8", "total"]
+    assert list(totals.columns) == list(VARIANT_COLUMNS[1:])
+    assert totals.loc["lr=1e-05", "models"] == "a,b" and totals.loc["steps=8", "models"] == "a"
+    rows = table.set_index(["model", "variant"])
+    assert totals.loc["lr=1e-05", "gpu_hours"] == pytest.approx(
+        rows.loc[("a", "lr=1e-05"), "gpu_hours"] + rows.loc[("b", "lr=1e-05"), "gpu_hours"]
+    )
+    assert totals.loc["lr=1e-05", "gpu_hours"] == pytest.approx(totals.loc["reference", "gpu_hours"])
+    assert totals.loc["steps=8", "gpu_hours"] == pytest.approx(rows.loc[("a", "reference"), "gpu_hours"] * 8 / 10)
+    assert totals.loc["total", "gpu_hours"] == pytest.approx(totals.drop("total")["gpu_hours"].sum())
+    assert totals.loc["total", "runs"] == 2 * (2 + 3) + 2
 
 
 def test_config_n_params_wins_over_the_estimate():

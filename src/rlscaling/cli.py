@@ -262,10 +262,14 @@ def _gpu_hours_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default="configs/qwen3.yaml", help="workflow config YAML (default: the Qwen3 study)")
 
 
-@register("gpu-hours", help="estimate the GRPO GPU-hours per model size from a config", arguments=_gpu_hours_arguments)
+@register(
+    "gpu-hours",
+    help="estimate the GRPO GPU-hours per model size and sweep variant from a config",
+    arguments=_gpu_hours_arguments,
+)
 def cmd_gpu_hours(args: argparse.Namespace) -> int:
     from rlscaling.workflow.config import load_config
-    from rlscaling.workflow.gpu_hours import assumptions, estimate_gpu_hours, evaluation_engine_starts
+    from rlscaling.workflow.gpu_hours import assumptions, estimate_gpu_hours, evaluation_engine_starts, variant_totals
 
     cfg = load_config(existing_file(args.config, "config", CLIError))
     try:
@@ -275,6 +279,9 @@ def cmd_gpu_hours(args: argparse.Namespace) -> int:
     a = assumptions(cfg)
     print(f"GRPO GPU-hours from {args.config} (assumptions: {a})")
     print(table.to_string(index=False))
+    if set(table["variant"]) - {"reference", ""}:
+        print("GRPO GPU-hours per sweep variant (grpo.sweeps), summed over models:")
+        print(variant_totals(table).to_string(index=False))
     e = evaluation_engine_starts(cfg)
     print(
         f"evaluation engine starts ({e['engine_start_s']:.0f} s each, assumed): one job per checkpoint "

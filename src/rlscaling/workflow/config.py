@@ -41,6 +41,7 @@ from rlscaling.training.common import GRPOSettings, check_data_budget
 from rlscaling.training.verl_backend import overrides_for
 from rlscaling.workflow.config_overrides import coerce_overrides
 from rlscaling.workflow.job_settings import job_config
+from rlscaling.workflow.reward_sweep import normalise_reward_modes
 from rlscaling.workflow.sweeps import check_sweeps
 from rlscaling.workflow.tensor_parallel import tensor_parallel_problems
 
@@ -99,6 +100,7 @@ def validate_config(cfg: dict, overrides=None) -> dict:
         coerce_overrides(cfg, overrides, _schema())
     _reject_non_finite(cfg)
     apply_schema(cfg)
+    normalise_reward_modes(cfg)  # grpo.reward_mode + its sweep -> grpo.reward_modes, what every layer reads
     for model in cfg["models"]:
         _check_model(cfg, model)
     _check_dimensions(cfg)

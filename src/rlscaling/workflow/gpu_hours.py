@@ -1,10 +1,14 @@
-"""GPU-hours a study's GRPO runs need, from the config alone (``rlscaling gpu-hours``).
+"""GPU-hours a study's GRPO runs need, from the config alone (``rlscaling gpu-hours``), per model and sweep variant.
 
-A model is trained with GRPO once per pre-training budget (one run per ``(model, budget)`` cell; budgets are bare
-token counts or ``{tokens, hf_id, revision, annealed}`` objects, see :func:`rlscaling.models.hub.parse_budget`). Per
-run,
-one GRPO step processes ``S = prompts_per_step x rollouts_per_prompt`` sequences of ``T = P + G`` tokens (``P``,
-``G``: assumed prompt and response tokens per sequence; by default the configured maxima, so an upper bound).
+A model is trained with GRPO once per replicate seed x RL budget x reward mode (budgets are bare token counts or
+``{tokens, hf_id, revision, annealed}`` objects, see :func:`rlscaling.models.hub.parse_budget`), and once more per
+sweep variant of the cell (``grpo.sweeps``, docs/sweeps-design.md). Each (model, variant) is one row, priced with
+that variant's own settings (:func:`rlscaling.study.grpo_settings`): a ``steps``, ``rollouts_per_prompt`` or
+``prompts_per_step`` variant costs what its settings do, and so does a ``max_prompt_tokens`` /
+``max_response_tokens`` variant unless ``gpu_hours`` fixes the tokens per sequence; a ``kl_coef`` variant costs the
+same as the reference while both keep the KL term on. Per run, one GRPO step processes
+``S = prompts_per_step x rollouts_per_prompt`` sequences of ``T = P + G`` tokens (``P``, ``G``: assumed prompt and
+response tokens per sequence; by default the configured maxima, so an upper bound).
 FLOPs per step follow ``rlscaling.compute`` with ``N`` the non-embedding parameters and ``H`` the output head's
 (``d_model · V``):
 
@@ -14,8 +18,11 @@ FLOPs per step follow ``rlscaling.compute`` with ``N`` the non-embedding paramet
 - old-policy forward (verl recomputes log-probs each step): ``2·(N + H)·S·T``
 
 Time = rollout FLOPs / (peak x ``mfu_rollout``) + other FLOPs / (peak x ``mfu_update``), in GPU-seconds; the
-assumptions live in the config's ``gpu_hours`` section (defaults in :data:`DEFAULTS`). Evaluation, validation loss
-and downloads are not included; hub models cost no pre-training.
+assumptions live in the config's ``gpu_hours`` section (defaults in :data:`DEFAULTS`). Of the evaluation, each row
+counts its runs' evaluated checkpoints (a ``steps`` variant has its own:
+:func:`rlscaling.workflow.plan.checkpoint_steps`) and the GPU-hours their engine starts hold (``engine_start_s`` each,
+on the evaluate job's GPUs); generation itself, the base models' evaluation, validation loss and downloads are not
+included; hub models cost no pre-training.
 
 ``N`` is ``models.<m>.n_params`` when the config sets it. Hub models may leave it out (the base-model job then
 computes the exact ``N`` from the checkpoint's config.json, which this estimate cannot open offline); for those,
@@ -33,8 +40,8 @@ import pandas as pd
 
 from rlscaling.compute import GRPOPasses, grpo_step_flops
 from rlscaling.models.hub import model_budgets
-from rlscaling.study import grpo_settings, job_gpus, rl_runs
-from rlscaling.workflow.plan import checkpoints, eval_jobs, passk_jobs
+from rlscaling.study import grpo_settings, job_gpus, rl_runs, variant_label
+from rlscaling.workflow.plan import checkpoint_steps, checkpoints, eval_jobs, passk_jobs
 
 DEFAULTS = {
     "gpu": "H100 SXM 80GB",
@@ -50,6 +57,7 @@ DEFAULTS = {
 
 COLUMNS = (
     "model",
+    "variant",
     "n_params",
     "n_params_source",
     "head_params",
@@ -64,9 +72,16 @@ COLUMNS = (
     "gpu_hours_per_run",
     "gpu_hours",
     "wall_hours",
+    "eval_checkpoints",
+    "eval_start_gpu_hours",
 )
-"""Per model: ``runs`` GRPO runs (one per budget) of ``steps`` steps each; FLOPs and ``gpu_hours`` are totals over
-all runs; ``gpu_hours_per_run`` is one run; ``wall_hours`` is one run's wall-clock time on ``gpus`` GPUs."""
+"""Per model and variant (``reference``, ``kl_coef=0.0001``, ...: :func:`rlscaling.study.variant_label`): ``runs``
+GRPO runs of ``steps`` steps each; FLOPs and ``gpu_hours`` are totals over those runs; ``gpu_hours_per_run`` is one
+run; ``wall_hours`` is one run's wall-clock time on ``gpus`` GPUs; ``eval_checkpoints`` the RL checkpoints of those
+runs that are evaluated (one evaluation job each) and ``eval_start_gpu_hours`` the GPU-hours their engine starts
+hold (``gpu_hours.engine_start_s`` each)."""
+VARIANT_COLUMNS = ("variant", "models", "runs", "gpu_hours", "eval_checkpoints", "eval_start_gpu_hours")
+"""Per variant, summed over models (:func:`variant_totals`)."""
 
 
 def _positive_number(v) -> bool:
@@ -139,17 +154,29 @@ def head_params_for_estimate(model: str, a: Mapping) -> float:
     return float(a["head_params_estimate"][model])
 
 
-def grpo_runs(cfg: Mapping, model: str) -> int:
-    """GRPO runs of a model: one per replicate seed x RL budget x reward mode (:func:`rlscaling.study.rl_runs`);
-    the model's budgets are checked first (ValueError naming ``models.<m>.budgets.<label>``)."""
+def grpo_runs(cfg: Mapping, model: str, variant: str | None = None) -> int:
+    """GRPO runs of a model: one per replicate seed x RL budget x reward mode, and one per sweep variant of each
+    cell (:func:`rlscaling.study.rl_runs`); ``variant`` (a ``{variant}`` path segment) counts that variant's only.
+    The model's budgets are checked first (ValueError naming ``models.<m>.budgets.<label>``)."""
+    return sum(1 for run in _model_runs(cfg, model) if variant in (None, run.variant))
+
+
+def run_variants(cfg: Mapping, model: str) -> list[str]:
+    """The ``{variant}`` segments of a model's GRPO runs, the reference first, in the order of the study's runs."""
+    return list(dict.fromkeys(run.variant for run in _model_runs(cfg, model)))
+
+
+def _model_runs(cfg: Mapping, model: str) -> list:
+    """A model's GRPO runs (:func:`rlscaling.study.rl_runs`), its budgets checked first."""
     model_budgets(cfg["models"][model], model, (cfg.get("pretrain") or {}).get("budgets"))
-    return sum(1 for run in rl_runs(dict(cfg)) if run.model == model)
+    return [run for run in rl_runs(dict(cfg)) if run.model == model]
 
 
-def model_row(cfg: Mapping, model: str, a: Mapping) -> dict:
-    """One row of :func:`estimate_gpu_hours` (see :data:`COLUMNS`)."""
+def model_row(cfg: Mapping, model: str, a: Mapping, variant: str = "") -> dict:
+    """One row of :func:`estimate_gpu_hours` (see :data:`COLUMNS`): a model's runs of one sweep ``variant`` (a
+    ``{variant}`` path segment; ``""`` the reference runs), priced with that variant's settings."""
     n, n_source = n_params_for_estimate(cfg, model, a)
-    g = grpo_settings(dict(cfg), model)
+    g = grpo_settings(dict(cfg), model, variant=variant)
     if "steps" not in g:
         raise ValueError(f"grpo.steps (or models.{model}.grpo.steps): needed for the GPU-hour estimate")
     steps, seqs = int(g["steps"]), int(g["prompts_per_step"]) * int(g["rollouts_per_prompt"])
@@ -158,12 +185,14 @@ def model_row(cfg: Mapping, model: str, a: Mapping) -> dict:
     passes = GRPOPasses(ref_forward=float(g["kl_coef"]) > 0, old_policy_forward=g.get("backend") == "verl")
     head = head_params_for_estimate(model, a)
     step = grpo_step_flops(n, seqs * p, seqs * r, passes, head_params=head)
-    runs = grpo_runs(cfg, model)
+    runs = grpo_runs(cfg, model, variant)
     rollout, train = step["rollout"] * steps, (step["total"] - step["rollout"]) * steps
     gpu_s = rollout / (a["peak_flops_per_s"] * a["mfu_rollout"]) + train / (a["peak_flops_per_s"] * a["mfu_update"])
     gpus = int(job_gpus(cfg, model, "grpo", 1))
+    evaluated = len(checkpoint_steps(dict(cfg), model, variant)) * runs
     return {
         "model": model,
+        "variant": variant_label(variant),
         "n_params": n,
         "n_params_source": n_source,
         "head_params": head,
@@ -178,19 +207,29 @@ def model_row(cfg: Mapping, model: str, a: Mapping) -> dict:
         "gpu_hours_per_run": gpu_s / 3600.0,
         "gpu_hours": gpu_s / 3600.0 * runs,
         "wall_hours": gpu_s / 3600.0 / gpus,
+        "eval_checkpoints": evaluated,
+        "eval_start_gpu_hours": evaluated * _evaluate_gpus(cfg, model) * a["engine_start_s"] / 3600,
     }
 
 
+def _evaluate_gpus(cfg: Mapping, model: str) -> int:
+    """GPUs one evaluation job of the model holds (``models.<m>.resources.evaluate.gpus``, 1 when not declared)."""
+    return int(job_gpus(dict(cfg), model, "evaluate", 1) or 1)
+
+
 def estimate_gpu_hours(cfg: Mapping) -> pd.DataFrame:
-    """GRPO GPU-hours per model size (columns :data:`COLUMNS`; ``wall_hours`` assumes perfect scaling over the
-    job's GPUs), plus a ``total`` row (its ``wall_hours``: every run one after another). Assumptions: the config's
-    ``gpu_hours`` section (see module docstring)."""
+    """GRPO GPU-hours per model size and sweep variant (columns :data:`COLUMNS`, one row per model for a study
+    without sweeps; ``wall_hours`` assumes perfect scaling over the job's GPUs), plus a ``total`` row (its
+    ``wall_hours``: every run one after another). Assumptions: the config's ``gpu_hours`` section (see module
+    docstring)."""
     a = assumptions(cfg)
-    rows = [model_row(cfg, m, a) for m in cfg["models"]]
+    rows = [model_row(cfg, m, a, v) for m in cfg["models"] for v in run_variants(cfg, m)]
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    total = {c: frame[c].sum() for c in ("flops_rollout", "flops_train", "flops_total", "gpu_hours", "runs")}
+    summed = ("flops_rollout", "flops_train", "flops_total", "gpu_hours", "runs", "eval_checkpoints")
+    total = {c: frame[c].sum() for c in (*summed, "eval_start_gpu_hours")}
     total.update(
         model="total",
+        variant="",
         n_params=float("nan"),
         n_params_source="",
         head_params=float("nan"),
@@ -202,6 +241,24 @@ def estimate_gpu_hours(cfg: Mapping) -> pd.DataFrame:
         wall_hours=float((frame["wall_hours"] * frame["runs"]).sum()),
     )
     return pd.concat([frame, pd.DataFrame([total], columns=list(COLUMNS))], ignore_index=True)
+
+
+def variant_totals(table: pd.DataFrame) -> pd.DataFrame:
+    """Per sweep variant (the reference first), an :func:`estimate_gpu_hours` table summed over models (columns
+    :data:`VARIANT_COLUMNS`: ``models`` the swept models), plus the ``total`` row: what each ablation costs."""
+    rows = table[table["model"] != "total"]
+    out = []
+    for variant, part in rows.groupby("variant", sort=False):
+        out.append(
+            {
+                "variant": variant,
+                "models": ",".join(part["model"]),
+                **{c: part[c].sum() for c in ("runs", "gpu_hours", "eval_checkpoints", "eval_start_gpu_hours")},
+            }
+        )
+    total = table[table["model"] == "total"].iloc[0]
+    out.append({"variant": "total", "models": "", **{c: total[c] for c in VARIANT_COLUMNS[2:]}})
+    return pd.DataFrame(out, columns=list(VARIANT_COLUMNS))
 
 
 def evaluation_engine_starts(cfg: Mapping) -> dict:
