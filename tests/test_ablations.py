@@ -24,7 +24,8 @@ ABLATIONS = ROOT / "configs" / "qwen3-ablations.yaml"
 QWEN3 = ROOT / "configs" / "qwen3.yaml"
 PROFILE = ROOT / "profiles" / "slurm"
 LONGER = ("qwen3-0.6b", "qwen3-1.7b")
-"""The models of the longer-RL sweep: their ``grpo.epochs`` is 12 (qwen3.yaml: 4), room for 3 x 56 steps."""
+"""The models of the longer-RL sweep: its variants' ``grpo.epochs`` is 12 (the sweep's ``with``; qwen3.yaml: 4),
+room for 3 x 56 steps."""
 GSM8K_TRAIN_ROWS = 7473
 """The seed's RL training set, GSM8K train (../shared/reference/seed_recipe.md): 14 steps of 512 prompts per epoch."""
 
@@ -44,23 +45,23 @@ def qwen3():
 
 
 def test_it_is_the_qwen3_study_plus_its_sweeps(cfg, qwen3):
-    """Every key equals configs/qwen3.yaml's but grpo.sweeps, the reward's spelling (reward_mode, normalised to
-    qwen3's reward_modes) and the longer-RL models' epochs bound; so its reference runs are the Qwen3 study's own."""
+    """Every key equals configs/qwen3.yaml's but grpo.sweeps, data.rl_train_sets and the reward's spelling
+    (reward_mode, normalised to qwen3's reward_modes); so its reference runs are the Qwen3 study's own."""
     raw = _raw(ABLATIONS)
     assert "reward_modes" not in raw["grpo"] and raw["grpo"]["reward_mode"] == "seed_custom_flexible"
     assert cfg["grpo"]["reward_modes"] == qwen3["grpo"]["reward_modes"] == ["seed_custom_flexible"]
     same = copy.deepcopy(cfg)
     same["grpo"]["sweeps"] = []
-    for model in LONGER:
-        assert same["models"][model]["grpo"]["epochs"] == 12
-        same["models"][model]["grpo"]["epochs"] = qwen3["models"][model]["grpo"]["epochs"]
+    assert set(same["data"].pop("rl_train_sets")) == {"math"} and not qwen3["data"].get("rl_train_sets")
+    qwen3 = {**qwen3, "data": {k: v for k, v in qwen3["data"].items() if k != "rl_train_sets"}}
     assert same == qwen3
-    for run in rs.rl_runs(qwen3):  # same runs, same paths; same settings but the epochs bound of LONGER
+    for run in rs.rl_runs(qwen3):  # same runs, same paths, same settings (epochs included): nothing reruns
         assert run in rs.rl_runs(cfg)
         got, want = (rj.job_config(c, "grpo", **run._asdict()) for c in (cfg, qwen3))
-        if run.model in LONGER:
-            assert got["grpo"].pop("epochs") == 12 and want["grpo"].pop("epochs") == 4
         assert got == want
+    for run in rs.rl_runs(cfg):  # the longer-RL variants take the sweep's epochs bound, every other run keeps 4
+        epochs = rj.job_config(cfg, "grpo", **run._asdict())["grpo"]["epochs"]
+        assert epochs == (12 if run.variant.startswith("steps=") else 4), run
 
 
 def test_the_sweeps_are_the_seeds_future_work(cfg):
@@ -69,23 +70,31 @@ def test_the_sweeps_are_the_seeds_future_work(cfg):
         ("kl_coef", (1.0e-4, 1.0e-2)): ["qwen3-0.6b", "qwen3-1.7b"],  # around the seed's 0.001
         ("lr", (1.0e-5,)): ["qwen3-0.6b", "qwen3-1.7b", "qwen3-4b"],  # vs the seed's 1e-6
         ("steps", (112, 168)): list(LONGER),  # 2x and 3x the seed's 56
+        ("train", ("math", "gsm8k+math")): ["qwen3-0.6b", "qwen3-1.7b"],  # RL on MATH, mixed RL
     }
     assert cfg["grpo"]["kl_coef"] == 0.001 and cfg["grpo"]["lr"] == 1.0e-6
     assert all(cfg["models"][m]["grpo"]["steps"] == 56 for m in cfg["models"])
     variants = {m: [v.segment for v in rs.variants(cfg, m, "36T")[1:]] for m in cfg["models"]}
-    assert variants["qwen3-0.6b"] == ["kl_coef=0.0001/", "kl_coef=0.01/", "lr=1e-05/", "steps=112/", "steps=168/"]
+    assert variants["qwen3-0.6b"] == [
+        "kl_coef=0.0001/",
+        "kl_coef=0.01/",
+        "lr=1e-05/",
+        "steps=112/",
+        "steps=168/",
+        "train=math/",
+        "train=gsm8k+math/",
+    ]
     assert variants["qwen3-4b"] == ["lr=1e-05/"] and variants["qwen3-14b"] == []
     assert rp.checkpoint_steps(cfg, "qwen3-0.6b", "steps=168/") == list(range(7, 169, 7))  # save_every 7
 
 
 def test_longer_rl_fits_the_seeds_training_rows(cfg):
     """data.rl_train.n is null (all of GSM8K train), so the validation cannot count the rows: with the seed's 7,473
-    rows the 168-step variant fits 12 epochs of 14 steps; with qwen3.yaml's 4 epochs it is refused."""
+    rows the 168-step variant fits 12 epochs of 14 steps (the sweep's `with`); with qwen3.yaml's 4 it is refused."""
     raw = _raw(ABLATIONS)
     raw["data"]["rl_train"]["n"] = GSM8K_TRAIN_ROWS
     rc.validate_config(copy.deepcopy(raw))
-    for model in LONGER:
-        raw["models"][model]["grpo"]["epochs"] = 4
+    raw["grpo"]["sweeps"][2].pop("with")
     with pytest.raises(rs.ConfigError, match=r"grpo.sweeps\[2\].values: steps=112 \(model 'qwen3-0.6b'\)"):
         rc.validate_config(raw)
 
@@ -106,9 +115,11 @@ def test_slurm_dry_run_plans_every_variant(cfg, tmp_path):
     each variant's GRPO run and the evaluation of each of its checkpoints among them."""
     counts, text = _dry_run(tmp_path, ABLATIONS, "--profile", str(PROFILE))
     assert counts == rp.expected_job_counts(cfg)
-    assert counts["grpo"] == 5 + 11 and counts["evaluate_endpoint"] == 5 + 5 + 11
+    assert counts["grpo"] == 5 + 15 and counts["evaluate_endpoint"] == 5 + 5 + 15
+    assert counts["prepare_data"] == rp.expected_job_counts(rs_without_train_sweep(cfg))["prepare_data"] + 1
     runs = [r for r in rs.rl_runs(cfg) if r.variant != rs.REFERENCE]
-    assert len(runs) == 11
+    assert len(runs) == 15
+    assert "output: results/data/rl_train_math.jsonl" in text  # the MATH set, prepared once for both train variants
     for run in runs:
         grpo = rs.path(cfg, "grpo", **run._asdict())
         assert f"output: {grpo}\n" in text, grpo
@@ -130,7 +141,8 @@ def test_gpu_hours_prints_a_row_per_variant(cfg, capsys):
         for variant in rs.variants(cfg, model, "36T"):
             label = rs.variant_label(variant.segment)
             assert re.search(rf"^\s*{re.escape(model)}\s+{re.escape(label)}\s", out, flags=re.M), (model, label)
-    for label in ("reference", "kl_coef=0.0001", "kl_coef=0.01", "lr=1e-05", "steps=112", "steps=168", "total"):
+    labels = ("reference", "kl_coef=0.0001", "kl_coef=0.01", "lr=1e-05", "steps=112", "steps=168", "train=math")
+    for label in (*labels, "train=gsm8k+math", "total"):
         assert re.search(rf"^\s*{re.escape(label)}\s", out, flags=re.M), label
 
 
@@ -151,7 +163,7 @@ def test_the_costs_in_the_comments_are_the_measured_ones(cfg):
     text = ABLATIONS.read_text()
     stated = [(int(n), float(h)) for n, h in re.findall(r"(\d+) runs, ([\d.]+) GPU-h", text)]
     costs = _sweep_costs(cfg)
-    swept = [costs[k] for k in ("kl_coef", "lr", "steps")]
+    swept = [costs[k] for k in ("kl_coef", "lr", "steps", "train")]
     all_sweeps = (sum(r for r, _ in swept), sum(h for _, h in swept))
     reference = costs["reference"]
     with_reward = _raw(ABLATIONS)
@@ -161,23 +173,24 @@ def test_the_costs_in_the_comments_are_the_measured_ones(cfg):
     with_runs, with_hours = _sweep_costs(with_reward)["reference"]  # reward-mode runs are reference-variant runs
     reward = (with_runs - reference[0], with_hours - reference[1])
     assert reward[0] == sum(1 for r in rs.rl_runs(with_reward) if r.reward == "custom_flexible") == len(cfg["models"])
-    want = [all_sweeps, *swept, reward]
+    want = [all_sweeps, *swept[:3], reward, swept[3]]  # the order of the comments
     assert [(n, round(h, 2)) for n, h in stated] == [(n, round(h, 2)) for n, h in want]
     assert f"top of the reference runs' {reference[1]:.2f}" in text
-    table = estimate_gpu_hours(cfg).set_index(["model", "variant"])
-    reruns = sum(table.loc[(m, "reference"), "gpu_hours"] for m in LONGER)
-    assert f"(of which {reruns:.2f}, the 0.6B and 1.7B runs" in text
 
 
-def test_the_train_sweep_waits_commented_for_its_data_sets():
-    """The RL-on-MATH / GSM8K+MATH ablation is a commented block with a TODO naming data.rl_train_sets."""
-    lines = ABLATIONS.read_text().splitlines()
-    todo = next(i for i, line in enumerate(lines) if "TODO" in line)
-    block = "\n".join(lines[todo : todo + 4])
-    assert "data.rl_train_sets" in block and re.search(
-        r"^\s*# - \{key: train, values: \[math, gsm8k\+math\]", block, re.M
-    )
-    assert "train" not in {s["key"] for s in _raw(ABLATIONS)["grpo"]["sweeps"]}
+def rs_without_train_sweep(cfg: dict) -> dict:
+    """The config without its ``train`` sweep (and so without the MATH set's preparation)."""
+    out = copy.deepcopy(cfg)
+    out["grpo"]["sweeps"] = [s for s in out["grpo"]["sweeps"] if s["key"] != rs.TRAIN]
+    return out
+
+
+def test_the_train_sweep_trains_on_math_and_the_mix():
+    """RL on MATH and on GSM8K + MATH: the variants read the MATH set (prepared as rl_train_math) and GSM8K train."""
+    cfg = rc.load_config(ABLATIONS)
+    assert rs.train_datasets(cfg) == ["rl_train", "rl_train_math"]
+    assert rs.run_train(cfg, "train=math/") == ["math"] and rs.run_train(cfg, "train=gsm8k+math/") == ["gsm8k", "math"]
+    assert rs.train_sets(cfg)["math"]["source"] == "hf:math"
 
 
 def _job_blocks(text: str) -> list[str]:

@@ -186,12 +186,14 @@ SAFE_VALUE = re.compile(r"[A-Za-z0-9_.+-]+")
 
 
 class Variant(NamedTuple):
-    """One variant of a cell's GRPO runs: the ``{variant}`` path segment and the setting it changes (``key`` None
-    for the reference)."""
+    """One variant of a cell's GRPO runs: the ``{variant}`` path segment, the setting it changes (``key`` None for the
+    reference) and its sweep's companion settings (``grpo.sweeps[i].with``, e.g. the ``epochs`` bound a longer-RL
+    ``steps`` value needs: settings every value of that sweep takes, not named in its path)."""
 
     segment: str
     key: str | None = None
     value: object = None
+    also: dict | None = None
 
 
 def sweepable_keys() -> tuple[str, ...]:
@@ -235,7 +237,7 @@ def variants(cfg: dict, model: str, budget: str) -> list[Variant]:
         for value in sweep["values"]:
             segment = variant_segment(sweep["key"], value)
             if value_text(value) != value_text(reference.get(sweep["key"])) and segment not in {v.segment for v in out}:
-                out.append(Variant(segment, sweep["key"], value))
+                out.append(Variant(segment, sweep["key"], value, sweep.get("with") or None))
     return out
 
 
@@ -246,7 +248,7 @@ def variant_setting(cfg: dict, segment: str) -> Variant:
     for sweep in sweeps(cfg):
         for value in sweep["values"]:
             if variant_segment(sweep["key"], value) == segment:
-                return Variant(segment, sweep["key"], value)
+                return Variant(segment, sweep["key"], value, sweep.get("with") or None)
     raise ConfigError(f"grpo.sweeps: no sweep value makes the variant '{variant_label(segment)}'")
 
 
@@ -310,7 +312,8 @@ def cell_seed(cfg: dict, model: str, seed: int, budget: str | None = None) -> in
 
 def grpo_settings(cfg: dict, model: str, reward: str | None = None, variant: str = REFERENCE) -> dict:
     """One GRPO run's settings: the ``grpo`` section with the model's overrides applied (``verl`` knobs merged key by
-    key), then the sweep ``variant``'s value (a ``{variant}`` segment, :func:`variant_setting`; not a ``train`` value:
+    key), then the sweep ``variant``'s companion settings (``with``) and value (a ``{variant}`` segment,
+    :func:`variant_setting`; not a ``train`` value:
     the data is no training setting, :func:`run_train`), and ``reward_mode`` =
     ``reward`` (default: the section's own ``reward_mode``, as in a job's settings, else the primary mode) in place
     of the study-level lists."""
@@ -326,6 +329,7 @@ def grpo_settings(cfg: dict, model: str, reward: str | None = None, variant: str
         g["verl"] = {**(g.get("verl") or {}), **override.pop("verl")}
     g.update(override)
     chosen = variant_setting(cfg, variant)
+    g.update(copy.deepcopy(chosen.also or {}))  # the sweep's companion settings (grpo.sweeps[i].with)
     if chosen.key not in (None, TRAIN):  # a train variant trains with the reference settings (its data: run_train)
         g[chosen.key] = copy.deepcopy(chosen.value)
     return g

@@ -69,13 +69,18 @@ def normalise_reward_modes(cfg: dict) -> dict:
 
 def _checked_values(sweep: dict, where: str) -> list[str]:
     """A reward-mode sweep's values: each a GRPO reward, none twice, and no ``models`` / ``budgets`` limit (a reward
-    mode is a study dimension: every cell is trained with each)."""
+    mode is a study dimension: every cell is trained with each) nor ``with`` settings."""
     for field in ("models", "budgets"):
         if sweep.get(field) is not None:
             raise ConfigError(
                 f"{where}.{field}: a {KEY} sweep runs on every model and RL budget (each reward mode is a GRPO run "
                 f"of every cell); remove {field} (grpo.budgets limits the RL budgets of the whole study)"
             )
+    if sweep.get("with"):
+        raise ConfigError(
+            f"{where}.with: a {KEY} sweep takes no companion settings (its runs differ from the reference in the "
+            "reward only); sweep the other setting on its own"
+        )
     values = list(sweep["values"])
     for j, value in enumerate(values):
         if value not in known_rewards():

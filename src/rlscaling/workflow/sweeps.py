@@ -66,6 +66,7 @@ def check_sweeps(cfg: dict) -> None:
             seen.add(text)
             if key == TRAIN:
                 _check_train_value(cfg, f"{where}.values[{j}]", value)
+        _check_with(sweep, where)
         unknown = [m for m in sweep.get("models") or [] if m not in cfg["models"]]
         if unknown:
             raise ConfigError(f"{where}.models: {unknown} are not models of the study ({sorted(cfg['models'])})")
@@ -76,7 +77,38 @@ def check_sweeps(cfg: dict) -> None:
             raise ConfigError(
                 f"{where}.budgets: {unknown} are not RL budgets (grpo.budgets) of {swept}: {sorted(known)}"
             )
+    _check_shared_segments(cfg)
     _check_variant_settings(cfg)
+
+
+def _check_with(sweep: dict, where: str) -> None:
+    """A sweep's companion settings (``with``): sweepable GRPO keys other than the swept one (and not ``train``: the
+    data is a sweep of its own), each value of its setting's schema type."""
+    for name, value in (sweep.get("with") or {}).items():
+        if name not in sweepable_keys() or name in (sweep["key"], TRAIN):
+            raise ConfigError(
+                f"{where}.with.{name}: not a companion setting of a '{sweep['key']}' sweep; use another GRPO setting "
+                f"({', '.join(k for k in sweepable_keys() if k not in (sweep['key'], TRAIN))})"
+            )
+        error = jsonschema.exceptions.best_match(_value_validator(name).iter_errors(value))
+        if error is not None:
+            raise ConfigError(f"{where}.with.{name}: {value!r} is not a valid grpo.{name}: {error.message}")
+
+
+def _check_shared_segments(cfg: dict) -> None:
+    """A variant two sweeps of one key both name takes the same companion settings from each (else which applies is
+    ambiguous)."""
+    seen: dict[str, tuple[int, dict]] = {}
+    for i, sweep in enumerate(sweeps(cfg)):
+        for value in sweep["values"]:
+            segment = f"{sweep['key']}={value_text(value)}"
+            also = sweep.get("with") or {}
+            if segment in seen and seen[segment][1] != also:
+                raise ConfigError(
+                    f"grpo.sweeps[{i}].with: {segment} is also a value of grpo.sweeps[{seen[segment][0]}] with other "
+                    f"companion settings ({seen[segment][1]} vs {also}); give both sweeps the same `with`"
+                )
+            seen.setdefault(segment, (i, also))
 
 
 def check_train_sets(cfg: dict) -> None:
