@@ -218,3 +218,10 @@ def test_reward_mode_sweep_plans_the_reward_modes_dag(tmp_path):
     assert len(blocks) == sum(counts_a.values()) and blocks == _job_blocks(
         text_b.replace(str(tmp_path / "b"), str(tmp_path / "a"))
     )
+
+
+def test_the_readme_states_the_measured_cost(cfg):
+    """README's study table: the ablations' runs and GPU-hours (rounded) as `rlscaling gpu-hours` prints them."""
+    totals = variant_totals(estimate_gpu_hours(cfg)).set_index("variant").drop(["total", "reference"])
+    row = next(ln for ln in (ROOT / "README.md").read_text().splitlines() if "configs/qwen3-ablations.yaml` |" in ln)
+    assert f"{int(totals['runs'].sum())} more GRPO runs, {totals['gpu_hours'].sum():.0f} GPU-h" in row
