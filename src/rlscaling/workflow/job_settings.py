@@ -154,10 +154,12 @@ def job_config(cfg: dict, rule: str, **wc) -> dict:
     primary = {"grpo": {"reward_modes": cfg["grpo"]["reward_modes"]}}  # analysis views read the primary mode
     if rule == "fit":
         return {"fit": fit_settings(cfg), **primary}
-    if rule == "plots":
-        return {"plots": cfg["plots"], **primary}
+    if rule == "plots":  # the views read the sweep variant fit.variant (rlscaling.analysis.views.view_variant)
+        return {"plots": cfg["plots"], "fit": {"variant": fit_settings(cfg)["variant"]}, **primary}
     if rule == "report_tables":
-        return {"fit": {k: fit_settings(cfg)[k] for k in ("ci", "seed")}, **primary}
+        return {"fit": {k: fit_settings(cfg)[k] for k in ("ci", "seed", "variant")}, **primary}
+    if rule == "variant_comparisons":
+        return {"fit": {k: fit_settings(cfg)[k] for k in ("bootstrap", "ci", "seed")}}
     if rule == "seed_comparison":
         from rlscaling.report.seed_comparison import mapping_settings
 

@@ -5,7 +5,7 @@ A sweep is ``{key, values, models, budgets}``; the schema checks its shape, this
 key is a sweepable GRPO setting (:func:`rlscaling.study.sweepable_keys`), each value has that setting's own schema
 type and range and a path-safe text, no value repeats, ``models`` and ``budgets`` name the study's models and RL
 budgets, and every variant's settings are valid GRPO settings. Each error is a :class:`rlscaling.study.ConfigError`
-naming ``grpo.sweeps[i].<field>``.
+naming ``grpo.sweeps[i].<field>``; ``fit.variant`` must name one of the variants they make (or ``reference``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from rlscaling.study import (
     sweepable_keys,
     sweeps,
     value_text,
+    variant_labels,
     variants,
 )
 from rlscaling.training.common import GRPOSettings, check_data_budget
@@ -74,6 +75,15 @@ def check_sweeps(cfg: dict) -> None:
                 f"{where}.budgets: {unknown} are not RL budgets (grpo.budgets) of {swept}: {sorted(known)}"
             )
     _check_variant_settings(cfg)
+    _check_fit_variant(cfg)
+
+
+def _check_fit_variant(cfg: dict) -> None:
+    """``fit.variant`` (the variant the fits, tables and figures read) names a variant of the study."""
+    want = (cfg.get("fit") or {}).get("variant", "reference")
+    known = variant_labels(cfg)
+    if want not in known:
+        raise ConfigError(f"fit.variant: '{want}' is not a variant of this study ({', '.join(known)})")
 
 
 def _check_variant_settings(cfg: dict) -> None:
