@@ -132,6 +132,13 @@ def fit_settings(cfg: dict) -> dict:
     return {**cfg["fit"], "seed": cfg["fit"].get("seed", cfg["seed"])}
 
 
+def _view_variant(cfg: dict) -> dict:
+    """``{"fit": {"variant": ...}}`` for the jobs whose views read one sweep variant (figures, report tables), only when
+    ``fit.variant`` is not the reference: a study on the default keeps their settings unchanged."""
+    variant = cfg["fit"].get("variant", "reference")
+    return {"fit": {"variant": variant}} if variant != "reference" else {}
+
+
 def job_config(cfg: dict, rule: str, **wc) -> dict:
     """The pruned config one job of ``rule`` reads (wildcards as keyword arguments); see the module docstring."""
     if rule == "prepare_data":
@@ -154,10 +161,10 @@ def job_config(cfg: dict, rule: str, **wc) -> dict:
     primary = {"grpo": {"reward_modes": cfg["grpo"]["reward_modes"]}}  # analysis views read the primary mode
     if rule == "fit":
         return {"fit": fit_settings(cfg), **primary}
-    if rule == "plots":  # the views read the sweep variant fit.variant (rlscaling.analysis.views.view_variant)
-        return {"plots": cfg["plots"], "fit": {"variant": fit_settings(cfg)["variant"]}, **primary}
+    if rule == "plots":
+        return {"plots": cfg["plots"], **_view_variant(cfg), **primary}
     if rule == "report_tables":
-        return {"fit": {k: fit_settings(cfg)[k] for k in ("ci", "seed", "variant")}, **primary}
+        return {"fit": {k: fit_settings(cfg)[k] for k in ("ci", "seed")} | _view_variant(cfg).get("fit", {}), **primary}
     if rule == "variant_comparisons":
         return {"fit": {k: fit_settings(cfg)[k] for k in ("bootstrap", "ci", "seed")}}
     if rule == "seed_comparison":
