@@ -20,10 +20,12 @@ from rlscaling.study import BASE  # the reward_mode of base-model rows (rl_step 
 def reference_rows(frame: pd.DataFrame, variant: str = REFERENCE_VARIANT) -> pd.DataFrame:
     """Rows of ``frame`` (summary or records) of one GRPO sweep ``variant`` (``reference``: the config's own settings;
     ``kl_coef=0.01``: a sweep value) and of the base models (their rows are the reference's, shared by every variant).
-    A frame without a ``variant`` column (a table written before sweeps) is all reference: returned unchanged."""
+    A frame without a ``variant`` column (a table written before sweeps) is all reference: returned unchanged; a blank
+    variant is the reference too (:func:`rlscaling.schemas.with_dimensions`)."""
     if "variant" not in frame.columns:
         return frame
-    keep = frame["variant"].astype(str) == str(variant)
+    labels = frame["variant"].where(frame["variant"].notna(), REFERENCE_VARIANT).astype(str)
+    keep = labels == str(variant)
     if variant != REFERENCE_VARIANT and "reward_mode" in frame.columns:
         keep |= frame["reward_mode"].astype(str) == BASE
     return frame[keep].reset_index(drop=True)
