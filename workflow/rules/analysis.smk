@@ -117,9 +117,7 @@ rule variant_comparisons:
     input:
         records=path("records"),
     output:
-        comparisons=report(
-            path("variant_comparisons"), caption="../report/variant_comparisons.rst", category="Tables"
-        ),
+        comparisons=report(path("variant_comparisons"), caption="../report/variant_comparisons.rst", category="Tables"),
     log:
         f"{LOGS}/variant_comparisons.log",
     benchmark:
