@@ -79,4 +79,3 @@ rule all:
     default_target: True
     input:
         rs.final_targets(config),
-        rp.sweep_targets(config),  # a sweep variant's evaluations, until summary.csv has a variant column

@@ -32,7 +32,8 @@ def _records(rng) -> pd.DataFrame:
             for shots in (0, 1):
                 for i in range(N_ITEMS):
                     rows.append(
-                        {"model": "tiny", "seed": "mean", "reward_mode": mode, "budget": "1M", "pretrain_tokens": 1e6,
+                        {"model": "tiny", "seed": "mean", "reward_mode": mode, "variant": "reference", "budget": "1M",
+                         "pretrain_tokens": 1e6,
                          "rl_step": step, "benchmark": "gsm8k", "subset": "all", "shots": shots, "scorer": scorer,
                          "item_id": f"q{i}", "score": 0.0 if (shots and scorer == "strict") else float(s[i])}
                     )  # fmt: skip
@@ -84,7 +85,7 @@ def test_study_view_keeps_seed_means_of_the_base_and_one_reward_mode():
     assert set(view["seed"]) == {"mean"} and set(view["reward_mode"]) == {"base", "strict"}
     assert set(study_view(both, None)["reward_mode"]) == {"base", "strict", "custom_flexible"}
     assert set(study_view(both, "strict", seed="1")["seed"]) == {"1"}
-    old = both.drop(columns=["seed", "reward_mode"])  # a table from before the dimension columns
+    old = both.drop(columns=["seed", "reward_mode", "variant"])  # a table from before the dimension columns
     assert study_view(old, "strict").shape == old.shape
 
 

@@ -19,6 +19,7 @@ def _row(model, seed, tokens, acc, scorer="custom_flexible"):
         "pretrain_tokens": tokens, "c_pretrain": 6e5 * tokens, "rl_step": 0, "c_rl": 0.0, "benchmark": "gsm8k",
         "subset": "all", "shots": 0, "scorer": scorer, "n_items": N_ITEMS, "accuracy": acc,
         "ci_low": acc - half, "ci_high": acc + half, "seed": seed, "reward_mode": "base", "n_seeds": 1,
+        "variant": "reference",
     }  # fmt: skip
     return [row[c] for c in SUMMARY_COLUMNS]
 

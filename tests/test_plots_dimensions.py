@@ -46,6 +46,7 @@ def _row(model, seed, tokens, mode, step, subset, scorer, acc, n_seeds=1, n_item
         "seed": seed,
         "reward_mode": mode,
         "n_seeds": n_seeds,
+        "variant": "reference",
     }
     return [row[c] for c in SUMMARY_COLUMNS]
 

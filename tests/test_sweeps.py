@@ -28,6 +28,12 @@ TRAIN = {"key": "train", "values": ["gsm8k+math"], "models": ["micro-b"]}
 :data:`MATH_SET`, on the one-seed model only (one more GRPO run)."""
 
 
+def variant_evals(cfg: dict) -> list[str]:
+    """The evaluation summaries of every sweep variant's checkpoints (aggregate inputs beside the reference's)."""
+    evals = [rs.path(cfg, "eval_summary", **vars(j)) for j in rp.eval_jobs(cfg) if j.variant != rs.REFERENCE]
+    return evals + [rs.path(cfg, "passk_summary", **vars(j)) for j in rp.passk_jobs(cfg) if j.variant != rs.REFERENCE]
+
+
 def micro(*sweeps: dict) -> dict:
     """The micro config with ``data.rl_train_sets: {math: MATH_SET}`` (prepared only when a sweep uses it) and
     ``grpo.sweeps``, validated."""
@@ -122,12 +128,13 @@ def test_a_steps_variant_has_its_own_checkpoints():
 def test_job_counts_count_the_variants_and_their_evaluations():
     plain, swept = rp.expected_job_counts(micro()), rp.expected_job_counts(micro(KL))
     # 2 values x 2 seeds of micro-a: a GRPO run, its final checkpoint (endpoint) and its other one (intermediate)
-    assert {k: swept[k] - plain[k] for k in swept if swept[k] != plain[k]} == {
+    assert {k: swept[k] - plain.get(k, 0) for k in swept if swept[k] != plain.get(k)} == {
         "grpo": 4,
         "evaluate_endpoint": 4,
         "evaluate_intermediate": 4,
+        "variant_comparisons": 1,
     }
-    assert len(rp.sweep_targets(micro(KL))) == 4 * 2 + 4 * 1 + 4  # endpoint: 0/1 shot + pass@k; intermediate: 0 shot
+    assert len(variant_evals(micro(KL))) == 4 * 2 + 4 * 1 + 4  # endpoint: 0/1 shot + pass@k; intermediate: 0 shot
 
 
 # ---- the DAG (Snakemake dry runs)
@@ -175,20 +182,25 @@ def test_dry_run_lists_every_variant_job(tmp_path):
     assert planned(tmp_path / "wd", cfg) == rp.expected_job_counts(cfg)
 
 
+REPORT = {"aggregate": 1, "fit": 1, "plots": 1, "report_tables": 1, "variant_comparisons": 1, "all": 1}
+"""What a changed set of variant evaluations reruns after the evaluations: the aggregate and every table after it."""
+
+
 def test_adding_a_value_plans_only_its_runs_and_removing_one_touches_nothing(tmp_path):
     workdir = tmp_path / "wd"
     mark_done(workdir, micro(KL))
     before = {p: p.stat().st_mtime_ns for p in (workdir / "results").rglob("*")}
 
     more = micro({**KL, "values": [0.01, 0.1, 0.0001]})
-    assert planned(workdir, more) == {"grpo": 2, "evaluate_endpoint": 2, "evaluate_intermediate": 2, "all": 1}
-    new = set(rp.sweep_targets(more)) - set(rp.sweep_targets(micro(KL)))
+    # the new runs, their evaluations, and the aggregate (every evaluation is its input) with the tables after it
+    assert planned(workdir, more) == {"grpo": 2, "evaluate_endpoint": 2, "evaluate_intermediate": 2, **REPORT}
+    new = set(variant_evals(more)) - set(variant_evals(micro(KL)))
     assert new and all("/kl_coef=0.0001/" in p for p in new)
 
     fewer = micro({**KL, "values": [0.01]})
-    assert planned(workdir, fewer) == {}
-    assert set(rp.sweep_targets(fewer)) < set(rp.sweep_targets(micro(KL)))
-    assert all((workdir / p).exists() for p in rp.sweep_targets(fewer))
+    assert planned(workdir, fewer) == REPORT  # no run or evaluation: the aggregate lost an input
+    assert set(variant_evals(fewer)) < set(variant_evals(micro(KL)))
+    assert all((workdir / p).exists() for p in variant_evals(fewer))
     assert {p: p.stat().st_mtime_ns for p in (workdir / "results").rglob("*")} == before  # dry runs changed nothing
 
 
@@ -196,8 +208,8 @@ def test_adding_a_value_plans_only_its_runs_and_removing_one_touches_nothing(tmp
 def test_a_kl_and_a_train_sweep_run_end_to_end_paired_with_their_reference_runs(tmp_path):
     """The micro study with the KL sweep and the training-set sweep, run: each KL variant trains with its value and
     the reference run's seed; the train variant (GSM8K + procedural MATH-format rows) trains with the reference
-    settings and seed on both sets' rows, each family with its reward; every variant's checkpoints are evaluated, and
-    summary.csv still holds the reference runs only (no variant column yet)."""
+    settings and seed on both sets' rows, each family with its reward; every variant's checkpoints are evaluated and
+    reported: summary.csv's variant column, the paired comparison table, the Sweeps section, the sweep figure."""
     cfg, workdir = micro(KL, TRAIN), tmp_path / "wd"
     snakemake(workdir, cfg, "--cores", "2", "--quiet", "rules")
     for run in (r for r in rs.rl_runs(cfg) if r.variant != rs.REFERENCE):
@@ -216,7 +228,21 @@ def test_a_kl_and_a_train_sweep_run_end_to_end_paired_with_their_reference_runs(
         assert settings["kl_coef"] == chosen.value
     assert {r.variant for r in rs.rl_runs(cfg)} == {"", "kl_coef=0.01/", "kl_coef=0.1/", "train=gsm8k+math/"}
     assert (workdir / rs.path(cfg, "dataset", dataset="rl_train_math")).is_file()
-    assert all((workdir / p).is_file() for p in rp.sweep_targets(cfg))
-    # the same study without the sweep finds everything done: its aggregate and every table and figure after it had
-    # the same inputs and settings (Snakemake's input and params triggers), so summary.csv is the reference runs' only
-    assert planned(workdir, micro()) == {}
+    assert all((workdir / p).is_file() for p in variant_evals(cfg))
+    import pandas as pd
+
+    summary = pd.read_csv(workdir / rs.path(cfg, "summary"))
+    labels = {"reference", "kl_coef=0.01", "kl_coef=0.1", "train=gsm8k+math"}
+    assert set(summary["variant"]) == labels
+    assert set(summary.loc[summary["rl_step"] == 0, "variant"]) == {"reference"}  # base models: the reference's
+    assert set(pd.read_parquet(workdir / rs.path(cfg, "records"))["variant"]) == set(summary["variant"])
+    comparisons = pd.read_csv(workdir / rs.path(cfg, "variant_comparisons"), dtype={"seed": str})
+    assert set(comparisons["variant"]) == labels - {"reference"}
+    assert set(comparisons.loc[comparisons["variant"].str.startswith("kl_coef"), "model"]) == {"micro-a"}
+    assert set(comparisons.loc[comparisons["variant"].str.startswith("train"), "model"]) == {"micro-b"}
+    assert {"1", "2", "mean"} <= set(comparisons["seed"]) and comparisons["final_step"].any()
+    assert "## Sweeps" in (workdir / rs.path(cfg, "summary_md")).read_text()
+    assert (workdir / rs.path(cfg, "figures") / "variants_gsm8k.png").is_file()
+    # the same study without the sweeps runs no GRPO run or evaluation again: only the aggregate (it lost the
+    # variants' evaluations) and the tables and figures after it
+    assert planned(workdir, micro()) == {k: v for k, v in REPORT.items() if k != "variant_comparisons"}

@@ -128,9 +128,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
     for path in paths:
         print(f"wrote {path}")
     if args.figures:
+        from rlscaling.analysis.views import reference_rows
         from rlscaling.report.plots.fits import plot_all_fits
 
-        summary = read_summary(args.summary, FitConfig.from_mapping(settings))
+        fit_cfg = FitConfig.from_mapping(settings)
+        summary = reference_rows(read_summary(args.summary, fit_cfg), fit_cfg.variant)
         for path in plot_all_fits(fits, summary, Path(args.figures)):
             print(f"wrote {path}")
     return 0

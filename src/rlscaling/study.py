@@ -53,6 +53,8 @@ PATHS = {
     "summary_md": "summary.md",
     "findings": "findings.csv",
     "seed_comparison": "seed_comparison.csv",
+    # only when the study has sweep variants (grpo.sweeps): each variant against its reference run, paired per item
+    "variant_comparisons": "variant_comparisons.csv",
 }
 EVAL_EXTENSIONS = ("records.jsonl", "summary.json")
 """The ``{ext}`` of the two files an evaluation job writes per item (``eval_output``)."""
@@ -241,6 +243,17 @@ def variants(cfg: dict, model: str, budget: str) -> list[Variant]:
     return out
 
 
+def variant_labels(cfg: dict) -> list[str]:
+    """Every variant of the study as people read it (:func:`variant_label`): ``reference`` first, then each sweep
+    value that makes a run of some model and RL budget, in config order (the ``variant`` values of ``summary.csv``)."""
+    out = [variant_label(REFERENCE)]
+    for model in cfg["models"]:
+        for budget in rl_budgets(cfg, model):
+            labels = [variant_label(v.segment) for v in variants(cfg, model, budget)]
+            out += [label for label in labels if label not in out]
+    return out
+
+
 def variant_setting(cfg: dict, segment: str) -> Variant:
     """The variant a ``{variant}`` path segment names among the config's sweeps (a :class:`ConfigError` when none)."""
     if segment == REFERENCE:
@@ -391,5 +404,11 @@ def pattern(cfg: dict, key: str, **fixed) -> str:
 
 
 def final_targets(cfg: dict) -> list[str]:
-    """What ``rule all`` asks for."""
-    return [path(cfg, "summary"), path(cfg, "fits"), path(cfg, "summary_md"), path(cfg, "figures")]
+    """What ``rule all`` asks for (the variant comparisons only when the study has sweep variants)."""
+    targets = [path(cfg, "summary"), path(cfg, "fits"), path(cfg, "summary_md"), path(cfg, "figures")]
+    return targets + ([path(cfg, "variant_comparisons")] if has_variants(cfg) else [])
+
+
+def has_variants(cfg: dict) -> bool:
+    """Whether any sweep value makes a run (:func:`variant_labels` beyond the reference)."""
+    return len(variant_labels(cfg)) > 1

@@ -73,6 +73,7 @@ rule plots:
 rule report_tables:
     input:
         unpack(published_inputs),
+        unpack(variant_inputs),
         summary=path("summary"),
         records=path("records"),
         fits=path("fits"),
@@ -109,3 +110,22 @@ rule seed_comparison:
         settings=settings("seed_comparison"),
     script:
         "../scripts/seed_comparison.py"
+
+
+rule variant_comparisons:
+    # only when grpo.sweeps makes variants: each variant against its reference run, paired per item, every benchmark
+    input:
+        records=path("records"),
+    output:
+        comparisons=report(path("variant_comparisons"), caption="../report/variant_comparisons.rst", category="Tables"),
+    log:
+        f"{LOGS}/variant_comparisons.log",
+    benchmark:
+        f"{BENCH}/variant_comparisons.tsv"
+    conda:
+        conda_env("variant_comparisons")
+    threads: 1
+    params:
+        settings=settings("variant_comparisons"),
+    script:
+        "../scripts/variant_comparisons.py"

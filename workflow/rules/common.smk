@@ -114,16 +114,15 @@ def val_loss_inputs(wildcards):
 
 
 def aggregate_inputs(wildcards):
-    """The reference runs' evaluations (a sweep variant's are rule all's own targets, rp.sweep_targets, until
-    summary.csv has a variant column: docs/sweeps-design.md)."""
-    ev = [rs.path(config, "eval_summary", **vars(j)) for j in rp.eval_jobs(config) if j.variant == rs.REFERENCE]
-    pk = [rs.path(config, "passk_summary", **vars(j)) for j in rp.passk_jobs(config) if j.variant == rs.REFERENCE]
+    """Every evaluation, of the reference runs and of every sweep variant (summary.csv's variant column)."""
+    ev = [rs.path(config, "eval_summary", **vars(j)) for j in rp.eval_jobs(config)]
+    pk = [rs.path(config, "passk_summary", **vars(j)) for j in rp.passk_jobs(config)]
     vl = [rs.path(config, "val_loss", **c._asdict()) for c in rp.val_loss_jobs(config)]
     return {
         "evals": ev,
         "passk": pk,
         "val_loss": vl,
-        "grpo": [rs.path(config, "grpo", **r._asdict()) for r in rs.rl_runs(config) if r.variant == rs.REFERENCE],
+        "grpo": [rs.path(config, "grpo", **r._asdict()) for r in rs.rl_runs(config)],
         "base": [rs.path(config, "base_model", **c._asdict()) for c in rs.cells(config)],
     }
 
@@ -137,3 +136,9 @@ def seed_comparison_inputs(wildcards):
 def published_inputs(wildcards):
     """The seed comparison for the report tables and the figures, when report.published_results is set."""
     return {"seed_comparison": path("seed_comparison")} if rs.published_results_path(config) else {}
+
+
+def variant_inputs(wildcards):
+    """The sweep variants' paired comparisons for the report tables (summary.md's Sweeps section), when the study has
+    sweep variants (grpo.sweeps)."""
+    return {"variant_comparisons": path("variant_comparisons")} if rs.has_variants(config) else {}

@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 
 
 def _parse_eval_path(p: Path) -> dict:
-    """model, seed, budget, reward, step, bench, shots, passk from
-    ``.../eval/<model>/seed_<s>/<budget>/<reward>/step_<k>/<bench>_<s>shot[_passk].summary.json``."""
+    """model, seed, budget, variant, reward, step, bench, shots, passk from
+    ``.../eval/<model>/seed_<s>/<budget>/[<key>=<value>/]<reward>/step_<k>/<bench>_<s>shot[_passk].summary.json``."""
     name = p.name
     passk = "_passk." in name
     stem = name.split(".")[0].replace("_passk", "")
@@ -43,16 +43,26 @@ def _parse_eval_path(p: Path) -> dict:
     }
 
 
-def _parse_checkpoint_dir(d: Path) -> dict:
-    """model, seed (int), budget, reward, step of an evaluation directory
-    ``<model>/seed_<s>/<budget>/<reward>/step_<k>``."""
+def _parse_run_dir(d: Path) -> dict:
+    """model, seed (int), budget, variant (its label: ``reference`` or ``<key>=<value>``) and reward of a run directory
+    ``<model>/seed_<s>/<budget>/[<key>=<value>/]<reward>`` (a GRPO run, or an evaluation's checkpoint parent; the
+    ``<key>=<value>`` segment is :func:`rlscaling.study.variant_segment`, and no budget contains ``=``)."""
+    segment = f"{d.parent.name}/" if "=" in d.parent.name else rs.REFERENCE
+    budget_dir = d.parents[1] if segment else d.parent
     return {
-        "model": d.parents[3].name,
-        "seed": int(d.parents[2].name.removeprefix("seed_")),
-        "budget": d.parents[1].name,
-        "reward": d.parent.name,
-        "step": int(d.name.removeprefix("step_")),
+        "model": budget_dir.parents[1].name,
+        "seed": int(budget_dir.parent.name.removeprefix("seed_")),
+        "budget": budget_dir.name,
+        "variant": rs.variant_label(segment),
+        "reward": d.name,
     }
+
+
+def _parse_checkpoint_dir(d: Path) -> dict:
+    """model, seed (int), budget, variant, reward, step of an evaluation directory
+    ``<model>/seed_<s>/<budget>/[<key>=<value>/]<reward>/step_<k>`` (5 components for a reference run or a base
+    model, 6 for a sweep variant's run: :data:`rlscaling.study.CHECKPOINT`)."""
+    return {**_parse_run_dir(d.parent), "step": int(d.name.removeprefix("step_"))}
 
 
 def base_compute(cfg: dict, model: str, budget: str, base_dir: Path) -> dict:
@@ -107,8 +117,8 @@ def passk_scorer(pk: dict, scorers: list[str]) -> str:
 class _Tables:
     """Rows of ``summary.csv`` and ``records.parquet`` as they are collected (one study, one bootstrap setting).
 
-    ``bases`` maps (model, seed, budget) to :func:`base_compute`, ``c_rl`` maps (model, seed, budget, reward) to
-    :func:`rl_compute`. Every per-seed row keeps its item scores so that :meth:`add_seed_means` can average seeds."""
+    ``bases`` maps (model, seed, budget) to :func:`base_compute`, ``c_rl`` maps (model, seed, budget, variant, reward)
+    to :func:`rl_compute`. Every per-seed row keeps its item scores so that :meth:`add_seed_means` can average seeds."""
 
     def __init__(self, cfg: dict, bases: dict, c_rl: dict, n_boot: int):
         self.cfg, self.bases, self.c_rl, self.n_boot = cfg, bases, c_rl, n_boot
@@ -119,12 +129,12 @@ class _Tables:
         self.items: dict[tuple, dict[int, tuple[list, list, list]]] = {}  # row key -> seed -> (ids, num, den)
 
     def meta(self, ck: dict) -> dict:
-        """The summary columns that identify one checkpoint ``ck`` (model, seed, budget, reward, step)."""
+        """The summary columns that identify one checkpoint ``ck`` (model, seed, budget, variant, reward, step)."""
         base = self.bases[(ck["model"], ck["seed"], ck["budget"])]
         if ck["reward"] == rs.BASE:
             c_rl = {0: 0.0}
         else:
-            c_rl = self.c_rl[(ck["model"], ck["seed"], ck["budget"], ck["reward"])]
+            c_rl = self.c_rl[(ck["model"], ck["seed"], ck["budget"], ck["variant"], ck["reward"])]
         if ck["step"] not in c_rl:
             raise KeyError(f"RL step {ck['step']} of {ck} is not in its tokens.csv")
         return {
@@ -137,6 +147,7 @@ class _Tables:
             "reward_mode": ck["reward"],
             "n_seeds": 1,
             "budget": ck["budget"],
+            "variant": ck["variant"],
         }
 
     def add(self, meta: dict, key: dict, subset: str, scorer: str, scores: list[tuple], den=None) -> None:
@@ -210,8 +221,8 @@ class _Tables:
                 self.recs += [{**_record_key(row), "item_id": i, "score": float(v)} for i, v in zip(common, means)]
 
 
-# the columns that identify a row apart from its seed (what the seed mean averages over)
-_SEED_GROUP = ("model", "budget", "reward_mode", "rl_step", "benchmark", "subset", "shots", "scorer")
+# the columns that identify a row apart from its seed (what the seed mean averages over: never across variants)
+_SEED_GROUP = ("model", "budget", "reward_mode", "variant", "rl_step", "benchmark", "subset", "shots", "scorer")
 
 
 def _record_key(row: dict) -> dict:
@@ -234,15 +245,16 @@ def aggregate_study(
     """Build and atomically write ``summary.csv`` and ``records.parquet``; returns the summary frame.
 
     ``base_dirs`` are ``.../models/<model>/seed_<s>/<budget>/base``, ``grpo_dirs`` ``.../grpo/<model>/seed_<s>/
-    <budget>/<reward>``; per-seed rows first, then the seed means."""
+    <budget>/[<key>=<value>/]<reward>`` (reference runs and sweep variants); per-seed rows first, then the seed
+    means. Each row's ``variant`` is its run's (``reference`` for the base models and the reference runs)."""
     bases = {}
     for base in map(Path, base_dirs):
         model, seed, budget = base.parents[2].name, int(base.parents[1].name.removeprefix("seed_")), base.parent.name
         bases[(model, seed, budget)] = base_compute(cfg, model, budget, base)
     c_rl = {}
     for grpo in map(Path, grpo_dirs):
-        model, seed = grpo.parents[2].name, int(grpo.parents[1].name.removeprefix("seed_"))
-        key = (model, seed, grpo.parent.name, grpo.name)
+        run = _parse_run_dir(grpo)
+        key = (run["model"], run["seed"], run["budget"], run["variant"], run["reward"])
         c_rl[key] = rl_compute(bases[key[:3]], grpo)
     tables = _Tables(cfg, bases, c_rl, n_boot)
     for path in map(Path, eval_summaries):

@@ -32,6 +32,7 @@ class FitConfig:
     budgets: tuple[float, ...] = ()  # allocation budgets in FLOPs; empty = derived from the data
     forms: tuple[str, ...] = DEFAULT_FORMS
     progress: bool = False
+    variant: str = "reference"  # the GRPO sweep variant fitted (summary.csv's variant column; base rows always)
 
     def resampling(self, acc_draws: np.ndarray | None = None) -> Resampling:
         """This config's bootstrap (replicates, seed, CI level, progress) over the item replicates ``acc_draws``."""

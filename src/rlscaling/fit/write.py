@@ -70,12 +70,13 @@ def write_fits(
     """Fit every law on a study and write ``fits.json``, ``allocation.csv``, ``iso_flop.csv`` into ``out_dir``.
 
     ``fit_settings`` is the workflow config's ``fit`` section (with ``seed``). The laws are fitted on the seed means
-    of the base models and of ``reward_mode``'s runs (:func:`rlscaling.analysis.views.study_view`; None = every mode).
+    of the base models and of ``reward_mode``'s runs (:func:`rlscaling.analysis.views.study_view`; None = every mode)
+    of the sweep variant ``fit.variant`` (:func:`rlscaling.analysis.views.reference_rows`; default the reference).
     Raises FitInputError (one line: file, row, column) for unusable inputs and FitError for a bad setting, before
     writing anything; earlier copies of the three files are removed first, so a failed run leaves none behind.
     Returns the written paths.
     """
-    from rlscaling.analysis.views import study_view
+    from rlscaling.analysis.views import reference_rows, study_view
     from rlscaling.io import write_csv, write_json
     from rlscaling.schemas import SEED_MEAN
 
@@ -84,8 +85,10 @@ def write_fits(
     paths = [out_dir / name for name in FIT_OUTPUTS]
     for path in paths:
         path.unlink(missing_ok=True)
-    summary = study_view(read_summary(summary_path, cfg), reward_mode)
-    records = study_view(read_records(records_path, cfg), reward_mode) if records_path else None
+    summary = study_view(reference_rows(read_summary(summary_path, cfg), cfg.variant), reward_mode)
+    records = None
+    if records_path:
+        records = study_view(reference_rows(read_records(records_path, cfg), cfg.variant), reward_mode)
     table = read_seed_table(seed_table) if seed_table else None
     raw = fit_summary(summary, records, cfg)
     raw["selection"].update(seed=SEED_MEAN, reward_modes=["base", reward_mode] if reward_mode else "all")

@@ -47,7 +47,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rlscaling.analysis.views import study_view
+from rlscaling.analysis.views import reference_rows, study_view
 from rlscaling.report.markdown import MISSING, fmt_ci, fmt_pct, md_table
 from rlscaling.rewards.gsm8k import MODES
 from rlscaling.rewards.seed import SEED_REWARD_MODES
@@ -312,9 +312,10 @@ def _verdict(published: float, low: float, high: float) -> str:
 def compare(summary: pd.DataFrame, published: pd.DataFrame, mapping: SeedMapping) -> pd.DataFrame:
     """The comparison table (:data:`COMPARISON_COLUMNS`) of this run's ``summary`` (seed means) with the
     ``published`` table, matched as the module docstring says; published cells this run does not cover are left
-    out. Pure: no file is read."""
+    out; this run's rows are its reference runs' (the seed's own settings, never a sweep variant). Pure: no file is
+    read."""
     cells = published_cells(published, mapping.endpoint_steps)
-    ours = study_view(validate_summary(summary), None)
+    ours = study_view(reference_rows(validate_summary(summary)), None)
     ours = ours[ours["model"].isin(mapping.models)]
     if cells.empty or ours.empty:
         return pd.DataFrame(columns=COMPARISON_COLUMNS)

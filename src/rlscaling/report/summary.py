@@ -20,7 +20,7 @@ import pandas as pd
 
 from rlscaling.analysis.findings import FINDINGS_COLUMNS, findings_table
 from rlscaling.analysis.gains import GainSettings, gain_table
-from rlscaling.analysis.views import study_view
+from rlscaling.analysis.views import reference_rows, study_view
 from rlscaling.io import write_csv, write_text
 from rlscaling.labels import (
     MAJ_AT_N,
@@ -40,6 +40,7 @@ from rlscaling.report.dimensions import (
 from rlscaling.report.fits import section_identifiability, section_law_verdict
 from rlscaling.report.markdown import flatten, fmt_ci, fmt_gain, fmt_pct, fmt_pp_ci, md_table, section
 from rlscaling.report.seed_comparison import section_seed_comparison
+from rlscaling.report.sweeps import section_sweeps
 from rlscaling.schemas import validate_records, validate_summary
 from rlscaling.tasks import default_scorers, family, title
 
@@ -326,8 +327,11 @@ def render_summary_md(
     reward_mode: str | None = None,
     findings: pd.DataFrame | None = None,
     seed_comparison: pd.DataFrame | None = None,
+    variant_comparisons: pd.DataFrame | None = None,
 ) -> str:
-    """The markdown text of ``summary.md`` (see :func:`write_summary_md`)."""
+    """The markdown text of ``summary.md`` (see :func:`write_summary_md`); ``summary`` and ``records`` hold one sweep
+    variant's rows (:func:`rlscaling.analysis.views.reference_rows`), ``variant_comparisons`` every variant's paired
+    comparison (the "Sweeps" section; None: no sweeps)."""
     full = validate_summary(summary)
     if full.empty:
         raise ValueError("summary.csv has no rows: nothing to report")
@@ -358,6 +362,7 @@ def render_summary_md(
     lines += _section_pass_at_k(summary, labels)
     lines += _section_loss(summary, labels)
     lines += section_seed_comparison(seed_comparison, gain_settings.ci)
+    lines += section_sweeps(variant_comparisons, gain_settings.ci)
     lines += section_joint_law(fits)
     lines += section_identifiability(fits)
     lines += _section_fits(fits)
@@ -374,20 +379,29 @@ def write_summary_md(
     reward_mode: str | None = None,
     findings_path: str | Path | None = None,
     seed_comparison: pd.DataFrame | None = None,
+    variant: str = "reference",
+    variant_comparisons: pd.DataFrame | None = None,
 ) -> Path:
     """Write ``results/summary.md`` atomically: gain tables per benchmark (GSM8K/MATH/MMLU), the
     evaluation-method table, the few-shot collapse table, and — when present — MATH by subject, pass@k,
     validation loss and the fits. ``records`` (per-item scores, ``rlscaling.schemas.RECORD_COLUMNS``) enable
     paired gain CIs (``rlscaling.analysis.gains``), bootstrapped as ``gain_settings`` says, else as the config's ``fit``
     section ``fit_settings`` (``bootstrap``, ``seed``, ``ci``) says, else as the fits in ``fits`` were
-    (their ``bootstrap`` record), so a gain has the same CI here, in ``fits.json`` and in the gain figure."""
+    (their ``bootstrap`` record), so a gain has the same CI here, in ``fits.json`` and in the gain figure. Every table
+    and the findings read the sweep variant ``variant`` (``fit.variant``, default the reference runs);
+    ``variant_comparisons`` (:mod:`rlscaling.analysis.variants`, when the study has sweeps) adds the "Sweeps"
+    section."""
     out_path = Path(out_path)
+    summary = reference_rows(summary, variant)
+    records = None if records is None else reference_rows(records, variant)
     settings = gain_settings or GainSettings.from_fit(fit_settings or _fits_bootstrap(fits))
     findings = None
     if records is not None and reward_mode is not None:
         findings = findings_table(summary, records, reward_mode, settings.n_boot, settings.ci, settings.seed)
     if findings_path is not None:
         write_csv(findings_path, findings if findings is not None else pd.DataFrame(columns=FINDINGS_COLUMNS))
-    text = render_summary_md(summary, fits, records, settings, reward_mode, findings, seed_comparison)
+    text = render_summary_md(
+        summary, fits, records, settings, reward_mode, findings, seed_comparison, variant_comparisons
+    )
     write_text(out_path, text)
     return out_path

@@ -163,6 +163,13 @@ def fit_settings(cfg: dict) -> dict:
     return {**cfg["fit"], "seed": cfg["fit"].get("seed", cfg["seed"])}
 
 
+def _view_variant(cfg: dict) -> dict:
+    """``{"fit": {"variant": ...}}`` for the jobs whose views read one sweep variant (figures, report tables), only when
+    ``fit.variant`` is not the reference: a study on the default keeps their settings unchanged."""
+    variant = cfg["fit"].get("variant", "reference")
+    return {"fit": {"variant": variant}} if variant != "reference" else {}
+
+
 def job_config(cfg: dict, rule: str, **wc) -> dict:
     """The pruned config one job of ``rule`` reads (wildcards as keyword arguments); see the module docstring."""
     if rule == "prepare_data":
@@ -186,9 +193,11 @@ def job_config(cfg: dict, rule: str, **wc) -> dict:
     if rule == "fit":
         return {"fit": fit_settings(cfg), **primary}
     if rule == "plots":
-        return {"plots": cfg["plots"], **primary}
+        return {"plots": cfg["plots"], **_view_variant(cfg), **primary}
     if rule == "report_tables":
-        return {"fit": {k: fit_settings(cfg)[k] for k in ("ci", "seed")}, **primary}
+        return {"fit": {k: fit_settings(cfg)[k] for k in ("ci", "seed")} | _view_variant(cfg).get("fit", {}), **primary}
+    if rule == "variant_comparisons":
+        return {"fit": {k: fit_settings(cfg)[k] for k in ("bootstrap", "ci", "seed")}}
     if rule == "seed_comparison":
         from rlscaling.report.seed_comparison import mapping_settings
 

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from rlscaling.study import BASE, CHECKPOINT, REFERENCE, cells, grpo_settings, path, rl_runs, train_datasets
+from rlscaling.study import BASE, CHECKPOINT, REFERENCE, cells, grpo_settings, has_variants, rl_runs, train_datasets
 from rlscaling.training.common import GRPOSettings
 
 
@@ -130,13 +130,6 @@ def passk_jobs(cfg: dict) -> list[EvalJob]:
     ]
 
 
-def sweep_targets(cfg: dict) -> list[str]:
-    """The evaluation summaries of every sweep variant's checkpoints: targets of ``rule all`` of their own until
-    ``summary.csv`` has a variant column (docs/sweeps-design.md); the aggregation reads the reference runs only."""
-    evals = [path(cfg, "eval_summary", **vars(j)) for j in eval_jobs(cfg) if j.variant != REFERENCE]
-    return evals + [path(cfg, "passk_summary", **vars(j)) for j in passk_jobs(cfg) if j.variant != REFERENCE]
-
-
 def val_loss_jobs(cfg: dict) -> list:
     """Validation-loss jobs: every base model (the pre-training scaling axis), as cells."""
     if not cfg.get("val_loss"):
@@ -173,6 +166,7 @@ def expected_job_counts(cfg: dict) -> dict[str, int]:
         "plots": 1,
         "report_tables": 1,
         "seed_comparison": int(cfg["report"]["published_results"] is not None),
+        "variant_comparisons": int(has_variants(cfg)),
         "all": 1,
     }
     if cfg["pretrain"]["backend"] == "transformers":

@@ -6,7 +6,7 @@ key is a sweepable GRPO setting (:func:`rlscaling.study.sweepable_keys`), each v
 type and range and a path-safe text (a ``train`` value names known RL training sets, each once: :func:`check_train_sets`
 and the named sets), no value repeats, ``models`` and ``budgets`` name the study's models and RL
 budgets, and every variant's settings are valid GRPO settings. Each error is a :class:`rlscaling.study.ConfigError`
-naming ``grpo.sweeps[i].<field>``.
+naming ``grpo.sweeps[i].<field>``; ``fit.variant`` must name one of the variants they make (or ``reference``).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from rlscaling.study import (
     train_names,
     train_sets,
     value_text,
+    variant_labels,
     variants,
 )
 from rlscaling.training.common import GRPOSettings, check_data_budget
@@ -79,6 +80,15 @@ def check_sweeps(cfg: dict) -> None:
             )
     _check_shared_segments(cfg)
     _check_variant_settings(cfg)
+    _check_fit_variant(cfg)
+
+
+def _check_fit_variant(cfg: dict) -> None:
+    """``fit.variant`` (the variant the fits, tables and figures read) names a variant of the study."""
+    want = (cfg.get("fit") or {}).get("variant", "reference")
+    known = variant_labels(cfg)
+    if want not in known:
+        raise ConfigError(f"fit.variant: '{want}' is not a variant of this study ({', '.join(known)})")
 
 
 def _check_with(sweep: dict, where: str) -> None:
