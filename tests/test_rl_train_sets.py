@@ -20,7 +20,7 @@ from rlscaling.workflow import config as rc
 from rlscaling.workflow import job_settings as rj
 from rlscaling.workflow import plan as rp
 from rlscaling.workflow.jobs import _key_paths
-from test_sweeps import KL, MATH_SET, MICRO, TRAIN, mark_done, micro, planned
+from test_sweeps import KL, MATH_SET, MICRO, REPORT, TRAIN, mark_done, micro, planned
 
 REWARD_MODES = ("strict", "flexible", "custom_flexible", "seed_strict", "seed_custom_flexible")
 """Every GRPO reward mode the schema offers (``grpo.reward_modes``): all of the GSM8K family."""
@@ -266,12 +266,14 @@ def test_dry_run_lists_the_train_variants_jobs_and_its_dataset(tmp_path):
 def test_adding_a_train_value_plans_only_its_data_runs_and_evaluations(tmp_path):
     workdir = tmp_path / "wd"
     mark_done(workdir, micro(KL))
+    # its set's preparation, its run and evaluations, and the aggregate (every evaluation is its input) with the
+    # tables and figures after it
     assert planned(workdir, micro(KL, TRAIN)) == {
         "prepare_data": 1,
         "grpo": 1,
         "evaluate_endpoint": 1,
         "evaluate_intermediate": 1,
-        "all": 1,
+        **REPORT,
     }
     new = set(rp.sweep_targets(micro(KL, TRAIN))) - set(rp.sweep_targets(micro(KL)))
     assert new and all("/train=gsm8k+math/" in p for p in new)
