@@ -20,7 +20,7 @@ from rlscaling.workflow import config as rc
 from rlscaling.workflow import job_settings as rj
 from rlscaling.workflow import plan as rp
 from rlscaling.workflow.jobs import _key_paths
-from test_sweeps import KL, MATH_SET, MICRO, REPORT, TRAIN, mark_done, micro, planned
+from test_sweeps import KL, MATH_SET, MICRO, REPORT, TRAIN, mark_done, micro, planned, variant_evals
 
 REWARD_MODES = ("strict", "flexible", "custom_flexible", "seed_strict", "seed_custom_flexible")
 """Every GRPO reward mode the schema offers (``grpo.reward_modes``): all of the GSM8K family."""
@@ -275,5 +275,5 @@ def test_adding_a_train_value_plans_only_its_data_runs_and_evaluations(tmp_path)
         "evaluate_intermediate": 1,
         **REPORT,
     }
-    new = set(rp.sweep_targets(micro(KL, TRAIN))) - set(rp.sweep_targets(micro(KL)))
+    new = set(variant_evals(micro(KL, TRAIN))) - set(variant_evals(micro(KL)))
     assert new and all("/train=gsm8k+math/" in p for p in new)
