@@ -65,6 +65,7 @@ def targets(cfg: dict) -> list[str]:
             model=c.model,
             seed=c.seed,
             budget=c.budget,
+            variant=rs.REFERENCE,
             reward=rs.BASE,
             step=0,
             bench="gsm8k",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -205,12 +206,16 @@ def test_adding_a_value_plans_only_its_runs_and_removing_one_touches_nothing(tmp
 
 
 @pytest.mark.slow
-def test_a_kl_and_a_train_sweep_run_end_to_end_paired_with_their_reference_runs(tmp_path):
+def test_a_kl_and_a_train_sweep_run_end_to_end_paired_with_their_reference_runs(tmp_path, micro_study):
     """The micro study with the KL sweep and the training-set sweep, run: each KL variant trains with its value and
     the reference run's seed; the train variant (GSM8K + procedural MATH-format rows) trains with the reference
     settings and seed on both sets' rows, each family with its reward; every variant's checkpoints are evaluated and
     reported: summary.csv's variant column, the paired comparison table, the Sweeps section, the sweep figure."""
     cfg, workdir = micro(KL, TRAIN), tmp_path / "wd"
+    shutil.copytree(micro_study, workdir, symlinks=True)  # the finished plain study (mtimes kept): the sweeps on top
+    assert planned(workdir, micro()) == {}  # the copy is a finished study
+    added = planned(workdir, cfg)
+    assert {k: added[k] for k in ("grpo", "prepare_data")} == {"grpo": 5, "prepare_data": 1} and "pretrain" not in added
     snakemake(workdir, cfg, "--cores", "2", "--quiet", "rules")
     for run in (r for r in rs.rl_runs(cfg) if r.variant != rs.REFERENCE):
         variant = json.loads((workdir / rs.path(cfg, "grpo", **run._asdict()) / "run.json").read_text())

@@ -58,13 +58,9 @@ def micro_cfg():
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    """The micro study run once, end to end."""
-    wd = tmp_path_factory.mktemp("study")
-    t0 = time.time()
-    snakemake(wd)
-    print(f"micro study: {time.time() - t0:.1f} s")
-    return wd
+def study(micro_study):
+    """The micro study run once, end to end (conftest's ``micro_study``, shared with the sweep test)."""
+    return micro_study
 
 
 def test_dry_run_lists_every_job(tmp_path, micro_cfg):

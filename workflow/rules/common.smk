@@ -114,7 +114,7 @@ def val_loss_inputs(wildcards):
 
 
 def aggregate_inputs(wildcards):
-    """Every evaluation, of the reference runs and of every sweep variant (summary.csv's variant column)."""
+    """Every evaluation, of the reference runs and of every sweep variant (the summary's variant column)."""
     ev = [rs.path(config, "eval_summary", **vars(j)) for j in rp.eval_jobs(config)]
     pk = [rs.path(config, "passk_summary", **vars(j)) for j in rp.passk_jobs(config)]
     vl = [rs.path(config, "val_loss", **c._asdict()) for c in rp.val_loss_jobs(config)]
