@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -233,14 +234,21 @@ def variants(cfg: dict, model: str, budget: str) -> list[Variant]:
     a value two sweeps of one key share is one variant."""
     reference = {**grpo_settings(cfg, model), TRAIN: reference_train(cfg)}
     out = [Variant(REFERENCE)]
-    for sweep in sweeps(cfg):
+    for _, sweep, v in sweep_values(cfg):
         if model not in (sweep.get("models") or [model]) or budget not in (sweep.get("budgets") or [budget]):
             continue
-        for value in sweep["values"]:
-            segment = variant_segment(sweep["key"], value)
-            if value_text(value) != value_text(reference.get(sweep["key"])) and segment not in {v.segment for v in out}:
-                out.append(Variant(segment, sweep["key"], value, sweep.get("with") or None))
+        if value_text(v.value) != value_text(reference.get(v.key)) and v.segment not in {o.segment for o in out}:
+            out.append(v)
     return out
+
+
+def sweep_values(cfg: dict) -> Iterator[tuple[int, dict, Variant]]:
+    """Every value of every sweep, in config order: ``(i, grpo.sweeps[i], its Variant)`` (the one place a sweep value
+    becomes a variant: its path segment and its sweep's companion settings)."""
+    for i, sweep in enumerate(sweeps(cfg)):
+        key, also = sweep["key"], sweep.get("with") or None
+        for value in sweep["values"]:
+            yield i, sweep, Variant(variant_segment(key, value), key, value, also)
 
 
 def variant_labels(cfg: dict) -> list[str]:
@@ -258,10 +266,9 @@ def variant_setting(cfg: dict, segment: str) -> Variant:
     """The variant a ``{variant}`` path segment names among the config's sweeps (a :class:`ConfigError` when none)."""
     if segment == REFERENCE:
         return Variant(REFERENCE)
-    for sweep in sweeps(cfg):
-        for value in sweep["values"]:
-            if variant_segment(sweep["key"], value) == segment:
-                return Variant(segment, sweep["key"], value, sweep.get("with") or None)
+    for _, _, v in sweep_values(cfg):
+        if v.segment == segment:
+            return v
     raise ConfigError(f"grpo.sweeps: no sweep value makes the variant '{variant_label(segment)}'")
 
 

@@ -24,11 +24,13 @@ from rlscaling.study import (
     reference_train,
     rl_budgets,
     run_train,
+    sweep_values,
     sweepable_keys,
     sweeps,
     train_names,
     train_sets,
     value_text,
+    variant_label,
     variant_labels,
     variants,
 )
@@ -109,16 +111,14 @@ def _check_shared_segments(cfg: dict) -> None:
     """A variant two sweeps of one key both name takes the same companion settings from each (else which applies is
     ambiguous)."""
     seen: dict[str, tuple[int, dict]] = {}
-    for i, sweep in enumerate(sweeps(cfg)):
-        for value in sweep["values"]:
-            segment = f"{sweep['key']}={value_text(value)}"
-            also = sweep.get("with") or {}
-            if segment in seen and seen[segment][1] != also:
-                raise ConfigError(
-                    f"grpo.sweeps[{i}].with: {segment} is also a value of grpo.sweeps[{seen[segment][0]}] with other "
-                    f"companion settings ({seen[segment][1]} vs {also}); give both sweeps the same `with`"
-                )
-            seen.setdefault(segment, (i, also))
+    for i, _, variant in sweep_values(cfg):
+        label, also = variant_label(variant.segment), variant.also or {}
+        if label in seen and seen[label][1] != also:
+            raise ConfigError(
+                f"grpo.sweeps[{i}].with: {label} is also a value of grpo.sweeps[{seen[label][0]}] with other "
+                f"companion settings ({seen[label][1]} vs {also}); give both sweeps the same `with`"
+            )
+        seen.setdefault(label, (i, also))
 
 
 def check_train_sets(cfg: dict) -> None:
